@@ -1,0 +1,1 @@
+"""The agent: orchestrator loop, tools, workspace and model client (no UI imports)."""

@@ -1,0 +1,1 @@
+"""The interface: typer commands, rendering and JSON events."""

@@ -1,0 +1,1 @@
+"""The session layer: the coding-session tables and their operations."""
