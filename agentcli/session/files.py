@@ -1,0 +1,127 @@
+"""The file modification log, checkpoints, the plan and approval grants."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlite_utils import Database
+
+from agentcli.session.records import Checkpoint, FileChange, Grant, PlanItem, now_iso
+
+
+class FileLog:
+    """The ``file_changes`` table: every change the session made to the workspace."""
+
+    def __init__(self, db: Database):
+        self._db = db
+
+    def log(self, change: FileChange) -> int:
+        """Append one change; returns its row id."""
+        row = asdict(change)
+        row.pop("id")
+        row["created_at"] = row["created_at"] or now_iso()
+        row["restorable"] = int(row["restorable"])
+        names = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        cur = self._db.execute(f"INSERT INTO file_changes ({names}) VALUES ({marks})", list(row.values()))
+        return cur.lastrowid
+
+    def set_status(self, change_id: int, status: str) -> None:
+        """Move a change from ``intended`` to ``applied`` (or ``abandoned``)."""
+        self._db.execute("UPDATE file_changes SET status = ? WHERE id = ?", [status, change_id])
+
+    def for_tool_call(self, tool_call_id: int) -> list[FileChange]:
+        """The changes one tool call made or intended."""
+        rows = self._db.query(
+            "SELECT * FROM file_changes WHERE tool_call_id = ? ORDER BY id", [tool_call_id]
+        )
+        return [FileChange.from_row(r) for r in rows]
+
+    def all(self) -> list[FileChange]:
+        """Every change, oldest first."""
+        return [FileChange.from_row(r) for r in self._db.query("SELECT * FROM file_changes ORDER BY id")]
+
+    def since(self, change_id: int) -> list[FileChange]:
+        """Applied changes with a row id above ``change_id``, oldest first."""
+        rows = self._db.query(
+            "SELECT * FROM file_changes WHERE id > ? AND status = 'applied' ORDER BY id", [change_id]
+        )
+        return [FileChange.from_row(r) for r in rows]
+
+    def last_id(self) -> int:
+        """The highest change id, 0 when none."""
+        return self._db.execute("SELECT coalesce(max(id), 0) FROM file_changes").fetchone()[0]
+
+
+class Checkpoints:
+    """The ``checkpoints`` table: checkpoint N is the state just before prompt N."""
+
+    def __init__(self, db: Database):
+        self._db = db
+
+    def create(self, prompt_id: int, last_message_id: int, file_count: int | None = None) -> Checkpoint:
+        """Record the rollback point for a prompt that is about to start."""
+        cur = self._db.execute(
+            "INSERT INTO checkpoints (prompt_id, last_message_id, created_at, file_count) "
+            "VALUES (?, ?, ?, ?)",
+            [prompt_id, last_message_id, now_iso(), file_count],
+        )
+        return self.get(cur.lastrowid)
+
+    def get(self, checkpoint_id: int) -> Checkpoint:
+        """Checkpoint N."""
+        rows = list(self._db.query("SELECT * FROM checkpoints WHERE id = ?", [checkpoint_id]))
+        if not rows:
+            raise KeyError(checkpoint_id)
+        return Checkpoint.from_row(rows[0])
+
+    def for_prompt(self, prompt_id: int) -> Checkpoint | None:
+        """The checkpoint taken when this prompt started, if any."""
+        rows = list(self._db.query("SELECT * FROM checkpoints WHERE prompt_id = ?", [prompt_id]))
+        return Checkpoint.from_row(rows[0]) if rows else None
+
+    def all(self) -> list[Checkpoint]:
+        """Every checkpoint, in order."""
+        return [Checkpoint.from_row(r) for r in self._db.query("SELECT * FROM checkpoints ORDER BY id")]
+
+
+class Plan:
+    """The ``tasks`` table: each ``update_plan`` stores a whole new version of the plan."""
+
+    def __init__(self, db: Database):
+        self._db = db
+
+    def replace(self, plan_id: int, items: list[PlanItem]) -> None:
+        """Store a new version of the plan (``plan_id`` is the tool call that set it)."""
+        now = now_iso()
+        for position, item in enumerate(items):
+            self._db.execute(
+                "INSERT INTO tasks (plan_id, position, title, status, created_at) VALUES (?, ?, ?, ?, ?)",
+                [plan_id, position, item.title, item.status, now],
+            )
+
+    def current(self) -> list[PlanItem]:
+        """The latest version of the plan."""
+        rows = self._db.query(
+            "SELECT title, status FROM tasks WHERE plan_id = (SELECT max(plan_id) FROM tasks) "
+            "ORDER BY position"
+        )
+        return [PlanItem(**r) for r in rows]
+
+
+class Grants:
+    """The ``approvals`` table: "always allow" answers remembered in the session."""
+
+    def __init__(self, db: Database):
+        self._db = db
+
+    def add(self, kind: str, pattern: str = "", tool_call_id: int | None = None) -> None:
+        """Remember a grant: ``edits`` (all file edits) or ``command_prefix``."""
+        self._db.execute(
+            "INSERT INTO approvals (kind, pattern, tool_call_id, created_at) VALUES (?, ?, ?, ?)",
+            [kind, pattern, tool_call_id, now_iso()],
+        )
+
+    def all(self) -> list[Grant]:
+        """Every grant, oldest first."""
+        return [Grant(**r) for r in self._db.query("SELECT kind, pattern FROM approvals ORDER BY id")]

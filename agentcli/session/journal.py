@@ -1,0 +1,175 @@
+"""Tool calls and model calls: the journal of what the agent did and asked."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlite_utils import Database
+
+from agentcli.session.records import AGENT, ModelCallRecord, ToolCallRecord, now_iso
+
+
+class ToolJournal:
+    """The ``tool_calls`` table: a call is ``running`` before it acts, then closed."""
+
+    def __init__(self, db: Database):
+        self._db = db
+
+    def begin(
+        self,
+        *,
+        message_id: int,
+        position: int,
+        call_id: str,
+        name: str,
+        arguments: str,
+        prompt_id: int | None,
+        agent: str = AGENT,
+        kind: str | None = None,
+        summary: str | None = None,
+        approval: str | None = None,
+        status: str = "running",
+    ) -> int:
+        """Journal a call before it runs; returns its row id."""
+        cur = self._db.execute(
+            "INSERT INTO tool_calls (agent, prompt_id, message_id, position, call_id, name, "
+            "arguments, kind, summary, approval, status, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [agent, prompt_id, message_id, position, call_id, name, arguments, kind, summary,
+             approval, status, now_iso()],
+        )
+        return cur.lastrowid
+
+    def finish(
+        self,
+        tool_call_id: int,
+        status: str,
+        result: str,
+        *,
+        is_error: bool = False,
+        data: dict[str, Any] | None = None,
+        duration_ms: int | None = None,
+    ) -> None:
+        """Close a call with its status and the result the model will see."""
+        self._db.execute(
+            "UPDATE tool_calls SET status = ?, result = ?, is_error = ?, data = ?, "
+            "finished_at = ?, duration_ms = ? WHERE id = ?",
+            [status, result, int(is_error), json.dumps(data) if data else None, now_iso(),
+             duration_ms, tool_call_id],
+        )
+
+    def set_approval(self, tool_call_id: int, approval: str) -> None:
+        """Record how the call was approved (``auto``, ``allowed``, ``always``...)."""
+        self._db.execute("UPDATE tool_calls SET approval = ? WHERE id = ?", [approval, tool_call_id])
+
+    def get(self, tool_call_id: int) -> ToolCallRecord:
+        """The call with this row id."""
+        return ToolCallRecord.from_row(
+            next(self._db.query("SELECT * FROM tool_calls WHERE id = ?", [tool_call_id]))
+        )
+
+    def for_message(self, message_id: int) -> list[ToolCallRecord]:
+        """The journaled calls of one assistant message, in order."""
+        rows = self._db.query(
+            "SELECT * FROM tool_calls WHERE message_id = ? ORDER BY position", [message_id]
+        )
+        return [ToolCallRecord.from_row(r) for r in rows]
+
+    def all(self, agent: str | None = None) -> list[ToolCallRecord]:
+        """Every call, oldest first."""
+        where, params = ("WHERE agent = ?", [agent]) if agent else ("", [])
+        rows = self._db.query(f"SELECT * FROM tool_calls {where} ORDER BY id", params)
+        return [ToolCallRecord.from_row(r) for r in rows]
+
+    def denied(self, prompt_ids: list[int]) -> list[ToolCallRecord]:
+        """Calls the approval policy denied during these prompts."""
+        if not prompt_ids:
+            return []
+        marks = ",".join("?" * len(prompt_ids))
+        rows = self._db.query(
+            f"SELECT * FROM tool_calls WHERE status = 'denied' AND prompt_id IN ({marks}) ORDER BY id",
+            prompt_ids,
+        )
+        return [ToolCallRecord.from_row(r) for r in rows]
+
+    def after(self, tool_call_id: int) -> list[ToolCallRecord]:
+        """Calls with a row id above ``tool_call_id``."""
+        rows = self._db.query("SELECT * FROM tool_calls WHERE id > ? ORDER BY id", [tool_call_id])
+        return [ToolCallRecord.from_row(r) for r in rows]
+
+
+class AuditLog:
+    """The ``model_calls`` table: every attempt at every model request."""
+
+    def __init__(self, db: Database):
+        self._db = db
+
+    def begin(
+        self,
+        *,
+        model: str,
+        endpoint_host: str,
+        request: dict[str, Any],
+        message_ids: list[int],
+        attempt: int,
+        prompt_id: int | None,
+        agent: str = AGENT,
+    ) -> int:
+        """Journal an attempt as ``pending`` before it is sent; returns its row id.
+
+        ``request`` is the body sent, without its ``messages``: those are the
+        transcript rows listed in ``message_ids``, so the log grows linearly.
+        """
+        body = {k: v for k, v in request.items() if k != "messages"}
+        cur = self._db.execute(
+            "INSERT INTO model_calls (agent, prompt_id, attempt, model, endpoint_host, request, "
+            "request_message_ids, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            [agent, prompt_id, attempt, model, endpoint_host, json.dumps(body),
+             json.dumps(message_ids), now_iso()],
+        )
+        return cur.lastrowid
+
+    def finish(
+        self,
+        model_call_id: int,
+        *,
+        status: str,
+        response: dict[str, Any] | None = None,
+        error: str | None = None,
+        http_status: int | None = None,
+        latency_ms: int | None = None,
+        usage: tuple[int | None, int | None, int | None] | None = None,
+    ) -> None:
+        """Close an attempt: ``ok``, ``error`` or ``interrupted``."""
+        prompt_tokens, completion_tokens, total_tokens = usage or (None, None, None)
+        self._db.execute(
+            "UPDATE model_calls SET status = ?, response = ?, error = ?, http_status = ?, "
+            "latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?, "
+            "finished_at = ? WHERE id = ?",
+            [status, json.dumps(response) if response is not None else None, error, http_status,
+             latency_ms, prompt_tokens, completion_tokens, total_tokens, now_iso(), model_call_id],
+        )
+
+    def all(self, agent: str | None = None) -> list[ModelCallRecord]:
+        """Every attempt, oldest first."""
+        where, params = ("WHERE agent = ?", [agent]) if agent else ("", [])
+        rows = self._db.query(f"SELECT * FROM model_calls {where} ORDER BY id", params)
+        return [ModelCallRecord.from_row(r) for r in rows]
+
+    def close_pending(self, error: str) -> int:
+        """Mark attempts left ``pending`` by a dead process as ``interrupted``."""
+        cur = self._db.execute(
+            "UPDATE model_calls SET status = 'interrupted', error = ? WHERE status = 'pending'",
+            [error],
+        )
+        return cur.rowcount
+
+    def totals(self) -> dict[str, int]:
+        """Calls, attempts and tokens summed over the session."""
+        row = self._db.execute(
+            "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
+            "coalesce(sum(total_tokens), 0), coalesce(sum(latency_ms), 0) FROM model_calls"
+        ).fetchone()
+        keys = ("attempts", "prompt_tokens", "completion_tokens", "total_tokens", "latency_ms")
+        return dict(zip(keys, row))

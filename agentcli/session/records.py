@@ -1,0 +1,222 @@
+"""Plain dataclasses for the session's rows: what every layer above the SQL sees."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+AGENT = "orchestrator"
+
+PROMPT_STATUSES = ("queued", "running", "done", "failed", "interrupted")
+TOOL_STATUSES = ("running", "done", "failed", "denied", "interrupted")
+PLAN_STATUSES = ("pending", "in_progress", "done")
+
+
+def now_iso() -> str:
+    """UTC time as ISO 8601 with milliseconds, e.g. ``2026-11-26T19:20:01.123Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+@dataclass
+class SessionMeta:
+    """The one ``meta`` row: who the session is."""
+
+    id: str
+    title: str
+    workspace_root: str
+    created_at: str
+    updated_at: str
+    model: str | None
+    endpoint_host: str | None
+    status: str
+    schema_version: int
+    agentcli_version: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> SessionMeta:
+        """Build from a ``meta`` row."""
+        return cls(**{**row, "settings": _loads(row["settings"]) or {}})
+
+
+@dataclass
+class Prompt:
+    """A user prompt: one turn's input, queued until a turn takes it."""
+
+    id: int
+    text: str
+    source: str
+    status: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    rolled_back_by: int | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Prompt:
+        """Build from a ``prompts`` row."""
+        return cls(**row)
+
+
+@dataclass
+class Message:
+    """One transcript entry, in the shape of a Chat Completions message."""
+
+    id: int
+    agent: str
+    prompt_id: int | None
+    role: str
+    content: str
+    tool_calls: list[dict[str, Any]] | None
+    tool_call_id: str | None
+    model_call_id: int | None
+    created_at: str
+    rolled_back_by: int | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Message:
+        """Build from a ``messages`` row."""
+        row = dict(row)
+        row.pop("chars", None)
+        return cls(**{**row, "tool_calls": _loads(row["tool_calls"])})
+
+    def to_api(self) -> dict[str, Any]:
+        """The message as the Chat Completions API takes it."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content or ""}
+        if self.tool_calls:
+            out["tool_calls"] = self.tool_calls
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+
+@dataclass
+class ToolCallRecord:
+    """One tool call's journal entry."""
+
+    id: int
+    agent: str
+    prompt_id: int | None
+    message_id: int
+    position: int
+    call_id: str
+    name: str
+    arguments: str
+    kind: str | None
+    summary: str | None
+    approval: str | None
+    status: str
+    result: str | None
+    is_error: bool
+    data: dict[str, Any] | None
+    started_at: str
+    finished_at: str | None
+    duration_ms: int | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ToolCallRecord:
+        """Build from a ``tool_calls`` row."""
+        return cls(**{**row, "is_error": bool(row["is_error"]), "data": _loads(row["data"])})
+
+
+@dataclass
+class ModelCallRecord:
+    """One attempt at a model request: the audit log."""
+
+    id: int
+    agent: str
+    prompt_id: int | None
+    attempt: int
+    model: str
+    endpoint_host: str
+    request: dict[str, Any]
+    request_message_ids: list[int]
+    response: dict[str, Any] | None
+    status: str
+    error: str | None
+    http_status: int | None
+    latency_ms: int | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    started_at: str
+    finished_at: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ModelCallRecord:
+        """Build from a ``model_calls`` row."""
+        return cls(
+            **{
+                **row,
+                "request": _loads(row["request"]) or {},
+                "request_message_ids": _loads(row["request_message_ids"]) or [],
+                "response": _loads(row["response"]),
+            }
+        )
+
+
+@dataclass
+class PlanItem:
+    """One item of the plan (a row of ``tasks``)."""
+
+    title: str
+    status: str
+
+
+@dataclass
+class FileChange:
+    """One change to one file, with content hashes that point into ``blobs``."""
+
+    path: str
+    op: str
+    source: str
+    before_hash: str | None = None
+    after_hash: str | None = None
+    before_mode: int | None = None
+    after_mode: int | None = None
+    before_size: int | None = None
+    after_size: int | None = None
+    restorable: bool = True
+    status: str = "applied"
+    prompt_id: int | None = None
+    tool_call_id: int | None = None
+    rollback_id: int | None = None
+    id: int | None = None
+    created_at: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> FileChange:
+        """Build from a ``file_changes`` row."""
+        return cls(**{**row, "restorable": bool(row["restorable"])})
+
+
+@dataclass
+class Checkpoint:
+    """Rollback point N: the state just before prompt N."""
+
+    id: int
+    prompt_id: int | None
+    last_message_id: int
+    created_at: str
+    file_count: int | None
+    note: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Checkpoint:
+        """Build from a ``checkpoints`` row."""
+        return cls(**row)
+
+
+@dataclass
+class Grant:
+    """An "always allow" answer remembered in the session."""
+
+    kind: str
+    pattern: str

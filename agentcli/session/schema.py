@@ -1,0 +1,157 @@
+"""The session file's schema, as numbered migrations. Documented in sessions/README.md.
+
+Never edit a migration that has shipped: add the next one. ``SCHEMA.version`` is the
+number of migrations and is what ``PRAGMA user_version`` holds after opening.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from agentcli.store.durable import Schema
+
+APPLICATION_ID = 0x41474E54  # "AGNT": marks a SQLite file as an agentcli session
+
+SCHEMA = Schema("agentcli", application_id=APPLICATION_ID, label="agentcli session")
+
+_SESSION_TABLES = """
+CREATE TABLE meta (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    workspace_root TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    model TEXT,
+    endpoint_host TEXT,
+    status TEXT NOT NULL DEFAULT 'idle',
+    schema_version INTEGER NOT NULL,
+    agentcli_version TEXT NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE prompts (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT 'argument',
+    status TEXT NOT NULL DEFAULT 'queued',
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    error TEXT,
+    rolled_back_by INTEGER
+);
+
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL DEFAULT 'orchestrator',
+    prompt_id INTEGER REFERENCES prompts(id),
+    role TEXT NOT NULL,
+    content TEXT NOT NULL DEFAULT '',
+    chars INTEGER NOT NULL DEFAULT 0,
+    tool_calls TEXT,
+    tool_call_id TEXT,
+    model_call_id INTEGER,
+    created_at TEXT NOT NULL,
+    rolled_back_by INTEGER
+);
+CREATE INDEX messages_agent ON messages (agent, id);
+
+CREATE TABLE tool_calls (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL DEFAULT 'orchestrator',
+    prompt_id INTEGER REFERENCES prompts(id),
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    position INTEGER NOT NULL,
+    call_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    kind TEXT,
+    summary TEXT,
+    approval TEXT,
+    status TEXT NOT NULL,
+    result TEXT,
+    is_error INTEGER NOT NULL DEFAULT 0,
+    data TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    duration_ms INTEGER,
+    UNIQUE (message_id, position)
+);
+
+CREATE TABLE model_calls (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL DEFAULT 'orchestrator',
+    prompt_id INTEGER REFERENCES prompts(id),
+    attempt INTEGER NOT NULL DEFAULT 0,
+    model TEXT NOT NULL,
+    endpoint_host TEXT NOT NULL,
+    request TEXT NOT NULL,
+    request_message_ids TEXT NOT NULL DEFAULT '[]',
+    response TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    error TEXT,
+    http_status INTEGER,
+    latency_ms INTEGER,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    total_tokens INTEGER,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX model_calls_agent ON model_calls (agent, id);
+
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    plan_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX tasks_plan ON tasks (plan_id);
+
+CREATE TABLE checkpoints (
+    id INTEGER PRIMARY KEY,
+    prompt_id INTEGER REFERENCES prompts(id),
+    last_message_id INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    file_count INTEGER,
+    note TEXT
+);
+
+CREATE TABLE file_changes (
+    id INTEGER PRIMARY KEY,
+    prompt_id INTEGER REFERENCES prompts(id),
+    tool_call_id INTEGER REFERENCES tool_calls(id),
+    rollback_id INTEGER,
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    op TEXT NOT NULL,
+    before_hash TEXT,
+    after_hash TEXT,
+    before_mode INTEGER,
+    after_mode INTEGER,
+    before_size INTEGER,
+    after_size INTEGER,
+    restorable INTEGER NOT NULL DEFAULT 1,
+    status TEXT NOT NULL DEFAULT 'applied',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX file_changes_path ON file_changes (path, id);
+
+CREATE TABLE approvals (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    pattern TEXT NOT NULL DEFAULT '',
+    tool_call_id INTEGER,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+@SCHEMA.migration
+def m002_session_tables(db: Database) -> None:
+    """The coding-session tables of SPEC §1."""
+    for statement in _SESSION_TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)

@@ -1,0 +1,113 @@
+"""A coding session: one durable file and the operations on its tables."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from agentcli import __version__
+from agentcli.session.files import Checkpoints, FileLog, Grants, Plan
+from agentcli.session.journal import AuditLog, ToolJournal
+from agentcli.session.records import SessionMeta, now_iso
+from agentcli.session.schema import SCHEMA
+from agentcli.session.transcript import Prompts, Transcript
+from agentcli.store.durable import DurableFile
+
+
+class Session:
+    """One session file, open for reading or as its single writer.
+
+    Each table has its own small object (``session.transcript``,
+    ``session.tool_calls``, ...). Every operation commits on its own unless it runs
+    inside ``with session.transaction():``, which makes a step atomic.
+
+    Example:
+        >>> with Session.open(path, writer=False) as session:
+        ...     print(session.meta().title)
+    """
+
+    def __init__(self, store: DurableFile):
+        self.store = store
+        self.path = store.path
+        db: Database = store.db
+        self.db = db
+        self.blobs = store.blobs
+        self.prompts = Prompts(db)
+        self.transcript = Transcript(db)
+        self.tool_calls = ToolJournal(db)
+        self.model_calls = AuditLog(db)
+        self.files = FileLog(db)
+        self.checkpoints = Checkpoints(db)
+        self.plan = Plan(db)
+        self.grants = Grants(db)
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        workspace_root: Path,
+        title: str = "",
+        model: str | None = None,
+        endpoint_host: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Session:
+        """Create a new session file (as its writer) and its ``meta`` row."""
+        session = cls(DurableFile.create(path, SCHEMA))
+        now = now_iso()
+        session.db.execute(
+            "INSERT INTO meta (id, title, workspace_root, created_at, updated_at, model, "
+            "endpoint_host, status, schema_version, agentcli_version, settings) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'idle', ?, ?, ?)",
+            [path.stem, title, str(workspace_root), now, now, model, endpoint_host, SCHEMA.version,
+             __version__, json.dumps(settings or {})],
+        )
+        return session
+
+    @classmethod
+    def open(cls, path: Path, *, writer: bool) -> Session:
+        """Open an existing session file; ``writer`` takes the single-writer lock."""
+        session = cls(DurableFile.open(path, SCHEMA, writer=writer))
+        if writer:
+            session.db.execute(
+                "UPDATE meta SET schema_version = ?, agentcli_version = ?", [SCHEMA.version, __version__]
+            )
+        return session
+
+    @property
+    def id(self) -> str:
+        """The session id (the file's name without ``.sqlite``)."""
+        return self.path.stem
+
+    def meta(self) -> SessionMeta:
+        """The session's ``meta`` row."""
+        return SessionMeta.from_row(next(self.db.query("SELECT * FROM meta")))
+
+    def update_meta(self, **fields: Any) -> None:
+        """Change ``meta`` columns (``settings`` as a dict); ``updated_at`` follows."""
+        if "settings" in fields:
+            fields["settings"] = json.dumps(fields["settings"])
+        fields["updated_at"] = now_iso()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self.db.execute(f"UPDATE meta SET {assignments}", list(fields.values()))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Make the operations inside one atomic, durable step."""
+        with self.store.transaction():
+            yield self
+
+    def close(self) -> None:
+        """Close the file and release the writer lock."""
+        self.store.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,201 @@
+"""Open one SQLite file as a durable object: WAL, migrations, single writer, blobs.
+
+The file is created 0600 in a folder created 0700. Before anything is written the
+file is checked: a foreign SQLite file, a corrupt one, or one from a newer program is
+refused untouched. Migrations are numbered; each one and its record commit in one
+transaction (``sqlite_utils.Migrations``) and advance ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+from agentcli.errors import SessionFileError, SessionNotFoundError
+from agentcli.store.blobs import BLOBS_TABLE_SQL, BlobStore
+from agentcli.store.lock import WriterLock
+
+MigrationFn = Callable[[Database], None]
+
+
+class Schema:
+    """An ordered list of migrations plus the ``application_id`` that marks our files.
+
+    Example:
+        >>> schema = Schema("agentcli", application_id=0x41474E54, label="agentcli session")
+        >>> @schema.migration
+        ... def m002_messages(db): db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY)")
+    """
+
+    def __init__(self, name: str, *, application_id: int, label: str):
+        self.name = name
+        self.application_id = application_id
+        self.label = label
+        self._steps: list[tuple[str, MigrationFn]] = []
+        self.migration(_m001_blobs)
+
+    def migration(self, fn: MigrationFn) -> MigrationFn:
+        """Register the next migration (its number is its position, from 1)."""
+        self._steps.append((fn.__name__, fn))
+        return fn
+
+    @property
+    def version(self) -> int:
+        """The schema version this program writes: the number of migrations."""
+        return len(self._steps)
+
+    def apply(self, db: Database) -> None:
+        """Apply pending migrations, each in one transaction with its user_version."""
+        migrations = Migrations(self.name)
+        for number, (name, fn) in enumerate(self._steps, start=1):
+            migrations(name=name)(_versioned(fn, number))
+        migrations.apply(db)
+
+
+def _versioned(fn: MigrationFn, number: int) -> MigrationFn:
+    def step(db: Database) -> None:
+        fn(db)
+        db.conn.execute(f"PRAGMA user_version = {number}")
+
+    return step
+
+
+def _m001_blobs(db: Database) -> None:
+    db.execute(BLOBS_TABLE_SQL)
+
+
+class DurableFile:
+    """One open SQLite file. ``writer=True`` holds the single-writer lock."""
+
+    def __init__(self, path: Path, db: Database, lock: WriterLock | None):
+        self.path = path
+        self.db = db
+        self.lock = lock
+        self.blobs = BlobStore(db)
+
+    @classmethod
+    def create(cls, path: Path, schema: Schema) -> DurableFile:
+        """Create a new file (never overwriting one) and open it as the writer."""
+        ensure_private_dir(path.parent)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            raise SessionFileError(f"{path} already exists") from None
+        except OSError as err:
+            raise SessionFileError(
+                f"cannot create {path}: {err.strerror} (check the sessions folder's permissions)"
+            ) from None
+        os.close(fd)
+        return cls.open(path, schema, writer=True)
+
+    @classmethod
+    def open(cls, path: Path, schema: Schema, *, writer: bool) -> DurableFile:
+        """Open an existing file; migrate it if it is older and we may write.
+
+        Raises:
+            SessionNotFoundError: no such file.
+            SessionFileError: corrupt, foreign, or written by a newer program.
+            SessionBusyError: ``writer`` and another process holds the lock.
+        """
+        if not path.is_file():
+            raise SessionNotFoundError(f"no session file at {path}")
+        lock = None
+        if writer:
+            lock = WriterLock(lock_path(path))
+            lock.acquire(f"session {path.stem}")
+        try:
+            conn = _connect(path)
+            version = _check_identity(conn, path, schema)
+            if version < schema.version and not writer:
+                # A reader of an old file migrates it only if nobody is driving it.
+                lock = WriterLock(lock_path(path))
+                lock.acquire(f"session {path.stem}")
+            db = Database(conn)
+            if version < schema.version:
+                _apply_pragmas(conn)
+                schema.apply(db)
+                if not writer and lock is not None:
+                    lock.release()
+                    lock = None
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                _apply_pragmas(conn)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return cls(path, db, lock)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """One atomic, durable step: everything inside commits together or not at all."""
+        with self.db.atomic():
+            yield self.db
+
+    def close(self) -> None:
+        """Close the connection and release the lock."""
+        self.db.close()
+        if self.lock is not None:
+            self.lock.release()
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file beside a durable file."""
+    return path.with_name(path.name + ".lock")
+
+
+def ensure_private_dir(folder: Path) -> None:
+    """Create ``folder`` 0700 when absent; raise one clear line when unusable."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        raise SessionFileError(f"cannot create the sessions folder {folder}: {err.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SessionFileError(
+            f"the sessions folder {folder} is not writable (fix its permissions or pass --sessions-dir)"
+        )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        uri = path.resolve().as_uri() + "?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+    except sqlite3.Error as err:
+        raise SessionFileError(f"cannot open {path}: {err}") from None
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+def _apply_pragmas(conn: sqlite3.Connection) -> None:
+    # WAL lets readers (list, show --follow) work beside the writer; FULL makes a
+    # committed step survive power loss too, not only a killed process.
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema) -> int:
+    """Read-only checks before any write; returns the file's schema version."""
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        raise SessionFileError(f"{path} is not a readable SQLite file ({err}); it may be corrupt") from None
+    if app_id == 0 and version == 0 and tables == 0:
+        conn.execute(f"PRAGMA application_id = {schema.application_id}")
+        return 0
+    if app_id != schema.application_id:
+        conn.close()
+        raise SessionFileError(f"{path} is a SQLite file but not an {schema.label}")
+    if version > schema.version:
+        conn.close()
+        raise SessionFileError(
+            f"{path} was written by a newer agentcli (schema {version}; this one knows up to "
+            f"{schema.version}); upgrade agentcli to open it"
+        )
+    return version

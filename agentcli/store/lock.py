@@ -1,0 +1,94 @@
+"""The single-writer lock: an OS-level ``flock`` that dies with its holder.
+
+The kernel drops the lock when the holding process exits, however it exits
+(``kill -9`` included), so a crashed session is never left locked. The lock file
+also carries the holder's pid and start time, for the message a second writer sees.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentcli.errors import SessionBusyError
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a lock, as written by the holder when it took it."""
+
+    pid: int | None
+    started_at: float | None
+    host: str | None
+
+    def describe(self) -> str:
+        """One human phrase: ``pid 123 since 2026-11-26 19:20:01``."""
+        if self.pid is None:
+            return "another process"
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at or 0))
+        return f"pid {self.pid} since {when}"
+
+
+class WriterLock:
+    """An exclusive, non-blocking lock on ``path`` (created 0600 when absent)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self, what: str = "the session") -> None:
+        """Take the lock at once or raise :class:`SessionBusyError` naming the holder."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = read_holder(self.path)
+            raise SessionBusyError(
+                f"{what} is busy: {holder.describe()} is driving it "
+                "(wait for it to finish, or stop that process)"
+            ) from None
+        info = {"pid": os.getpid(), "started_at": time.time(), "host": socket.gethostname()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        """True while this object holds the lock."""
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Let the lock go (closing the descriptor drops the flock)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def read_holder(path: Path) -> LockHolder:
+    """Read what the holder wrote; tolerate a file caught half-written."""
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    return LockHolder(info.get("pid"), info.get("started_at"), info.get("host"))
+
+
+def is_locked(path: Path) -> bool:
+    """True when some process holds the lock on ``path`` right now."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
