@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlite_utils import Database
-
 from agentcli.session.records import Checkpoint, FileChange, Grant, PlanItem, now_iso
+from agentcli.store.db import Db
 
 
 class FileLog:
     """The ``file_changes`` table: every change the session made to the workspace."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self._db = db
 
     def log(self, change: FileChange) -> int:
@@ -56,7 +55,7 @@ class FileLog:
 class Checkpoints:
     """The ``checkpoints`` table: checkpoint N is the state just before prompt N."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self._db = db
 
     def create(self, prompt_id: int, last_message_id: int, file_count: int | None = None) -> Checkpoint:
@@ -88,7 +87,7 @@ class Checkpoints:
 class Plan:
     """The ``tasks`` table: each ``update_plan`` stores a whole new version of the plan."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self._db = db
 
     def replace(self, plan_id: int, items: list[PlanItem]) -> None:
@@ -112,7 +111,7 @@ class Plan:
 class Grants:
     """The ``approvals`` table: "always allow" answers remembered in the session."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self._db = db
 
     def add(self, kind: str, pattern: str = "", tool_call_id: int | None = None) -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
-
 from agentcli.session.records import AGENT, ModelCallRecord, ToolCallRecord, now_iso
+from agentcli.store.db import Db
 
 
 class ToolJournal:
     """The ``tool_calls`` table: a call is ``running`` before it acts, then closed."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self._db = db
 
     def begin(
@@ -102,7 +101,7 @@ class ToolJournal:
 class AuditLog:
     """The ``model_calls`` table: every attempt at every model request."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self._db = db
 
     def begin(

@@ -6,7 +6,7 @@ number of migrations and is what ``PRAGMA user_version`` holds after opening.
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from typing import Any
 
 from agentcli.store.durable import Schema
 
@@ -150,7 +150,7 @@ CREATE TABLE approvals (
 
 
 @SCHEMA.migration
-def m002_session_tables(db: Database) -> None:
+def m002_session_tables(db: Any) -> None:
     """The coding-session tables of SPEC §1."""
     for statement in _SESSION_TABLES.split(";"):
         if statement.strip():

@@ -8,14 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from agentcli import __version__
 from agentcli.session.files import Checkpoints, FileLog, Grants, Plan
 from agentcli.session.journal import AuditLog, ToolJournal
 from agentcli.session.records import SessionMeta, now_iso
 from agentcli.session.schema import SCHEMA
 from agentcli.session.transcript import Prompts, Transcript
+from agentcli.store.db import Db
 from agentcli.store.durable import DurableFile
 
 
@@ -34,7 +33,7 @@ class Session:
     def __init__(self, store: DurableFile):
         self.store = store
         self.path = store.path
-        db: Database = store.db
+        db: Db = store.db
         self.db = db
         self.blobs = store.blobs
         self.prompts = Prompts(db)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
-
 from agentcli.session.records import AGENT, Message, Prompt, now_iso
+from agentcli.store.db import Db
 
 
 class Prompts:
     """The ``prompts`` table: user input is stored the moment it arrives."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self._db = db
 
     def add(self, text: str, source: str = "argument") -> Prompt:
@@ -64,7 +63,7 @@ class Prompts:
 class Transcript:
     """The ``messages`` table. Rows are never deleted; rollback only marks them."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self._db = db
 
     def append(

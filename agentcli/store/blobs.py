@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 
-from sqlite_utils import Database
+from agentcli.store.db import Db
 
 BLOBS_TABLE_SQL = """
 CREATE TABLE blobs (
@@ -31,7 +31,7 @@ class BlobStore:
         b'hello'
     """
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self._db = db
 
     def put(self, data: bytes, digest: str | None = None) -> str:

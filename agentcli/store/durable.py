@@ -13,14 +13,15 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-from sqlite_utils import Database, Migrations
+from typing import Any
 
 from agentcli.errors import SessionFileError, SessionNotFoundError
 from agentcli.store.blobs import BLOBS_TABLE_SQL, BlobStore
+from agentcli.store.db import Db
 from agentcli.store.lock import WriterLock
 
-MigrationFn = Callable[[Database], None]
+# A migration gets a ``sqlite_utils.Database`` (typed loosely: imported lazily).
+MigrationFn = Callable[[Any], None]
 
 
 class Schema:
@@ -49,8 +50,11 @@ class Schema:
         """The schema version this program writes: the number of migrations."""
         return len(self._steps)
 
-    def apply(self, db: Database) -> None:
+    def apply(self, conn: sqlite3.Connection) -> None:
         """Apply pending migrations, each in one transaction with its user_version."""
+        from sqlite_utils import Database, Migrations
+
+        db = Database(conn, execute_plugins=False)
         migrations = Migrations(self.name)
         for number, (name, fn) in enumerate(self._steps, start=1):
             migrations(name=name)(_versioned(fn, number))
@@ -58,21 +62,21 @@ class Schema:
 
 
 def _versioned(fn: MigrationFn, number: int) -> MigrationFn:
-    def step(db: Database) -> None:
+    def step(db: Any) -> None:
         fn(db)
         db.conn.execute(f"PRAGMA user_version = {number}")
 
     return step
 
 
-def _m001_blobs(db: Database) -> None:
+def _m001_blobs(db: Any) -> None:
     db.execute(BLOBS_TABLE_SQL)
 
 
 class DurableFile:
     """One open SQLite file. ``writer=True`` holds the single-writer lock."""
 
-    def __init__(self, path: Path, db: Database, lock: WriterLock | None):
+    def __init__(self, path: Path, db: Db, lock: WriterLock | None):
         self.path = path
         self.db = db
         self.lock = lock
@@ -115,10 +119,9 @@ class DurableFile:
                 # A reader of an old file migrates it only if nobody is driving it.
                 lock = WriterLock(lock_path(path))
                 lock.acquire(f"session {path.stem}")
-            db = Database(conn)
             if version < schema.version:
                 _apply_pragmas(conn)
-                schema.apply(db)
+                schema.apply(conn)
                 if not writer and lock is not None:
                     lock.release()
                     lock = None
@@ -128,10 +131,10 @@ class DurableFile:
             if lock is not None:
                 lock.release()
             raise
-        return cls(path, db, lock)
+        return cls(path, Db(conn), lock)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Database]:
+    def transaction(self) -> Iterator[Db]:
         """One atomic, durable step: everything inside commits together or not at all."""
         with self.db.atomic():
             yield self.db

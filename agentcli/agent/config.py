@@ -1,0 +1,109 @@
+"""Settings, resolved once: flags > environment > workspace file > user file > defaults.
+
+Files are TOML: ``agentcli.toml`` at the workspace root, and ``config.toml`` in the
+user config folder (``platformdirs``, e.g. ``~/.config/agentcli/config.toml``).
+Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
+``approval``, ``max_turns``, ``context_window``, ``shell_timeout``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from agentcli.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_MODEL = "gpt-4o-mini"
+APPROVAL_MODES = ("ask", "auto-edit", "full-auto", "read-only")
+
+ENVIRONMENT = {
+    "model": "AGENTCLI_MODEL",
+    "base_url": "OPENAI_BASE_URL",
+    "sessions_dir": "AGENTCLI_SESSIONS_DIR",
+    "approval": "AGENTCLI_APPROVAL",
+}
+
+
+@dataclass
+class Settings:
+    """Everything a run can be told; ``None`` means "not given" before resolving."""
+
+    model: str = DEFAULT_MODEL
+    base_url: str | None = None
+    approval: str | None = None  # resolved later: "ask" in a terminal, else not asking
+    max_turns: int = 100
+    context_window: int = 128_000  # tokens the model accepts; the transcript is cut to fit
+    shell_timeout: int = 120
+    stream: bool = True
+    sessions_dir: str | None = None
+
+    @property
+    def endpoint_host(self) -> str:
+        """The host name of the endpoint, as logged in ``model_calls``."""
+        if not self.base_url:
+            return "api.openai.com"
+        return urlparse(self.base_url).netloc or self.base_url
+
+
+def user_config_path() -> Path:
+    """The user-wide config file (it may not exist)."""
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("agentcli")) / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise UsageError(f"cannot read config file {path}: {err}") from None
+
+
+def resolve_settings(
+    workspace_root: Path,
+    flags: dict[str, Any],
+    environ: dict[str, str] | None = None,
+    user_file: Path | None = None,
+) -> Settings:
+    """Merge the layers; flags whose value is ``None`` were not given.
+
+    Example:
+        >>> resolve_settings(Path("."), {"model": "llama3"}).model
+        'llama3'
+    """
+    environ = os.environ if environ is None else environ
+    known = {f.name for f in fields(Settings)}
+    merged: dict[str, Any] = {}
+    layers = [
+        _read_toml(user_file or user_config_path()),
+        _read_toml(workspace_root / "agentcli.toml"),
+        {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)},
+        {key: value for key, value in flags.items() if value is not None},
+    ]
+    for layer in layers:
+        for key, value in layer.items():
+            key = key.replace("-", "_")
+            if key in known:
+                merged[key] = value
+    settings = Settings(**merged)
+    for name in ("max_turns", "context_window", "shell_timeout"):
+        try:
+            setattr(settings, name, int(getattr(settings, name)))
+        except (TypeError, ValueError):
+            raise UsageError(f"{name.replace('_', '-')} must be a whole number") from None
+        if getattr(settings, name) < 1:
+            raise UsageError(f"{name.replace('_', '-')} must be at least 1")
+    if settings.approval is not None and settings.approval not in APPROVAL_MODES:
+        raise UsageError(f"unknown approval mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
+    return settings

@@ -1,0 +1,67 @@
+"""The ``agentcli`` command: the typer app and the one error boundary."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from agentcli.errors import AgentcliError
+
+app = typer.Typer(
+    name="agentcli",
+    help="A coding agent whose every session is a durable SQLite file: resume, rollback, audit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold the API key
+    rich_markup_mode=None,
+)
+
+
+def _register() -> None:
+    from agentcli.cli import inspect_cmds, rollback_cmds, run_cmds
+
+    run_cmds.register(app)
+    rollback_cmds.register(app)
+    inspect_cmds.register(app)
+
+
+_register()
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"agentcli: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; turn every failure into one line on stderr and the spec's exit code."""
+    import click
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="agentcli", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as err:
+        if err.ctx is not None:
+            click.echo(err.ctx.get_help())
+        sys.exit(0)
+    except click.UsageError as err:
+        _error(err.format_message())
+        sys.exit(2)
+    except click.exceptions.Abort:
+        _error("interrupted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        sys.exit(130)
+    except AgentcliError as err:
+        if debug:
+            raise
+        _error(str(err))
+        sys.exit(err.exit_code)
+    except Exception as err:  # the one catch-all, at the boundary
+        if debug:
+            raise
+        _error(f"internal error: {err.__class__.__name__}: {err} (run again with --debug for details)")
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
