@@ -1,0 +1,158 @@
+"""The read-only tools' work: read a file, list files, search them. Text for the model.
+
+Example:
+    >>> print(read_text(ws, "app.py", offset=2, limit=1))
+         2	import os
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from agentcli.agent.errors import ToolError
+from agentcli.agent.scan import compile_glob, walk_files
+from agentcli.agent.workspace import Workspace
+
+READ_LINE_LIMIT = 2000
+READ_CHAR_LIMIT = 100_000
+LINE_CHAR_LIMIT = 2000
+READ_BYTE_LIMIT = 50_000_000
+LIST_LIMIT = 1000
+SEARCH_MATCH_LIMIT = 200
+SEARCH_LINE_CHARS = 300
+SEARCH_FILE_BYTES = 5_000_000
+_SNIFF_BYTES = 8192
+
+
+def is_binary(data: bytes) -> bool:
+    """Whether content looks binary (a NUL byte near the start, as git decides)."""
+    return b"\x00" in data[:_SNIFF_BYTES]
+
+
+def read_text(workspace: Workspace, path: str, offset: int = 1, limit: int | None = None) -> str:
+    """Lines ``offset`` .. ``offset+limit-1`` numbered like ``cat -n``, with a note if cut."""
+    real = _existing(workspace, path)
+    if real.is_dir():
+        raise ToolError(f"{path!r} is a folder; use list_files to see what it holds.")
+    size = real.stat().st_size
+    if size > READ_BYTE_LIMIT:
+        raise ToolError(
+            f"{path!r} is too large to read ({size} bytes); use search, or run_shell with "
+            "head, tail or sed to see part of it."
+        )
+    data = real.read_bytes()
+    if is_binary(data):
+        return f"{workspace.relative(real)} is a binary file ({size} bytes); not shown."
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not start a new one
+    if not lines:
+        return f"{workspace.relative(real)} is empty."
+    if offset > len(lines):
+        raise ToolError(f"offset {offset} is past the end of {path!r}, which has {len(lines)} lines.")
+    limit = min(limit or READ_LINE_LIMIT, READ_LINE_LIMIT)
+    out: list[str] = []
+    used = 0
+    last = offset - 1
+    for number in range(offset, min(offset + limit, len(lines) + 1)):
+        line = lines[number - 1].removesuffix("\r")
+        if len(line) > LINE_CHAR_LIMIT:
+            line = line[:LINE_CHAR_LIMIT] + f" [... line cut at {LINE_CHAR_LIMIT} characters]"
+        entry = f"{number:>6}\t{line}"
+        if out and used + len(entry) > READ_CHAR_LIMIT:
+            break
+        out.append(entry)
+        used += len(entry) + 1
+        last = number
+    if last < len(lines):
+        out.append(
+            f"[showing lines {offset}-{last} of {len(lines)}; "
+            f"read on with offset={last + 1}]"
+        )
+    return "\n".join(out)
+
+
+def list_text(workspace: Workspace, path: str = ".", pattern: str | None = None) -> str:
+    """Sorted files under ``path`` (``.gitignore`` honoured), optionally matching ``pattern``."""
+    real = _existing(workspace, path)
+    base = workspace.relative(real)
+    match = compile_glob(pattern) if pattern else None
+    found: list[str] = []
+    for file in walk_files(workspace, real):
+        rel = workspace.relative(file)
+        if match is None or match(rel) or (base != "." and match(_below(rel, base))):
+            found.append(rel)
+    found.sort()
+    if not found:
+        where = "" if base == "." else f" under {base}"
+        return f"No files found{where}" + (f" matching {pattern!r}." if pattern else ".")
+    shown = found[:LIST_LIMIT]
+    if len(found) > LIST_LIMIT:
+        shown.append(
+            f"[... {len(found) - LIST_LIMIT} more files not shown; "
+            "narrow the listing with path or pattern]"
+        )
+    return "\n".join(shown)
+
+
+def search_text(
+    workspace: Workspace, pattern: str, path: str = ".", glob: str | None = None
+) -> str:
+    """Lines matching the regular expression ``pattern``, as ``path:line: text``."""
+    regex = compile_regex(pattern)
+    real = _existing(workspace, path)
+    base = workspace.relative(real)
+    match = compile_glob(glob) if glob else None
+    hits: list[str] = []
+    for file in walk_files(workspace, real):
+        rel = workspace.relative(file)
+        if match is not None and not (match(rel) or (base != "." and match(_below(rel, base)))):
+            continue
+        text = _searchable_text(workspace, rel)
+        if text is None:
+            continue
+        for number, line in enumerate(text.split("\n"), start=1):
+            if regex.search(line):
+                if len(hits) == SEARCH_MATCH_LIMIT:
+                    hits.append(
+                        f"[... stopped after {SEARCH_MATCH_LIMIT} matches; narrow the search "
+                        "with a more specific pattern, path or glob]"
+                    )
+                    return "\n".join(hits)
+                hits.append(f"{rel}:{number}: {_clip(line.removesuffix(chr(13)))}")
+    return "\n".join(hits) if hits else "No matches found."
+
+
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a Python regular expression, or raise ``ToolError`` naming the problem."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ToolError(f"Invalid regular expression {pattern!r}: {exc}.") from None
+
+
+def _existing(workspace: Workspace, path: str) -> Path:
+    real = workspace.resolve(path)
+    if not real.exists():
+        raise ToolError(f"No such file or folder: {path!r}. Use list_files to see what exists.")
+    return real
+
+
+def _below(rel: str, base: str) -> str:
+    return rel[len(base) + 1 :] if rel.startswith(base + "/") else rel
+
+
+def _searchable_text(workspace: Workspace, rel: str) -> str | None:
+    try:
+        real = workspace.resolve(rel)  # a symlink leading out is skipped, not followed
+        if real.stat().st_size > SEARCH_FILE_BYTES:
+            return None
+        data = real.read_bytes()
+    except (ToolError, OSError):
+        return None
+    return None if is_binary(data) else data.decode("utf-8", errors="replace")
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= SEARCH_LINE_CHARS else line[:SEARCH_LINE_CHARS] + " [...]"

@@ -1,0 +1,192 @@
+"""The workspace: a path jail around the root folder, and careful file I/O inside it.
+
+Every path a tool touches goes through :meth:`Workspace.resolve`, which answers with
+the real (symlink-free) absolute path or refuses with a :class:`ToolError`.
+
+Example:
+    >>> ws = Workspace(Path("/repo"), protected=[Path("/repo/sessions")])
+    >>> ws.resolve("src/app.py")
+    PosixPath('/repo/src/app.py')
+    >>> ws.resolve("../etc/passwd")
+    Traceback (most recent call last):
+    ToolError: '../etc/passwd' is outside the workspace ...
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentcli.agent.errors import ToolError
+
+GIT_DIR = ".git"
+
+
+class Workspace:
+    """The folder the agent works in; paths outside it, in ``.git`` or protected are refused."""
+
+    def __init__(self, root: Path, *, protected: Sequence[Path] = ()):
+        self.root = Path(os.path.realpath(root))
+        self.protected = tuple(Path(os.path.realpath(self.root / p)) for p in protected)
+
+    def resolve(self, path: str) -> Path:
+        """The real absolute path of ``path`` (relative to the root, or absolute inside it).
+
+        Raises:
+            ToolError: the path leaves the workspace (``..``, an absolute path elsewhere,
+                a symlink leading out, also through a symlinked parent folder), or lies
+                inside ``.git`` or a protected folder such as the sessions folder.
+        """
+        if not isinstance(path, str) or "\x00" in path:
+            raise ToolError(f"Invalid path {path!r}.")
+        written = path.strip() or "."
+        candidate = Path(written)
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        # realpath resolves symlinks component by component (so "link/.." goes where the
+        # kernel would go) and keeps the not-yet-existing tail as written: checking it
+        # checks the real location of the deepest existing ancestor too.
+        real = Path(os.path.realpath(candidate))
+        if not _is_within(real, self.root):
+            raise ToolError(
+                f"{path!r} is outside the workspace ({self.root}); only paths inside it can "
+                "be used (symlinks that lead out are refused too)."
+            )
+        self._refuse_reserved(written, real)
+        return real
+
+    def relative(self, p: Path) -> str:
+        """The ``/``-separated path of ``p`` relative to the root (``.`` for the root)."""
+        p = Path(p)
+        if not p.is_absolute():
+            p = self.root / p
+        try:
+            rel = p.relative_to(self.root)
+        except ValueError:
+            rel = Path(os.path.realpath(p)).relative_to(self.root)
+        return rel.as_posix() or "."
+
+    def is_protected(self, real: Path) -> bool:
+        """Whether a real path is inside ``.git`` (at any depth) or a protected folder."""
+        return self._in_git(real) or any(_is_within(real, p) for p in self.protected)
+
+    def _in_git(self, path: Path) -> bool:
+        try:
+            parts = path.relative_to(self.root).parts
+        except ValueError:
+            return False
+        return any(part.casefold() == GIT_DIR for part in parts)
+
+    def _refuse_reserved(self, path: str, real: Path) -> None:
+        # The path as written matters too: ".git" may itself be a symlink to a folder.
+        written = Path(os.path.normpath(self.root / path))
+        if self._in_git(real) or self._in_git(written):
+            raise ToolError(f"{path!r} is inside the .git folder, which tools may not touch.")
+        if any(_is_within(real, p) for p in self.protected):
+            raise ToolError(
+                f"{path!r} is inside a protected folder (the sessions folder), "
+                "which tools may not touch."
+            )
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A regular file's content and permission bits."""
+
+    data: bytes
+    mode: int
+
+
+def read_state(path: Path) -> FileState | None:
+    """The file's bytes and mode, or ``None`` when it does not exist.
+
+    Raises:
+        ToolError: the path exists but is not a regular file (e.g. a folder).
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        raise ToolError(f"{path.name!r} is not a regular file (it is a folder or a device).")
+    return FileState(path.read_bytes(), stat.S_IMODE(st.st_mode))
+
+
+def default_file_mode() -> int:
+    """The mode a newly created file gets: ``0o644`` minus the process umask."""
+    return 0o644 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux exposes it without the set-and-restore race of os.umask
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` in one step, creating parent folders.
+
+    The bytes go to a temporary file in the same folder, are fsynced, and the file is
+    renamed over the target, so a crash leaves the old or the new content, never half.
+    ``mode`` defaults to the existing file's mode, or :func:`default_file_mode` for a new one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = None
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # 0o644 here lets the kernel apply the umask for new files; fchmod sets an explicit mode.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            if mode is not None:
+                os.fchmod(out.fileno(), mode)
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def remove_file(path: Path) -> None:
+    """Delete a file; a file that is already gone is fine."""
+    path.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def set_mode(path: Path, mode: int) -> None:
+    """Change a file's permission bits."""
+    os.chmod(path, mode)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot fsync a folder; the rename still happened
+        pass
+    finally:
+        os.close(fd)
