@@ -6,10 +6,12 @@ import sys
 
 import typer
 
+from agentcli.cli.lean import LeanGroup
 from agentcli.errors import AgentcliError
 
 app = typer.Typer(
     name="agentcli",
+    cls=LeanGroup,
     help="A coding agent whose every session is a durable SQLite file: resume, rollback, audit.",
     no_args_is_help=True,
     add_completion=False,
@@ -35,20 +37,20 @@ def _error(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn every failure into one line on stderr and the spec's exit code."""
-    import click
+    from typer._click import exceptions as click  # typer vendors click since 0.29
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="agentcli", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as err:
+    except click.NoArgsIsHelpError as err:
         if err.ctx is not None:
-            click.echo(err.ctx.get_help())
+            print(err.ctx.get_help())
         sys.exit(0)
     except click.UsageError as err:
         _error(err.format_message())
         sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _error("interrupted")
         sys.exit(130)
     except KeyboardInterrupt:

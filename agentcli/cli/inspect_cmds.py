@@ -1,9 +1,229 @@
-"""Read-only commands: list, show, log, export, rm."""
+"""Read-only commands: list, show, log, export; and rm.
+
+They open session files as WAL readers, so they work while another process drives
+the session. ``rm`` alone takes the writer lock, to refuse a busy session. rich and
+the renderers are imported inside the commands that need them: ``agentcli list``
+must start fast.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
 import typer
+
+from agentcli.cli.lean import LeanCommand
+from agentcli.cli.options import (
+    CliContext,
+    DebugOpt,
+    JsonOpt,
+    SessionArg,
+    SessionsDirOpt,
+    WorkspaceOpt,
+    make_context,
+)
+from agentcli.errors import SessionFileError, UsageError
+
+if TYPE_CHECKING:
+    from agentcli.session.session import Session
+
+
+class ExportFormat(str, enum.Enum):
+    """What ``export`` writes."""
+
+    md = "md"
+    json = "json"
+
+
+AllOpt = Annotated[
+    bool, typer.Option("--all", help="Every session in the folder, not only this workspace's.")
+]
+FollowOpt = Annotated[
+    bool, typer.Option("--follow", "-f", help="Keep printing what a running session does until it stops.")
+]
+FullOpt = Annotated[bool, typer.Option("--full", help="Also print each request (as sent) and response.")]
+FormatOpt = Annotated[ExportFormat, typer.Option("--format", help="md (Markdown) or json.")]
+OutputOpt = Annotated[
+    Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option("--output", "-o", help="Write to this file instead of stdout."),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")]
+
+
+def print_json(document: Any) -> None:
+    """Write one JSON document to stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextlib.contextmanager
+def reading(ctx: CliContext, ref: str) -> Iterator[tuple[Session, bool]]:
+    """Open the session ``ref`` names as a reader; also say whether it is busy."""
+    from agentcli.session.session import Session
+    from agentcli.store.durable import damage_as_error, lock_path
+    from agentcli.store.lock import is_locked
+
+    path = ctx.sessions.resolve(ref, ctx.workspace_root)
+    busy = is_locked(lock_path(path))
+    with damage_as_error(path), Session.open(path, writer=False) as session:
+        yield session, busy
+
+
+def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: WorkspaceOpt = None,
+                  sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
+    """List the sessions of this workspace, oldest first (--all: every file in the folder)."""
+    from agentcli.cli.render_text import entry_json, list_text
+
+    ctx = make_context(workspace, sessions_dir)
+    entries = ctx.sessions.entries(None if all_ else ctx.workspace_root)
+    if json_out:
+        print_json([entry_json(e) for e in entries])
+    elif entries:
+        print(list_text(entries, show_workspace=all_))
+    else:
+        where = "" if all_ else f" of workspace {ctx.workspace_root}"
+        hint = " (agentcli list --all shows every one there)" if not all_ else ""
+        print(f"no sessions{where} in {ctx.sessions.path}{hint}")
+
+
+def show(session: SessionArg, json_out: JsonOpt = False, follow: FollowOpt = False,
+         workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
+         debug: DebugOpt = False) -> None:
+    """Show a session: status, plan, transcript with tool calls, totals."""
+    from agentcli.cli.follow import Tail
+    from agentcli.cli.follow import follow as follow_session
+    from agentcli.cli.render_show import ShowRenderer, make_console
+    from agentcli.cli.session_view import load_view, show_json
+
+    if json_out and follow:
+        raise UsageError("--follow prints text as the session runs; it does not combine with --json")
+    with reading(make_context(workspace, sessions_dir), session) as (opened, busy):
+        view = load_view(opened, busy=busy)
+        if json_out:
+            print_json(show_json(view))
+            return
+        renderer = ShowRenderer(make_console())
+        if not follow:
+            renderer.session(view)
+            return
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends a follow: exit 0
+            renderer.session(view)
+            follow_session(opened, renderer, Tail.after(view))
+
+
+def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,
+        workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
+        debug: DebugOpt = False) -> None:
+    """Show the audit log: every model call attempt with its latency, tokens and status."""
+    from agentcli.cli.render_text import log_full_text, log_text
+    from agentcli.cli.session_view import log_totals, model_call_full, model_call_summary
+
+    with reading(make_context(workspace, sessions_dir), session) as (opened, _busy):
+        calls = opened.model_calls.all()
+        totals = log_totals(calls)
+        messages = {m.id: m for m in opened.transcript.all()} if full else {}
+        if json_out:
+            rows = [model_call_full(c, messages) if full else model_call_summary(c) for c in calls]
+            print_json({"session": opened.id, "model_calls": rows, "totals": totals})
+            return
+        print(log_text(calls, totals))
+        if full and calls:
+            print("\n" + log_full_text(calls, messages), end="")
+
+
+def export(session: SessionArg, fmt: FormatOpt = ExportFormat.md, output: OutputOpt = None,
+           workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
+           debug: DebugOpt = False) -> None:
+    """Export the whole session (meta, prompts, transcript, tool and model calls, file log,
+    checkpoints, plan) as Markdown or JSON. File contents stay in the session's blobs."""
+    from agentcli.cli.export_md import export_markdown
+    from agentcli.cli.session_view import export_json, load_view
+
+    with reading(make_context(workspace, sessions_dir), session) as (opened, busy):
+        view = load_view(opened, busy=busy, everything=True)
+    if fmt is ExportFormat.json:
+        text = json.dumps(export_json(view), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = export_markdown(view)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write {output}: {err.strerror or err}") from None
+    sys.stderr.write(f"exported session {view.meta.id} to {output}\n")
+
+
+def rm(session: SessionArg, yes: YesOpt = False, workspace: WorkspaceOpt = None,
+       sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
+    """Delete a session file (refused while a process is driving it)."""
+    ctx = make_context(workspace, sessions_dir)
+    path = ctx.sessions.resolve(session, ctx.workspace_root)
+    if not yes and not sys.stdin.isatty():
+        raise UsageError(f"not deleting {path} without confirmation: pass --yes")
+    release, what = _lock_for_removal(path, in_folder=path.resolve().parent == ctx.sessions.path)
+    try:
+        if not yes and not typer.confirm(f"Delete {what}?", default=False):
+            sys.stderr.write("nothing deleted\n")
+            return
+        try:
+            ctx.sessions.remove(path)
+        except OSError as err:
+            raise UsageError(
+                f"cannot delete {path}: {err.strerror or err} (check the sessions folder's permissions)"
+            ) from None
+    finally:
+        release()
+    print(f"deleted {path}")
+
+
+def _lock_for_removal(path: Path, *, in_folder: bool) -> tuple[Callable[[], None], str]:
+    """Hold the writer lock (SessionBusyError if busy); return its release and a description.
+
+    A damaged file inside the sessions folder may be deleted; one named by a path
+    elsewhere must be a readable session, so ``rm`` never deletes a stranger's file.
+    """
+    from agentcli.session.session import Session
+    from agentcli.store.durable import lock_path
+    from agentcli.store.lock import WriterLock
+
+    try:
+        opened = Session.open(path, writer=True)
+    except SessionFileError as err:
+        if not in_folder:
+            raise
+        lock = WriterLock(lock_path(path))
+        lock.acquire(f"session {path.stem}")
+        return lock.release, f"the unreadable file {path} ({err})"
+    try:
+        meta = opened.meta()
+        count = opened.transcript.count()
+    except SessionFileError as err:
+        if not in_folder:
+            opened.close()
+            raise
+        what = f"the unreadable file {path} ({err})"
+    else:
+        what = f"session {meta.id} '{meta.title}' ({count} messages)"
+    opened.db.close()  # keep only the lock while the files go
+    lock = opened.store.lock
+    return (lock.release if lock else (lambda: None)), what
 
 
 def register(app: typer.Typer) -> None:
-    """Add the read-only commands to ``app``."""
+    """Add the read-only commands (and ``rm``) to ``app``.
+
+    The app's group is made lean too, unless it has a class of its own: its
+    ``--help`` flag is coerced on every run, and would import pydantic for ``list``.
+    """
+    app.command("list", cls=LeanCommand)(list_sessions)
+    app.command(cls=LeanCommand)(show)
+    app.command(cls=LeanCommand)(log)
+    app.command(cls=LeanCommand)(export)
+    app.command(cls=LeanCommand)(rm)

@@ -8,7 +8,7 @@ from pathlib import Path
 from agentcli.errors import AgentcliError, SessionNotFoundError, UsageError
 from agentcli.session.records import SessionMeta
 from agentcli.session.session import Session
-from agentcli.store.durable import ensure_private_dir, lock_path
+from agentcli.store.durable import damage_as_error, ensure_private_dir, lock_path
 from agentcli.store.ids import new_id
 from agentcli.store.lock import is_locked
 
@@ -63,7 +63,7 @@ class SessionDirectory:
         for path in self.files():
             busy = is_locked(lock_path(path))
             try:
-                with Session.open(path, writer=False) as session:
+                with damage_as_error(path), Session.open(path, writer=False) as session:
                     meta = session.meta()
                     count = session.transcript.count()
             except AgentcliError as err:

@@ -115,6 +115,13 @@ class DurableFile:
         try:
             conn = _connect(path)
             version = _check_identity(conn, path, schema)
+            if version == 0 and not writer:
+                # A reader never turns an empty file into a session: it may be one
+                # that its creator is still setting up.
+                conn.close()
+                raise SessionFileError(f"{path} is empty: not an agentcli session (yet)")
+            if version == 0:
+                conn.execute(f"PRAGMA application_id = {schema.application_id}")
             if version < schema.version and not writer:
                 # A reader of an old file migrates it only if nobody is driving it.
                 lock = WriterLock(lock_path(path))
@@ -149,6 +156,25 @@ class DurableFile:
 def lock_path(path: Path) -> Path:
     """The lock file beside a durable file."""
     return path.with_name(path.name + ".lock")
+
+
+@contextlib.contextmanager
+def damage_as_error(path: Path) -> Iterator[None]:
+    """Turn SQLite's "malformed" or "not a database" met mid-read into a SessionFileError.
+
+    The checks on open read only the file's header and schema; a page damaged deeper
+    in the file shows up when a query reaches it.
+    """
+    try:
+        yield
+    except sqlite3.DatabaseError as err:
+        name = getattr(err, "sqlite_errorname", "")  # Python 3.11+; the text otherwise
+        damaged = name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or (
+            not name and ("malformed" in str(err) or "not a database" in str(err))
+        )
+        if not damaged:
+            raise
+        raise SessionFileError(f"{path} is damaged ({err}); it may be corrupt") from None
 
 
 def ensure_private_dir(folder: Path) -> None:
@@ -190,8 +216,7 @@ def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema) -> int
         conn.close()
         raise SessionFileError(f"{path} is not a readable SQLite file ({err}); it may be corrupt") from None
     if app_id == 0 and version == 0 and tables == 0:
-        conn.execute(f"PRAGMA application_id = {schema.application_id}")
-        return 0
+        return 0  # blank: only a writer may make it a session
     if app_id != schema.application_id:
         conn.close()
         raise SessionFileError(f"{path} is a SQLite file but not an {schema.label}")

@@ -1,0 +1,169 @@
+"""Rich rendering of ``show``: header, plan, transcript with tool calls, totals.
+
+Everything a model or a tool wrote goes through :class:`rich.text.Text` on a console
+built with markup and emoji off, so ``[bold]`` or ``:smile:`` in a transcript prints
+literally. rich is imported here only, when ``show`` runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any
+
+from rich.console import Console
+from rich.text import Text
+
+from agentcli.cli.render_text import clean, excerpt, local_time
+from agentcli.cli.session_view import SessionView
+from agentcli.session.records import AGENT, Message, PlanItem, ToolCallRecord
+
+ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold yellow", "system": "dim"}
+STATUS_STYLES = {"done": "green", "failed": "red", "denied": "magenta", "interrupted": "yellow",
+                 "running": "blue"}
+PLAN_MARKS = {"done": "[x]", "in_progress": "[>]", "pending": "[ ]"}
+
+
+def plural(count: int, word: str) -> str:
+    """``1 prompt``, ``2 prompts``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def make_console(file: IO[str] | None = None) -> Console:
+    """A console that never interprets markup or emoji codes and never re-wraps text."""
+    return Console(file=file or sys.stdout, markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
+class ShowRenderer:
+    """Draws one session on a console; also used line by line by ``show --follow``.
+
+    Example:
+        >>> ShowRenderer(make_console()).session(view)
+    """
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def session(self, view: SessionView) -> None:
+        """The whole of ``show``: header, plan, transcript, totals."""
+        self.header(view)
+        self.plan(view.plan)
+        self.transcript(view.messages, view.calls_by_message())
+        self.totals(view.totals())
+
+    def header(self, view: SessionView) -> None:
+        """Who the session is: id, title, status, workspace, model, times."""
+        meta = view.meta
+        status = Text(meta.status, style=STATUS_STYLES.get(meta.status, "bold"))
+        if view.busy:
+            status.append(" (busy: a process is driving it)", style="bold")
+        title = Text.assemble(("session ", "dim"), (meta.id, "bold"), "  ", clean(meta.title))
+        self.console.print(title)
+        rows: list[tuple[str, str | Text]] = [
+            ("status", status),
+            ("workspace", clean(meta.workspace_root)),
+            ("model", f"{meta.model or '-'} @ {meta.endpoint_host or '-'}"),
+            ("created", local_time(meta.created_at)),
+            ("updated", local_time(meta.updated_at)),
+            ("schema", f"{meta.schema_version} (agentcli {meta.agentcli_version})"),
+        ]
+        for name, value in rows:
+            self.console.print(Text.assemble((f"  {name:<10}", "dim"), value))
+
+    def plan(self, items: list[PlanItem]) -> None:
+        """The current plan, one line per item."""
+        if not items:
+            return
+        self.console.print(Text("\nplan", style="bold"))
+        for item in items:
+            mark = PLAN_MARKS.get(item.status, "[?]")
+            style = "dim" if item.status == "done" else ("bold" if item.status == "in_progress" else "")
+            self.console.print(Text(f"  {mark} {clean(item.title)}", style=style))
+
+    def transcript(self, messages: list[Message], calls: dict[int, list[ToolCallRecord]]) -> None:
+        """Every message in order, each assistant message followed by its tool calls."""
+        answered = {c.call_id for group in calls.values() for c in group}
+        for message in messages:
+            self.message(message, calls.get(message.id, []), answered)
+
+    def message(
+        self,
+        message: Message,
+        calls: list[ToolCallRecord],
+        answered: set[str],
+        *,
+        show_requested: bool = True,
+    ) -> None:
+        """One message. Tool results already shown under their call are not repeated;
+        calls the model asked for but nobody journaled are listed if ``show_requested``."""
+        if message.role == "tool" and message.tool_call_id in answered:
+            return
+        rolled_back = message.rolled_back_by is not None
+        head = Text("\n")
+        if message.agent != AGENT:
+            head.append(f"[{clean(message.agent)}] ", style="magenta")
+        head.append(message.role, style=ROLE_STYLES.get(message.role, "bold"))
+        details = [f"#{message.id}", local_time(message.created_at)]
+        if message.prompt_id is not None:
+            details.insert(1, f"prompt {message.prompt_id}")
+        if message.role == "tool" and message.tool_call_id:
+            details.append(f"result of {clean(message.tool_call_id)}")
+        head.append("  " + " \u00b7 ".join(details), style="dim")
+        if rolled_back:
+            head.append(f"  (rolled back by rollback {message.rolled_back_by})", style="bold yellow")
+        self.console.print(head)
+        style = "dim" if rolled_back else ""
+        if message.content:
+            self.console.print(Text(clean(message.content), style=style))
+        if calls:
+            for call in calls:
+                self.tool_call(call, dim=rolled_back)
+        elif show_requested:
+            for requested in message.tool_calls or []:
+                self.requested_call(requested)
+
+    def requested_call(self, requested: dict[str, Any]) -> None:
+        """A call the model asked for that is not journaled (yet)."""
+        function = requested.get("function") or {}
+        line = Text("  \u25b8 ", style="dim")
+        line.append(clean(str(function.get("name", "?"))), style="bold")
+        line.append(" " + excerpt(str(function.get("arguments", "")), 100))
+        line.append("  not started", style="dim")
+        self.console.print(line)
+
+    def tool_call(self, call: ToolCallRecord, *, dim: bool = False) -> None:
+        """A journaled call: name, arguments, status, duration, and a result excerpt."""
+        line = Text("  \u25b8 ", style="dim")
+        if call.agent != AGENT:
+            line.append(f"[{clean(call.agent)}] ", style="magenta")
+        line.append(clean(call.name), style="bold")
+        line.append(" " + excerpt(call.summary or call.arguments, 100))
+        line.append("  ")
+        line.append(call.status, style=STATUS_STYLES.get(call.status, ""))
+        if call.duration_ms is not None:
+            line.append(f" \u00b7 {call.duration_ms} ms", style="dim")
+        if call.approval:
+            line.append(f" \u00b7 {clean(call.approval)}", style="dim")
+        if dim:
+            line.stylize("dim")
+        self.console.print(line)
+        if call.result:
+            result = Text("    \u21b3 " + excerpt(call.result, 160), style="red" if call.is_error else "dim")
+            self.console.print(result)
+
+    def totals(self, totals: dict[str, Any]) -> None:
+        """The closing line: messages, tool calls by status, model attempts and tokens."""
+        by_status = ", ".join(f"{s} {n}" for s, n in totals["tool_calls_by_status"].items())
+        text = (
+            f"\n{plural(totals['prompts'], 'prompt')} \u00b7 {plural(totals['messages'], 'message')}"
+            + (f" ({totals['rolled_back_messages']} rolled back)" if totals["rolled_back_messages"] else "")
+            + f" \u00b7 {plural(totals['tool_calls'], 'tool call')}"
+            + (f" ({by_status})" if by_status else "")
+            + f" \u00b7 {plural(totals['model_call_attempts'], 'model call')}"
+            + f" \u00b7 {totals['total_tokens']} tokens"
+            + f" ({totals['prompt_tokens']} prompt, {totals['completion_tokens']} completion)"
+        )
+        self.console.print(Text(text, style="dim"))
+
+    def note(self, text: str) -> None:
+        """A line about the display itself (``following...``), not session content."""
+        self.console.print(Text(text, style="dim italic"))

@@ -1,0 +1,150 @@
+"""Plain-text rendering for ``list`` and ``log``: aligned tables, no rich import.
+
+``list`` must start fast, and tables piped into ``grep`` or ``awk`` should not wrap,
+so these are plain strings. Text that came from a model or a tool is cleaned of
+control characters (an escape sequence in a transcript must not drive the terminal).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from agentcli.cli.session_view import model_call_full
+from agentcli.session.directory import SessionEntry
+from agentcli.session.records import Message, ModelCallRecord
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """Replace control characters (ESC included) so text cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: "\u241b" if m.group() == "\x1b" else "?", text)
+
+
+def excerpt(text: str | None, limit: int = 120) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis.
+
+    Example:
+        >>> excerpt("line one\\nline two", 12)
+        'line one ⏎ …'
+    """
+    if not text:
+        return ""
+    flat = clean(" \u23ce ".join(line.strip() for line in text.strip().splitlines()))
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "\u2026"
+
+
+def local_time(iso: str | None) -> str:
+    """An ISO-8601 UTC stamp as local ``YYYY-MM-DD HH:MM:SS`` ("" when absent)."""
+    if not iso:
+        return ""
+    try:
+        stamp = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return stamp.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    """Columns padded to their widest cell; the last column is never padded."""
+    right = right or set()
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        padded = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(cells)
+        ]
+        padded[-1] = cells[-1].rjust(widths[-1]) if len(cells) - 1 in right else cells[-1]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers)] + [line(r) for r in rows])
+
+
+def list_text(entries: list[SessionEntry], *, show_workspace: bool) -> str:
+    """The ``list`` table: one row per session, unreadable files with their error."""
+    headers = ["ID", "STATUS", "BUSY", "MODEL", "UPDATED", "MSGS", "TITLE"]
+    if show_workspace:
+        headers.append("WORKSPACE")
+    rows = []
+    for entry in entries:
+        busy = "busy" if entry.busy else ""
+        if entry.meta is None:
+            row = [entry.path.stem, "error", busy, "", "", "", excerpt(entry.error, 200)]
+            rows.append(row + ([""] if show_workspace else []))
+            continue
+        meta = entry.meta
+        row = [meta.id, meta.status, busy, meta.model or "", local_time(meta.updated_at),
+               str(entry.messages), excerpt(meta.title, 60)]
+        rows.append(row + ([clean(meta.workspace_root)] if show_workspace else []))
+    return table(headers, rows, right={5})
+
+
+def entry_json(entry: SessionEntry) -> dict[str, Any]:
+    """One ``list --json`` item."""
+    meta = entry.meta
+    return {
+        "id": meta.id if meta else entry.path.stem,
+        "path": str(entry.path),
+        "title": meta.title if meta else None,
+        "status": meta.status if meta else "error",
+        "busy": entry.busy,
+        "model": meta.model if meta else None,
+        "workspace_root": meta.workspace_root if meta else None,
+        "created_at": meta.created_at if meta else None,
+        "updated_at": meta.updated_at if meta else None,
+        "messages": entry.messages if meta else None,
+        "error": entry.error,
+    }
+
+
+def _num(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def log_text(calls: list[ModelCallRecord], totals: dict[str, Any]) -> str:
+    """The ``log`` table and its totals line."""
+    headers = ["ID", "TIME", "AGENT", "MODEL", "HOST", "TRY", "STATUS", "HTTP", "MS",
+               "PROMPT", "COMPL", "TOTAL", "ERROR"]
+    rows = [
+        [str(c.id), local_time(c.started_at), c.agent, c.model, c.endpoint_host, str(c.attempt),
+         c.status, _num(c.http_status), _num(c.latency_ms), _num(c.prompt_tokens),
+         _num(c.completion_tokens), _num(c.total_tokens), excerpt(c.error, 80)]
+        for c in calls
+    ]
+    body = table(headers, rows, right={0, 5, 7, 8, 9, 10, 11}) if rows else "no model calls yet"
+    return body + "\n" + totals_line(totals)
+
+
+def totals_line(totals: dict[str, Any]) -> str:
+    """``total: 3 attempts (ok 2, error 1) · tokens 120 prompt + 30 completion = 150 · 900 ms``."""
+    outcomes = ", ".join(f"{status} {n}" for status, n in totals["by_status"].items())
+    return (
+        f"total: {totals['attempts']} attempts" + (f" ({outcomes})" if outcomes else "")
+        + f" \u00b7 tokens {totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion"
+        + f" = {totals['total_tokens']} \u00b7 {totals['latency_ms']} ms"
+    )
+
+
+def log_full_text(calls: list[ModelCallRecord], messages: dict[int, Message]) -> str:
+    """Every attempt with its rebuilt request and its response, as indented JSON."""
+    parts = []
+    for call in calls:
+        full = model_call_full(call, messages)
+        head = (f"=== model call {call.id} \u00b7 {local_time(call.started_at)} \u00b7 {call.model} @ "
+                f"{call.endpoint_host} \u00b7 attempt {call.attempt} \u00b7 {call.status}")
+        if call.error:
+            head += f" \u00b7 {excerpt(call.error, 200)}"
+        parts.append(head)
+        parts.append("--- request")
+        # json.dumps escapes control characters, so this text is safe to print.
+        parts.append(json.dumps(full["request"], indent=2, ensure_ascii=False))
+        parts.append("--- response")
+        response = full["response"]
+        parts.append("(none recorded)" if response is None
+                     else json.dumps(response, indent=2, ensure_ascii=False))
+        parts.append("")
+    return "\n".join(parts)
+

@@ -1,0 +1,161 @@
+"""Everything a read-only command shows, read from a session into plain data.
+
+``show``, ``log`` and ``export`` share one loader and one JSON shape, so the text,
+Markdown and JSON outputs never disagree about what a session holds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from agentcli.session.records import (
+    Checkpoint,
+    FileChange,
+    Grant,
+    Message,
+    ModelCallRecord,
+    PlanItem,
+    Prompt,
+    SessionMeta,
+    ToolCallRecord,
+)
+from agentcli.session.session import Session
+
+EXPORT_FORMAT = "agentcli-session-export"
+EXPORT_VERSION = 1
+
+
+@dataclass
+class SessionView:
+    """A snapshot of one session's rows, as dataclasses."""
+
+    meta: SessionMeta
+    busy: bool
+    plan: list[PlanItem]
+    prompts: list[Prompt]
+    messages: list[Message]
+    tool_calls: list[ToolCallRecord]
+    audit_totals: dict[str, int]
+    model_calls: list[ModelCallRecord] = field(default_factory=list)
+    file_changes: list[FileChange] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    grants: list[Grant] = field(default_factory=list)
+
+    def calls_by_message(self) -> dict[int, list[ToolCallRecord]]:
+        """Journaled tool calls grouped under the assistant message that asked for them."""
+        grouped: dict[int, list[ToolCallRecord]] = {}
+        for call in self.tool_calls:
+            grouped.setdefault(call.message_id, []).append(call)
+        for calls in grouped.values():
+            calls.sort(key=lambda c: c.position)
+        return grouped
+
+    def totals(self) -> dict[str, Any]:
+        """Counts and sums over the whole session."""
+        statuses = Counter(call.status for call in self.tool_calls)
+        return {
+            "prompts": len(self.prompts),
+            "messages": len(self.messages),
+            "rolled_back_messages": sum(1 for m in self.messages if m.rolled_back_by is not None),
+            "tool_calls": len(self.tool_calls),
+            "tool_calls_by_status": dict(sorted(statuses.items())),
+            "model_call_attempts": self.audit_totals["attempts"],
+            "prompt_tokens": self.audit_totals["prompt_tokens"],
+            "completion_tokens": self.audit_totals["completion_tokens"],
+            "total_tokens": self.audit_totals["total_tokens"],
+            "model_latency_ms": self.audit_totals["latency_ms"],
+        }
+
+
+def load_view(session: Session, *, busy: bool, everything: bool = False) -> SessionView:
+    """Read a session; ``everything`` adds the audit log, file log, checkpoints and grants."""
+    view = SessionView(
+        meta=session.meta(),
+        busy=busy,
+        plan=session.plan.current(),
+        prompts=session.prompts.all(),
+        messages=session.transcript.all(),
+        tool_calls=session.tool_calls.all(),
+        audit_totals=session.model_calls.totals(),
+    )
+    if everything:
+        view.model_calls = session.model_calls.all()
+        view.file_changes = session.files.all()
+        view.checkpoints = session.checkpoints.all()
+        view.grants = session.grants.all()
+    return view
+
+
+def rebuild_request(call: ModelCallRecord, messages: dict[int, Message]) -> dict[str, Any]:
+    """The request body as it was sent: the stored body plus its transcript messages.
+
+    A message id the transcript no longer holds (it never should) is shown as a
+    placeholder rather than silently dropped.
+    """
+    rebuilt = []
+    for message_id in call.request_message_ids:
+        message = messages.get(message_id)
+        if message is None:
+            rebuilt.append({"role": "missing", "content": f"<message {message_id} not in transcript>"})
+        else:
+            rebuilt.append(message.to_api())
+    return {**call.request, "messages": rebuilt}
+
+
+def model_call_summary(call: ModelCallRecord) -> dict[str, Any]:
+    """One audit-log row without its request and response bodies."""
+    row = asdict(call)
+    for name in ("request", "request_message_ids", "response"):
+        row.pop(name)
+    return row
+
+
+def model_call_full(call: ModelCallRecord, messages: dict[int, Message]) -> dict[str, Any]:
+    """One audit-log row with the rebuilt request and the stored response."""
+    row = model_call_summary(call)
+    row["request_message_ids"] = call.request_message_ids
+    row["request"] = rebuild_request(call, messages)
+    row["response"] = call.response
+    return row
+
+
+def show_json(view: SessionView) -> dict[str, Any]:
+    """The JSON document ``show --json`` prints."""
+    return {
+        "meta": asdict(view.meta),
+        "busy": view.busy,
+        "plan": [asdict(item) for item in view.plan],
+        "prompts": [asdict(p) for p in view.prompts],
+        "messages": [asdict(m) for m in view.messages],
+        "tool_calls": [asdict(c) for c in view.tool_calls],
+        "totals": view.totals(),
+    }
+
+
+def export_json(view: SessionView) -> dict[str, Any]:
+    """The JSON document ``export --format json`` writes: every table but blob contents."""
+    messages = {m.id: m for m in view.messages}
+    return {
+        "format": EXPORT_FORMAT,
+        "format_version": EXPORT_VERSION,
+        **show_json(view),
+        "model_calls": [model_call_full(c, messages) for c in view.model_calls],
+        "file_changes": [asdict(c) for c in view.file_changes],
+        "checkpoints": [asdict(c) for c in view.checkpoints],
+        "approvals": [asdict(g) for g in view.grants],
+    }
+
+
+def log_totals(calls: list[ModelCallRecord]) -> dict[str, Any]:
+    """The totals line of ``log``: attempts, outcomes, tokens and latency."""
+    statuses = Counter(call.status for call in calls)
+    return {
+        "attempts": len(calls),
+        "by_status": dict(sorted(statuses.items())),
+        "prompt_tokens": sum(c.prompt_tokens or 0 for c in calls),
+        "completion_tokens": sum(c.completion_tokens or 0 for c in calls),
+        "total_tokens": sum(c.total_tokens or 0 for c in calls),
+        "latency_ms": sum(c.latency_ms or 0 for c in calls),
+    }
