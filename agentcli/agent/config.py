@@ -3,7 +3,8 @@
 Files are TOML: ``agentcli.toml`` at the workspace root, and ``config.toml`` in the
 user config folder (``platformdirs``, e.g. ``~/.config/agentcli/config.toml``).
 Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
-``approval``, ``max_turns``, ``context_window``, ``shell_timeout``.
+``approval``, ``max_turns``, ``context_window``, ``shell_timeout``, ``max_attempts``,
+``retry_max_wait``, ``stream``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Settings:
     shell_timeout: int = 120
     stream: bool = True
     sessions_dir: str | None = None
+    max_attempts: int = 6  # tries of one model request (retries + 1)
+    retry_max_wait: float = 60.0  # cap in seconds on one wait between retries
 
     @property
     def endpoint_host(self) -> str:
@@ -97,7 +100,11 @@ def resolve_settings(
             if key in known:
                 merged[key] = value
     settings = Settings(**merged)
-    for name in ("max_turns", "context_window", "shell_timeout"):
+    try:
+        settings.retry_max_wait = float(settings.retry_max_wait)
+    except (TypeError, ValueError):
+        raise UsageError("retry_max_wait must be a number of seconds") from None
+    for name in ("max_turns", "context_window", "shell_timeout", "max_attempts"):
         try:
             setattr(settings, name, int(getattr(settings, name)))
         except (TypeError, ValueError):

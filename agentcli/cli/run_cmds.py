@@ -2,21 +2,92 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
 
-from agentcli.cli.options import DebugOpt, SessionArg
-from agentcli.errors import UsageError
+from agentcli.cli.options import DebugOpt, JsonOpt, SessionArg, SessionsDirOpt, WorkspaceOpt, make_context
+
+PromptArg = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Argument(help="The prompt; '-' reads it from stdin."),
+]
+PrintOpt = Annotated[
+    bool, typer.Option("--print", "-p", help="Run to completion without asking; answer on stdout.")
+]
+ModelOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--model", help="Model name (default: config, else gpt-4o-mini)."),
+]
+BaseUrlOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1."),
+]
+ApprovalOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--approval", help="ask, auto-edit, full-auto or read-only (default: ask)."),
+]
+MaxTurnsOpt = Annotated[
+    Optional[int], typer.Option("--max-turns", help="Most model calls for one prompt (default 100).")  # noqa: UP045
+]
+ContextOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--context-window", help="Tokens the model accepts (default 128000)."),
+]
+
+
+def _flags(model: str | None, base_url: str | None, approval: str | None, max_turns: int | None,
+           context_window: int | None) -> dict[str, object]:
+    return {"model": model, "base_url": base_url, "approval": approval, "max_turns": max_turns,
+            "context_window": context_window}
 
 
 def register(app: typer.Typer) -> None:
     """Add the commands that drive the agent to ``app``."""
 
     @app.command()
-    def new(debug: DebugOpt = False) -> None:
-        """Start a session (not built yet)."""
-        raise UsageError("new is not built yet")
+    def new(
+        prompt: PromptArg = None,
+        print_mode: PrintOpt = False,
+        json: JsonOpt = False,
+        model: ModelOpt = None,
+        base_url: BaseUrlOpt = None,
+        approval: ApprovalOpt = None,
+        max_turns: MaxTurnsOpt = None,
+        context_window: ContextOpt = None,
+        workspace: WorkspaceOpt = None,
+        sessions_dir: SessionsDirOpt = None,
+        debug: DebugOpt = False,
+    ) -> int:
+        """Start a session: run PROMPT, then (in a terminal) take more prompts."""
+        from agentcli.cli.driver import RunOptions
+        from agentcli.cli.session_run import start_session
+
+        options = RunOptions(prompt, print_mode, json,
+                             _flags(model, base_url, approval, max_turns, context_window))
+        return start_session(make_context(workspace, sessions_dir), options)
 
     @app.command()
-    def resume(session: SessionArg, debug: DebugOpt = False) -> None:
-        """Continue a session (not built yet)."""
-        raise UsageError("resume is not built yet")
+    def resume(
+        session: SessionArg,
+        prompt: PromptArg = None,
+        print_mode: PrintOpt = False,
+        json: JsonOpt = False,
+        model: ModelOpt = None,
+        base_url: BaseUrlOpt = None,
+        approval: ApprovalOpt = None,
+        max_turns: MaxTurnsOpt = None,
+        context_window: ContextOpt = None,
+        workspace: WorkspaceOpt = None,
+        sessions_dir: SessionsDirOpt = None,
+        debug: DebugOpt = False,
+    ) -> int:
+        """Continue a session: finish its interrupted turn, then take PROMPT (or, in a terminal, more)."""
+        from agentcli.cli.driver import RunOptions
+        from agentcli.cli.session_run import resume_session
+
+        options = RunOptions(prompt, print_mode, json,
+                             _flags(model, base_url, approval, max_turns, context_window))
+        return resume_session(make_context(workspace, sessions_dir), session, options,
+                              explicit_workspace=workspace is not None)
+

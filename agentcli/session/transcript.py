@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from typing import Any
 
 from agentcli.session.records import AGENT, Message, Prompt, now_iso
 from agentcli.store.db import Db
+
+# Message's fields in order, so context() can build messages from row tuples.
+_MESSAGE_FIELDS = [f.name for f in fields(Message)]
+_MESSAGE_COLUMNS = ", ".join(_MESSAGE_FIELDS)
+_TOOL_CALLS = _MESSAGE_FIELDS.index("tool_calls")
+
+
+def _message(values: tuple[Any, ...]) -> Message:
+    """A Message from a row selected as ``_MESSAGE_COLUMNS`` (tool calls parsed)."""
+    if values[_TOOL_CALLS]:
+        values = (*values[:_TOOL_CALLS], json.loads(values[_TOOL_CALLS]), *values[_TOOL_CALLS + 1:])
+    return Message(*values)
 
 
 class Prompts:
@@ -27,23 +40,35 @@ class Prompts:
         """The prompt with this id."""
         return Prompt.from_row(next(self._db.query("SELECT * FROM prompts WHERE id = ?", [prompt_id])))
 
+    def mark_rolled_back(self, after_prompt_id: int, rollback_id: int) -> int:
+        """Mark prompts after ``after_prompt_id`` as rolled back."""
+        cur = self._db.execute(
+            "UPDATE prompts SET rolled_back_by = ? WHERE id > ? AND rolled_back_by IS NULL",
+            [rollback_id, after_prompt_id],
+        )
+        return cur.rowcount
+
+    def unmark_rolled_back(self, rollback_id: int) -> int:
+        """Bring back the prompts one rollback hid."""
+        cur = self._db.execute(
+            "UPDATE prompts SET rolled_back_by = NULL WHERE rolled_back_by = ?", [rollback_id]
+        )
+        return cur.rowcount
+
     def all(self) -> list[Prompt]:
         """Every prompt, oldest first."""
         return [Prompt.from_row(r) for r in self._db.query("SELECT * FROM prompts ORDER BY id")]
 
     def next_pending(self) -> Prompt | None:
-        """The prompt to work on: an interrupted ``running`` one first, else the oldest queued."""
-        for status in ("running", "queued"):
-            rows = list(
-                self._db.query(
-                    "SELECT * FROM prompts WHERE status = ? AND rolled_back_by IS NULL "
-                    "ORDER BY id LIMIT 1",
-                    [status],
-                )
+        """The prompt to work on: an unfinished turn (``running`` when its process died,
+        ``interrupted`` by a signal) first, else the oldest queued one."""
+        rows = list(
+            self._db.query(
+                "SELECT * FROM prompts WHERE status IN ('running', 'interrupted', 'queued') "
+                "AND rolled_back_by IS NULL ORDER BY status = 'queued', id LIMIT 1"
             )
-            if rows:
-                return Prompt.from_row(rows[0])
-        return None
+        )
+        return Prompt.from_row(rows[0]) if rows else None
 
     def start(self, prompt_id: int) -> None:
         """Mark a prompt as the running turn."""
@@ -113,6 +138,24 @@ class Transcript:
         """How many messages the session holds."""
         return self._db.execute("SELECT count(*) FROM messages").fetchone()[0]
 
+    def last(self, agent: str = AGENT) -> Message | None:
+        """The newest live (not rolled back) message of an agent."""
+        rows = list(
+            self._db.query(
+                "SELECT * FROM messages WHERE agent = ? AND rolled_back_by IS NULL "
+                "ORDER BY id DESC LIMIT 1",
+                [agent],
+            )
+        )
+        return Message.from_row(rows[0]) if rows else None
+
+    def count_replies(self, prompt_id: int, agent: str = AGENT) -> int:
+        """How many assistant messages (model calls answered) a prompt has had."""
+        return self._db.execute(
+            "SELECT count(*) FROM messages WHERE agent = ? AND prompt_id = ? AND role = 'assistant'",
+            [agent, prompt_id],
+        ).fetchone()[0]
+
     def system(self, agent: str = AGENT) -> Message | None:
         """The agent's system message, if one was recorded."""
         rows = list(
@@ -132,17 +175,15 @@ class Transcript:
         picked: list[Message] = []
         used = 0
         cursor = self._db.conn.execute(
-            "SELECT * FROM messages WHERE agent = ? AND role != 'system' "
+            f"SELECT chars, {_MESSAGE_COLUMNS} FROM messages WHERE agent = ? AND role != 'system' "
             "AND rolled_back_by IS NULL ORDER BY id DESC",
             [agent],
         )
-        names = [d[0] for d in cursor.description]
-        for values in cursor:
-            row = dict(zip(names, values))
-            if picked and used + row["chars"] > budget_chars and picked[-1].role == "user":
+        for row in cursor:
+            if picked and used + row[0] > budget_chars and picked[-1].role == "user":
                 break
-            picked.append(Message.from_row(row))
-            used += row["chars"]
+            picked.append(_message(row[1:]))
+            used += row[0]
         cursor.close()
         picked.reverse()
         system = self.system(agent)

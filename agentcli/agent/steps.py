@@ -1,0 +1,181 @@
+"""Tool calls, one at a time: prepare, approve, journal, act, record — and reconcile.
+
+A call is journaled ``running`` (with the file edits it intends, contents in blobs)
+before it acts, and closed with its result message in one transaction after. A call
+found ``running`` when a turn resumes was cut short by a crash: file tools are checked
+against the recorded hashes and completed; a shell command is never run again.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from agentcli.agent.approval import Approver
+from agentcli.agent.errors import ToolError
+from agentcli.agent.events import Event, EventSink
+from agentcli.agent.failpoints import failpoint
+from agentcli.agent.tools import PreparedCall, Toolbox, ToolOutput
+from agentcli.session.records import AGENT, Message, PlanItem, ToolCallRecord
+
+if TYPE_CHECKING:
+    from agentcli.agent.tracker import Tracker
+    from agentcli.session.session import Session
+
+SHELL_INTERRUPTED = (
+    "error: interrupted — agentcli stopped while this command was running, so it may have "
+    "partly run; its output was lost. Check the workspace before running it again."
+)
+NOT_RUN = "error: not run — the turn was stopped before this call ran."
+EXCERPT = 400
+
+
+class ToolRunner:
+    """Runs an assistant message's tool calls against the workspace, journaled."""
+
+    def __init__(self, session: Session, toolbox: Toolbox, approver: Approver, tracker: Tracker,
+                 emit: EventSink):
+        self.session = session
+        self.toolbox = toolbox
+        self.approver = approver
+        self.tracker = tracker
+        self.emit = emit
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """The ``tools`` list offered to the model."""
+        return self.toolbox.schemas()
+
+    def run_calls(self, message: Message, prompt_id: int) -> None:
+        """Give every tool call of ``message`` a result, skipping those already recorded."""
+        records = {r.position: r for r in self.session.tool_calls.for_message(message.id)}
+        for position, call in enumerate(message.tool_calls or []):
+            record = records.get(position)
+            if record is None:
+                self._run_new(message, position, call, prompt_id)
+            elif record.status == "running":
+                self._reconcile(record, prompt_id)
+
+    def settle_unanswered(self) -> None:
+        """Before a new prompt: close calls left without a result by a stopped turn."""
+        last = self.session.transcript.last(AGENT)
+        if last is None or last.role != "assistant" or not last.tool_calls:
+            return
+        records = {r.position: r for r in self.session.tool_calls.for_message(last.id)}
+        for position, call in enumerate(last.tool_calls):
+            record = records.get(position)
+            if record is None:
+                self._close_unrun(last, position, call, "interrupted", NOT_RUN, last.prompt_id)
+            elif record.status == "running":
+                self._reconcile(record, last.prompt_id)
+
+    # -- a new call -------------------------------------------------------------------
+    def _run_new(self, message: Message, position: int, call: dict[str, Any], prompt_id: int) -> None:
+        function = call.get("function") or {}
+        name, raw = function.get("name") or "", function.get("arguments") or ""
+        self.emit(Event("tool.started", {"id": call["id"], "name": name, "arguments": raw}))
+        try:
+            prepared = self.toolbox.prepare(name, raw)
+        except ToolError as err:
+            self._close_unrun(message, position, call, "failed", f"error: {err}", prompt_id)
+            return
+        decision = self.approver.decide(
+            prepared.kind, prepared.summary, str(prepared.args.get("command", "")),
+            self.session.grants.all(),
+        )
+        if not decision.allowed:
+            self._close_unrun(message, position, call, "denied", f"denied: {decision.reason}", prompt_id,
+                              prepared)
+            return
+        with self.session.transaction():
+            row = self.session.tool_calls.begin(
+                message_id=message.id, position=position, call_id=call["id"], name=name,
+                arguments=raw, prompt_id=prompt_id, kind=prepared.kind, summary=prepared.summary,
+                approval=decision.how,
+            )
+            if decision.grant is not None:
+                self.session.grants.add(decision.grant.kind, decision.grant.pattern, row)
+            if prepared.kind == "edit":
+                self.tracker.log_edits(row, prompt_id, prepared.edits)
+        failpoint("tool.journaled")
+        self._act(row, call["id"], prepared, prompt_id)
+
+    def _act(self, row: int, call_id: str, prepared: PreparedCall, prompt_id: int) -> None:
+        began = time.monotonic()
+        if prepared.kind == "shell":
+            self.tracker.before_shell()
+        try:
+            output = prepared.execute()
+        except ToolError as err:
+            output = ToolOutput(f"error: {err}", is_error=True)
+        except KeyboardInterrupt:
+            if prepared.kind == "shell":
+                self.tracker.after_shell(row, prompt_id)
+            self._finish(row, call_id, prepared.tool_name, "interrupted",
+                         ToolOutput(SHELL_INTERRUPTED, is_error=True), prompt_id, began)
+            raise
+        failpoint("tool.acted")
+        if prepared.kind == "shell":
+            self.tracker.after_shell(row, prompt_id)
+        elif prepared.kind == "edit":
+            self.tracker.edits_applied(row)
+        status = "failed" if output.is_error else "done"
+        self._finish(row, call_id, prepared.tool_name, status, output, prompt_id, began)
+
+    def _finish(self, row: int, call_id: str, name: str, status: str, output: ToolOutput,
+                prompt_id: int | None, began: float | None = None) -> None:
+        duration = int((time.monotonic() - began) * 1000) if began is not None else None
+        with self.session.transaction():
+            self.session.tool_calls.finish(row, status, output.text, is_error=output.is_error,
+                                           data=output.data or None, duration_ms=duration)
+            if name == "update_plan" and not output.is_error:
+                items = [PlanItem(i["title"], i["status"]) for i in output.data.get("items", [])]
+                self.session.plan.replace(row, items)
+            self.session.transcript.append("tool", output.text, prompt_id=prompt_id, tool_call_id=call_id)
+        failpoint("tool.finished")
+        self.emit(Event("tool.finished", {
+            "id": call_id, "name": name, "status": status, "is_error": output.is_error,
+            "output": output.text[:EXCERPT], "duration_ms": duration,
+            **{k: v for k, v in output.data.items() if k in ("exit_code", "timed_out", "items")},
+        }))
+
+    def _close_unrun(self, message: Message, position: int, call: dict[str, Any], status: str,
+                     text: str, prompt_id: int | None, prepared: PreparedCall | None = None) -> None:
+        """Record a call that never acted (malformed, denied, or left behind) with its result."""
+        function = call.get("function") or {}
+        with self.session.transaction():
+            row = self.session.tool_calls.begin(
+                message_id=message.id, position=position, call_id=call["id"],
+                name=function.get("name") or "", arguments=function.get("arguments") or "",
+                prompt_id=prompt_id, kind=prepared.kind if prepared else None,
+                summary=prepared.summary if prepared else None,
+                approval="denied" if status == "denied" else None, status=status,
+            )
+            self.session.tool_calls.finish(row, status, text, is_error=True)
+            self.session.transcript.append("tool", text, prompt_id=prompt_id, tool_call_id=call["id"])
+        self.emit(Event("tool.finished", {
+            "id": call["id"], "name": function.get("name") or "", "status": status, "is_error": True,
+            "output": text[:EXCERPT],
+        }))
+
+    # -- a call caught running by a crash ---------------------------------------------
+    def _reconcile(self, record: ToolCallRecord, prompt_id: int | None) -> None:
+        self.emit(Event("tool.started", {"id": record.call_id, "name": record.name,
+                                         "arguments": record.arguments, "resumed": True}))
+        if record.kind == "shell":
+            self.tracker.after_shell(record.id, prompt_id)
+            self._finish(record.id, record.call_id, record.name, "interrupted",
+                         ToolOutput(SHELL_INTERRUPTED, is_error=True), prompt_id)
+            return
+        if record.kind == "edit":
+            note = self.tracker.reconcile_edits(record.id)
+            self._finish(record.id, record.call_id, record.name, "done",
+                         ToolOutput(f"{record.summary or record.name}: {note}"), prompt_id)
+            return
+        # Reads and plan updates have no side effect outside their own records: redo them.
+        try:
+            prepared = self.toolbox.prepare(record.name, record.arguments)
+            output = prepared.execute()
+        except ToolError as err:
+            output = ToolOutput(f"error: {err}", is_error=True)
+        self._finish(record.id, record.call_id, record.name, "failed" if output.is_error else "done",
+                     output, prompt_id)

@@ -1,0 +1,158 @@
+"""Assemble and drive a session for ``new`` and ``resume``: settings, parts, signals, exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentcli.agent.config import Settings, resolve_settings
+from agentcli.agent.events import Event, EventSink
+from agentcli.agent.loop import Orchestrator, TurnResult
+from agentcli.cli.options import CliContext
+from agentcli.cli.render import EventPrinter, JsonLines
+from agentcli.errors import UsageError
+from agentcli.session.session import Session
+
+# What a session remembers of how it was started (never a key): resume uses it.
+REMEMBERED = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout")
+
+
+@dataclass
+class RunOptions:
+    """What the user asked for on the command line."""
+
+    prompt: str | None
+    print_mode: bool
+    json: bool
+    flags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interactive(self) -> bool:
+        """A person at a terminal, who can be asked and can type more prompts."""
+        return not (self.print_mode or self.json) and sys.stdin.isatty()
+
+
+def read_prompt(options: RunOptions, *, required: bool) -> str | None:
+    """The prompt text: the argument, or stdin for ``-`` (or when stdin is not a terminal)."""
+    text = options.prompt
+    if text == "-":
+        text = sys.stdin.read()
+        if not text.strip():
+            raise UsageError("the prompt read from stdin is empty")
+    elif text is None and not options.interactive and not sys.stdin.isatty():
+        text = sys.stdin.read() or None  # piped input is the prompt; nothing piped is no prompt
+    if text is not None and not text.strip():
+        raise UsageError("the prompt is empty")
+    if text is None and required and not options.interactive:
+        raise UsageError("no prompt given: pass one as an argument, or '-' to read it from stdin")
+    return text
+
+
+def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None) -> Settings:
+    """Flags > what the session remembers > environment > config files > defaults."""
+    flags = {**(remembered or {}), **{k: v for k, v in options.flags.items() if v is not None}}
+    settings = resolve_settings(ctx.workspace_root, flags)
+    if not settings.approval:
+        settings.approval = "ask"
+    if not settings.base_url and not os.environ.get("OPENAI_API_KEY"):
+        raise UsageError(
+            "no API key: set OPENAI_API_KEY, or point --base-url (or OPENAI_BASE_URL) at a local "
+            "OpenAI-compatible server that needs none"
+        )
+    return settings
+
+
+def remembered_settings(settings: Settings) -> dict[str, Any]:
+    """The settings a session stores in ``meta.settings``."""
+    return {name: getattr(settings, name) for name in REMEMBERED}
+
+
+def make_sink(options: RunOptions) -> EventSink:
+    """JSON lines on stdout for ``--json``; else progress for people (stderr when scripted)."""
+    if options.json:
+        return JsonLines(sys.stdout)
+    if options.interactive:
+        return EventPrinter(sys.stdout, stream_text=True)
+    return EventPrinter(sys.stderr, stream_text=False)
+
+
+@contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run like Ctrl-C: recorded, resumable, exit 130."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def build_orchestrator(session: Session, root: Path, sessions_dir: Path, settings: Settings,
+                       emit: EventSink, ask: Any) -> Orchestrator:
+    """Wire the agent's parts for one session."""
+    from agentcli.agent.approval import Approver
+    from agentcli.agent.model import ModelClient, ModelSettings
+    from agentcli.agent.steps import ToolRunner
+    from agentcli.agent.tools import Toolbox
+    from agentcli.agent.tracker import Tracker
+    from agentcli.agent.workspace import Workspace
+
+    workspace = Workspace(root, protected=[sessions_dir])
+    toolbox = Toolbox(workspace, shell_timeout_default=settings.shell_timeout)
+    tracker = Tracker(session, root, exclude=[sessions_dir])
+    client = ModelClient(ModelSettings(
+        model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
+        stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
+    ))
+    runner = ToolRunner(session, toolbox, Approver(settings.approval or "ask", ask), tracker, emit)
+    return Orchestrator(session, client, runner, tracker, emit, max_turns=settings.max_turns,
+                        context_window=settings.context_window)
+
+
+def finish(session: Session, result: TurnResult, options: RunOptions, emit: EventSink) -> int:
+    """Report the end of a run (event, stdout answer, stderr notes) and return the exit code."""
+    denied = [
+        {"tool": c.name, "summary": c.summary, "reason": c.result}
+        for c in session.tool_calls.denied(result.prompt_ids)
+    ]
+    code = result.exit_code if result.status != "done" else 0
+    if result.status == "interrupted":
+        code = 130
+    if code == 0 and denied and not options.interactive:
+        code = 6
+    emit(Event("session.finished", {
+        "session": session.id, "status": result.status, "exit_code": code, "answer": result.answer,
+        "error": result.error, "denied": denied, "totals": session.model_calls.totals(),
+    }))
+    if not options.json and not options.interactive and result.answer:
+        sys.stdout.write(result.answer.rstrip("\n") + "\n")
+        sys.stdout.flush()
+    if not options.interactive:
+        for item in denied:
+            sys.stderr.write(f"agentcli: denied by the approval policy: {item['summary'] or item['tool']}\n")
+        if result.error:
+            sys.stderr.write(f"agentcli: {result.error}\n")
+    return code
+
+
+def announce(session: Session, settings: Settings, options: RunOptions, emit: EventSink,
+             resumed: bool) -> None:
+    """Say which session this is: its id on stderr first, then the ``session.started`` event."""
+    if not options.interactive:
+        sys.stderr.write(f"agentcli: session {session.id}\n")
+        sys.stderr.flush()
+    emit(Event("session.started", {
+        "session": session.id, "path": str(session.path), "model": settings.model,
+        "endpoint": settings.endpoint_host, "workspace": session.meta().workspace_root,
+        "approval": settings.approval, "resumed": resumed,
+    }))

@@ -1,0 +1,114 @@
+"""Draw agent events for a person: plain lines on a rich console, markup off.
+
+Model and tool text is printed as-is (``markup=False``): rich would otherwise eat
+``[bold]`` in a file's content.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from agentcli.agent.events import Event
+
+_MARKS = {"done": "✓", "failed": "✗", "denied": "⊘", "interrupted": "…"}
+
+
+class EventPrinter:
+    """Renders events to a stream: streamed text (optional), one line per tool call.
+
+    Example:
+        >>> printer = EventPrinter(sys.stderr, stream_text=False)
+        >>> printer(Event("tool.started", {"name": "read_file", "arguments": '{"path": "a"}'}))
+    """
+
+    def __init__(self, file: IO[str], *, stream_text: bool, color: bool | None = None):
+        from rich.console import Console
+
+        self.console = Console(file=file, markup=False, highlight=False, emoji=False,
+                               force_terminal=color, soft_wrap=True)
+        self.stream_text = stream_text
+        self._mid_line = False
+
+    def __call__(self, event: Event) -> None:
+        handler = getattr(self, "_on_" + event.type.replace(".", "_"), None)
+        if handler is not None:
+            handler(event.data)
+
+    def _line(self, text: str, style: str | None = None) -> None:
+        if self._mid_line:
+            self.console.print()
+            self._mid_line = False
+        self.console.print(text, style=style)
+
+    def _on_session_started(self, data: dict[str, Any]) -> None:
+        verb = "resuming" if data.get("resumed") else "session"
+        self._line(f"{verb} {data['session']} · {data.get('model')} · {data.get('path')}", "dim")
+
+    def _on_checkpoint_created(self, data: dict[str, Any]) -> None:
+        self._line(f"checkpoint {data['checkpoint']}", "dim")
+
+    def _on_turn_started(self, data: dict[str, Any]) -> None:
+        if data.get("resumed"):
+            self._line(f"continuing the interrupted turn of prompt {data['prompt']}", "yellow")
+
+    def _on_model_retry(self, data: dict[str, Any]) -> None:
+        self._line(f"model call failed, retrying (attempt {data['attempt'] + 1})", "yellow")
+
+    def _on_assistant_delta(self, data: dict[str, Any]) -> None:
+        if self.stream_text:
+            self.console.print(data["text"], end="")
+            self._mid_line = not data["text"].endswith("\n")
+
+    def _on_assistant_message(self, data: dict[str, Any]) -> None:
+        if self.stream_text and self._mid_line:
+            self.console.print()
+            self._mid_line = False
+
+    def _on_tool_started(self, data: dict[str, Any]) -> None:
+        self._line(f"→ {data['name']} {_brief(data.get('arguments', ''))}", "cyan")
+
+    def _on_tool_finished(self, data: dict[str, Any]) -> None:
+        mark = _MARKS.get(data["status"], "·")
+        detail = data.get("output", "").strip().splitlines()
+        first = detail[0][:160] if detail else ""
+        extra = f" (exit {data['exit_code']})" if data.get("exit_code") not in (None, 0) else ""
+        style = "green" if data["status"] == "done" and not data.get("is_error") else "red"
+        self._line(f"  {mark} {data['status']}{extra}  {first}", style)
+
+    def _on_error(self, data: dict[str, Any]) -> None:
+        self._line(f"error: {data['message']}", "bold red")
+
+
+def _brief(arguments: str, limit: int = 120) -> str:
+    """A one-line view of a call's arguments: the values, not the JSON."""
+    try:
+        parsed = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return arguments[:limit]
+    if not isinstance(parsed, dict):
+        return str(parsed)[:limit]
+    parts = []
+    for key, value in parsed.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        text = text.replace("\n", "⏎")
+        if key in ("content", "old_string", "new_string") and len(text) > 40:
+            text = f"<{len(value) if isinstance(value, str) else len(text)} chars>"
+        parts.append(f"{key}={text}")
+    line = " ".join(parts)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class JsonLines:
+    """Write each event as one JSON object a line (``--json``), flushing every line."""
+
+    SKIP = {"assistant.delta", "model.request"}
+
+    def __init__(self, file: IO[str]):
+        self.file = file
+
+    def __call__(self, event: Event) -> None:
+        if event.type in self.SKIP:
+            return
+        self.file.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+        self.file.flush()
