@@ -1,17 +1,158 @@
-"""``rollback``, ``checkpoints`` and ``diff`` (SPEC §5)."""
+"""``rollback``, ``checkpoints`` and ``diff`` (SPEC §5).
+
+``rollback`` drives the session, so it takes the single-writer lock (a busy session is
+refused, exit 4); ``checkpoints`` and ``diff`` read, and work while a session runs.
+Files are restored into the ``-C`` workspace: paths in a session file are relative.
+"""
 
 from __future__ import annotations
 
+import sys
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Optional
+
 import typer
 
-from agentcli.cli.options import DebugOpt, SessionArg
-from agentcli.errors import UsageError
+from agentcli.cli.inspect_cmds import print_json, reading
+from agentcli.cli.lean import LeanCommand
+from agentcli.cli.options import (
+    DebugOpt,
+    JsonOpt,
+    SessionArg,
+    SessionsDirOpt,
+    WorkspaceOpt,
+    make_context,
+)
+from agentcli.errors import RollbackConflictError, UsageError
+
+if TYPE_CHECKING:
+    from agentcli.agent.rollback import RollbackResult
+
+ToOpt = Annotated[
+    Optional[int],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option("--to", min=1, help="Checkpoint N, the state before prompt N (default: the last prompt's)."),
+]
+FilesOnlyOpt = Annotated[bool, typer.Option("--files-only", help="Restore the files, keep the conversation.")]
+ConversationOnlyOpt = Annotated[
+    bool, typer.Option("--conversation-only", help="Hide the rolled-back messages, keep the files.")
+]
+UndoOpt = Annotated[bool, typer.Option("--undo", help="Revert the last rollback (files and conversation).")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Overwrite files changed outside agentcli since the agent's change.")
+]
+
+
+def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnlyOpt = False,
+                     conversation_only: ConversationOnlyOpt = False, undo: UndoOpt = False,
+                     force: ForceOpt = False, workspace: WorkspaceOpt = None,
+                     sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
+    """Restore files and conversation to a checkpoint (default: undo the last prompt)."""
+    from agentcli.agent.rollback import rollback, undo_last_rollback
+    from agentcli.session.session import Session
+
+    if files_only and conversation_only:
+        raise UsageError("--files-only and --conversation-only exclude each other (give neither for both)")
+    if undo and (to is not None or files_only or conversation_only):
+        raise UsageError("--undo reverts the last rollback as it was: it takes no --to or --*-only")
+    ctx = make_context(workspace, sessions_dir)
+    path = ctx.sessions.resolve(session, ctx.workspace_root)
+    with Session.open(path, writer=True) as opened:
+        try:
+            if undo:
+                result = undo_last_rollback(opened, ctx.workspace_root, force=force)
+            else:
+                result = rollback(opened, ctx.workspace_root, to=to, files=not conversation_only,
+                                  conversation=not files_only, force=force)
+        except RollbackConflictError as err:
+            for changed in err.paths:
+                sys.stderr.write(f"  changed outside agentcli: {changed}\n")
+            raise
+        sys.stdout.write(_summary(result, opened.id))
+    for line in _warnings(result):
+        sys.stderr.write(f"agentcli: {line}\n")
+
+
+def checkpoints(session: SessionArg, json_out: JsonOpt = False, workspace: WorkspaceOpt = None,
+                sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
+    """List the rollback points: checkpoint N is the state just before prompt N."""
+    ctx = make_context(workspace, sessions_dir)
+    with reading(ctx, session) as (opened, _busy):
+        infos = opened.rollbacks.overview()
+        records = opened.rollbacks.all()
+        if json_out:
+            print_json({"session": opened.id, "checkpoints": [asdict(i) for i in infos],
+                        "rollbacks": [asdict(r) for r in records]})
+            return
+    if not infos:
+        sys.stdout.write("No checkpoints yet: one is taken when each prompt starts.\n")
+        return
+    lines = [f"{'N':>3}  {'created':19}  {'files':>6}  {'changes':>7}  prompt\n"]
+    for info in infos:
+        prompt = " ".join(info.prompt.split())
+        prompt = prompt[:60] + "…" if len(prompt) > 61 else prompt
+        note = f"  (rolled back by rollback {info.rolled_back_by})" if info.rolled_back_by else ""
+        files = "" if info.file_count is None else str(info.file_count)
+        lines.append(f"{info.id:>3}  {info.created_at[:19].replace('T', ' ')}  {files:>6}  "
+                     f"{info.changes:>7}  {prompt}{note}\n")
+    for record in records:
+        what = f"to checkpoint {record.checkpoint_id}"
+        if record.undo_of:
+            what = f"undo of rollback {record.undo_of}"
+        undone = f", undone by rollback {record.undone_by}" if record.undone_by else ""
+        lines.append(f"rollback {record.id}: {what} ({record.mode}, {record.status}{undone})\n")
+    sys.stdout.write("".join(lines))
+
+
+def diff(session: SessionArg, to: ToOpt = None, workspace: WorkspaceOpt = None,
+         sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
+    """Show the unified diff of the agent's changes since checkpoint N (default: the last prompt's)."""
+    from agentcli.agent.diff import diff_since
+
+    ctx = make_context(workspace, sessions_dir)
+    with reading(ctx, session) as (opened, _busy):
+        text = diff_since(opened, to)
+    if not text:
+        sys.stderr.write("No changes since that checkpoint.\n")
+    elif sys.stdout.isatty():
+        from rich.console import Console
+        from rich.syntax import Syntax
+
+        Console().print(Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=True))
+    else:
+        sys.stdout.write(text)
+
+
+def _summary(result: RollbackResult, session_id: str) -> str:
+    sides = {"both": "files and conversation", "files": "files only", "conversation": "conversation only"}
+    side = sides[result.mode]
+    if result.undo_of is not None:
+        head = f"Undid rollback {result.undo_of} ({side}) as rollback {result.rollback_id}.\n"
+    else:
+        head = f"Rolled back to checkpoint {result.checkpoint_id} ({side}): rollback {result.rollback_id}.\n"
+    lines = [head]
+    lines += [f"  restored  {p}\n" for p in result.restored]
+    lines += [f"  removed   {p}\n" for p in result.removed]
+    if result.mode != "conversation" and not (result.restored or result.removed):
+        lines.append("  no file needed restoring\n")
+    if result.mode != "files":
+        verb = "shown again" if result.undo_of is not None else "hidden from the model (kept in the session)"
+        lines.append(f"  {result.messages} message(s) and {result.prompts} prompt(s) {verb}\n")
+    if result.undo_of is None:
+        lines.append(f"Undo it with: agentcli rollback {session_id} --undo\n")
+    return "".join(lines)
+
+
+def _warnings(result: RollbackResult) -> list[str]:
+    notes = [f"overwrote {p}: it had been changed outside agentcli (--force)" for p in result.forced]
+    notes += [f"not restorable: {p} (over the size limit, its content was never stored)"
+              for p in result.not_restorable]
+    notes += [f"kept folder {p}: it holds files agentcli did not create" for p in result.kept]
+    notes += [f"could not restore {p}" for p in result.failed]
+    return notes
 
 
 def register(app: typer.Typer) -> None:
-    """Add the rollback commands to ``app``."""
-
-    @app.command()
-    def rollback(session: SessionArg, debug: DebugOpt = False) -> None:
-        """Restore files and conversation to a checkpoint (not built yet)."""
-        raise UsageError("rollback is not built yet")
+    """Add ``rollback``, ``checkpoints`` and ``diff`` to ``app``."""
+    app.command("rollback", cls=LeanCommand)(rollback_command)
+    app.command(cls=LeanCommand)(checkpoints)
+    app.command(cls=LeanCommand)(diff)

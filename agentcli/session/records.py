@@ -207,6 +207,7 @@ class Checkpoint:
     created_at: str
     file_count: int | None
     note: str | None
+    last_file_change_id: int = 0  # file_changes watermark: changes above it came after N
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Checkpoint:

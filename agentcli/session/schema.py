@@ -155,3 +155,43 @@ def m002_session_tables(db: Any) -> None:
     for statement in _SESSION_TABLES.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+_TRACKING_TABLES = """
+CREATE TABLE file_states (
+    path TEXT PRIMARY KEY,
+    mode INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    hash TEXT,
+    restorable INTEGER NOT NULL DEFAULT 1,
+    checked_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE rollbacks (
+    id INTEGER PRIMARY KEY,
+    checkpoint_id INTEGER REFERENCES checkpoints(id),
+    mode TEXT NOT NULL,
+    forced INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'running',
+    undo_of INTEGER REFERENCES rollbacks(id),
+    undone_by INTEGER REFERENCES rollbacks(id),
+    summary TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+
+ALTER TABLE checkpoints ADD COLUMN last_file_change_id INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX file_changes_rollback ON file_changes (rollback_id);
+CREATE INDEX file_changes_tool_call ON file_changes (tool_call_id)
+"""
+
+
+@SCHEMA.migration
+def m003_file_tracking(db: Any) -> None:
+    """SPEC §5: the scanned baseline of the workspace, rollbacks, checkpoint watermarks."""
+    for statement in _TRACKING_TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)

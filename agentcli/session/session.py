@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from agentcli import __version__
+from agentcli.errors import SessionFileError
 from agentcli.session.files import Checkpoints, FileLog, Grants, Plan
 from agentcli.session.journal import AuditLog, ToolJournal
 from agentcli.session.records import SessionMeta, now_iso
+from agentcli.session.rollbacks import Rollbacks
 from agentcli.session.schema import SCHEMA
+from agentcli.session.snapshots import Snapshots
 from agentcli.session.transcript import Prompts, Transcript
 from agentcli.store.db import Db
 from agentcli.store.durable import DurableFile
@@ -44,6 +47,8 @@ class Session:
         self.checkpoints = Checkpoints(db)
         self.plan = Plan(db)
         self.grants = Grants(db)
+        self.snapshots = Snapshots(db)
+        self.rollbacks = Rollbacks(db)
 
     @classmethod
     def create(
@@ -85,7 +90,10 @@ class Session:
 
     def meta(self) -> SessionMeta:
         """The session's ``meta`` row."""
-        return SessionMeta.from_row(next(self.db.query("SELECT * FROM meta")))
+        row = next(self.db.query("SELECT * FROM meta"), None)
+        if row is None:
+            raise SessionFileError(f"{self.path} has no meta row: not a complete agentcli session")
+        return SessionMeta.from_row(row)
 
     def update_meta(self, **fields: Any) -> None:
         """Change ``meta`` columns (``settings`` as a dict); ``updated_at`` follows."""

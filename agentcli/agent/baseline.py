@@ -1,0 +1,190 @@
+"""Compare the workspace with its baseline: stat everything, hash only what moved.
+
+A scan walks the tree (:func:`walk_tree`), keeps every path whose stat key matches its
+baseline row, and reads only the rest — new files, files whose size, mtime, ctime,
+inode or mode moved, and files hashed too soon after their last write to trust their
+timestamps. Reading, hashing and compressing run on worker threads (``hashlib`` and
+``zlib`` release the GIL); new contents come back packed for ``blobs``.
+
+Example:
+    >>> scanner = Scanner(root, exclude=[], max_file_bytes=20 << 20, known_blobs=set())
+    >>> result = scanner.scan(baseline={})
+    >>> len(result.changes)   # everything is new against an empty baseline
+    42
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentcli.agent.restore import StatKey, read_content, state_key
+from agentcli.agent.treewalk import scan_tree, tracked_mode
+from agentcli.session.snapshots import PackedBlob, PathState, pack_blob
+
+FLUSH_BYTES = 32 << 20  # packed blobs held in memory before they are written
+_WINDOW_BYTES = 64 << 20  # file bytes read per round of worker threads
+_WINDOW_FILES = 512
+_PARALLEL_MIN = 16  # below this many files, threads cost more than they save
+_CREATED_MARGIN_NS = 50_000_000  # ctime ticks lag the clock by up to a jiffy
+
+Change = tuple[PathState | None, PathState | None]  # (before, after); None = absent
+_UNREADABLE = PathState("", 0, 0, 0, 0, 0, None)  # a file we may not read: left as it was
+
+
+@dataclass
+class ScanResult:
+    """What a scan found: real changes, the baseline rows to write, and blobs not yet written."""
+
+    changes: list[Change] = field(default_factory=list)
+    upserts: list[PathState] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    blobs: list[PackedBlob] = field(default_factory=list)
+
+
+class Scanner:
+    """Scans one workspace against a baseline.
+
+    Args:
+        root: the workspace root (a real path).
+        exclude: folders left out (the sessions folder).
+        max_file_bytes: files above this are hashed but not stored (not restorable).
+        known_blobs: hashes already stored; grows as the scanner packs new ones.
+        flush: called with packed blobs whenever more than ``FLUSH_BYTES`` pile up.
+    """
+
+    def __init__(self, root: Path, *, exclude: Sequence[Path], max_file_bytes: int,
+                 known_blobs: set[str], flush: Callable[[list[PackedBlob]], None] | None = None,
+                 workers: int | None = None):
+        self.root = root
+        self.exclude = exclude
+        self.max_file_bytes = max_file_bytes
+        self.known = known_blobs
+        self.flush = flush
+        self.workers = workers or min(4, os.cpu_count() or 1)
+
+    def scan(self, baseline: dict[str, PathState], created_since_ns: int | None = None,
+             keys: dict[str, StatKey] | None = None) -> ScanResult:
+        """Diff the disk against ``baseline``.
+
+        ``keys`` (:func:`baseline_keys` of ``baseline``, which a caller may keep up to
+        date between scans) lists the rows trusted without reading their file again.
+
+        With ``created_since_ns`` (the clock when a command started), a path new to the
+        baseline whose ctime is older than that existed before the command — it only
+        stopped being ignored — and is adopted into the baseline, not reported as a change.
+        """
+        keys = baseline_keys(baseline) if keys is None else keys
+        found, same = scan_tree(self.root, self.exclude, keys)
+        result = ScanResult()
+        to_read: list[tuple[str, os.stat_result]] = []
+        for rel, st in found.items():
+            if not _storable(rel):
+                continue
+            mode = st.st_mode & 0o177777
+            if mode & 0o170000 != 0o040000:
+                to_read.append((rel, st))
+                continue
+            old = baseline.get(rel)
+            if old is None or old.mode != mode:
+                new = PathState(rel, mode, 0, 0, 0, st.st_ino, None)
+                result.upserts.append(new)
+                if old is not None or not _existed_before(st, created_since_ns):
+                    result.changes.append((old, new))
+        for rel, st, new in self._read_all(to_read, result):
+            old = baseline.get(rel)
+            if new is _UNREADABLE:
+                continue
+            if new is None:  # vanished while we looked: as good as deleted
+                if old is not None:
+                    result.deletes.append(rel)
+                    result.changes.append((old, None))
+                continue
+            result.upserts.append(new)
+            if old is None:
+                if not _existed_before(st, created_since_ns):
+                    result.changes.append((None, new))
+            elif old.hash != new.hash or old.mode != new.mode:
+                result.changes.append((old, new))
+        for rel in baseline.keys() - same - found.keys():
+            result.deletes.append(rel)
+            if not os.path.lexists(os.path.join(self.root, rel)):
+                result.changes.append((baseline[rel], None))
+                # else: still there but now ignored or excluded: it just leaves the baseline
+        result.changes.sort(key=lambda change: (change[1] or change[0]).path)  # type: ignore[union-attr]
+        return result
+
+    def _read_all(self, items: list[tuple[str, os.stat_result]],
+                  result: ScanResult) -> Iterator[tuple[str, os.stat_result, PathState | None]]:
+        pending = 0
+        pool = ThreadPoolExecutor(self.workers) if len(items) >= _PARALLEL_MIN else None
+        try:
+            for window in _windows(items):
+                done = pool.map(self._read_one, window) if pool else map(self._read_one, window)
+                for (rel, st), (new, blob) in zip(window, done):
+                    if blob is not None and blob.hash not in self.known:
+                        self.known.add(blob.hash)
+                        result.blobs.append(blob)
+                        pending += len(blob.data)
+                    yield rel, st, new
+                if self.flush is not None and pending > FLUSH_BYTES:
+                    self.flush(result.blobs)
+                    result.blobs, pending = [], 0
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def _read_one(self, item: tuple[str, os.stat_result]) -> tuple[PathState | None, PackedBlob | None]:
+        rel, st = item
+        try:
+            digest, data = read_content(self.root / rel, st, self.max_file_bytes)
+        except (FileNotFoundError, NotADirectoryError):
+            return None, None
+        except OSError:  # unreadable (permissions): keep what the baseline knew
+            return _UNREADABLE, None
+        checked = time.time_ns()
+        state = PathState(rel, tracked_mode(st.st_mode) or 0, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                          st.st_ino, digest, data is not None, checked)
+        if data is None or digest in self.known:
+            return state, None
+        return state, pack_blob(data, digest)
+
+
+def baseline_keys(baseline: dict[str, PathState]) -> dict[str, StatKey]:
+    """The stat key of every baseline row that can be trusted without reading the file."""
+    keys = {}
+    for rel, state in baseline.items():
+        key = state_key(state)
+        if key is not None:
+            keys[rel] = key
+    return keys
+
+
+def _storable(rel: str) -> bool:
+    """False for a name that is not valid UTF-8 (SQLite text cannot hold it): not tracked."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _existed_before(st: os.stat_result, created_since_ns: int | None) -> bool:
+    return created_since_ns is not None and st.st_ctime_ns < created_since_ns - _CREATED_MARGIN_NS
+
+
+def _windows(items: list[tuple[str, os.stat_result]]) -> Iterator[list[tuple[str, os.stat_result]]]:
+    window: list[tuple[str, os.stat_result]] = []
+    size = 0
+    for item in items:
+        window.append(item)
+        size += item[1].st_size
+        if size >= _WINDOW_BYTES or len(window) >= _WINDOW_FILES:
+            yield window
+            window, size = [], 0
+    if window:
+        yield window

@@ -1,0 +1,114 @@
+"""The unified diff of the agent's changes since a checkpoint, from the session alone.
+
+Each path is compared between its state at the checkpoint (the before-side of its
+first change after the checkpoint's watermark) and its current logged state (the
+after-side of its last change): the disk is not read, so a diff works on a session
+file copied anywhere. Folders are left out; binary files show as
+``Binary files a/x and b/x differ``; mode changes as git prints them.
+
+Example:
+    >>> print(diff_since(session, 1))
+    diff --git a/app.py b/app.py
+    --- a/app.py
+    +++ b/app.py
+    @@ -1 +1 @@
+    -x = 1
+    +x = 2
+"""
+
+from __future__ import annotations
+
+import difflib
+import stat
+from typing import TYPE_CHECKING
+
+from agentcli.agent.restore import Side, after_side, before_side
+from agentcli.agent.rollback import find_checkpoint
+from agentcli.agent.treewalk import is_folder_mode, is_link_mode
+
+if TYPE_CHECKING:
+    from agentcli.session.session import Session
+    from agentcli.store.blobs import BlobStore
+
+_SNIFF_BYTES = 8000  # git's window for telling binary content
+
+
+def diff_since(session: Session, checkpoint: int | None = None) -> str:
+    """The diff from checkpoint ``checkpoint`` (default: the last prompt's) to now."""
+    mark = find_checkpoint(session, checkpoint).last_file_change_id
+    first: dict[str, Side] = {}
+    last: dict[str, Side] = {}
+    for change in session.files.since(mark):
+        first.setdefault(change.path, before_side(change))
+        last[change.path] = after_side(change)
+    parts = []
+    for path in sorted(first):
+        old, new = _no_folder(first[path]), _no_folder(last[path])
+        if not old.same(new):
+            parts.append(file_diff(path, old, new, session.blobs))
+    return "".join(parts)
+
+
+def file_diff(path: str, old: Side, new: Side, blobs: BlobStore) -> str:
+    """The git-style diff of one path between two states."""
+    head = [f"diff --git a/{path} b/{path}\n"]
+    if old.absent:
+        head.append(f"new file mode {_git_mode(new.mode)}\n")
+    elif new.absent:
+        head.append(f"deleted file mode {_git_mode(old.mode)}\n")
+    elif old.mode != new.mode:
+        head.append(f"old mode {_git_mode(old.mode)}\nnew mode {_git_mode(new.mode)}\n")
+    if old.hash == new.hash:
+        return "".join(head)
+    before, after = _content(old, blobs), _content(new, blobs)
+    name_a = "/dev/null" if old.absent else f"a/{path}"
+    name_b = "/dev/null" if new.absent else f"b/{path}"
+    if before is None or after is None:
+        side = "a" if before is None else "b"
+        return "".join(head) + f"({side}/{path}: content not stored, the file is over the size limit)\n"
+    old_text, new_text = _text(before), _text(after)
+    if old_text is None or new_text is None:
+        return "".join(head) + f"Binary files {name_a} and {name_b} differ\n"
+    lines = difflib.unified_diff(_lines(old_text), _lines(new_text), name_a, name_b)
+    return "".join(head) + "".join(lines)
+
+
+def _no_folder(side: Side) -> Side:
+    return Side() if is_folder_mode(side.mode) else side
+
+
+def _content(side: Side, blobs: BlobStore) -> bytes | None:
+    if side.absent or side.hash is None:
+        return b""
+    try:
+        return blobs.get(side.hash)
+    except KeyError:
+        return None
+
+
+def _text(data: bytes) -> str | None:
+    if b"\0" in data[:_SNIFF_BYTES]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _lines(text: str) -> list[str]:
+    if not text:
+        return []
+    lines = [line + "\n" for line in text.split("\n")]
+    if text.endswith("\n"):
+        lines.pop()
+    else:
+        lines[-1] += "\\ No newline at end of file\n"
+    return lines
+
+
+def _git_mode(mode: int | None) -> str:
+    if mode is None:
+        return "000000"
+    if is_link_mode(mode):
+        return "120000"
+    return f"{stat.S_IFREG | stat.S_IMODE(mode):o}"
