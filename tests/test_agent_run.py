@@ -261,3 +261,11 @@ def test_show_and_log_tell_what_happened(openai_server, workspace, env):
     assert len(calls) == 2
     show = agentcli(["show", run.session_id], env=env, cwd=workspace)
     assert show.code == 0 and "all good" in show.stdout and "read_file" in show.stdout
+
+
+def test_title_comes_from_the_first_prompt(openai_server, workspace, env):
+    openai_server.script(text_answer("ok"))
+    run = run_new(openai_server, workspace, env, prompt="\n  rename the helper module\nand more")
+    assert run.code == 0, run.stderr
+    meta = rows(session_file(workspace, run.session_id), "SELECT title FROM meta")[0]
+    assert meta["title"] == "rename the helper module"

@@ -58,7 +58,7 @@ def run_repl(session: Session, agent: Orchestrator) -> TurnResult:
             items = session.plan.current()
             print("\n".join(f"[{i.status}] {i.title}" for i in items) or "no plan yet")
             continue
-        session.prompts.add(text, source="terminal")
+        session.add_prompt(text, source="terminal")
         try:
             last = agent.run()
         except KeyboardInterrupt:

@@ -20,13 +20,6 @@ from agentcli.cli.driver import (
 from agentcli.cli.options import CliContext
 from agentcli.session.session import Session
 
-TITLE_CHARS = 80
-
-
-def _title(prompt: str | None) -> str:
-    first = (prompt or "").strip().splitlines()[0] if (prompt or "").strip() else ""
-    return first if len(first) <= TITLE_CHARS else first[: TITLE_CHARS - 1] + "…"
-
 
 def start_session(ctx: CliContext, options: RunOptions) -> int:
     """``agentcli new``: create the session file, then run like a resume."""
@@ -35,13 +28,13 @@ def start_session(ctx: CliContext, options: RunOptions) -> int:
     prompt = read_prompt(options, required=True)
     settings = settings_for(ctx, options)
     session = ctx.sessions.create(
-        workspace_root=ctx.workspace_root, title=_title(prompt), model=settings.model,
+        workspace_root=ctx.workspace_root, model=settings.model,
         endpoint_host=settings.endpoint_host, settings=remembered_settings(settings),
     )
     try:
         session.transcript.append("system", system_prompt(ctx.workspace_root, settings.approval or "ask"))
         if prompt is not None:
-            session.prompts.add(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
+            session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
         return _drive(ctx, session, settings, options, resumed=False)
     finally:
         session.close()
@@ -61,7 +54,7 @@ def resume_session(ctx: CliContext, ref: str, options: RunOptions, *, explicit_w
         session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
                             settings=remembered_settings(settings))
         if prompt is not None:
-            session.prompts.add(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
+            session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
         return _drive(ctx, session, settings, options, resumed=True)
     finally:
         session.close()

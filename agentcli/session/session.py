@@ -12,7 +12,7 @@ from agentcli import __version__
 from agentcli.errors import SessionFileError
 from agentcli.session.files import Checkpoints, FileLog, Grants, Plan
 from agentcli.session.journal import AuditLog, ToolJournal
-from agentcli.session.records import SessionMeta, now_iso
+from agentcli.session.records import Prompt, SessionMeta, now_iso
 from agentcli.session.rollbacks import Rollbacks
 from agentcli.session.schema import SCHEMA
 from agentcli.session.snapshots import Snapshots
@@ -103,6 +103,14 @@ class Session:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.db.execute(f"UPDATE meta SET {assignments}", list(fields.values()))
 
+    def add_prompt(self, text: str, source: str = "argument") -> Prompt:
+        """Queue a user prompt; the first one also names the session (its title)."""
+        with self.transaction():
+            prompt = self.prompts.add(text, source)
+            if not self.meta().title:
+                self.update_meta(title=title_from(text))
+        return prompt
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """Make the operations inside one atomic, durable step."""
@@ -118,3 +126,13 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+TITLE_CHARS = 80
+
+
+def title_from(prompt: str) -> str:
+    """A session title: the prompt's first non-empty line, cut to 80 characters."""
+    lines = [line.strip() for line in prompt.strip().splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    return first if len(first) <= TITLE_CHARS else first[: TITLE_CHARS - 1] + "…"

@@ -1,0 +1,80 @@
+"""The interactive loop in a real pseudo-terminal: prompts, approval answers, Ctrl-D."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from agent_harness import cli_env, rows
+from openai_answers import text_answer, tool_answer, tool_call
+
+pytestmark = pytest.mark.slow
+
+
+class Terminal:
+    """agentcli running on a pty; ``expect`` waits for text on its screen."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]):
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "agentcli", *args], cwd=cwd,
+                                     env={**env, "TERM": "xterm", "COLUMNS": "100", "LINES": "30",
+                                          "PROMPT_TOOLKIT_NO_CPR": "1"},
+                                     stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+        os.close(slave)
+        self.screen = ""
+
+    def expect(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.screen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"never saw {text!r} in:\n{self.screen}"
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    self.screen += os.read(self.master, 4096).decode(errors="replace")
+                except OSError:
+                    break
+
+    def send(self, text: str) -> None:
+        time.sleep(0.3)  # let the prompt get ready for input
+        os.write(self.master, text.encode())
+
+    def close(self) -> int:
+        code = self.proc.wait(20)
+        os.close(self.master)
+        return code
+
+
+def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    openai_server.script(
+        tool_answer(tool_call("write_file", {"path": "a.txt", "content": "1\n"})),
+        text_answer("wrote a"),
+        tool_answer(tool_call("write_file", {"path": "b.txt", "content": "2\n"})),
+        text_answer("wrote b"),
+    )
+    term = Terminal(["new", "--base-url", openai_server.base_url], workspace,
+                    cli_env(tmp_path / "home"))
+    term.expect("/exit to leave")
+    term.send("write a\r")
+    term.expect("[a]lways")
+    term.send("a\r")
+    term.expect("wrote a")
+    term.send("write b\r")  # edits were granted "always": no second question
+    term.expect("wrote b")
+    term.send("\x04")  # Ctrl-D leaves
+    assert term.close() == 0
+    assert (workspace / "a.txt").read_text() == "1\n" and (workspace / "b.txt").read_text() == "2\n"
+    assert term.screen.count("[a]lways") == 1
+    db = next((workspace / "sessions").glob("*.sqlite"))
+    assert [r["approval"] for r in rows(db, "SELECT approval FROM tool_calls ORDER BY id")] == [
+        "always", "granted"]
+    assert rows(db, "SELECT kind FROM approvals")[0]["kind"] == "edits"
+    assert rows(db, "SELECT title FROM meta")[0]["title"] == "write a"
