@@ -278,6 +278,7 @@ def test_diff_and_checkpoints_commands(built: Built) -> None:
     assert "old mode 100644\nnew mode 100600\nBinary files a/data.bin and b/data.bin differ" in shown.stdout
     assert "+++ b/new.txt\n@@ -0,0 +1 @@\n+new\n" in shown.stdout
     assert "pic.bin" not in shown.stdout  # created and removed again: no net change
+    assert cli(built, "diff", SESSION, "--to", "9").returncode == 2
     last = cli(built, "diff", SESSION)
     assert "a/README.md" not in last.stdout and "b/new.txt" in last.stdout
     listed = cli(built, "checkpoints", SESSION, "--json")
@@ -349,3 +350,56 @@ def test_a_path_leaving_the_workspace_is_refused(built: Built) -> None:
         with pytest.raises(UnsafePathError):
             rollback(session, built.root, conversation=False)
     assert not (built.root.parent / "evil.txt").exists()
+
+
+def test_cli_rollback_without_c_refuses_a_foreign_workspace(built: Built, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    session_file = str(built.root / "sessions" / f"{SESSION}.sqlite")
+    refused = subprocess.run([sys.executable, "-m", "agentcli", "rollback", session_file], cwd=elsewhere,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "-C" in refused.stderr
+    assert list(elsewhere.iterdir()) == [] and snapshot(built.root) == built.end
+
+
+@pytest.mark.slow
+def test_three_prompts_through_the_agent_then_rollback_to_1_and_undo(tmp_path: Path) -> None:
+    """SPEC §5 as a user meets it: the real agent, scripted model, three prompts."""
+    from agent_harness import agentcli, cli_env
+    from openai_answers import text_answer, tool_answer, tool_call
+    from openai_server import ScriptedOpenAIServer
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "app.js").write_text("console.log('v1')\n")
+    (root / "run.sh").write_text("#!/bin/sh\nnode app.js\n")
+    os.chmod(root / "run.sh", 0o755)
+    start = snapshot(root)
+    env = cli_env(tmp_path / "home")
+    install = ("mkdir -p node_modules/left-pad/lib && echo 'module.exports = 1' > "
+               "node_modules/left-pad/index.js && head -c 2048 /dev/urandom > "
+               "node_modules/left-pad/lib/native.node && echo '{}' > lock.json")
+    with ScriptedOpenAIServer() as server:
+        server.script(
+            tool_answer(tool_call("run_shell", {"command": install})), text_answer("installed"),
+            tool_answer(tool_call("edit_file", {"path": "app.js", "old_string": "v1", "new_string": "v2"})),
+            tool_answer(tool_call("run_shell", {"command": "chmod -x run.sh && rm lock.json"})),
+            text_answer("edited"),
+            tool_answer(tool_call("write_file", {"path": "src/util.js", "content": "export {}\n"})),
+            tool_answer(tool_call("run_shell", {"command": "rm -r node_modules/left-pad/lib"})),
+            text_answer("refactored"),
+        )
+        common = ["-p", "--base-url", server.base_url, "--approval", "full-auto"]
+        prompts = (["new", "install deps"], ["resume", "last", "edit app"], ["resume", "last", "refactor"])
+        for command in prompts:
+            run = agentcli([*command, *common], env=env, cwd=root)
+            assert run.code == 0, run.stderr
+    end = snapshot(root)
+    assert end != start and "node_modules/left-pad/index.js" in end and "src/util.js" in end
+    back = agentcli(["rollback", "last", "--to", "1"], env=env, cwd=root)
+    assert back.code == 0, back.stderr
+    assert "removed   node_modules/left-pad/index.js" in back.stdout
+    assert snapshot(root) == start
+    again = agentcli(["rollback", "last", "--undo"], env=env, cwd=root)
+    assert again.code == 0, again.stderr
+    assert snapshot(root) == end

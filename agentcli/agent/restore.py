@@ -145,7 +145,9 @@ def disk_side(path: Path, known: PathState | None, max_bytes: int) -> Side:
     except FileNotFoundError:
         return Side()
     mode = tracked_mode(st.st_mode)
-    if mode is None or is_folder_mode(mode):
+    if mode is None:  # a socket, a fifo, a device: matches no logged state
+        return Side(st.st_mode & 0o177777, "not a file or folder")
+    if is_folder_mode(mode):
         return Side(mode)
     if known is not None and known.hash is not None and stat_matches(known, st):
         return Side(mode, known.hash, st.st_size)

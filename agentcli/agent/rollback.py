@@ -193,6 +193,10 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
     where = {p: safe_path(root, p) for p in paths}
     current = {p: disk_side(where[p], known.get(p), 0) for p in paths}
     todo = {p: plan.targets[p] for p in paths if not current[p].same(plan.targets[p])}
+    missing = session.snapshots.missing_blobs(t.hash for t in todo.values() if t.hash)
+    not_restorable = sorted(p for p, t in todo.items() if t.hash in missing)  # over the size limit
+    for path in not_restorable:
+        del todo[path]
     conflicts = sorted(p for p in todo if not current[p].same(plan.expected[p]))
     if conflicts and not force:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
@@ -201,12 +205,8 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
             f"({shown}); nothing was rolled back (--force overwrites them)",
             conflicts,
         )
-    wanted = [t.hash for t in todo.values() if t.hash and not is_folder_mode(t.mode)]
-    missing = session.snapshots.missing_blobs(wanted)
-    result = RollbackResult(0, plan.checkpoint_id, plan.mode, plan.undo_of, forced=conflicts)
-    result.not_restorable = sorted(p for p, t in todo.items() if t.hash in missing)
-    for path in result.not_restorable:
-        del todo[path]
+    result = RollbackResult(0, plan.checkpoint_id, plan.mode, plan.undo_of, forced=conflicts,
+                            not_restorable=not_restorable)
     work = _Work(todo, current, where)
     rows = _record_intent(session, plan, work, force, max_bytes, result)
     applied = _apply(session, work, result)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
@@ -31,6 +32,8 @@ _Check = Callable[[str], object]
 StatKey = tuple[int, int, int, int, int]  # st_mode (type and permissions), size, mtime_ns, ctime_ns, inode
 # (prefix of the folder holding the .gitignore, its spec, quick checks by name and by path)
 _Rule = tuple[str, pathspec.GitIgnoreSpec, _Check | None, _Check | None]
+_FRESH_NS = 2_000_000_000
+_RULE_CACHE: dict[tuple[str, str, int, int, int, int], _Rule | None] = {}
 
 
 def tracked_mode(st_mode: int) -> int | None:
@@ -75,6 +78,7 @@ def scan_tree(root: Path, exclude: Collection[Path],
     """
     top = os.fspath(root)
     excluded = {os.path.realpath(p) for p in exclude}
+    excluded_names = {os.path.basename(p) for p in excluded}
     rules: list[_Rule] = []
     info_exclude = _load_rule(os.path.join(top, GIT_DIR, "info", "exclude"), "")
     if info_exclude is not None:
@@ -92,10 +96,12 @@ def scan_tree(root: Path, exclude: Collection[Path],
                 entries = list(listing)
         except OSError:
             continue
-        if any(entry.name == ".gitignore" for entry in entries):
-            own = _load_rule(os.path.join(folder, ".gitignore"), prefix)
-            if own is not None:
-                rules = [*rules, own]
+        for entry in entries:
+            if entry.name == ".gitignore":
+                own = _cached_rule(entry, prefix)
+                if own is not None:
+                    rules = [*rules, own]
+                break
         # The usual case, one .gitignore of name patterns: one regex call per entry.
         only = rules[0][2] if len(rules) == 1 and rules[0][3] is None else None
         for entry in entries:
@@ -114,7 +120,7 @@ def scan_tree(root: Path, exclude: Collection[Path],
                     continue
             elif rules and _may_be_ignored(rules, name, rel, is_dir) and _ignored(rules, rel, is_dir):
                 continue
-            if excluded and entry.path in excluded:
+            if name in excluded_names and entry.path in excluded:
                 continue
             if is_dir:
                 found[rel] = st
@@ -145,6 +151,22 @@ def _ignored(rules: list[_Rule], rel: str, is_dir: bool) -> bool:
         if decision is not None:
             return decision
     return False
+
+
+def _cached_rule(entry: os.DirEntry[str], prefix: str) -> _Rule | None:
+    """The rules of a ``.gitignore``, parsed once per version of the file (scans repeat)."""
+    try:
+        st = entry.stat()
+    except OSError:
+        return None
+    if time.time_ns() - st.st_ctime_ns < _FRESH_NS:  # may change again within its timestamp tick
+        return _load_rule(entry.path, prefix)
+    key = (entry.path, prefix, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    if key not in _RULE_CACHE:
+        if len(_RULE_CACHE) > 4096:
+            _RULE_CACHE.clear()
+        _RULE_CACHE[key] = _load_rule(entry.path, prefix)
+    return _RULE_CACHE[key]
 
 
 def _load_rule(path: str, prefix: str) -> _Rule | None:

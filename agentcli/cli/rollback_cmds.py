@@ -7,8 +7,10 @@ Files are restored into the ``-C`` workspace: paths in a session file are relati
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -57,6 +59,8 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
     ctx = make_context(workspace, sessions_dir)
     path = ctx.sessions.resolve(session, ctx.workspace_root)
     with Session.open(path, writer=True) as opened:
+        if workspace is None:
+            _check_workspace(opened.meta().workspace_root, ctx.workspace_root)
         try:
             if undo:
                 result = undo_last_rollback(opened, ctx.workspace_root, force=force)
@@ -120,6 +124,16 @@ def diff(session: SessionArg, to: ToOpt = None, workspace: WorkspaceOpt = None,
         Console().print(Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=True))
     else:
         sys.stdout.write(text)
+
+
+def _check_workspace(recorded: str, here: Path) -> None:
+    """Refuse to restore files into a folder that is not the session's workspace, unless
+    ``-C`` names it (a session file is portable: paths inside are relative)."""
+    if os.path.realpath(recorded) != os.path.realpath(here):
+        raise UsageError(
+            f"this session's workspace is {recorded}, not {here}: run the command there, "
+            "or pass -C WORKSPACE to restore into another checkout of the same tree"
+        )
 
 
 def _summary(result: RollbackResult, session_id: str) -> str:
