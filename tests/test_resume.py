@@ -6,6 +6,7 @@ Each scenario runs the same scripted five-step session. The shell commands appen
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -240,3 +241,14 @@ def test_resume_with_a_new_prompt_after_finishing(openai_server, workspace, env)
     last = openai_server.requests[-1].body["messages"]
     assert [m["role"] for m in last] == ["system", "user", "assistant", "user"]
     assert last[-1]["content"] == "second"
+
+
+def test_a_crashed_session_lists_as_interrupted(openai_server, workspace, env):
+    openai_server.script(*script())
+    killed = agentcli(["new", "do it", *args(openai_server)], cwd=workspace,
+                      env={**env, "AGENTCLI_FAILPOINTS": "tool.acted:1"})
+    assert killed.code == -signal.SIGKILL
+    listed = agentcli(["list", "--json"], env=env, cwd=workspace)
+    assert [s["status"] for s in json.loads(listed.stdout)] == ["interrupted"]
+    shown = agentcli(["show", "last"], env=env, cwd=workspace)
+    assert "interrupted" in shown.stdout

@@ -35,6 +35,16 @@ def _error(message: str) -> None:
     sys.stderr.write(f"agentcli: {message}\n")
 
 
+def _disk_full(err: BaseException) -> bool:
+    """True for "no space left" from the OS or "database or disk is full" from SQLite."""
+    import errno
+    import sqlite3
+
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return True
+    return isinstance(err, sqlite3.OperationalError) and "disk is full" in str(err)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn every failure into one line on stderr and the spec's exit code."""
     from typer._click import exceptions as click  # typer vendors click since 0.29
@@ -64,6 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as err:  # the one catch-all, at the boundary
         if debug:
             raise
+        if _disk_full(err):
+            _error("the disk is full: free some space, then run the command again "
+                   "(agentcli resume continues a session; nothing it had recorded is lost)")
+            sys.exit(1)
         _error(f"internal error: {err.__class__.__name__}: {err} (run again with --debug for details)")
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

@@ -53,7 +53,8 @@ class ShowRenderer:
     def header(self, view: SessionView) -> None:
         """Who the session is: id, title, status, workspace, model, times."""
         meta = view.meta
-        status = Text(meta.status, style=STATUS_STYLES.get(meta.status, "bold"))
+        shown = meta.status_now(view.busy)
+        status = Text(shown, style=STATUS_STYLES.get(shown, "bold"))
         if view.busy:
             status.append(" (busy: a process is driving it)", style="bold")
         title = Text.assemble(("session ", "dim"), (meta.id, "bold"), "  ", clean(meta.title))

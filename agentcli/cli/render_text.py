@@ -76,7 +76,7 @@ def list_text(entries: list[SessionEntry], *, show_workspace: bool) -> str:
             rows.append(row + ([""] if show_workspace else []))
             continue
         meta = entry.meta
-        row = [meta.id, meta.status, busy, meta.model or "", local_time(meta.updated_at),
+        row = [meta.id, meta.status_now(entry.busy), busy, meta.model or "", local_time(meta.updated_at),
                str(entry.messages), excerpt(meta.title, 60)]
         rows.append(row + ([clean(meta.workspace_root)] if show_workspace else []))
     return table(headers, rows, right={5})
@@ -89,7 +89,7 @@ def entry_json(entry: SessionEntry) -> dict[str, Any]:
         "id": meta.id if meta else entry.path.stem,
         "path": str(entry.path),
         "title": meta.title if meta else None,
-        "status": meta.status if meta else "error",
+        "status": meta.status_now(entry.busy) if meta else "error",
         "busy": entry.busy,
         "model": meta.model if meta else None,
         "workspace_root": meta.workspace_root if meta else None,

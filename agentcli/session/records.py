@@ -44,6 +44,11 @@ class SessionMeta:
         """Build from a ``meta`` row."""
         return cls(**{**row, "settings": _loads(row["settings"]) or {}})
 
+    def status_now(self, busy: bool) -> str:
+        """The status to show: ``running`` with nobody holding the lock means its
+        process died mid-turn, which ``agentcli resume`` finishes."""
+        return "interrupted" if self.status == "running" and not busy else self.status
+
 
 @dataclass
 class Prompt:
