@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from agent_harness import agentcli, cli_env, rows, session_file, start
-from openai_answers import Answer, text_answer, tool_answer, tool_call
+from openai_answers import Answer, error_answer, text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
 pytestmark = pytest.mark.slow
@@ -252,3 +252,22 @@ def test_a_crashed_session_lists_as_interrupted(openai_server, workspace, env):
     assert [s["status"] for s in json.loads(listed.stdout)] == ["interrupted"]
     shown = agentcli(["show", "last"], env=env, cwd=workspace)
     assert "interrupted" in shown.stdout
+
+
+def test_a_turn_cut_by_the_turn_limit_or_the_endpoint_is_taken_up_by_resume(openai_server, workspace,
+                                                                            env):
+    openai_server.script(tool_answer(tool_call("list_files", {})), tool_answer(tool_call("list_files", {})))
+    limited = agentcli(["new", "look around", *args(openai_server, "--max-turns", "2")], env=env,
+                       cwd=workspace)
+    assert limited.code == 1 and "resume" in limited.stderr
+    openai_server.script(error_answer(401, "key revoked"))
+    refused = resume(openai_server, workspace, env)
+    assert refused.code == 3 and "resume" in refused.stderr
+    openai_server.script(text_answer("finished looking"))
+    done = resume(openai_server, workspace, env)
+    assert done.code == 0, done.stderr
+    assert done.stdout.strip() == "finished looking"
+    lengths = transcript_lengths(openai_server)
+    assert lengths == [2, 4, 6, 6]  # the refused request is the only one sent twice
+    db = session_file(workspace, done.session_id)
+    assert [r["status"] for r in rows(db, "SELECT status FROM prompts")] == ["done"]

@@ -41,6 +41,7 @@ class TurnResult:
     error: str | None = None
     exit_code: int = 0
     prompt_ids: list[int] = field(default_factory=list)
+    resumable: bool = False  # the turn stays open: ``agentcli resume`` takes it up again
 
 
 class Orchestrator:
@@ -109,9 +110,14 @@ class Orchestrator:
             self.cancel_current(self.interrupt_status)
             raise
         except ModelEndpointError as err:
-            outcome = TurnResult("failed", error=str(err), exit_code=err.exit_code)
+            outcome = TurnResult("failed", exit_code=err.exit_code, resumable=True,
+                                 error=f"{err} (the turn is saved: agentcli resume {self.session.id} "
+                                 "takes it up again)")
         status = outcome.status
-        self.session.prompts.finish(prompt.id, status, outcome.error)
+        # A turn cut short by the endpoint or the turn limit is recorded as interrupted,
+        # so resume takes it up again; a model that gave up is failed for good.
+        self.session.prompts.finish(prompt.id, "interrupted" if outcome.resumable else status,
+                                    outcome.error)
         if outcome.error:
             self.emit(Event("error", {"message": outcome.error, "prompt": prompt.id}))
         self.emit(Event("turn.finished", {"prompt": prompt.id, "status": status}))
@@ -120,6 +126,9 @@ class Orchestrator:
 
     def _turn(self, prompt: Prompt) -> TurnResult:
         self._begin(prompt)
+        # --max-turns is a budget of this run, not state of the session: a resumed turn
+        # gets a fresh one.
+        budget_used_before = self.session.transcript.count_replies(prompt.id)
         while True:
             last = self.session.transcript.last(AGENT)
             if last is not None and last.role == "assistant" and last.tool_calls:
@@ -130,12 +139,13 @@ class Orchestrator:
                     return TurnResult("failed", error="the model gave up: it answered with nothing",
                                       exit_code=1)
                 return TurnResult("done", answer=last.content)
-            if self.session.transcript.count_replies(prompt.id) >= self.max_turns:
+            if self.session.transcript.count_replies(prompt.id) - budget_used_before >= self.max_turns:
                 return TurnResult(
                     "failed",
                     error=f"turn limit reached: {self.max_turns} model calls for this prompt "
-                    "(raise it with --max-turns, or resume to go on)",
+                    f"(go on with: agentcli resume {self.session.id} --max-turns N)",
                     exit_code=1,
+                    resumable=True,
                 )
             self._ask_model(prompt)
 
