@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -271,3 +272,27 @@ def test_a_turn_cut_by_the_turn_limit_or_the_endpoint_is_taken_up_by_resume(open
     assert lengths == [2, 4, 6, 6]  # the refused request is the only one sent twice
     db = session_file(workspace, done.session_id)
     assert [r["status"] for r in rows(db, "SELECT status FROM prompts")] == ["done"]
+
+
+def test_a_copied_session_file_resumes_against_a_copied_tree(openai_server, workspace, env, tmp_path):
+    openai_server.script(tool_answer(tool_call("write_file", {"path": "a.txt", "content": "1\n"})),
+                         text_answer("first"))
+    first = agentcli(["new", "write a", *args(openai_server)], env=env, cwd=workspace)
+    assert first.code == 0, first.stderr
+    artifact = tmp_path / "artifact" / f"{first.session_id}.sqlite"
+    artifact.parent.mkdir()
+    shutil.copy(session_file(workspace, first.session_id), artifact)
+    checkout = tmp_path / "checkout"
+    shutil.copytree(workspace, checkout, ignore=shutil.ignore_patterns("sessions"))
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shown = agentcli(["show", str(artifact)], env=env, cwd=elsewhere)
+    assert shown.code == 0 and "first" in shown.stdout
+    openai_server.script(tool_answer(tool_call("edit_file", {"path": "a.txt", "old_string": "1",
+                                                             "new_string": "2"})), text_answer("second"))
+    run = agentcli(["resume", str(artifact), "edit a", *args(openai_server), "-C", str(checkout)],
+                   env=env, cwd=elsewhere)
+    assert run.code == 0, run.stderr
+    assert (checkout / "a.txt").read_text() == "2\n"
+    assert (workspace / "a.txt").read_text() == "1\n"  # the original tree is untouched
