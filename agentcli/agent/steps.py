@@ -113,6 +113,9 @@ class ToolRunner:
             self._finish(row, call_id, prepared.tool_name, "interrupted",
                          ToolOutput(SHELL_INTERRUPTED, is_error=True), prompt_id, began)
             raise
+        # Errors read alike for the model ("error: ..."); a timed-out command's output says so itself.
+        if output.is_error and prepared.kind != "shell" and not output.text.startswith("error"):
+            output = ToolOutput(f"error: {output.text}", True, output.data)
         failpoint("tool.acted")
         if prepared.kind == "shell":
             self.tracker.after_shell(row, prompt_id)
