@@ -111,12 +111,15 @@ def diff(session: SessionArg, to: ToOpt = None, workspace: WorkspaceOpt = None,
          sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
     """Show the unified diff of the agent's changes since checkpoint N (default: the last prompt's)."""
     from agentcli.agent.diff import diff_since
+    from agentcli.agent.rollback import find_checkpoint
 
     ctx = make_context(workspace, sessions_dir)
     with reading(ctx, session) as (opened, _busy):
-        text = diff_since(opened, to)
+        number = find_checkpoint(opened, to).id
+        text = diff_since(opened, number)
     if not text:
-        sys.stderr.write("No changes since that checkpoint.\n")
+        hint = " (--to 1 shows the whole session)" if number > 1 else ""
+        sys.stderr.write(f"No changes since checkpoint {number}{hint}.\n")
     elif sys.stdout.isatty():
         from rich.console import Console
         from rich.syntax import Syntax
