@@ -144,3 +144,28 @@ def test_an_unknown_checkpoint_is_bad_input(openai_server, workspace, tmp_path):
     bad = agentcli(["rollback", run.session_id, "--to", "9"], env=env, cwd=workspace)
     assert bad.code == 2 and "9" in bad.stderr
     assert os.path.exists(session_file(workspace, run.session_id))
+
+
+def test_files_over_the_size_limit_are_logged_by_hash_and_reported(openai_server, workspace, tmp_path):
+    env = cli_env(tmp_path / "home")
+    (workspace / "agentcli.toml").write_text("max_file_bytes = 1000\n")
+    (workspace / "huge.dat").write_bytes(b"a" * 3000)
+    openai_server.script(
+        tool_answer(tool_call("run_shell", {"command": "head -c 5000 /dev/zero > big.bin; "
+                                                       "echo more >> huge.dat"})),
+        text_answer("made a big file"),
+    )
+    run = agentcli(["new", "make it", "-p", "--base-url", openai_server.base_url, "--approval",
+                    "full-auto"], env=env, cwd=workspace)
+    assert run.code == 0, run.stderr
+    db = session_file(workspace, run.session_id)
+    big = rows(db, "SELECT op, after_hash, restorable FROM file_changes WHERE path = 'big.bin'")
+    assert big == [{"op": "create", "after_hash": big[0]["after_hash"], "restorable": 0}]
+    assert big[0]["after_hash"]
+    stored = rows(db, "SELECT count(*) AS n FROM blobs WHERE hash = ?", (big[0]["after_hash"],))
+    assert stored[0]["n"] == 0  # the content itself is not in the file
+    rolled = agentcli(["rollback", "last"], env=env, cwd=workspace)
+    assert rolled.code == 0, rolled.stderr
+    assert not (workspace / "big.bin").exists()  # a created file can still be removed
+    assert "huge.dat" in rolled.stderr and "not restorable" in rolled.stderr
+    assert (workspace / "huge.dat").read_bytes().endswith(b"more\n")  # left as it is

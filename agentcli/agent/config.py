@@ -4,7 +4,7 @@ Files are TOML: ``agentcli.toml`` at the workspace root, and ``config.toml`` in 
 user config folder (``platformdirs``, e.g. ``~/.config/agentcli/config.toml``).
 Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``approval``, ``max_turns``, ``context_window``, ``shell_timeout``, ``max_attempts``,
-``retry_max_wait``, ``stream``.
+``retry_max_wait``, ``stream``, ``max_file_bytes``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Settings:
     sessions_dir: str | None = None
     max_attempts: int = 6  # tries of one model request (retries + 1)
     retry_max_wait: float = 60.0  # cap in seconds on one wait between retries
+    max_file_bytes: int = 20_000_000  # larger files are logged by hash only, not restorable
 
     @property
     def endpoint_host(self) -> str:
@@ -104,7 +105,7 @@ def resolve_settings(
         settings.retry_max_wait = float(settings.retry_max_wait)
     except (TypeError, ValueError):
         raise UsageError("retry_max_wait must be a number of seconds") from None
-    for name in ("max_turns", "context_window", "shell_timeout", "max_attempts"):
+    for name in ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes"):
         try:
             setattr(settings, name, int(getattr(settings, name)))
         except (TypeError, ValueError):

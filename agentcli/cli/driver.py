@@ -109,7 +109,7 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
 
     workspace = Workspace(root, protected=[sessions_dir])
     toolbox = Toolbox(workspace, shell_timeout_default=settings.shell_timeout)
-    tracker = Tracker(session, root, exclude=[sessions_dir])
+    tracker = Tracker(session, root, exclude=[sessions_dir], max_file_bytes=settings.max_file_bytes)
     client = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
