@@ -113,7 +113,12 @@ class ShowRenderer:
             head.append(f"  (rolled back by rollback {message.rolled_back_by})", style="bold yellow")
         self.console.print(head)
         style = "dim" if rolled_back else ""
-        if message.content:
+        if message.role == "system":
+            # The same long instructions open every session: one line is enough here.
+            lines = message.content.strip().splitlines()
+            self.console.print(Text(f"system prompt, {len(lines)} lines "
+                                    "(agentcli export shows it whole)", style="dim"))
+        elif message.content:
             self.console.print(Text(clean(message.content), style=style))
         if calls:
             for call in calls:
