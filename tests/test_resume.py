@@ -296,3 +296,11 @@ def test_a_copied_session_file_resumes_against_a_copied_tree(openai_server, work
     assert run.code == 0, run.stderr
     assert (checkout / "a.txt").read_text() == "2\n"
     assert (workspace / "a.txt").read_text() == "1\n"  # the original tree is untouched
+
+
+def test_resume_with_nothing_to_do_says_so(openai_server, workspace, env):
+    openai_server.script(text_answer("one"))
+    assert agentcli(["new", "first", *args(openai_server)], env=env, cwd=workspace).code == 0
+    idle = resume(openai_server, workspace, env)
+    assert idle.code == 0 and "nothing to do" in idle.stderr
+    assert len(openai_server.requests) == 1

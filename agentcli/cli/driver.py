@@ -142,6 +142,9 @@ def finish(session: Session, result: TurnResult, options: RunOptions, emit: Even
             sys.stderr.write(f"agentcli: denied by the approval policy: {item['summary'] or item['tool']}\n")
         if result.error:
             sys.stderr.write(f"agentcli: {result.error}\n")
+        if not result.prompt_ids and result.status == "done":
+            sys.stderr.write("agentcli: nothing to do: the session has no unfinished turn "
+                             "(give a PROMPT to go on)\n")
     return code
 
 
