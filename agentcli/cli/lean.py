@@ -59,13 +59,10 @@ def make_lean(param: Any) -> None:
         param.get_runtime_param = lambda: plain
 
 
-class LeanCommand(TyperCommand):
-    """A ``TyperCommand`` that coerces its plain ``str``/``Path``/``bool`` parameters itself.
+class _Lean:
+    """Mixin: make a command's (or group's) parameters and its ``--help`` flag lean."""
 
-    Example:
-        >>> @app.command(cls=LeanCommand)
-        ... def list_sessions(workspace: Optional[Path] = None) -> None: ...
-    """
+    params: list[Any]
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -74,23 +71,20 @@ class LeanCommand(TyperCommand):
 
     def get_help_option(self, ctx: Any) -> Any:
         """The ``--help`` flag, lean too (typer coerces it on every run)."""
-        option = super().get_help_option(ctx)
+        option = super().get_help_option(ctx)  # type: ignore[misc]
         if option is not None:
             make_lean(option)
         return option
 
 
-class LeanGroup(TyperGroup):
+class LeanCommand(_Lean, TyperCommand):
+    """A ``TyperCommand`` that coerces its plain ``str``/``Path``/``bool`` parameters itself.
+
+    Example:
+        >>> @app.command(cls=LeanCommand)
+        ... def list_sessions(workspace: Optional[Path] = None) -> None: ...
+    """
+
+
+class LeanGroup(_Lean, TyperGroup):
     """The app's group, whose ``--help`` flag is processed before any subcommand runs."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            make_lean(param)
-
-    def get_help_option(self, ctx: Any) -> Any:
-        """The ``--help`` flag, lean."""
-        option = super().get_help_option(ctx)
-        if option is not None:
-            make_lean(option)
-        return option
