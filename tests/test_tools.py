@@ -11,6 +11,7 @@ import pytest
 
 from agentcli.agent import readers
 from agentcli.agent.edits import FileEdit, edit_status
+from agentcli.agent.scan import is_ignored
 from agentcli.agent.tools import (
     READ_ONLY_TOOLS,
     Toolbox,
@@ -304,6 +305,20 @@ def test_listing_skips_symlinked_dirs_and_honours_info_exclude(
     (root / ".git" / "info" / "exclude").write_text("local.txt\n")
     write(root, {"local.txt": "", "kept.txt": ""})
     assert run(box, "list_files").text.splitlines() == ["kept.txt"]
+
+
+def test_is_ignored_follows_the_rules_the_listing_follows(box: Toolbox, root: Path) -> None:
+    write(root, {".gitignore": "*.log\n!build/keep.js\n", "src/.gitignore": "!keep.log\n", "src/keep.log": "",
+                 "src/a.log": "", "build/keep.js": "", "src/app.py": ""})
+    (root / ".git" / "info").mkdir()
+    (root / ".git" / "info" / "exclude").write_text("build/\n")
+    ws = Workspace(root)
+    checked = ("src/a.log", "src/keep.log", "build", "build/keep.js", "src", "src/app.py")
+    # Nothing inside an ignored folder can be re-included: git never looks inside it.
+    assert [is_ignored(ws, root / rel) for rel in checked] == [True, False, True, True, False, False]
+    assert is_ignored(ws, root) is False
+    assert run(box, "list_files").text.splitlines() == [".gitignore", "src/.gitignore", "src/app.py",
+                                                        "src/keep.log"]
 
 
 def test_explicitly_named_ignored_folder_is_listed(box: Toolbox, root: Path) -> None:

@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 from agentcli.agent.edits import FileEdit, apply_edit, plan_write
+from agentcli.agent.restore import stat_key
 from agentcli.agent.shell import run_command
 from agentcli.agent.tracker import Tracker
-from agentcli.agent.treewalk import walk_tree
+from agentcli.agent.treewalk import TreeWalker, pack_key, walk_tree
 from agentcli.agent.workspace import Workspace
 from agentcli.session.session import Session
 from agentcli.store.blobs import content_hash
 
 SETTLE = 0.08  # past the window in which a file's timestamps cannot be trusted yet
+SETTLE_NS = 50_000_000  # the walkers' settle window in these tests, below SETTLE
 
 
 @pytest.fixture
@@ -74,6 +76,47 @@ def test_walk_follows_gitignore_rules_and_skips_git_and_excluded(root: Path) -> 
     assert "src/keep.log" in found and "src/top.txt" in found and "outside" in found
     for hidden in ("a.log", "src/other.log", "top.txt", "build", "src/gen", ".git", "sessions", "deep/.git"):
         assert hidden not in found and not any(p.startswith(hidden + "/") for p in found)
+
+
+def test_walker_reads_again_only_folders_that_changed_and_sees_every_change(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    for name, text in {"a.txt": "a", "src/app.py": "x", "src/gen/out.js": "y", "src/.gitignore": "*.tmp\n",
+                       "src/x.tmp": "", "docs/readme.md": "r", ".git/info/.keep": ""}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    walker = TreeWalker(root, settle_ns=SETTLE_NS)
+    seen: dict[str, bytes] = {}  # the stat key of every file seen so far, as a baseline would hold it
+    before: set[str] = set()
+
+    def scan(listed: int, found: set[str]) -> None:
+        nonlocal before
+        time.sleep(SETTLE)  # folders changed just before may change again unseen: not reused yet
+        walk = walker.scan(seen)
+        everything = walk_tree(root)  # a walker that remembers nothing
+        assert walk.paths() == everything.keys() and walk.count == len(everything)
+        assert walk.gone == before - everything.keys()
+        assert (walk.listed, set(walk.found) - {"src", "src/gen", "docs"}) == (listed, found)
+        seen.update((rel, key) for rel, st in walk.found.items() if (key := pack_key(stat_key(st))))
+        before = walk.paths()
+
+    scan(4, {"a.txt", "src/app.py", "src/gen/out.js", "src/.gitignore", "docs/readme.md"})
+    scan(0, set())
+    (root / "src" / "app.py").write_text("changed")  # the folder's mtime stays: its listing is reused
+    scan(0, {"src/app.py"})
+    (root / "src" / ".gitignore").write_text("*.tmp\n!x.tmp\ngen/\n")  # rules change, the folder not
+    scan(1, {"src/.gitignore", "src/x.tmp"})
+    (root / ".git" / "info" / "exclude").write_text("docs/\n")  # every folder's rules change
+    scan(2, set())
+    (root / "a.txt").unlink()
+    (root / "a.txt").mkdir()
+    (root / "a.txt" / "in.txt").write_text("in")
+    scan(2, {"a.txt", "a.txt/in.txt"})
+
+
+def test_walker_reads_again_a_folder_changed_too_recently_to_trust(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    walker = TreeWalker(tmp_path)  # by default a folder must have been left alone for 2 s
+    assert [walker.scan({}).listed for _ in range(2)] == [1, 1]
 
 
 def test_first_checkpoint_stores_every_file_once(session: Session, root: Path) -> None:
@@ -135,6 +178,20 @@ def test_a_file_that_stops_being_ignored_is_not_blamed_on_the_command(session: S
     assert shell(session, tracker, root, "printf '!keep.tmp\\n' >> .gitignore") == [("modify", ".gitignore")]
     assert shell(session, tracker, root, "printf '*.tmp\\n' > .gitignore") == [("modify", ".gitignore")]
     assert (root / "keep.tmp").exists()
+
+
+def test_nested_gitignore_and_info_exclude_are_followed(session: Session, root: Path) -> None:
+    (root / ".git" / "info").mkdir(parents=True)
+    (root / "src" / "gen.py").write_text("generated\n")
+    time.sleep(SETTLE)
+    tracker = tracker_for(session, root)
+    tracker.checkpoint(session.prompts.add("go").id)
+    command = "printf 'gen.py\\n' > src/.gitignore && printf 'same.txt\\n' > .git/info/exclude"
+    assert shell(session, tracker, root, command) == [("create", "src/.gitignore")]
+    tracked = {r[0] for r in rows(session, "SELECT path FROM file_states")}
+    assert {"src/gen.py", "same.txt"}.isdisjoint(tracked) and (root / "same.txt").exists()
+    assert shell(session, tracker, root, "rm .git/info/exclude") == []  # there all along: adopted
+    assert "same.txt" in {r[0] for r in rows(session, "SELECT path FROM file_states")}
 
 
 def test_a_same_size_rewrite_right_after_a_scan_is_still_seen(session: Session, root: Path) -> None:

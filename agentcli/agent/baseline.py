@@ -1,6 +1,6 @@
 """Compare the workspace with its baseline: stat everything, hash only what moved.
 
-A scan walks the tree (:func:`walk_tree`), keeps every path whose stat key matches its
+A scan walks the tree (:class:`TreeWalker`), keeps every path whose stat key matches its
 baseline row, and reads only the rest — new files, files whose size, mtime, ctime,
 inode or mode moved, and files hashed too soon after their last write to trust their
 timestamps. Reading, hashing and compressing run on worker threads (``hashlib`` and
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentcli.agent.restore import StatKey, read_content, state_key
-from agentcli.agent.treewalk import scan_tree, tracked_mode
+from agentcli.agent.restore import read_content, state_key
+from agentcli.agent.treewalk import TreeWalker, Walk, pack_key, tracked_mode
 from agentcli.session.snapshots import PackedBlob, PathState, pack_blob
 
 FLUSH_BYTES = 32 << 20  # packed blobs held in memory before they are written
@@ -55,42 +55,50 @@ class Scanner:
         max_file_bytes: files above this are hashed but not stored (not restorable).
         known_blobs: hashes already stored; grows as the scanner packs new ones.
         flush: called with packed blobs whenever more than ``FLUSH_BYTES`` pile up.
+        walker: the tree walker of ``root`` and ``exclude``, kept from scan to scan so it
+            remembers folder listings (a new one by default).
     """
 
     def __init__(self, root: Path, *, exclude: Sequence[Path], max_file_bytes: int,
                  known_blobs: set[str], flush: Callable[[list[PackedBlob]], None] | None = None,
-                 workers: int | None = None):
+                 workers: int | None = None, walker: TreeWalker | None = None):
         self.root = root
         self.exclude = exclude
+        self.walker = walker or TreeWalker(root, exclude)
         self.max_file_bytes = max_file_bytes
         self.known = known_blobs
         self.flush = flush
         self.workers = workers or min(4, os.cpu_count() or 1)
 
     def scan(self, baseline: dict[str, PathState], created_since_ns: int | None = None,
-             keys: dict[str, StatKey] | None = None) -> ScanResult:
+             keys: dict[str, bytes] | None = None) -> ScanResult:
         """Diff the disk against ``baseline``.
 
         ``keys`` (:func:`baseline_keys` of ``baseline``, which a caller may keep up to
-        date between scans) lists the rows trusted without reading their file again.
+        date between scans) lists the rows trusted without reading their file again; it
+        must name no path the baseline does not hold.
 
         With ``created_since_ns`` (the clock when a command started), a path new to the
         baseline whose ctime is older than that existed before the command — it only
         stopped being ignored — and is adopted into the baseline, not reported as a change.
         """
         keys = baseline_keys(baseline) if keys is None else keys
-        found, same = scan_tree(self.root, self.exclude, keys)
+        walk = self.walker.scan(keys)
         result = ScanResult()
         to_read: list[tuple[str, os.stat_result]] = []
-        for rel, st in found.items():
+        known = walk.count  # less the new paths: the baseline paths seen
+        for rel, st in walk.found.items():
+            mode = st.st_mode & 0o177777
+            old = baseline.get(rel)
+            if old is None:
+                known -= 1
+            elif mode == old.mode and mode & 0o170000 == 0o040000:
+                continue  # a folder as it was
             if not _storable(rel):
                 continue
-            mode = st.st_mode & 0o177777
             if mode & 0o170000 != 0o040000:
                 to_read.append((rel, st))
-                continue
-            old = baseline.get(rel)
-            if old is None or old.mode != mode:
+            else:
                 new = PathState(rel, mode, 0, 0, 0, st.st_ino, None)
                 result.upserts.append(new)
                 if old is not None or not _existed_before(st, created_since_ns):
@@ -110,7 +118,7 @@ class Scanner:
                     result.changes.append((None, new))
             elif old.hash != new.hash or old.mode != new.mode:
                 result.changes.append((old, new))
-        for rel in baseline.keys() - same - found.keys():
+        for rel in _deleted(baseline, walk, len(baseline) - known):
             result.deletes.append(rel)
             if not os.path.lexists(os.path.join(self.root, rel)):
                 result.changes.append((baseline[rel], None))
@@ -154,14 +162,30 @@ class Scanner:
         return state, pack_blob(data, digest)
 
 
-def baseline_keys(baseline: dict[str, PathState]) -> dict[str, StatKey]:
-    """The stat key of every baseline row that can be trusted without reading the file."""
+def baseline_keys(baseline: dict[str, PathState]) -> dict[str, bytes]:
+    """The :func:`trusted_key` of every baseline row that can be trusted without reading the file."""
     keys = {}
-    for rel, state in baseline.items():
+    for rel, state in baseline.items():  # trusted_key() inlined: a loaded baseline is large
         key = state_key(state)
-        if key is not None:
-            keys[rel] = key
+        if key is not None and (packed := pack_key(key)) is not None:
+            keys[rel] = packed
     return keys
+
+
+def trusted_key(state: PathState) -> bytes | None:
+    """The packed stat key a path must show for its baseline row to be trusted as it is
+    (None when the row is racy, or a folder: then it is never trusted blindly)."""
+    key = state_key(state)
+    return None if key is None else pack_key(key)
+
+
+def _deleted(baseline: dict[str, PathState], walk: Walk, missing: int) -> Collection[str]:
+    """The ``missing`` baseline paths the walk did not see: the paths it saw go since its
+    last scan when they account for all of them, else every path not seen."""
+    if not missing:
+        return ()
+    gone = walk.gone.intersection(baseline)
+    return gone if len(gone) == missing else baseline.keys() - walk.paths()
 
 
 def _storable(rel: str) -> bool:

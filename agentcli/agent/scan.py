@@ -1,4 +1,7 @@
-"""Walking the workspace the way git sees it: ``.gitignore`` rules, no ``.git``, globs.
+"""Walking the workspace the way git sees it, for the file tools; globs.
+
+The ignore rules are :class:`~agentcli.agent.treewalk.GitIgnore`'s, the same the change
+tracker applies, so the tools and the session log agree on what git would ignore.
 
 Example:
     >>> ws = Workspace(Path("/repo"))
@@ -16,11 +19,9 @@ from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 
-import pathspec
+from agentcli.agent.treewalk import GitIgnore, list_folder, path_ignored
+from agentcli.agent.workspace import Workspace
 
-from agentcli.agent.workspace import GIT_DIR, Workspace
-
-_Rules = list[tuple[Path, pathspec.GitIgnoreSpec]]
 _MAX_BRACE_EXPANSIONS = 64
 
 
@@ -35,92 +36,42 @@ def walk_files(workspace: Workspace, start: Path | None = None) -> Iterator[Path
     Order: each folder's files by name, then its subfolders, depth first.
     """
     start = Path(start) if start is not None else workspace.root
-    rules = _rules_above(workspace, start)
+    if workspace.is_protected(start):
+        return
     if not start.is_dir():
-        if start.exists() and not workspace.is_protected(start):
+        if start.exists():
             yield start
         return
-    if start != workspace.root and _is_ignored(rules, start, is_dir=True):
-        rules = []
-    stack: list[tuple[Path, _Rules]] = [(start, rules)]
+    top, rel = os.fspath(workspace.root), _relative(workspace, start)
+    rules = GitIgnore.above(top, rel)
+    if rel and path_ignored(top, rel, is_dir=True):
+        rules = GitIgnore()  # named explicitly: walked with the rules below it only
+    protected = {os.fspath(p) for p in workspace.protected}
+    stack: list[tuple[str, str, GitIgnore]] = [(os.fspath(start), rel + "/" if rel else "", rules)]
     while stack:
-        folder, inherited = stack.pop()
-        rules = _with_folder_rules(inherited, folder)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:  # unreadable folder: skip it, as git would
+        path, prefix, inherited = stack.pop()
+        folder = list_folder(path, prefix, inherited, protected)
+        if folder is None:  # unreadable folder: skip it, as git would
             continue
-        subfolders: list[Path] = []
-        for entry in entries:
-            path = Path(entry.path)
-            is_dir = entry.is_dir(follow_symlinks=False)
-            if entry.name.casefold() == GIT_DIR or workspace.is_protected(path):
-                continue
-            if _is_ignored(rules, path, is_dir=is_dir):
-                continue
+        subfolders: list[tuple[str, str, GitIgnore]] = []
+        for entry, rel, is_dir in sorted(folder.entries, key=lambda kept: kept[0].name):
             if is_dir:
-                subfolders.append(path)
+                subfolders.append((entry.path, rel + "/", folder.ignore))
             elif entry.is_file():  # regular files and symlinks to files, not to folders
-                yield path
-        stack.extend((sub, rules) for sub in reversed(subfolders))
+                yield Path(entry.path)
+        stack.extend(reversed(subfolders))
 
 
 def is_ignored(workspace: Workspace, path: Path) -> bool:
     """Whether git would ignore ``path`` (an absolute path inside the workspace)."""
-    rules = _rules_above(workspace, path)
-    return _is_ignored(rules, path, is_dir=path.is_dir())
+    rel = _relative(workspace, path)
+    return bool(rel) and path_ignored(os.fspath(workspace.root), rel, is_dir=path.is_dir())
 
 
-def _rules_above(workspace: Workspace, path: Path) -> _Rules:
-    """The rules that apply to ``path``: the exclude file and each ancestor's .gitignore."""
-    rules: _Rules = []
-    exclude = _load_spec(workspace.root / GIT_DIR / "info" / "exclude")
-    if exclude is not None:
-        rules.append((workspace.root, exclude))
-    try:
-        parts = path.relative_to(workspace.root).parts
-    except ValueError:
-        return rules
-    folder = workspace.root
-    for part in parts:  # every folder strictly above ``path``
-        rules = _with_folder_rules(rules, folder)
-        folder = folder / part
-    return rules
-
-
-def _with_folder_rules(rules: _Rules, folder: Path) -> _Rules:
-    spec = _load_spec(folder / ".gitignore")
-    return [*rules, (folder, spec)] if spec is not None else rules
-
-
-def _is_ignored(rules: _Rules, path: Path, *, is_dir: bool) -> bool:
-    # A deeper .gitignore overrides a shallower one; within a file the last match wins.
-    for base, spec in reversed(rules):
-        rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-        decision = spec.check_file(rel).include
-        if decision is not None:
-            return decision
-    return False
-
-
-def _load_spec(path: Path) -> pathspec.GitIgnoreSpec | None:
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:  # absent, a folder, unreadable: no rules
-        return None
-    try:
-        spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    except ValueError:  # one bad line must not void the whole file: git skips it too
-        spec = pathspec.GitIgnoreSpec.from_lines(line for line in lines if _valid(line))
-    return spec if spec.patterns else None
-
-
-def _valid(line: str) -> bool:
-    try:
-        pathspec.GitIgnoreSpec.from_lines([line])
-    except ValueError:
-        return False
-    return True
+def _relative(workspace: Workspace, path: Path) -> str:
+    """``path`` relative to the root, ``/``-separated (``""`` for the root itself)."""
+    rel = path.relative_to(workspace.root).as_posix()
+    return "" if rel == "." else rel
 
 
 def compile_glob(pattern: str) -> Callable[[str], bool]:

@@ -28,22 +28,20 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from agentcli.agent.baseline import Scanner, ScanResult, baseline_keys
+from agentcli.agent.baseline import Scanner, ScanResult, baseline_keys, trusted_key
 from agentcli.agent.edits import FileEdit
 from agentcli.agent.restore import (
     DEFAULT_MAX_FILE_BYTES,
     Side,
-    StatKey,
     after_side,
     before_side,
     change_op,
     disk_side,
     make_disk_show,
     safe_path,
-    state_key,
     state_of,
 )
-from agentcli.agent.treewalk import is_folder_mode
+from agentcli.agent.treewalk import TreeWalker, is_folder_mode
 from agentcli.agent.workspace import default_file_mode
 from agentcli.session.records import Checkpoint, FileChange
 from agentcli.session.snapshots import PackedBlob, PathState, pack_blob
@@ -75,8 +73,9 @@ class Tracker:
         mine = [own, *(own.with_name(own.name + extra) for extra in ("-wal", "-shm", "-journal", ".lock"))]
         self.exclude = [Path(os.path.realpath(p)) for p in exclude] + mine
         self.max_file_bytes = max_file_bytes
+        self._walker = TreeWalker(self.root, self.exclude)  # remembers folder listings between scans
         self._baseline: dict[str, PathState] | None = None
-        self._keys: dict[str, StatKey] | None = None
+        self._keys: dict[str, bytes] | None = None
         self._known: set[str] | None = None
         self._shell_started_ns: int | None = None
 
@@ -170,7 +169,7 @@ class Tracker:
         if self._known is None:
             self._known = self.session.snapshots.blob_hashes()
         scanner = Scanner(self.root, exclude=self.exclude, max_file_bytes=self.max_file_bytes,
-                          known_blobs=self._known, flush=self._flush)
+                          known_blobs=self._known, flush=self._flush, walker=self._walker)
         try:
             return scanner.scan(self.baseline, created_since_ns, self._keys)
         except BaseException:
@@ -203,7 +202,7 @@ class Tracker:
         baseline, keys = self.baseline, self._keys if self._keys is not None else {}
         for state in result.upserts:
             baseline[state.path] = state
-            key = state_key(state)
+            key = trusted_key(state)
             if key is None:
                 keys.pop(state.path, None)
             else:
