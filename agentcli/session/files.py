@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 
 from agentcli.session.records import Checkpoint, FileChange, Grant, PlanItem, now_iso
 from agentcli.store.db import Db
+
+_CHANGE_COLUMNS = [f.name for f in fields(FileChange) if f.name != "id"]
+_CREATED = _CHANGE_COLUMNS.index("created_at")
+_RESTORABLE = _CHANGE_COLUMNS.index("restorable")
+_INSERT_CHANGE = (f"INSERT INTO file_changes ({', '.join(_CHANGE_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(_CHANGE_COLUMNS))})")
 
 
 class FileLog:
@@ -16,13 +22,11 @@ class FileLog:
 
     def log(self, change: FileChange) -> int:
         """Append one change; returns its row id."""
-        row = asdict(change)
-        row.pop("id")
-        row["created_at"] = row["created_at"] or now_iso()
-        row["restorable"] = int(row["restorable"])
-        names = ", ".join(row)
-        marks = ", ".join("?" * len(row))
-        cur = self._db.execute(f"INSERT INTO file_changes ({names}) VALUES ({marks})", list(row.values()))
+        # getattr, not dataclasses.asdict: asdict deep-copies and was a third of a scan's commit.
+        values = [getattr(change, name) for name in _CHANGE_COLUMNS]
+        values[_CREATED] = values[_CREATED] or now_iso()
+        values[_RESTORABLE] = int(values[_RESTORABLE])
+        cur = self._db.execute(_INSERT_CHANGE, values)
         return cur.lastrowid
 
     def set_status(self, change_id: int, status: str) -> None:
