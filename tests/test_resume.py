@@ -261,6 +261,8 @@ def test_a_turn_cut_by_the_turn_limit_or_the_endpoint_is_taken_up_by_resume(open
     limited = agentcli(["new", "look around", *args(openai_server, "--max-turns", "2")], env=env,
                        cwd=workspace)
     assert limited.code == 1 and "resume" in limited.stderr
+    listed = agentcli(["list", "--json"], env=env, cwd=workspace)
+    assert [s["status"] for s in json.loads(listed.stdout)] == ["interrupted"]
     openai_server.script(error_answer(401, "key revoked"))
     refused = resume(openai_server, workspace, env)
     assert refused.code == 3 and "resume" in refused.stderr

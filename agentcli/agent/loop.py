@@ -81,15 +81,17 @@ class Orchestrator:
         propagates after the turn is recorded as ``interrupted``.
         """
         self.session.model_calls.close_pending("agentcli stopped before the answer arrived")
-        result = TurnResult("done")
+        result, ran = TurnResult("done"), []
         while (prompt := self.session.prompts.next_pending()) is not None:
-            result.prompt_ids.append(prompt.id)
-            outcome = self._guarded_turn(prompt)
-            result.status, result.answer = outcome.status, outcome.answer
-            result.error, result.exit_code = outcome.error, outcome.exit_code
-            if outcome.status != "done":
+            ran.append(prompt.id)
+            result = self._guarded_turn(prompt)
+            if result.status != "done":
                 break
-        self.session.update_meta(status="idle" if result.status == "done" else result.status)
+        result.prompt_ids = ran
+        if result.status == "done":
+            self.session.update_meta(status="idle")
+        else:
+            self.session.update_meta(status="interrupted" if result.resumable else result.status)
         return result
 
     def cancel_current(self, status: str = "interrupted") -> None:
