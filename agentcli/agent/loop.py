@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
-from agentcli.agent.model import Attempt, ModelClient, reply_from_response
+from agentcli.agent.model import Attempt, ModelClient
+from agentcli.agent.model_reply import reply_from_response
 from agentcli.agent.steps import ToolRunner
 from agentcli.errors import ModelEndpointError
 from agentcli.session.records import AGENT, Message, Prompt

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from agentcli.agent.model_reply import (
+    ModelReply,
+    Usage,
+    _IncompleteStreamError,
+    _StreamAssembler,
+    reply_from_response,
+)
 from agentcli.errors import ModelEndpointError
 
 NO_KEY_PLACEHOLDER = "sk-no-key"
@@ -42,35 +48,6 @@ class ModelSettings:
 
 
 @dataclass
-class ToolCallRequest:
-    """A tool call the model asked for; ``arguments`` is its raw text, maybe invalid JSON."""
-
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass
-class Usage:
-    """Token counts as the endpoint reported them."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-@dataclass
-class ModelReply:
-    """The assembled answer; ``response`` is a JSON-able ``chat.completion`` for the audit log."""
-
-    content: str
-    tool_calls: list[ToolCallRequest]
-    finish_reason: str | None
-    usage: Usage | None
-    response: dict[str, Any]
-
-
-@dataclass
 class Attempt:
     """One HTTP attempt, for the audit log; ``request`` is the JSON body, never a key."""
 
@@ -84,63 +61,6 @@ class Attempt:
     usage: Usage | None = None
     error: str | None = None
     http_status: int | None = None
-
-
-class _IncompleteStreamError(Exception):
-    """The stream ended without a finish_reason: cut off mid-way, worth retrying."""
-
-
-class _StreamAssembler:
-    """Builds a ``chat.completion`` dict from streamed chunks (tool calls joined by index)."""
-
-    def __init__(self) -> None:
-        self.meta: dict[str, Any] = {}
-        self.text: list[str] = []
-        self.calls: dict[int, dict[str, Any]] = {}
-        self.finish_reason: str | None = None
-        self.usage: dict[str, Any] | None = None
-
-    def add(self, chunk: Any) -> str:
-        """Take one chunk in; return the text it added."""
-        if not self.meta:
-            self.meta = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
-        if chunk.usage is not None:
-            self.usage = chunk.usage.model_dump(mode="json", exclude_none=True)
-        text = ""
-        for choice in chunk.choices or []:
-            if choice.index not in (0, None):
-                continue
-            delta = choice.delta
-            text += (delta.content or "") if delta is not None else ""
-            for call in (delta.tool_calls or []) if delta is not None else []:
-                self._add_call(call)
-            self.finish_reason = choice.finish_reason or self.finish_reason
-        if text:
-            self.text.append(text)
-        return text
-
-    def _add_call(self, call: Any) -> None:
-        index = call.index
-        if index is None:  # some servers omit it: a new id starts a new call
-            by_id = {slot["id"]: i for i, slot in self.calls.items()}
-            index = by_id.get(call.id, len(self.calls)) if call.id else max(self.calls, default=0)
-        empty = {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
-        slot = self.calls.setdefault(index, empty)
-        slot["id"] = slot["id"] or call.id or ""
-        function = call.function
-        if function is not None:
-            slot["function"]["name"] = slot["function"]["name"] or function.name or ""
-            piece = function.arguments
-            if piece is not None:
-                slot["function"]["arguments"] += piece if isinstance(piece, str) else json.dumps(piece)
-
-    def response(self) -> dict[str, Any]:
-        """The assembled ``chat.completion`` dict."""
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.text)}
-        if self.calls:
-            message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
-        choice = {"index": 0, "message": message, "finish_reason": self.finish_reason}
-        return {**self.meta, "object": "chat.completion", "choices": [choice], "usage": self.usage}
 
 
 class ModelClient:
@@ -320,35 +240,6 @@ class ModelClient:
                 "check --model and the server's log"
             )
         return f"the endpoint at {host} sent an answer agentcli could not use: {self._describe(err)}"
-
-
-def reply_from_response(response: dict[str, Any]) -> ModelReply:
-    """A ``ModelReply`` from a ``chat.completion`` dict (tool call ids filled in if absent)."""
-    choices = response.get("choices") or [{}]
-    choice = choices[0]
-    message = choice.get("message") or {}
-    calls = []
-    for raw in message.get("tool_calls") or []:
-        raw["id"] = raw.get("id") or f"call_{uuid.uuid4().hex[:24]}"
-        function = raw.get("function") or {}
-        arguments = function.get("arguments")
-        if not isinstance(arguments, str):
-            arguments = "" if arguments is None else json.dumps(arguments)
-        calls.append(ToolCallRequest(id=raw["id"], name=function.get("name") or "", arguments=arguments))
-    usage = response.get("usage")
-    return ModelReply(
-        content=message.get("content") or "",
-        tool_calls=calls,
-        finish_reason=choice.get("finish_reason"),
-        usage=_usage(usage) if isinstance(usage, dict) else None,
-        response=response,
-    )
-
-
-def _usage(raw: dict[str, Any]) -> Usage:
-    prompt = int(raw.get("prompt_tokens") or 0)
-    completion = int(raw.get("completion_tokens") or 0)
-    return Usage(prompt, completion, int(raw.get("total_tokens") or prompt + completion))
 
 
 def _wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

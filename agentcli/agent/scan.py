@@ -1,6 +1,6 @@
 """Walking the workspace the way git sees it, for the file tools; globs.
 
-The ignore rules are :class:`~agentcli.agent.treewalk.GitIgnore`'s, the same the change
+The ignore rules are :class:`~agentcli.agent.gitignore.GitIgnore`'s, the same the change
 tracker applies, so the tools and the session log agree on what git would ignore.
 
 Example:
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 
-from agentcli.agent.treewalk import GitIgnore, list_folder, path_ignored
+from agentcli.agent.gitignore import GitIgnore, list_folder, path_ignored
 from agentcli.agent.workspace import Workspace
 
 _MAX_BRACE_EXPANSIONS = 64
