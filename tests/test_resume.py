@@ -229,6 +229,9 @@ def test_sigterm_exits_130_and_the_session_resumes(openai_server, workspace, env
     assert run.stdout.strip() == "resumed fine"
     db = session_file(workspace, run.session_id)
     assert [r["status"] for r in rows(db, "SELECT status FROM prompts")] == ["done"]
+    # The call SIGTERM cut short is logged as interrupted, not as an endpoint error.
+    assert [r["status"] for r in rows(db, "SELECT status FROM model_calls ORDER BY id")] == [
+        "interrupted", "ok"]
 
 
 def test_resume_with_a_new_prompt_after_finishing(openai_server, workspace, env):

@@ -14,7 +14,6 @@ code drives a fresh prompt and a turn resumed after ``kill -9``:
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -189,10 +188,9 @@ class Orchestrator:
             usage = attempt.usage
             tokens = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) if usage else None
             if attempt.error is not None or attempt.response is None:
-                # Called from inside the client's except block: Ctrl-C / SIGTERM is not an error.
-                stopped = isinstance(sys.exc_info()[1], KeyboardInterrupt)
                 session.model_calls.finish(
-                    state["row"], status="interrupted" if stopped else "error", error=attempt.error,
+                    state["row"], status="interrupted" if attempt.interrupted else "error",
+                    error=attempt.error,
                     response=attempt.response,
                     http_status=attempt.http_status, latency_ms=attempt.latency_ms,
                 )

@@ -61,6 +61,7 @@ class Attempt:
     usage: Usage | None = None
     error: str | None = None
     http_status: int | None = None
+    interrupted: bool = False  # stopped by Ctrl-C / SIGTERM, not a failure of the endpoint
 
 
 class ModelClient:
@@ -155,7 +156,8 @@ class ModelClient:
             ended = replace(attempt, response=reply.response, usage=reply.usage, http_status=200)
             return reply
         except BaseException as err:
-            ended = replace(attempt, error=self._describe(err), http_status=_status_of(err))
+            ended = replace(attempt, error=self._describe(err), http_status=_status_of(err),
+                            interrupted=isinstance(err, KeyboardInterrupt))
             raise
         finally:
             if on_end is not None:
