@@ -23,7 +23,8 @@ def populate(session: Session) -> None:
     """Give ``session`` one finished prompt: messages, a tool call, model calls, a plan."""
     prompt = session.prompts.add("fix the failing test")
     session.prompts.start(prompt.id)
-    session.checkpoints.create(prompt.id, session.transcript.last_id(), file_count=3)
+    session.checkpoints.create(prompt.id, session.transcript.last_id(), session.files.last_id(),
+                               file_count=3)
     system = session.transcript.append("system", "You are agentcli.")
     user = session.transcript.append("user", "fix the failing test", prompt_id=prompt.id)
     request = {"model": "gpt-test", "stream": True, "tools": [{"type": "function"}]}

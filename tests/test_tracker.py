@@ -246,7 +246,7 @@ def test_reconcile_completes_an_edit_cut_short(session: Session, root: Path) -> 
 
 def test_a_new_tracker_continues_from_the_stored_baseline(session: Session, root: Path) -> None:
     tracker_for(session, root).before_shell()  # the baseline, then the process dies mid-command
-    session.checkpoints.create(1, 0)
+    session.checkpoints.create(1, 0, 0)
     (root / "src" / "app.py").write_text("rewritten\n")
     message = session.transcript.append("assistant", "")
     row = session.tool_calls.begin(message_id=message.id, position=0, call_id="c", name="run_shell",

@@ -168,7 +168,7 @@ def recover_interrupted(session: Session, root: Path) -> None:
     """Settle rollbacks a dead process left ``running``, row by row as the disk shows."""
     for record in session.rollbacks.running():
         with session.transaction():
-            for row in session.rollbacks.intended(rollback_id=record.id):
+            for row in session.files.intended(rollback_id=record.id):
                 disk = disk_side(safe_path(root, row.path), None, 0)
                 status = "applied" if disk.same(after_side(row)) else "abandoned"
                 session.files.set_status(row.id or 0, status)

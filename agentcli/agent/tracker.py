@@ -105,7 +105,7 @@ class Tracker:
             checkpoint = self.session.checkpoints.for_prompt(prompt_id)
             if checkpoint is None:
                 files = len(self.baseline) - sum(1 for s in self.baseline.values() if s.hash is None)
-                checkpoint = self.session.snapshots.add_checkpoint(
+                checkpoint = self.session.checkpoints.create(
                     prompt_id, self.session.transcript.last_id(), self.session.files.last_id(), files
                 )
         return checkpoint
@@ -213,7 +213,7 @@ class Tracker:
         self._keys = keys
 
     def _settle(self, tool_call_id: int, *, complete: bool) -> tuple[list[FileChange], list[str]]:
-        rows = self.session.rollbacks.intended(tool_call_id=tool_call_id)
+        rows = self.session.files.intended(tool_call_id=tool_call_id)
         if not rows:
             return [], []
         applied: list[FileChange] = []

@@ -33,10 +33,14 @@ class FileLog:
         """Move a change from ``intended`` to ``applied`` (or ``abandoned``)."""
         self._db.execute("UPDATE file_changes SET status = ? WHERE id = ?", [status, change_id])
 
-    def for_tool_call(self, tool_call_id: int) -> list[FileChange]:
-        """The changes one tool call made or intended."""
+    def intended(self, *, tool_call_id: int | None = None, rollback_id: int | None = None
+                 ) -> list[FileChange]:
+        """Changes still ``intended`` (journaled, not yet settled): of one tool call, or of
+        one rollback."""
+        column, value = ("tool_call_id", tool_call_id) if tool_call_id is not None else (
+            "rollback_id", rollback_id)
         rows = self._db.query(
-            "SELECT * FROM file_changes WHERE tool_call_id = ? ORDER BY id", [tool_call_id]
+            f"SELECT * FROM file_changes WHERE {column} = ? AND status = 'intended' ORDER BY id", [value]
         )
         return [FileChange.from_row(r) for r in rows]
 
@@ -62,12 +66,14 @@ class Checkpoints:
     def __init__(self, db: Db):
         self._db = db
 
-    def create(self, prompt_id: int, last_message_id: int, file_count: int | None = None) -> Checkpoint:
-        """Record the rollback point for a prompt that is about to start."""
+    def create(self, prompt_id: int, last_message_id: int, last_file_change_id: int,
+               file_count: int | None = None) -> Checkpoint:
+        """Record checkpoint N for prompt N, about to start, with the transcript's and the
+        file log's watermarks: what comes after them belongs to prompt N or later."""
         cur = self._db.execute(
-            "INSERT INTO checkpoints (prompt_id, last_message_id, created_at, file_count) "
-            "VALUES (?, ?, ?, ?)",
-            [prompt_id, last_message_id, now_iso(), file_count],
+            "INSERT INTO checkpoints (prompt_id, last_message_id, last_file_change_id, created_at, "
+            "file_count) VALUES (?, ?, ?, ?, ?)",
+            [prompt_id, last_message_id, last_file_change_id, now_iso(), file_count],
         )
         return self.get(cur.lastrowid)
 

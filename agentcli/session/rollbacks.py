@@ -120,16 +120,6 @@ class Rollbacks:
             found.update((r["path"], FileChange.from_row(r)) for r in rows)
         return found
 
-    def intended(self, tool_call_id: int | None = None, rollback_id: int | None = None) -> list[FileChange]:
-        """Changes still ``intended``: of one tool call, or of one rollback."""
-        column, value = ("tool_call_id", tool_call_id)
-        if tool_call_id is None:
-            column, value = ("rollback_id", rollback_id)
-        rows = self._db.query(
-            f"SELECT * FROM file_changes WHERE {column} = ? AND status = 'intended' ORDER BY id", [value]
-        )
-        return [FileChange.from_row(r) for r in rows]
-
     def latest_live_checkpoint(self) -> Checkpoint | None:
         """The checkpoint of the newest prompt that is not rolled back."""
         rows = list(self._db.query(

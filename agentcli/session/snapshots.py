@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 from typing import NamedTuple
 
-from agentcli.session.records import Checkpoint, now_iso
 from agentcli.store.db import Db
 
 _INLINE_BYTES = 64  # below this compression never pays
@@ -134,18 +133,6 @@ class Snapshots:
             )
             present.update(row[0] for row in cursor)
         return set(wanted) - present
-
-    def add_checkpoint(
-        self, prompt_id: int, last_message_id: int, last_file_change_id: int, file_count: int
-    ) -> Checkpoint:
-        """Record checkpoint N for prompt N with the transcript and file-log watermarks."""
-        cur = self._db.execute(
-            "INSERT INTO checkpoints (prompt_id, last_message_id, last_file_change_id, created_at, "
-            "file_count) VALUES (?, ?, ?, ?, ?)",
-            [prompt_id, last_message_id, last_file_change_id, now_iso(), file_count],
-        )
-        row = next(self._db.query("SELECT * FROM checkpoints WHERE id = ?", [cur.lastrowid]))
-        return Checkpoint.from_row(row)
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
