@@ -98,3 +98,10 @@ def test_resolve_a_path_to_a_session_file(tmp_path: Path) -> None:
     assert folder.resolve(str(path)) == path
     with pytest.raises(SessionNotFoundError, match="no session file"):
         folder.resolve(str(tmp_path / "absent.sqlite"))
+
+
+def test_resolve_names_what_cannot_be_an_id(tmp_path: Path) -> None:
+    folder = SessionDirectory(tmp_path)
+    _touch(tmp_path, "1abcdefgh0000")
+    with pytest.raises(UsageError, match="not a session id"):
+        folder.resolve("last-one")  # '-' and 'l' never occur in an id

@@ -24,18 +24,3 @@ class Event:
 
 
 EventSink = Callable[[Event], None]
-
-
-def discard(event: Event) -> None:
-    """A sink that ignores everything."""
-
-
-class Fanout:
-    """Send each event to several sinks, in order."""
-
-    def __init__(self, *sinks: EventSink):
-        self.sinks = list(sinks)
-
-    def __call__(self, event: Event) -> None:
-        for sink in self.sinks:
-            sink(event)

@@ -9,7 +9,7 @@ from agentcli.errors import AgentcliError, SessionNotFoundError, UsageError
 from agentcli.session.records import SessionMeta
 from agentcli.session.session import Session
 from agentcli.store.durable import damage_as_error, ensure_private_dir, lock_path
-from agentcli.store.ids import new_id
+from agentcli.store.ids import looks_like_id, new_id
 from agentcli.store.lock import is_locked
 
 SUFFIX = ".sqlite"
@@ -92,6 +92,9 @@ class SessionDirectory:
             return self._last(workspace_root)
         if len(ref) < MIN_PREFIX:
             raise UsageError(f"session id '{ref}' is too short: give at least {MIN_PREFIX} characters")
+        if not looks_like_id(ref.lower()):
+            raise UsageError(f"'{ref}' is not a session id, an id prefix, 'last' or a .sqlite path "
+                             "(agentcli list shows the sessions)")
         matches = [p for p in self.files() if p.stem.startswith(ref.lower())]
         if not matches:
             raise SessionNotFoundError(

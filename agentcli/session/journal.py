@@ -58,10 +58,6 @@ class ToolJournal:
              duration_ms, tool_call_id],
         )
 
-    def set_approval(self, tool_call_id: int, approval: str) -> None:
-        """Record how the call was approved (``auto``, ``allowed``, ``always``...)."""
-        self._db.execute("UPDATE tool_calls SET approval = ? WHERE id = ?", [approval, tool_call_id])
-
     def get(self, tool_call_id: int) -> ToolCallRecord:
         """The call with this row id."""
         return ToolCallRecord.from_row(
