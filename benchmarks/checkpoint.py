@@ -37,8 +37,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agentcli.agent.rollback import rollback, undo_last_rollback
-from agentcli.agent.tracker import Tracker
+from agentcli.agent.history.rollback import rollback, undo_last_rollback
+from agentcli.agent.history.tracker import Tracker
 from agentcli.session.session import Session
 
 GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "gc.auto=0",

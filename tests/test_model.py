@@ -17,8 +17,8 @@ from openai_server import (
     tool_call,
 )
 
-from agentcli.agent.model import Attempt, ModelClient, ModelSettings
-from agentcli.agent.model_reply import Usage
+from agentcli.agent.model.client import Attempt, ModelClient, ModelSettings
+from agentcli.agent.model.reply import Usage
 from agentcli.errors import ModelEndpointError
 
 USER = [{"role": "user", "content": "hi"}]

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from agentcli.agent.diff import diff_since
-from agentcli.agent.edits import FileEdit, apply_edit, plan_replace, plan_write
-from agentcli.agent.rollback import NothingToUndoError, rollback, undo_last_rollback
-from agentcli.agent.shell import run_command
-from agentcli.agent.tracker import Tracker
-from agentcli.agent.workspace import Workspace
+from agentcli.agent.history.diff import diff_since
+from agentcli.agent.history.rollback import NothingToUndoError, rollback, undo_last_rollback
+from agentcli.agent.history.tracker import Tracker
+from agentcli.agent.tools.shell import run_command
+from agentcli.agent.workspace.edits import FileEdit, apply_edit, plan_replace, plan_write
+from agentcli.agent.workspace.jail import Workspace
 from agentcli.errors import RollbackConflictError
 from agentcli.session.session import Session
 
@@ -340,7 +340,7 @@ def test_a_rollback_cut_short_is_settled_by_what_the_disk_shows(built: Built) ->
 
 
 def test_a_path_leaving_the_workspace_is_refused(built: Built) -> None:
-    from agentcli.agent.restore import UnsafePathError
+    from agentcli.agent.history.disk import UnsafePathError
     from agentcli.session.records import FileChange
 
     with open_session(built) as session:

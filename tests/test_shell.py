@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agentcli.agent.shell import OutputCapture, run_command
+from agentcli.agent.tools.shell import OutputCapture, run_command
 
 
 def _alive(pid: int) -> bool:
@@ -150,7 +150,7 @@ def test_command_dies_when_agentcli_is_sigkilled(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from agentcli.agent.shell import run_command
+        from agentcli.agent.tools.shell import run_command
         run_command("sleep 300 & echo $! > {pidfile}; wait", Path({str(tmp_path)!r}), timeout=60)
         """
     )

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from agentcli.agent import readers
-from agentcli.agent.edits import FileEdit, edit_status
-from agentcli.agent.scan import is_ignored
-from agentcli.agent.tools import (
+from agentcli.agent.tools import readers
+from agentcli.agent.tools.toolbox import (
     READ_ONLY_TOOLS,
     Toolbox,
     ToolError,
     ToolOutput,
     apply_edit,
 )
-from agentcli.agent.workspace import Workspace
+from agentcli.agent.workspace.edits import FileEdit, edit_status
+from agentcli.agent.workspace.jail import Workspace
+from agentcli.agent.workspace.walk import is_ignored
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from agentcli.agent.edits import FileEdit, apply_edit, plan_write
-from agentcli.agent.restore import stat_key
-from agentcli.agent.shell import run_command
-from agentcli.agent.tracker import Tracker
-from agentcli.agent.treewalk import TreeWalker, pack_key, walk_tree
-from agentcli.agent.workspace import Workspace
+from agentcli.agent.history.disk import stat_key
+from agentcli.agent.history.tracker import Tracker
+from agentcli.agent.tools.shell import run_command
+from agentcli.agent.workspace.edits import FileEdit, apply_edit, plan_write
+from agentcli.agent.workspace.jail import Workspace
+from agentcli.agent.workspace.treewalk import TreeWalker, pack_key, walk_tree
 from agentcli.session.session import Session
 from agentcli.store.blobs import content_hash
 

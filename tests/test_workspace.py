@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentcli.agent.errors import ToolError
-from agentcli.agent.workspace import (
+from agentcli.agent.workspace.jail import (
     Workspace,
     default_file_mode,
     read_state,

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
-from agentcli.agent.model import Attempt, ModelClient
-from agentcli.agent.model_reply import reply_from_response
-from agentcli.agent.steps import ToolRunner
+from agentcli.agent.model.client import Attempt, ModelClient
+from agentcli.agent.model.reply import reply_from_response
+from agentcli.agent.runner import ToolRunner
 from agentcli.errors import ModelEndpointError
 from agentcli.session.records import AGENT, Message, Prompt
 
 if TYPE_CHECKING:
-    from agentcli.agent.tracker import Tracker
+    from agentcli.agent.history.tracker import Tracker
     from agentcli.session.session import Session
 
 CHARS_PER_TOKEN = 4  # a rough, conservative estimate for cutting the transcript to fit

@@ -21,11 +21,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from agentcli.cli import inspect_cmds, rollback_cmds, run_cmds
+    from agentcli.cli.commands import inspect, rollback, run
 
-    run_cmds.register(app)
-    rollback_cmds.register(app)
-    inspect_cmds.register(app)
+    run.register(app)
+    rollback.register(app)
+    inspect.register(app)
 
 
 _register()

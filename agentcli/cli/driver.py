@@ -15,7 +15,7 @@ from agentcli.agent.config import Settings, resolve_settings
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.loop import Orchestrator, TurnResult
 from agentcli.cli.options import CliContext
-from agentcli.cli.render import EventPrinter, JsonLines
+from agentcli.cli.render.events import EventPrinter, JsonLines
 from agentcli.errors import UsageError
 from agentcli.session.session import Session
 
@@ -101,11 +101,11 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
                        emit: EventSink, ask: Any) -> Orchestrator:
     """Wire the agent's parts for one session."""
     from agentcli.agent.approval import Approver
-    from agentcli.agent.model import ModelClient, ModelSettings
-    from agentcli.agent.steps import ToolRunner
-    from agentcli.agent.tools import Toolbox
-    from agentcli.agent.tracker import Tracker
-    from agentcli.agent.workspace import Workspace
+    from agentcli.agent.history.tracker import Tracker
+    from agentcli.agent.model.client import ModelClient, ModelSettings
+    from agentcli.agent.runner import ToolRunner
+    from agentcli.agent.tools.toolbox import Toolbox
+    from agentcli.agent.workspace.jail import Workspace
 
     workspace = Workspace(root, protected=[sessions_dir])
     toolbox = Toolbox(workspace, shell_timeout_default=settings.shell_timeout)

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agentcli.cli.render_show import ShowRenderer
-from agentcli.cli.session_view import SessionView
+from agentcli.cli.render.session_view import SessionView
+from agentcli.cli.render.show import ShowRenderer
 from agentcli.session.records import ToolCallRecord
 from agentcli.session.session import Session
 from agentcli.store.durable import lock_path

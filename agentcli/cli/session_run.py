@@ -23,7 +23,7 @@ from agentcli.session.session import Session
 
 def start_session(ctx: CliContext, options: RunOptions) -> int:
     """``agentcli new``: create the session file, then run like a resume."""
-    from agentcli.agent.instructions import system_prompt
+    from agentcli.agent.system_prompt import system_prompt
 
     prompt = read_prompt(options, required=True)
     settings = settings_for(ctx, options)

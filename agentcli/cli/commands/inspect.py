@@ -77,7 +77,7 @@ def reading(ctx: CliContext, ref: str) -> Iterator[tuple[Session, bool]]:
 def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: WorkspaceOpt = None,
                   sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
     """List the sessions of this workspace, oldest first (--all: every file in the folder)."""
-    from agentcli.cli.render_text import entry_json, list_text
+    from agentcli.cli.render.text import entry_json, list_text
 
     ctx = make_context(workspace, sessions_dir)
     entries = ctx.sessions.entries(None if all_ else ctx.workspace_root)
@@ -97,8 +97,8 @@ def show(session: SessionArg, json_out: JsonOpt = False, follow: FollowOpt = Fal
     """Show a session: status, plan, transcript with tool calls, totals."""
     from agentcli.cli.follow import Tail
     from agentcli.cli.follow import follow as follow_session
-    from agentcli.cli.render_show import ShowRenderer, make_console
-    from agentcli.cli.session_view import load_view, show_json
+    from agentcli.cli.render.session_view import load_view, show_json
+    from agentcli.cli.render.show import ShowRenderer, make_console
 
     if json_out and follow:
         raise UsageError("--follow prints text as the session runs; it does not combine with --json")
@@ -120,8 +120,8 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,
         workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False) -> None:
     """Show the audit log: every model call attempt with its latency, tokens and status."""
-    from agentcli.cli.render_text import log_full_text, log_text
-    from agentcli.cli.session_view import log_totals, model_call_full, model_call_summary
+    from agentcli.cli.render.session_view import log_totals, model_call_full, model_call_summary
+    from agentcli.cli.render.text import log_full_text, log_text
 
     with reading(make_context(workspace, sessions_dir), session) as (opened, _busy):
         calls = opened.model_calls.all()
@@ -141,8 +141,8 @@ def export(session: SessionArg, fmt: FormatOpt = ExportFormat.md, output: Output
            debug: DebugOpt = False) -> None:
     """Export the whole session (meta, prompts, transcript, tool and model calls, file log,
     checkpoints, plan) as Markdown or JSON. File contents stay in the session's blobs."""
-    from agentcli.cli.export_md import export_markdown
-    from agentcli.cli.session_view import export_json, load_view
+    from agentcli.cli.render.markdown import export_markdown
+    from agentcli.cli.render.session_view import export_json, load_view
 
     with reading(make_context(workspace, sessions_dir), session) as (opened, busy):
         view = load_view(opened, busy=busy, everything=True)

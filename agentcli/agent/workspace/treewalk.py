@@ -1,7 +1,7 @@
 """The workspace the way git sees it, stat'ed fast for change tracking.
 
 :class:`TreeWalker` stats the tree with the ignore rules of
-:class:`~agentcli.agent.gitignore.GitIgnore`: one ``lstat`` per entry, ``.git`` folders and
+:class:`~agentcli.agent.workspace.gitignore.GitIgnore`: one ``lstat`` per entry, ``.git`` folders and
 excluded folders skipped, ignored folders pruned, symlinks recorded as symlinks and never
 followed. Nothing is read or hashed here.
 
@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from agentcli.agent.gitignore import SETTLE_NS, GitIgnore, list_folder
+from agentcli.agent.workspace.gitignore import SETTLE_NS, GitIgnore, list_folder
 
 StatKey = tuple[int, int, int, int, int]  # st_mode (type and permissions), size, mtime_ns, ctime_ns, inode
 

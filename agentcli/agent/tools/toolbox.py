@@ -21,13 +21,13 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agentcli.agent import readers
-from agentcli.agent.arguments import check_arguments, parse_arguments, validate_plan
-from agentcli.agent.edits import FileEdit, apply_edit, plan_replace, plan_write
 from agentcli.agent.errors import ToolError
-from agentcli.agent.shell import run_command
-from agentcli.agent.tool_schemas import TOOL_SCHEMAS
-from agentcli.agent.workspace import Workspace
+from agentcli.agent.tools import readers
+from agentcli.agent.tools.arguments import check_arguments, parse_arguments, validate_plan
+from agentcli.agent.tools.schemas import TOOL_SCHEMAS
+from agentcli.agent.tools.shell import run_command
+from agentcli.agent.workspace.edits import FileEdit, apply_edit, plan_replace, plan_write
+from agentcli.agent.workspace.jail import Workspace
 
 __all__ = ["FileEdit", "PreparedCall", "ToolError", "ToolOutput", "Toolbox", "apply_edit"]
 

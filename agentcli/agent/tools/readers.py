@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 from agentcli.agent.errors import ToolError
-from agentcli.agent.scan import compile_glob, walk_files
-from agentcli.agent.workspace import Workspace
+from agentcli.agent.workspace.jail import Workspace
+from agentcli.agent.workspace.walk import compile_glob, walk_files
 
 READ_LINE_LIMIT = 2000
 READ_CHAR_LIMIT = 100_000

@@ -13,8 +13,8 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
-from agentcli.cli.render_text import clean, excerpt, local_time
-from agentcli.cli.session_view import SessionView
+from agentcli.cli.render.session_view import SessionView
+from agentcli.cli.render.text import clean, excerpt, local_time
 from agentcli.session.records import AGENT, Message, PlanItem, ToolCallRecord
 
 ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold yellow", "system": "dim"}

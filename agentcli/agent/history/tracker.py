@@ -28,9 +28,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from agentcli.agent.baseline import Scanner, ScanResult, baseline_keys, trusted_key
-from agentcli.agent.edits import FileEdit
-from agentcli.agent.restore import (
+from agentcli.agent.history.disk import (
     DEFAULT_MAX_FILE_BYTES,
     Side,
     after_side,
@@ -41,8 +39,10 @@ from agentcli.agent.restore import (
     safe_path,
     state_of,
 )
-from agentcli.agent.treewalk import TreeWalker, is_folder_mode
-from agentcli.agent.workspace import default_file_mode
+from agentcli.agent.history.scanner import Scanner, ScanResult, baseline_keys, trusted_key
+from agentcli.agent.workspace.edits import FileEdit
+from agentcli.agent.workspace.jail import default_file_mode
+from agentcli.agent.workspace.treewalk import TreeWalker, is_folder_mode
 from agentcli.session.records import Checkpoint, FileChange
 from agentcli.session.snapshots import PackedBlob, PathState, pack_blob
 

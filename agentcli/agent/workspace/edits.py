@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agentcli.agent.errors import ToolError
-from agentcli.agent.workspace import (
+from agentcli.agent.workspace.jail import (
     Workspace,
     default_file_mode,
     read_state,

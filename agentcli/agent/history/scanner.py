@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentcli.agent.restore import read_content, state_key
-from agentcli.agent.treewalk import TreeWalker, Walk, pack_key, tracked_mode
+from agentcli.agent.history.disk import read_content, state_key
+from agentcli.agent.workspace.treewalk import TreeWalker, Walk, pack_key, tracked_mode
 from agentcli.session.snapshots import PackedBlob, PathState, pack_blob
 
 FLUSH_BYTES = 32 << 20  # packed blobs held in memory before they are written

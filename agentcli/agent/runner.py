@@ -15,11 +15,11 @@ from agentcli.agent.approval import Approver
 from agentcli.agent.errors import ToolError
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
-from agentcli.agent.tools import PreparedCall, Toolbox, ToolOutput
+from agentcli.agent.tools.toolbox import PreparedCall, Toolbox, ToolOutput
 from agentcli.session.records import AGENT, Message, PlanItem, ToolCallRecord
 
 if TYPE_CHECKING:
-    from agentcli.agent.tracker import Tracker
+    from agentcli.agent.history.tracker import Tracker
     from agentcli.session.session import Session
 
 SHELL_INTERRUPTED = (

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from agentcli.cli.session_view import SessionView, log_totals
+from agentcli.cli.render.session_view import SessionView, log_totals
 from agentcli.session.records import AGENT, Message, ToolCallRecord
 
 PLAN_MARKS = {"done": "[x]", "in_progress": "[~]", "pending": "[ ]"}

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from agentcli.cli.session_view import model_call_full
+from agentcli.cli.render.session_view import model_call_full
 from agentcli.session.directory import SessionEntry
 from agentcli.session.records import Message, ModelCallRecord
 

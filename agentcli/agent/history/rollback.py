@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentcli.agent.restore import (
+from agentcli.agent.history.disk import (
     DEFAULT_MAX_FILE_BYTES,
     FolderNotEmptyError,
     Side,
@@ -39,7 +39,7 @@ from agentcli.agent.restore import (
     safe_path,
     state_of,
 )
-from agentcli.agent.treewalk import is_folder_mode
+from agentcli.agent.workspace.treewalk import is_folder_mode
 from agentcli.errors import RollbackConflictError, UsageError
 from agentcli.session.records import Checkpoint, FileChange
 from agentcli.session.snapshots import PathState, pack_blob

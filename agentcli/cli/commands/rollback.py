@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from agentcli.cli.inspect_cmds import print_json, reading
+from agentcli.cli.commands.inspect import print_json, reading
 from agentcli.cli.lean import LeanCommand
 from agentcli.cli.options import (
     DebugOpt,
@@ -28,7 +28,7 @@ from agentcli.cli.options import (
 from agentcli.errors import RollbackConflictError, UsageError
 
 if TYPE_CHECKING:
-    from agentcli.agent.rollback import RollbackResult
+    from agentcli.agent.history.rollback import RollbackResult
 
 ToOpt = Annotated[
     Optional[int],  # noqa: UP045 - typer reads the annotation at run time
@@ -49,7 +49,7 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
                      force: ForceOpt = False, workspace: WorkspaceOpt = None,
                      sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
     """Restore files and conversation to a checkpoint (default: undo the last prompt)."""
-    from agentcli.agent.rollback import rollback, undo_last_rollback
+    from agentcli.agent.history.rollback import rollback, undo_last_rollback
     from agentcli.session.session import Session
 
     if files_only and conversation_only:
@@ -110,8 +110,8 @@ def checkpoints(session: SessionArg, json_out: JsonOpt = False, workspace: Works
 def diff(session: SessionArg, to: ToOpt = None, workspace: WorkspaceOpt = None,
          sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
     """Show the unified diff of the agent's changes since checkpoint N (default: the last prompt's)."""
-    from agentcli.agent.diff import diff_since
-    from agentcli.agent.rollback import find_checkpoint
+    from agentcli.agent.history.diff import diff_since
+    from agentcli.agent.history.rollback import find_checkpoint
 
     ctx = make_context(workspace, sessions_dir)
     with reading(ctx, session) as (opened, _busy):

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from agentcli.agent.gitignore import GIT_DIR
-from agentcli.agent.treewalk import StatKey, is_folder_mode, is_link_mode, tracked_mode
+from agentcli.agent.workspace.gitignore import GIT_DIR
+from agentcli.agent.workspace.treewalk import StatKey, is_folder_mode, is_link_mode, tracked_mode
 from agentcli.errors import SessionFileError
 from agentcli.session.records import FileChange
 from agentcli.session.snapshots import PathState

@@ -1,6 +1,6 @@
 """Walking the workspace the way git sees it, for the file tools; globs.
 
-The ignore rules are :class:`~agentcli.agent.gitignore.GitIgnore`'s, the same the change
+The ignore rules are :class:`~agentcli.agent.workspace.gitignore.GitIgnore`'s, the same the change
 tracker applies, so the tools and the session log agree on what git would ignore.
 
 Example:
@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 
-from agentcli.agent.gitignore import GitIgnore, list_folder, path_ignored
-from agentcli.agent.workspace import Workspace
+from agentcli.agent.workspace.gitignore import GitIgnore, list_folder, path_ignored
+from agentcli.agent.workspace.jail import Workspace
 
 _MAX_BRACE_EXPANSIONS = 64
 

@@ -1,6 +1,6 @@
 """Running a shell command so that it can never outlive agentcli.
 
-A tiny supervisor (``agentcli/agent/supervisor.py``, run as ``python -I -S``) sits
+A tiny supervisor (``agentcli/agent/tools/supervisor.py``, run as ``python -I -S``) sits
 between agentcli and the command::
 
     agentcli ──lifeline pipe──▶ supervisor ──fork, setsid──▶ bash -c COMMAND (+ children)

@@ -22,9 +22,9 @@ import difflib
 import stat
 from typing import TYPE_CHECKING
 
-from agentcli.agent.restore import Side, after_side, before_side
-from agentcli.agent.rollback import find_checkpoint
-from agentcli.agent.treewalk import is_folder_mode, is_link_mode
+from agentcli.agent.history.disk import Side, after_side, before_side
+from agentcli.agent.history.rollback import find_checkpoint
+from agentcli.agent.workspace.treewalk import is_folder_mode, is_link_mode
 
 if TYPE_CHECKING:
     from agentcli.session.session import Session

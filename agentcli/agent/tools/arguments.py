@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentcli.agent.errors import ToolError
-from agentcli.agent.tool_schemas import PLAN_STATUSES, TOOL_SCHEMAS
+from agentcli.agent.tools.schemas import PLAN_STATUSES, TOOL_SCHEMAS
 
 
 def parse_arguments(name: str, raw: str | Mapping[str, Any] | None) -> dict[str, Any]:

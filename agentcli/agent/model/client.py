@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from agentcli.agent.model_reply import (
+from agentcli.agent.model.reply import (
     ModelReply,
     Usage,
     _IncompleteStreamError,

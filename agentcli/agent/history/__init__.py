@@ -1,0 +1,1 @@
+"""The file history: scanning for changes, the tracker, rollback and diff."""

@@ -1,0 +1,1 @@
+"""The model client: one Chat Completions attempt, streamed replies parsed once."""

@@ -1,0 +1,1 @@
+"""The workspace: the path jail, planned edits, walks that honour .gitignore. No SQL."""

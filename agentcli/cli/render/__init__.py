@@ -1,0 +1,1 @@
+"""Rendering for people and scripts: events, show, tables, Markdown export."""
