@@ -85,53 +85,54 @@ class Snapshots:
 
     def states(self) -> dict[str, PathState]:
         """The whole baseline, by path."""
-        cursor = self._db.execute(
+        with self._db.cursor(
             "SELECT path, mode, size, mtime_ns, ctime_ns, inode, hash, restorable, checked_ns "
             "FROM file_states"
-        )
-        return {row[0]: PathState._make(row) for row in cursor}
+        ) as cursor:
+            return {row[0]: PathState._make(row) for row in cursor}
 
     def states_for(self, paths: Iterable[str]) -> dict[str, PathState]:
         """The baseline rows of some paths (absent paths are left out)."""
         found: dict[str, PathState] = {}
         for chunk in _chunks(list(paths)):
-            cursor = self._db.execute(
+            with self._db.cursor(
                 "SELECT path, mode, size, mtime_ns, ctime_ns, inode, hash, restorable, checked_ns "
                 f"FROM file_states WHERE path IN ({','.join('?' * len(chunk))})",
                 chunk,
-            )
-            found.update({row[0]: PathState._make(row) for row in cursor})
+            ) as cursor:
+                found.update({row[0]: PathState._make(row) for row in cursor})
         return found
 
     def save_states(self, upserts: Iterable[PathState], deletes: Iterable[str] = ()) -> None:
         """Replace the baseline rows of ``upserts`` and drop those of ``deletes``."""
-        self._db.conn.executemany(
+        self._db.executemany(
             "INSERT OR REPLACE INTO file_states (path, mode, size, mtime_ns, ctime_ns, inode, hash, "
             "restorable, checked_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (tuple(state) for state in upserts),
         )
-        self._db.conn.executemany("DELETE FROM file_states WHERE path = ?", ((p,) for p in deletes))
+        self._db.executemany("DELETE FROM file_states WHERE path = ?", ((p,) for p in deletes))
 
     def put_blobs(self, blobs: Iterable[PackedBlob]) -> None:
         """Store packed blobs; a hash already stored is kept as it is."""
-        self._db.conn.executemany(
+        self._db.executemany(
             "INSERT OR IGNORE INTO blobs (hash, size, compression, data) VALUES (?, ?, ?, ?)",
             (astuple(blob) for blob in blobs),
         )
 
     def blob_hashes(self) -> set[str]:
         """The hash of every stored blob."""
-        return {row[0] for row in self._db.execute("SELECT hash FROM blobs")}
+        with self._db.cursor("SELECT hash FROM blobs") as cursor:
+            return {row[0] for row in cursor}
 
     def missing_blobs(self, hashes: Iterable[str]) -> set[str]:
         """Those of ``hashes`` that have no stored blob."""
         wanted = list(set(hashes))
         present: set[str] = set()
         for chunk in _chunks(wanted):
-            cursor = self._db.execute(
+            with self._db.cursor(
                 f"SELECT hash FROM blobs WHERE hash IN ({','.join('?' * len(chunk))})", chunk
-            )
-            present.update(row[0] for row in cursor)
+            ) as cursor:
+                present.update(row[0] for row in cursor)
         return set(wanted) - present
 
 

@@ -174,17 +174,14 @@ class Transcript:
         """
         picked: list[Message] = []
         used = 0
-        cursor = self._db.conn.execute(
-            f"SELECT chars, {_MESSAGE_COLUMNS} FROM messages WHERE agent = ? AND role != 'system' "
-            "AND rolled_back_by IS NULL ORDER BY id DESC",
-            [agent],
-        )
-        for row in cursor:
-            if picked and used + row[0] > budget_chars and picked[-1].role == "user":
-                break
-            picked.append(_message(row[1:]))
-            used += row[0]
-        cursor.close()
+        sql = (f"SELECT chars, {_MESSAGE_COLUMNS} FROM messages WHERE agent = ? AND role != 'system' "
+               "AND rolled_back_by IS NULL ORDER BY id DESC")
+        with self._db.cursor(sql, [agent]) as cursor:
+            for row in cursor:
+                if picked and used + row[0] > budget_chars and picked[-1].role == "user":
+                    break
+                picked.append(_message(row[1:]))
+                used += row[0]
         picked.reverse()
         system = self.system(agent)
         return ([system] if system else []) + picked

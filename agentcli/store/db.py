@@ -1,19 +1,24 @@
-"""A thin connection wrapper: rows as dicts, explicit transactions, nothing else.
+"""A thin connection wrapper: rows as dicts, explicit transactions, one writer at a time.
 
 The session layer's hot paths (appending a message, reading the context) use this
 instead of ``sqlite_utils.Database`` so that opening a file stays cheap;
 ``sqlite_utils`` is imported only to run migrations.
+
+Threads share one connection, so every use of it is serialised by one re-entrant lock,
+held for the whole of a transaction: a thread's ``atomic()`` block is never silently
+nested into another thread's (its rows would vanish with the other's rollback), and a
+statement run outside any block is its own step, even while another thread's block is
+open. Whether a block is a transaction or a savepoint depends on the *calling thread's*
+depth, never on ``conn.in_transaction``, which another thread may have set.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
-
-_savepoints = itertools.count()
 
 
 class Db:
@@ -27,46 +32,84 @@ class Db:
     def __init__(self, conn: sqlite3.Connection):
         conn.isolation_level = None  # we open transactions ourselves
         self.conn = conn
+        self._lock = threading.RLock()
+        self._depth = 0  # nesting of atomic() blocks; only the lock's holder touches it
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        """Run one statement; outside ``atomic()`` it commits on its own."""
-        return self.conn.execute(sql, params)
+        """Run one statement; outside ``atomic()`` it commits on its own.
+
+        The returned cursor is already executed: read ``lastrowid``, ``rowcount`` or
+        ``fetchone()`` from it at once (a long read goes through :meth:`query`).
+        """
+        with self._lock:
+            return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each row of parameters."""
+        with self._lock:
+            self.conn.executemany(sql, rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
-        """Run a query and yield each row as a dict."""
-        cursor = self.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        for values in cursor:
+        """Run a query and yield each row as a dict (read whole under the lock)."""
+        with self._lock:
+            cursor = self.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        for values in rows:
             yield dict(zip(names, values))
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row, or None."""
-        row = self.conn.execute(sql, params).fetchone()
+        with self._lock:
+            row = self.conn.execute(sql, params).fetchone()
         return row[0] if row else None
 
     @contextlib.contextmanager
+    def cursor(self, sql: str, params: Sequence[Any] = ()) -> Iterator[sqlite3.Cursor]:
+        """A cursor to read row by row (stopping early is cheap); the lock is held inside."""
+        with self._lock:
+            cursor = self.conn.execute(sql, params)
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+
+    @contextlib.contextmanager
     def atomic(self) -> Iterator[Db]:
-        """A transaction (``BEGIN IMMEDIATE``), or a savepoint when one is open."""
-        if self.conn.in_transaction:
-            name = f"sp{next(_savepoints)}"
-            self.conn.execute(f"SAVEPOINT {name}")
+        """A transaction (``BEGIN IMMEDIATE``), or a savepoint inside this thread's own."""
+        with self._lock:
+            if self._depth:
+                yield from self._savepoint()
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self
             except BaseException:
-                self.conn.execute(f"ROLLBACK TO {name}")
-                self.conn.execute(f"RELEASE {name}")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute(f"RELEASE {name}")
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
+            else:
+                self.conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _savepoint(self) -> Iterator[Db]:
+        name = f"sp{self._depth}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
         try:
             yield self
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
             raise
-        self.conn.execute("COMMIT")
+        else:
+            self.conn.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
 
     def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
+        """Close the connection (waiting for a transaction another thread has open)."""
+        with self._lock:
+            self.conn.close()
