@@ -38,12 +38,12 @@ def build(workspace: Path, messages: int) -> str:
     folder = SessionDirectory(workspace / "sessions")
     session = folder.create(workspace_root=workspace, title=f"{messages} messages", model="bench")
     with session.transaction():
-        session.transcript.append("system", "You are agentcli.")
+        session.transcript.append("system", "You are agentcli.", agent="orchestrator")
         for index in range((messages - 1) // 2):
             prompt = session.prompts.add(f"prompt {index}")
             session.prompts.finish(prompt.id, "done")
-            session.transcript.append("user", f"{index}: {BODY}", prompt_id=prompt.id)
-            session.transcript.append("assistant", f"{index}: {BODY}", prompt_id=prompt.id)
+            session.transcript.append("user", f"{index}: {BODY}", prompt_id=prompt.id, agent="orchestrator")
+            session.transcript.append("assistant", f"{index}: {BODY}", prompt_id=prompt.id, agent="orchestrator")
     session.close()
     return session.id
 

@@ -64,7 +64,7 @@ def bench_appends(folder: Path, count: int, block: int = 50) -> tuple[float, flo
             n_block = range(first, min(first + block, count))
             start = time.perf_counter()
             for n in n_block:
-                session.transcript.append("user" if n % 2 else "assistant", BODY)
+                session.transcript.append("user" if n % 2 else "assistant", BODY, agent="orchestrator")
             api_seconds += time.perf_counter() - start
             start = time.perf_counter()
             for n in n_block:  # one statement, so one committed transaction, per message
@@ -104,7 +104,7 @@ def build_session(folder: Path, messages: int) -> Path:
 def open_and_load(path: Path) -> int:
     """What resuming costs before the first request: open as writer, load the context."""
     with Session.open(path, writer=True) as session:
-        return len(session.transcript.context(budget_chars=BUDGET_CHARS))
+        return len(session.transcript.context(budget_chars=BUDGET_CHARS, agent="orchestrator"))
 
 
 def open_only(path: Path) -> None:
@@ -115,7 +115,7 @@ def open_only(path: Path) -> None:
 def context_only(path: Path, runs: int) -> float:
     """Median time of loading the context of an already open session."""
     with Session.open(path, writer=True) as session:
-        return median_ms(runs, lambda: session.transcript.context(budget_chars=BUDGET_CHARS))
+        return median_ms(runs, lambda: session.transcript.context(budget_chars=BUDGET_CHARS, agent="orchestrator"))
 
 
 def cli_command() -> list[str]:

@@ -25,15 +25,18 @@ def populate(session: Session) -> None:
     session.prompts.start(prompt.id)
     session.checkpoints.create(prompt.id, session.transcript.last_id(), session.files.last_id(),
                                file_count=3)
-    system = session.transcript.append("system", "You are agentcli.")
-    user = session.transcript.append("user", "fix the failing test", prompt_id=prompt.id)
+    system = session.transcript.append("system", "You are agentcli.", agent="orchestrator")
+    user = session.transcript.append("user", "fix the failing test", prompt_id=prompt.id,
+                                     agent="orchestrator")
     request = {"model": "gpt-test", "stream": True, "tools": [{"type": "function"}]}
     first = session.model_calls.begin(model="gpt-test", endpoint_host="127.0.0.1", request=request,
-                                      message_ids=[system.id, user.id], attempt=0, prompt_id=prompt.id)
+                                      message_ids=[system.id, user.id], attempt=0, prompt_id=prompt.id,
+                                      agent="orchestrator")
     session.model_calls.finish(first, status="error", error="HTTP 429: slow down", http_status=429,
                                latency_ms=12)
     second = session.model_calls.begin(model="gpt-test", endpoint_host="127.0.0.1", request=request,
-                                       message_ids=[system.id, user.id], attempt=1, prompt_id=prompt.id)
+                                       message_ids=[system.id, user.id], attempt=1, prompt_id=prompt.id,
+                                       agent="orchestrator")
     call = {"id": "call_1", "type": "function",
             "function": {"name": "read_file", "arguments": json.dumps({"path": "app.py"})}}
     reply = {"role": "assistant", "content": "", "tool_calls": [call]}
@@ -41,22 +44,22 @@ def populate(session: Session) -> None:
                                usage=(100, 20, 120))
     with session.transaction():
         assistant = session.transcript.append("assistant", "Let me read it.", prompt_id=prompt.id,
-                                              tool_calls=[call], model_call_id=second)
+                                              tool_calls=[call], model_call_id=second, agent="orchestrator")
         tool_row = session.tool_calls.begin(message_id=assistant.id, position=0, call_id="call_1",
                                             name="read_file", arguments=call["function"]["arguments"],
-                                            prompt_id=prompt.id, kind="read")
+                                            prompt_id=prompt.id, kind="read", agent="orchestrator")
     session.tool_calls.finish(tool_row, "done", "def app():\n    return 1\n", duration_ms=3)
     session.transcript.append("tool", "def app():\n    return 1\n", prompt_id=prompt.id,
-                              tool_call_id="call_1")
+                              tool_call_id="call_1", agent="orchestrator")
     session.plan.replace(tool_row, [PlanItem("read app.py", "done"), PlanItem("fix it", "in_progress")])
     digest = session.blobs.put(b"def app():\n    return 2\n")
     session.files.log(FileChange(path="app.py", op="modify", source="tool", after_hash=digest,
                                  prompt_id=prompt.id, tool_call_id=tool_row))
     third = session.model_calls.begin(model="gpt-test", endpoint_host="127.0.0.1", request=request,
                                       message_ids=[system.id, user.id, assistant.id], attempt=0,
-                                      prompt_id=prompt.id)
+                                      prompt_id=prompt.id, agent="orchestrator")
     final = session.transcript.append("assistant", f"Fixed. {MARKUP_TEXT}", prompt_id=prompt.id,
-                                      model_call_id=third)
+                                      model_call_id=third, agent="orchestrator")
     session.model_calls.finish(third, status="ok", response={"content": final.content}, http_status=200,
                                latency_ms=250, usage=(150, 30, 180))
     session.prompts.finish(prompt.id, "done")
@@ -78,7 +81,7 @@ from agentcli.session.session import Session
 session = Session.open(Path(sys.argv[1]), writer=True)
 if "--open-transaction" in sys.argv:
     session.db.execute("BEGIN IMMEDIATE")
-    session.transcript.append("user", "not committed")
+    session.transcript.append("user", "not committed", agent="orchestrator")
 print("locked", flush=True)
 sys.stdin.read()  # hold the lock until the test closes our stdin (or kills us)
 """

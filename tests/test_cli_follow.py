@@ -34,13 +34,15 @@ print("locked", flush=True)
 sys.stdin.readline()  # go on once the follower is tailing
 arguments = json.dumps({"command": "pytest"})
 call = {"id": "call_9", "type": "function", "function": {"name": "run_shell", "arguments": arguments}}
-message = session.transcript.append("assistant", "Running the tests.", tool_calls=[call])
+message = session.transcript.append("assistant", "Running the tests.", tool_calls=[call],
+                                    agent="orchestrator")
 row = session.tool_calls.begin(message_id=message.id, position=0, call_id="call_9", name="run_shell",
-                               arguments=arguments, prompt_id=None, summary="$ pytest")
+                               arguments=arguments, prompt_id=None, summary="$ pytest",
+                               agent="orchestrator")
 time.sleep(0.7)
 session.tool_calls.finish(row, "done", "3 passed", duration_ms=700)
-session.transcript.append("tool", "3 passed", tool_call_id="call_9")
-session.transcript.append("assistant", "All green. [red]literal[/red]")
+session.transcript.append("tool", "3 passed", tool_call_id="call_9", agent="orchestrator")
+session.transcript.append("assistant", "All green. [red]literal[/red]", agent="orchestrator")
 session.update_meta(status="idle")
 session.close()
 """

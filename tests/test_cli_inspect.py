@@ -81,7 +81,7 @@ def test_list_without_sessions(capsys, workspace: Path) -> None:
 
 def _roll_back_last_message(path: Path) -> None:
     with Session.open(path, writer=True) as session:
-        session.transcript.append("user", "a prompt that was rolled back")
+        session.transcript.append("user", "a prompt that was rolled back", agent="orchestrator")
         session.transcript.mark_rolled_back(session.transcript.last_id() - 1, rollback_id=1)
 
 

@@ -17,8 +17,9 @@ from openai_server import (
     tool_call,
 )
 
-from agentcli.agent.model.client import Attempt, ModelClient, ModelSettings
-from agentcli.agent.model.reply import Usage
+from agentcli.agent.model.client import ModelClient, ModelSettings
+from agentcli.agent.model.protocol import Attempt
+from agentcli.agent.model.reply import ModelReply, Usage
 from agentcli.errors import ModelEndpointError
 
 USER = [{"role": "user", "content": "hi"}]
@@ -35,11 +36,20 @@ class Recorder:
         self.sleeps: list[float] = []
 
     def hooks(self) -> dict[str, Any]:
-        return {
-            "on_attempt_start": self.started.append,
-            "on_attempt_end": self.ended.append,
-            "on_text": self.text.append,
-        }
+        return {"log": _AttemptLog(self), "on_text": self.text.append}
+
+
+class _AttemptLog:
+    """The client's AttemptLog, writing into a Recorder."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def started(self, attempt: Attempt) -> None:
+        self.recorder.started.append(attempt)
+
+    def ended(self, attempt: Attempt, reply: ModelReply | None) -> None:
+        self.recorder.ended.append(attempt)
 
 
 def make_client(server_url: str, recorder: Recorder, **settings: Any) -> ModelClient:

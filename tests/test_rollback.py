@@ -58,9 +58,10 @@ def snapshot(root: Path) -> Tree:
 def tool_call(session: Session, prompt_id: int, name: str) -> int:
     """Journal a tool call the way the loop does (an assistant message, then the call)."""
     message = session.transcript.append("assistant", "", prompt_id=prompt_id,
-                                        tool_calls=[{"id": f"c{name}", "type": "function"}])
+                                        tool_calls=[{"id": f"c{name}", "type": "function"}],
+                                        agent="orchestrator")
     return session.tool_calls.begin(message_id=message.id, position=0, call_id=f"c{name}", name=name,
-                                    arguments="{}", prompt_id=prompt_id)
+                                    arguments="{}", prompt_id=prompt_id, agent="orchestrator")
 
 
 def file_tool(session: Session, tracker: Tracker, ws: Workspace, prompt_id: int, edit: FileEdit,
@@ -88,7 +89,7 @@ def start_prompt(session: Session, tracker: Tracker, text: str) -> int:
     prompt = session.prompts.add(text)
     tracker.checkpoint(prompt.id)
     session.prompts.start(prompt.id)
-    session.transcript.append("user", text, prompt_id=prompt.id)
+    session.transcript.append("user", text, prompt_id=prompt.id, agent="orchestrator")
     return prompt.id
 
 
@@ -114,7 +115,7 @@ def build(root: Path) -> Built:
     session = Session.create(root / "sessions" / f"{SESSION}.sqlite", workspace_root=root)
     tracker = Tracker(session, root, exclude=[root / "sessions"])
     ws = Workspace(root, protected=[root / "sessions"])
-    session.transcript.append("system", "You are agentcli.")
+    session.transcript.append("system", "You are agentcli.", agent="orchestrator")
     before = {1: snapshot(root)}
     p1 = start_prompt(session, tracker, "fix add and tidy up")
     file_tool(session, tracker, ws, p1, plan_replace(ws, "src/app.py", "a - b", "a + b")[0], "edit_file")
@@ -122,7 +123,7 @@ def build(root: Path) -> Built:
     shell(session, tracker, root, p1, "mkdir -p out/img && printf 'PNG\\000\\001\\002' > out/img/pic.bin && "
           "rm README.md && chmod 600 data.bin && chmod +x src/app.py && echo more >> debug.log && "
           "echo '[user]' >> .git/config && mkdir -p build && echo x > build/obj.o")
-    session.transcript.append("assistant", "Done with prompt 1.", prompt_id=p1)
+    session.transcript.append("assistant", "Done with prompt 1.", prompt_id=p1, agent="orchestrator")
     session.prompts.finish(p1, "done")
     before[2] = snapshot(root)
     p2 = start_prompt(session, tracker, "more changes")
@@ -130,7 +131,7 @@ def build(root: Path) -> Built:
           "echo new > new.txt && mkdir empty && head -c 300 /dev/urandom > data.bin")
     redraft = plan_write(ws, "docs/notes.md", "notes, second draft\n")
     file_tool(session, tracker, ws, p2, redraft, "write_file")
-    session.transcript.append("assistant", "Done with prompt 2.", prompt_id=p2)
+    session.transcript.append("assistant", "Done with prompt 2.", prompt_id=p2, agent="orchestrator")
     session.prompts.finish(p2, "done")
     end = snapshot(root)
     session.close()

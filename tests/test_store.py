@@ -110,16 +110,17 @@ def test_transaction_is_all_or_nothing(session: Session) -> None:
     before = session.transcript.count()
     with pytest.raises(RuntimeError):
         with session.transaction():
-            message = session.transcript.append("assistant", "half a step", tool_calls=[{"id": "c"}])
+            message = session.transcript.append("assistant", "half a step", tool_calls=[{"id": "c"}],
+                                                agent="orchestrator")
             session.tool_calls.begin(message_id=message.id, position=0, call_id="c", name="x",
-                                     arguments="{}", prompt_id=None)
+                                     arguments="{}", prompt_id=None, agent="orchestrator")
             session.plan.replace(1, [PlanItem("p", "pending")])
             raise RuntimeError("crash inside the step")
     assert session.transcript.count() == before
     assert session.tool_calls.all() == []
     assert session.plan.current() == []
     with session.transaction():
-        session.transcript.append("user", "a whole step")
+        session.transcript.append("user", "a whole step", agent="orchestrator")
     assert session.transcript.count() == before + 1
 
 
@@ -227,19 +228,19 @@ def test_committed_fixture_opens_reads_and_migrates(tmp_path: Path, fixture: Pat
 
 
 def test_context_is_the_system_message_then_the_newest_window_from_a_user_message(session: Session) -> None:
-    session.transcript.append("system", "rules")
+    session.transcript.append("system", "rules", agent="orchestrator")
     for n in range(6):
-        session.transcript.append("user", f"question {n}", prompt_id=None)
-        session.transcript.append("assistant", "x" * 100, tool_calls=[{"id": f"c{n}"}])
-        session.transcript.append("tool", "y" * 50, tool_call_id=f"c{n}")
-    hidden = session.transcript.append("user", "rolled back")
+        session.transcript.append("user", f"question {n}", prompt_id=None, agent="orchestrator")
+        session.transcript.append("assistant", "x" * 100, tool_calls=[{"id": f"c{n}"}], agent="orchestrator")
+        session.transcript.append("tool", "y" * 50, tool_call_id=f"c{n}", agent="orchestrator")
+    hidden = session.transcript.append("user", "rolled back", agent="orchestrator")
     session.transcript.mark_rolled_back(hidden.id - 1, rollback_id=1)
-    window = session.transcript.context(budget_chars=400)  # a round is 174 chars
+    window = session.transcript.context(budget_chars=400, agent="orchestrator")  # a round is 174 chars
     assert window[0].content == "rules"
     # past the budget only until the window can start at a user message
     assert [m.content for m in window[1::3]] == ["question 3", "question 4", "question 5"]
     assert window[-1].content == "y" * 50 and window[2].tool_calls == [{"id": "c3"}]
-    everything = session.transcript.context(budget_chars=10**9)
+    everything = session.transcript.context(budget_chars=10**9, agent="orchestrator")
     assert len(everything) == 1 + 18 and everything[1].content == "question 0"
 
 

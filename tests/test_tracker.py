@@ -48,9 +48,9 @@ def tracker_for(session: Session, root: Path, **options: int) -> Tracker:
 
 def shell(session: Session, tracker: Tracker, root: Path, command: str,
           prompt_id: int = 1) -> list[tuple[str, str]]:
-    message = session.transcript.append("assistant", "", prompt_id=prompt_id)
+    message = session.transcript.append("assistant", "", prompt_id=prompt_id, agent="orchestrator")
     row = session.tool_calls.begin(message_id=message.id, position=0, call_id="c", name="run_shell",
-                                   arguments="{}", prompt_id=prompt_id)
+                                   arguments="{}", prompt_id=prompt_id, agent="orchestrator")
     tracker.before_shell()
     assert run_command(command, root, timeout=30).exit_code == 0
     return [(c.op, c.path) for c in tracker.after_shell(row, prompt_id)]
@@ -200,9 +200,9 @@ def test_a_same_size_rewrite_right_after_a_scan_is_still_seen(session: Session, 
     (root / "same.txt").write_text("AAAA\n")
     tracker.before_shell()
     (root / "same.txt").write_text("BBBB\n")  # same size, likely the same timestamp tick
-    message = session.transcript.append("assistant", "")
+    message = session.transcript.append("assistant", "", agent="orchestrator")
     row = session.tool_calls.begin(message_id=message.id, position=0, call_id="c", name="run_shell",
-                                   arguments="{}", prompt_id=None)
+                                   arguments="{}", prompt_id=None, agent="orchestrator")
     assert [(c.op, c.path) for c in tracker.after_shell(row, None)] == [("modify", "same.txt")]
 
 
@@ -212,10 +212,10 @@ def test_file_tool_edits_are_journaled_then_settled(session: Session, root: Path
     tracker.checkpoint(prompt.id)
     ws = Workspace(root, protected=[root / "sessions"])
     edit = plan_write(ws, "docs/api/notes.md", "notes\n")
-    message = session.transcript.append("assistant", "", prompt_id=prompt.id)
+    message = session.transcript.append("assistant", "", prompt_id=prompt.id, agent="orchestrator")
     with session.transaction():
         row = session.tool_calls.begin(message_id=message.id, position=0, call_id="c", name="write_file",
-                                       arguments="{}", prompt_id=prompt.id)
+                                       arguments="{}", prompt_id=prompt.id, agent="orchestrator")
         tracker.log_edits(row, prompt.id, [edit])
     intended = rows(session, "SELECT path, op, status FROM file_changes")
     assert intended == [("docs/api/notes.md", "create", "intended")]
@@ -233,10 +233,10 @@ def test_reconcile_completes_an_edit_cut_short(session: Session, root: Path) -> 
     prompt = session.prompts.add("go")
     tracker.checkpoint(prompt.id)
     edit = FileEdit("same.txt", b"print('app')\n", b"changed\n", 0o644, 0o644)
-    message = session.transcript.append("assistant", "", prompt_id=prompt.id)
+    message = session.transcript.append("assistant", "", prompt_id=prompt.id, agent="orchestrator")
     with session.transaction():
         row = session.tool_calls.begin(message_id=message.id, position=0, call_id="c", name="edit_file",
-                                       arguments="{}", prompt_id=prompt.id)
+                                       arguments="{}", prompt_id=prompt.id, agent="orchestrator")
         tracker.log_edits(row, prompt.id, [edit])
     # the process died here, before writing; a new process resumes:
     note = tracker_for(session, root).reconcile_edits(row)
@@ -248,9 +248,9 @@ def test_a_new_tracker_continues_from_the_stored_baseline(session: Session, root
     tracker_for(session, root).before_shell()  # the baseline, then the process dies mid-command
     session.checkpoints.create(1, 0, 0)
     (root / "src" / "app.py").write_text("rewritten\n")
-    message = session.transcript.append("assistant", "")
+    message = session.transcript.append("assistant", "", agent="orchestrator")
     row = session.tool_calls.begin(message_id=message.id, position=0, call_id="c", name="run_shell",
-                                   arguments="{}", prompt_id=None)
+                                   arguments="{}", prompt_id=None, agent="orchestrator")
     changes = tracker_for(session, root).after_shell(row, None)
     assert [(c.op, c.path) for c in changes] == [("modify", "src/app.py")]
 

@@ -7,6 +7,8 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agentcli.agent.cancel import NEVER, CancelToken
+from agentcli.agent.workspace.edits import FileEdit
 from agentcli.session.records import Grant
 
 # Tools whose first word alone says little: their grant covers two words ("git status").
@@ -28,8 +30,33 @@ class Decision:
     grant: Grant | None = None
 
 
-# What the interface is asked: the call's kind and one-line summary; answers y / n / always.
-AskFn = Callable[[str, str, str], str]
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A question the agent puts to whoever can answer (a person at a terminal, a test).
+
+    ``edits`` are exactly the bytes the call will write, for showing a diff;
+    ``command`` is the whole shell command line.
+    """
+
+    agent: str
+    tool: str
+    kind: str  # edit or shell
+    summary: str
+    command: str = ""
+    edits: tuple[FileEdit, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalAnswer:
+    """``yes``, ``no`` or ``always``; a ``no`` may carry the person's reason for the model."""
+
+    choice: str
+    reason: str = ""
+
+
+# Whoever answers: called on the agent's thread, it may block until the answer comes,
+# and must give up (raise Cancelled) when the token is set.
+Asker = Callable[[ApprovalRequest, CancelToken], ApprovalAnswer]
 
 
 def command_prefix(command: str) -> str:
@@ -62,17 +89,19 @@ def _granted(kind: str, command: str, grants: list[Grant]) -> bool:
 class Approver:
     """Decide each call by mode: ``ask``, ``auto-edit``, ``full-auto`` or ``read-only``.
 
-    ``ask`` is None when nobody can be asked (no terminal): what would need asking
-    is then denied, and the model is told why.
+    ``asker`` is None when nobody can be asked (no terminal): what would need asking
+    is then denied, and the model is told why. Otherwise the question is a request
+    the interface answers; the agent never reads a terminal itself.
     """
 
-    def __init__(self, mode: str, ask: AskFn | None):
+    def __init__(self, mode: str, asker: Asker | None):
         self.mode = mode
-        self.ask = ask
+        self.asker = asker
 
-    def decide(self, kind: str, summary: str, command: str, grants: list[Grant]) -> Decision:
-        """Decide a call of ``kind`` (read, plan, edit, shell)."""
-        if kind in ("read", "plan") or self.mode == "full-auto":
+    def decide(self, request: ApprovalRequest, grants: list[Grant], cancel: CancelToken = NEVER) -> Decision:
+        """Decide a call of ``request.kind`` (read, plan, edit, shell, agent)."""
+        kind, command = request.kind, request.command
+        if kind not in ("edit", "shell") or self.mode == "full-auto":
             return Decision(True, "auto")
         if self.mode == "read-only":
             return Decision(False, "denied", "the session is in read-only approval mode: "
@@ -81,14 +110,20 @@ class Approver:
             return Decision(True, "auto")
         if _granted(kind, command, grants):
             return Decision(True, "granted")
-        if self.ask is None:
+        if self.asker is None:
             return Decision(False, "denied", f"this {'shell command' if kind == 'shell' else 'edit'} "
                             f"needs approval (--approval {self.mode}) and nobody can be asked: "
-                            "there is no terminal. Rerun with --approval full-auto or auto-edit to allow it")
-        answer = self.ask(kind, summary, command)
-        if answer == "always":
+                            f"there is no terminal. Rerun with {_mode_that_allows(kind)} to allow it")
+        answer = self.asker(request, cancel)
+        if answer.choice == "always":
             grant = Grant("edits", "") if kind == "edit" else Grant("command_prefix", command_prefix(command))
             return Decision(True, "always", grant=grant)
-        if answer == "y":
+        if answer.choice == "yes":
             return Decision(True, "allowed")
-        return Decision(False, "denied", "the user declined this call")
+        reason = "the user declined this call" + (f": {answer.reason}" if answer.reason else "")
+        return Decision(False, "denied", reason)
+
+
+def _mode_that_allows(kind: str) -> str:
+    """The least permissive mode that lets a call of ``kind`` run unasked."""
+    return "--approval auto-edit (or full-auto)" if kind == "edit" else "--approval full-auto"

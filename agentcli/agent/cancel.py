@@ -30,6 +30,7 @@ class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.reason = ""
+        self.resumable = True  # a stopped turn is taken up again by resume (False: Ctrl-C in a REPL)
         self._pipe: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
@@ -38,11 +39,16 @@ class CancelToken:
         """True once :meth:`cancel` was called."""
         return self._event.is_set()
 
-    def cancel(self, reason: str = "stopped") -> None:
-        """Set the token (idempotent; the first reason is kept) and wake every waiter."""
+    def cancel(self, reason: str = "stopped", *, resumable: bool = True) -> None:
+        """Set the token (idempotent; the first reason is kept) and wake every waiter.
+
+        ``resumable`` False says the person chose to drop the turn (Ctrl-C at a
+        terminal): it is recorded ``cancelled`` and not taken up again.
+        """
         if self._event.is_set():
             return
         self.reason = reason
+        self.resumable = resumable
         self._event.set()
         pipe = self._pipe
         if pipe is not None:

@@ -6,6 +6,7 @@ The JSON writer prints them one a line; the terminal renderer draws them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,3 +25,14 @@ class Event:
 
 
 EventSink = Callable[[Event], None]
+
+
+def serialized(sink: EventSink) -> EventSink:
+    """A sink several agents (threads) may call at once: one event is written at a time."""
+    lock = threading.Lock()
+
+    def emit(event: Event) -> None:
+        with lock:
+            sink(event)
+
+    return emit

@@ -1,35 +1,45 @@
-"""The orchestrator loop: decide each next step from the session file alone, then do it.
+"""The agent loop: decide each next step from the session file alone, then do it.
 
 The rule that makes resume exact: every step's record is committed before the step
 acts, and the next step is read back from the tables, never from memory. So the same
-code drives a fresh prompt and a turn resumed after ``kill -9``:
+code drives a fresh prompt and a turn resumed after ``kill -9``. For one agent (its own
+rows, told apart by the ``agent`` column):
 
-- the last live message is a user or tool message → ask the model (unless the turn
+- the last live message is a user or tool message → ask the model (unless the step
   limit is reached);
 - it is an assistant message with tool calls → run the calls that have no result yet
   (reconciling any caught ``running`` by a crash), each journaled before it acts;
 - it is an assistant message without tool calls → the turn is done.
+
+:class:`AgentLoop` is that loop for any named agent; the :class:`Orchestrator` is the
+agent named ``orchestrator``, fed by the queue of user prompts, with a checkpoint
+before each. A :class:`~agentcli.agent.cancel.CancelToken` stops either at the next
+check; the stop is recorded and the turn stays resumable unless the person dropped it.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from agentcli.agent.audit import AuditedRequest
+from agentcli.agent.cancel import Cancelled, CancelToken
 from agentcli.agent.events import Event, EventSink
-from agentcli.agent.failpoints import failpoint
-from agentcli.agent.model.client import Attempt, ModelClient
-from agentcli.agent.model.reply import reply_from_response
+from agentcli.agent.model.protocol import Model
 from agentcli.agent.runner import ToolRunner
 from agentcli.errors import ModelEndpointError
-from agentcli.session.records import AGENT, Message, Prompt
+from agentcli.session.records import ORCHESTRATOR, Message, Prompt
 
 if TYPE_CHECKING:
     from agentcli.agent.history.tracker import Tracker
     from agentcli.session.session import Session
 
 CHARS_PER_TOKEN = 4  # a rough, conservative estimate for cutting the transcript to fit
+
+
+class TranscriptError(RuntimeError):
+    """The transcript breaks a rule the loop relies on (a bug, never the model's fault)."""
 
 
 @dataclass
@@ -44,47 +54,107 @@ class TurnResult:
     resumable: bool = False  # the turn stays open: ``agentcli resume`` takes it up again
 
 
-class Orchestrator:
-    """Drives the orchestrator agent of one session through its pending prompts.
+class AgentLoop:
+    """One agent's steps: ask its model, run its tool calls, until it answers.
 
     Example:
-        >>> agent = Orchestrator(session, client, runner, tracker, emit, max_turns=100,
-        ...                      context_window=128_000)
-        >>> result = agent.run()   # finishes an interrupted turn, then queued prompts
+        >>> loop = AgentLoop(session, "orchestrator", model, runner, emit, context_window=128_000)
+        >>> loop.run_turn(prompt_id=1, cancel=token, max_steps=100)
+        TurnResult(status='done', answer='Fixed.', ...)
     """
 
-    def __init__(
-        self,
-        session: Session,
-        client: ModelClient,
-        runner: ToolRunner,
-        tracker: Tracker,
-        emit: EventSink,
-        *,
-        max_turns: int,
-        context_window: int,
-    ):
+    def __init__(self, session: Session, agent: str, model: Model, runner: ToolRunner, emit: EventSink,
+                 *, context_window: int):
         self.session = session
-        self.client = client
+        self.agent = agent
+        self.model = model
         self.runner = runner
+        self.emit = emit
+        self.context_chars = context_window * CHARS_PER_TOKEN
+
+    def run_turn(self, prompt_id: int | None, cancel: CancelToken, max_steps: int) -> TurnResult:
+        """Step until the agent answers without tool calls, or ``max_steps`` model calls.
+
+        The step budget counts this run only: a resumed turn gets a fresh one.
+        """
+        transcript = self.session.transcript
+        used_before = transcript.count_replies(prompt_id, self.agent) if prompt_id is not None else 0
+        asked = 0
+        while True:
+            cancel.check()
+            last = transcript.last(self.agent)
+            if last is not None and last.role == "assistant" and last.tool_calls:
+                self.runner.run_calls(last, prompt_id, cancel)
+                continue
+            if last is not None and last.role == "assistant":
+                if not last.content.strip():
+                    return TurnResult("failed", error="the model gave up: it answered with nothing",
+                                      exit_code=1)
+                return TurnResult("done", answer=last.content)
+            replies = transcript.count_replies(prompt_id, self.agent) - used_before if prompt_id else asked
+            if replies >= max_steps:
+                return TurnResult("failed", error=f"turn limit reached: {max_steps} model calls for "
+                                  "this prompt", exit_code=1, resumable=True)
+            self.ask(prompt_id, cancel)
+            asked += 1
+
+    def ask(self, prompt_id: int | None, cancel: CancelToken) -> Message:
+        """One model request from the agent's current context; its answer is committed."""
+        context = self.session.transcript.context(self.context_chars, self.agent)
+        _check_answered(context)
+        audit = AuditedRequest(self.session, self.agent, prompt_id=prompt_id,
+                               message_ids=[m.id for m in context], emit=self.emit)
+        self.emit(Event("model.request", {"agent": self.agent, "prompt": prompt_id,
+                                          "messages": len(context)}))
+        reply = self.model.complete(
+            [m.to_api() for m in context], self.runner.schemas(), log=audit, cancel=cancel,
+            on_text=lambda text: self.emit(Event("assistant.delta", {"agent": self.agent, "text": text})),
+        )
+        message = audit.answer
+        assert message is not None, "a successful attempt commits its answer"
+        usage = reply.usage
+        self.emit(Event("assistant.message", {
+            "agent": self.agent,
+            "prompt": prompt_id,
+            "content": message.content,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
+            "usage": None if usage is None else {
+                "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+        }))
+        return message
+
+
+class Orchestrator:
+    """The agent that takes the user's prompts: a checkpoint, then a turn, for each.
+
+    Example:
+        >>> agent = Orchestrator(session, loop, tracker, emit, max_turns=100)
+        >>> result = agent.run(CancelToken())   # an interrupted turn first, then queued prompts
+    """
+
+    def __init__(self, session: Session, loop: AgentLoop, tracker: Tracker, emit: EventSink, *,
+                 max_turns: int):
+        self.session = session
+        self.loop = loop
+        self.runner = loop.runner
+        self.model = loop.model
         self.tracker = tracker
         self.emit = emit
         self.max_turns = max_turns
-        self.context_chars = context_window * CHARS_PER_TOKEN
-        self._current: Prompt | None = None
-        self.interrupt_status = "interrupted"  # the REPL uses "cancelled": not resumed later
 
-    def run(self) -> TurnResult:
+    def run(self, cancel: CancelToken) -> TurnResult:
         """Work through every pending prompt, oldest first; stop at the first that fails.
 
-        ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM turned into it by the interface)
-        propagates after the turn is recorded as ``interrupted``.
+        A cancel is recorded (the turn ``interrupted``, or ``cancelled`` when the token
+        says it is not to be resumed) and returned as an ``interrupted`` result.
         """
-        self.session.model_calls.close_pending("agentcli stopped before the answer arrived")
+        self.session.model_calls.close_pending(ORCHESTRATOR, "agentcli stopped before the answer arrived")
         result, ran = TurnResult("done"), []
         while (prompt := self.session.prompts.next_pending()) is not None:
             ran.append(prompt.id)
-            result = self._guarded_turn(prompt)
+            result = self._guarded_turn(prompt, cancel)
             if result.status != "done":
                 break
         result.prompt_ids = ran
@@ -94,62 +164,34 @@ class Orchestrator:
             self.session.update_meta(status="interrupted" if result.resumable else result.status)
         return result
 
-    def cancel_current(self, status: str = "interrupted") -> None:
-        """Record the running turn as stopped (``interrupted`` resumes, ``cancelled`` does not)."""
-        if self._current is not None:
-            self.session.model_calls.close_pending("stopped by the user")
-            self.session.prompts.finish(self._current.id, status, "stopped before it finished")
-            self.session.update_meta(status="interrupted")
-            self.emit(Event("turn.finished", {"prompt": self._current.id, "status": status}))
-            self._current = None
-
-    # -- one turn ---------------------------------------------------------------------
-    def _guarded_turn(self, prompt: Prompt) -> TurnResult:
-        self._current = prompt
+    def _guarded_turn(self, prompt: Prompt, cancel: CancelToken) -> TurnResult:
         try:
-            outcome = self._turn(prompt)
-        except KeyboardInterrupt:
-            self.cancel_current(self.interrupt_status)
-            raise
+            self._begin(prompt)
+            outcome = self.loop.run_turn(prompt.id, cancel, self.max_turns)
+            if outcome.status == "failed" and outcome.resumable:  # the turn limit
+                outcome.error += f" (go on with: agentcli resume {self.session.id} --max-turns N)"
+        except Cancelled as stop:
+            outcome = TurnResult("interrupted", exit_code=130, resumable=cancel.resumable,
+                                 error=f"interrupted ({stop}): the session is saved; continue with: "
+                                 f"agentcli resume {self.session.id}")
+            status = "interrupted" if cancel.resumable else "cancelled"
+            self.session.model_calls.close_pending(ORCHESTRATOR, "stopped before the answer arrived")
+            self.session.prompts.finish(prompt.id, status, "stopped before it finished")
+            self.emit(Event("turn.finished", {"agent": ORCHESTRATOR, "prompt": prompt.id, "status": status}))
+            return outcome
         except ModelEndpointError as err:
             outcome = TurnResult("failed", exit_code=err.exit_code, resumable=True,
                                  error=f"{err} (the turn is saved: agentcli resume {self.session.id} "
                                  "takes it up again)")
-        status = outcome.status
         # A turn cut short by the endpoint or the turn limit is recorded as interrupted,
         # so resume takes it up again; a model that gave up is failed for good.
-        self.session.prompts.finish(prompt.id, "interrupted" if outcome.resumable else status,
+        self.session.prompts.finish(prompt.id, "interrupted" if outcome.resumable else outcome.status,
                                     outcome.error)
         if outcome.error:
-            self.emit(Event("error", {"message": outcome.error, "prompt": prompt.id}))
-        self.emit(Event("turn.finished", {"prompt": prompt.id, "status": status}))
-        self._current = None
+            self.emit(Event("error", {"agent": ORCHESTRATOR, "message": outcome.error, "prompt": prompt.id}))
+        self.emit(Event("turn.finished", {"agent": ORCHESTRATOR, "prompt": prompt.id,
+                                          "status": outcome.status}))
         return outcome
-
-    def _turn(self, prompt: Prompt) -> TurnResult:
-        self._begin(prompt)
-        # --max-turns is a budget of this run, not state of the session: a resumed turn
-        # gets a fresh one.
-        budget_used_before = self.session.transcript.count_replies(prompt.id)
-        while True:
-            last = self.session.transcript.last(AGENT)
-            if last is not None and last.role == "assistant" and last.tool_calls:
-                self.runner.run_calls(last, prompt.id)
-                continue
-            if last is not None and last.role == "assistant":
-                if not last.content.strip():
-                    return TurnResult("failed", error="the model gave up: it answered with nothing",
-                                      exit_code=1)
-                return TurnResult("done", answer=last.content)
-            if self.session.transcript.count_replies(prompt.id) - budget_used_before >= self.max_turns:
-                return TurnResult(
-                    "failed",
-                    error=f"turn limit reached: {self.max_turns} model calls for this prompt "
-                    f"(go on with: agentcli resume {self.session.id} --max-turns N)",
-                    exit_code=1,
-                    resumable=True,
-                )
-            self._ask_model(prompt)
 
     def _begin(self, prompt: Prompt) -> None:
         session = self.session
@@ -160,81 +202,14 @@ class Orchestrator:
             self.emit(Event("checkpoint.created", {"checkpoint": checkpoint.id, "prompt": prompt.id}))
             with session.transaction():
                 session.prompts.start(prompt.id)
-                session.transcript.append("user", prompt.text, prompt_id=prompt.id)
+                session.transcript.append("user", prompt.text, agent=ORCHESTRATOR, prompt_id=prompt.id)
                 session.update_meta(status="running")
         else:
             with session.transaction():
                 session.prompts.start(prompt.id)
                 session.update_meta(status="running")
-        self.emit(Event("turn.started", {"prompt": prompt.id, "text": prompt.text, "resumed": resumed}))
-
-    # -- one model call ---------------------------------------------------------------
-    def _ask_model(self, prompt: Prompt) -> Message:
-        session = self.session
-        context = session.transcript.context(self.context_chars)
-        _check_answered(context)
-        ids = [m.id for m in context]
-        state: dict[str, Any] = {}
-
-        def started(attempt: Attempt) -> None:
-            state["row"] = session.model_calls.begin(
-                model=attempt.model, endpoint_host=attempt.endpoint_host, request=attempt.request,
-                message_ids=ids, attempt=attempt.number, prompt_id=prompt.id,
-            )
-            if attempt.number:
-                self.emit(Event("model.retry", {"attempt": attempt.number, "prompt": prompt.id}))
-
-        def ended(attempt: Attempt) -> None:
-            usage = attempt.usage
-            tokens = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) if usage else None
-            if attempt.error is not None or attempt.response is None:
-                session.model_calls.finish(
-                    state["row"], status="interrupted" if attempt.interrupted else "error",
-                    error=attempt.error,
-                    response=attempt.response,
-                    http_status=attempt.http_status, latency_ms=attempt.latency_ms,
-                )
-                return
-            # The answer and its audit row commit together: a recorded answer is never asked again.
-            reply = reply_from_response(attempt.response)
-            calls = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                for c in reply.tool_calls
-            ]
-            with session.transaction():
-                session.model_calls.finish(
-                    state["row"], status="ok", response=attempt.response, http_status=attempt.http_status,
-                    latency_ms=attempt.latency_ms, usage=tokens,
-                )
-                state["message"] = session.transcript.append(
-                    "assistant", reply.content, prompt_id=prompt.id, tool_calls=calls or None,
-                    model_call_id=state["row"],
-                )
-            failpoint("model.answered")
-
-        self.emit(Event("model.request", {"prompt": prompt.id, "messages": len(context)}))
-        reply = self.client.complete(
-            [m.to_api() for m in context],
-            self.runner.schemas(),
-            on_attempt_start=started,
-            on_attempt_end=ended,
-            on_text=lambda text: self.emit(Event("assistant.delta", {"text": text})),
-        )
-        message: Message = state["message"]
-        usage = reply.usage
-        self.emit(Event("assistant.message", {
-            "prompt": prompt.id,
-            "content": message.content,
-            "tool_calls": [
-                {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
-                for c in message.tool_calls or []
-            ],
-            "usage": None if usage is None else {
-                "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.total_tokens,
-            },
-        }))
-        return message
+        self.emit(Event("turn.started", {"agent": ORCHESTRATOR, "prompt": prompt.id, "text": prompt.text,
+                                         "resumed": resumed}))
 
 
 def _check_answered(context: list[Message]) -> None:
@@ -248,4 +223,4 @@ def _check_answered(context: list[Message]) -> None:
         elif message.role == "tool":
             pending.discard(message.tool_call_id or "")
     if pending:
-        raise RuntimeError(f"internal error: tool calls without results: {json.dumps(sorted(pending))}")
+        raise TranscriptError(f"tool calls without results: {json.dumps(sorted(pending))}")

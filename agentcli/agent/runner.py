@@ -4,6 +4,11 @@ A call is journaled ``running`` (with the file edits it intends, contents in blo
 before it acts, and closed with its result message in one transaction after. A call
 found ``running`` when a turn resumes was cut short by a crash: file tools are checked
 against the recorded hashes and completed; a shell command is never run again.
+
+The runner knows tools only through the registry's :class:`PreparedCall`: its ``kind``
+(for approval and the change tracker), its ``edits``, how to ``execute`` it, and an
+optional ``record`` step that writes the call's own rows (the plan, for
+``update_plan``) in the transaction that closes the call. A new tool never edits this file.
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from agentcli.agent.approval import Approver
+from agentcli.agent.approval import ApprovalRequest, Approver
+from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
 from agentcli.agent.errors import ToolError
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
 from agentcli.agent.tools.toolbox import PreparedCall, Toolbox, ToolOutput
-from agentcli.session.records import AGENT, Message, PlanItem, ToolCallRecord
+from agentcli.session.records import Message, PlanItem, ToolCallRecord
 
 if TYPE_CHECKING:
     from agentcli.agent.history.tracker import Tracker
@@ -26,38 +32,41 @@ SHELL_INTERRUPTED = (
     "error: interrupted — agentcli stopped while this command was running, so it may have "
     "partly run; its output was lost. Check the workspace before running it again."
 )
+TOOL_INTERRUPTED = "error: interrupted — agentcli stopped before this call finished; run it again if needed."
 NOT_RUN = "error: not run — the turn was stopped before this call ran."
 EXCERPT = 400
 
 
 class ToolRunner:
-    """Runs an assistant message's tool calls against the workspace, journaled."""
+    """Runs one agent's tool calls against the workspace, journaled under its name."""
 
-    def __init__(self, session: Session, toolbox: Toolbox, approver: Approver, tracker: Tracker,
-                 emit: EventSink):
+    def __init__(self, session: Session, agent: str, toolbox: Toolbox, approver: Approver,
+                 tracker: Tracker | None, emit: EventSink):
         self.session = session
+        self.agent = agent
         self.toolbox = toolbox
         self.approver = approver
-        self.tracker = tracker
+        self.tracker = tracker  # None for agents whose tools cannot change the workspace
         self.emit = emit
 
     def schemas(self) -> list[dict[str, Any]]:
         """The ``tools`` list offered to the model."""
         return self.toolbox.schemas()
 
-    def run_calls(self, message: Message, prompt_id: int) -> None:
+    def run_calls(self, message: Message, prompt_id: int | None, cancel: CancelToken = NEVER) -> None:
         """Give every tool call of ``message`` a result, skipping those already recorded."""
         records = {r.position: r for r in self.session.tool_calls.for_message(message.id)}
         for position, call in enumerate(message.tool_calls or []):
+            cancel.check()
             record = records.get(position)
             if record is None:
-                self._run_new(message, position, call, prompt_id)
+                self._run_new(message, position, call, prompt_id, cancel)
             elif record.status == "running":
                 self._reconcile(record, prompt_id)
 
     def settle_unanswered(self) -> None:
         """Before a new prompt: close calls left without a result by a stopped turn."""
-        last = self.session.transcript.last(AGENT)
+        last = self.session.transcript.last(self.agent)
         if last is None or last.role != "assistant" or not last.tool_calls:
             return
         records = {r.position: r for r in self.session.tool_calls.for_message(last.id)}
@@ -68,78 +77,83 @@ class ToolRunner:
             elif record.status == "running":
                 self._reconcile(record, last.prompt_id)
 
+    def _event(self, kind: str, data: dict[str, Any]) -> None:
+        self.emit(Event(kind, {"agent": self.agent, **data}))
+
     # -- a new call -------------------------------------------------------------------
-    def _run_new(self, message: Message, position: int, call: dict[str, Any], prompt_id: int) -> None:
+    def _run_new(self, message: Message, position: int, call: dict[str, Any], prompt_id: int | None,
+                 cancel: CancelToken) -> None:
         function = call.get("function") or {}
         name, raw = function.get("name") or "", function.get("arguments") or ""
-        self.emit(Event("tool.started", {"id": call["id"], "name": name, "arguments": raw}))
+        self._event("tool.started", {"id": call["id"], "name": name, "arguments": raw})
         try:
             prepared = self.toolbox.prepare(name, raw)
         except ToolError as err:
             self._close_unrun(message, position, call, "failed", f"error: {err}", prompt_id)
             return
-        decision = self.approver.decide(
-            prepared.kind, prepared.summary, str(prepared.args.get("command", "")),
-            self.session.grants.all(),
-        )
+        request = ApprovalRequest(self.agent, name, prepared.kind, prepared.summary,
+                                  str(prepared.args.get("command", "")), tuple(prepared.edits))
+        decision = self.approver.decide(request, self.session.grants.all(), cancel)
         if not decision.allowed:
             self._close_unrun(message, position, call, "denied", f"denied: {decision.reason}", prompt_id,
                               prepared)
             return
         with self.session.transaction():
             row = self.session.tool_calls.begin(
-                message_id=message.id, position=position, call_id=call["id"], name=name,
-                arguments=raw, prompt_id=prompt_id, kind=prepared.kind, summary=prepared.summary,
-                approval=decision.how,
+                agent=self.agent, message_id=message.id, position=position, call_id=call["id"],
+                name=name, arguments=raw, prompt_id=prompt_id, kind=prepared.kind,
+                summary=prepared.summary, approval=decision.how,
             )
             if decision.grant is not None:
                 self.session.grants.add(decision.grant.kind, decision.grant.pattern, row)
-            if prepared.kind == "edit":
+            if prepared.kind == "edit" and self.tracker is not None:
                 self.tracker.log_edits(row, prompt_id, prepared.edits)
         failpoint("tool.journaled")
-        self._act(row, call["id"], prepared, prompt_id)
+        self._act(row, call["id"], prepared, prompt_id, cancel)
 
-    def _act(self, row: int, call_id: str, prepared: PreparedCall, prompt_id: int) -> None:
+    def _act(self, row: int, call_id: str, prepared: PreparedCall, prompt_id: int | None,
+             cancel: CancelToken) -> None:
         began = time.monotonic()
-        if prepared.kind == "shell":
+        shell = prepared.kind == "shell" and self.tracker is not None
+        if shell:
             self.tracker.before_shell()
         try:
-            output = prepared.execute()
-        except ToolError as err:
-            output = ToolOutput(f"error: {err}", is_error=True)
-        except KeyboardInterrupt:
-            if prepared.kind == "shell":
+            output = _execute(prepared, cancel)
+        except Cancelled:
+            if shell:
                 self.tracker.after_shell(row, prompt_id)
-            self._finish(row, call_id, prepared.tool_name, "interrupted",
-                         ToolOutput(SHELL_INTERRUPTED, is_error=True), prompt_id, began)
+            text = SHELL_INTERRUPTED if prepared.kind == "shell" else TOOL_INTERRUPTED
+            self._finish(row, call_id, prepared, "interrupted", ToolOutput(text, is_error=True),
+                         prompt_id, began)
             raise
         # Errors read alike for the model ("error: ..."); a timed-out command's output says so itself.
         if output.is_error and prepared.kind != "shell" and not output.text.startswith("error"):
             output = ToolOutput(f"error: {output.text}", True, output.data)
         failpoint("tool.acted")
-        if prepared.kind == "shell":
+        if shell:
             self.tracker.after_shell(row, prompt_id)
-        elif prepared.kind == "edit":
+        elif prepared.kind == "edit" and self.tracker is not None:
             self.tracker.edits_applied(row)
         status = "failed" if output.is_error else "done"
-        self._finish(row, call_id, prepared.tool_name, status, output, prompt_id, began)
+        self._finish(row, call_id, prepared, status, output, prompt_id, began)
 
-    def _finish(self, row: int, call_id: str, name: str, status: str, output: ToolOutput,
-                prompt_id: int | None, began: float | None = None) -> None:
+    def _finish(self, row: int, call_id: str, prepared: PreparedCall | ToolCallRecord, status: str,
+                output: ToolOutput, prompt_id: int | None, began: float | None = None) -> None:
         duration = int((time.monotonic() - began) * 1000) if began is not None else None
+        name = prepared.tool_name if isinstance(prepared, PreparedCall) else prepared.name
         with self.session.transaction():
             self.session.tool_calls.finish(row, status, output.text, is_error=output.is_error,
                                            data=output.data or None, duration_ms=duration)
-            if name == "update_plan" and not output.is_error:
-                items = [PlanItem(i["title"], i["status"]) for i in output.data.get("items", [])]
-                self.session.plan.replace(row, items)
-            self.session.transcript.append("tool", output.text, prompt_id=prompt_id, tool_call_id=call_id)
+            if isinstance(prepared, PreparedCall) and not output.is_error:
+                _record(prepared, self.session, row, output)
+            self.session.transcript.append("tool", output.text, agent=self.agent, prompt_id=prompt_id,
+                                           tool_call_id=call_id)
         failpoint("tool.finished")
-        self.emit(Event("tool.finished", {
+        self._event("tool.finished", {
             "id": call_id, "name": name, "status": status, "is_error": output.is_error,
             "output": output.text[:EXCERPT], "duration_ms": duration,
             **{k: v for k, v in output.data.items() if k in ("exit_code", "timed_out", "items")},
-        }))
+        })
 
     def _close_unrun(self, message: Message, position: int, call: dict[str, Any], status: str,
                      text: str, prompt_id: int | None, prepared: PreparedCall | None = None) -> None:
@@ -147,38 +161,62 @@ class ToolRunner:
         function = call.get("function") or {}
         with self.session.transaction():
             row = self.session.tool_calls.begin(
-                message_id=message.id, position=position, call_id=call["id"],
+                agent=self.agent, message_id=message.id, position=position, call_id=call["id"],
                 name=function.get("name") or "", arguments=function.get("arguments") or "",
                 prompt_id=prompt_id, kind=prepared.kind if prepared else None,
                 summary=prepared.summary if prepared else None,
                 approval="denied" if status == "denied" else None, status=status,
             )
             self.session.tool_calls.finish(row, status, text, is_error=True)
-            self.session.transcript.append("tool", text, prompt_id=prompt_id, tool_call_id=call["id"])
-        self.emit(Event("tool.finished", {
+            self.session.transcript.append("tool", text, agent=self.agent, prompt_id=prompt_id,
+                                           tool_call_id=call["id"])
+        self._event("tool.finished", {
             "id": call["id"], "name": function.get("name") or "", "status": status, "is_error": True,
             "output": text[:EXCERPT],
-        }))
+        })
 
     # -- a call caught running by a crash ---------------------------------------------
     def _reconcile(self, record: ToolCallRecord, prompt_id: int | None) -> None:
-        self.emit(Event("tool.started", {"id": record.call_id, "name": record.name,
-                                         "arguments": record.arguments, "resumed": True}))
+        self._event("tool.started", {"id": record.call_id, "name": record.name,
+                                     "arguments": record.arguments, "resumed": True})
         if record.kind == "shell":
-            self.tracker.after_shell(record.id, prompt_id)
-            self._finish(record.id, record.call_id, record.name, "interrupted",
+            if self.tracker is not None:
+                self.tracker.after_shell(record.id, prompt_id)
+            self._finish(record.id, record.call_id, record, "interrupted",
                          ToolOutput(SHELL_INTERRUPTED, is_error=True), prompt_id)
             return
-        if record.kind == "edit":
+        if record.kind == "edit" and self.tracker is not None:
             note = self.tracker.reconcile_edits(record.id)
-            self._finish(record.id, record.call_id, record.name, "done",
+            self._finish(record.id, record.call_id, record, "done",
                          ToolOutput(f"{record.summary or record.name}: {note}"), prompt_id)
             return
         # Reads and plan updates have no side effect outside their own records: redo them.
         try:
-            prepared = self.toolbox.prepare(record.name, record.arguments)
-            output = prepared.execute()
+            prepared: PreparedCall | ToolCallRecord = self.toolbox.prepare(record.name, record.arguments)
+            output = _execute(prepared, NEVER)  # type: ignore[arg-type]
         except ToolError as err:
-            output = ToolOutput(f"error: {err}", is_error=True)
-        self._finish(record.id, record.call_id, record.name, "failed" if output.is_error else "done",
+            prepared, output = record, ToolOutput(f"error: {err}", is_error=True)
+        self._finish(record.id, record.call_id, prepared, "failed" if output.is_error else "done",
                      output, prompt_id)
+
+
+def _execute(prepared: PreparedCall, cancel: CancelToken) -> ToolOutput:
+    """Run a prepared call; anything unexpected becomes that call's failure, not a crash."""
+    try:
+        return prepared.execute(cancel)
+    except (Cancelled, KeyboardInterrupt):
+        raise
+    except ToolError as err:
+        return ToolOutput(f"error: {err}", is_error=True)
+    except Exception as err:  # a bug in a tool must not wedge the session on every resume
+        return ToolOutput(f"error: {prepared.tool_name} failed unexpectedly: {type(err).__name__}: {err}",
+                          is_error=True)
+
+
+def _record(prepared: PreparedCall, session: Session, row: int, output: ToolOutput) -> None:
+    """The call's own rows, written in the transaction that closes it."""
+    record = getattr(prepared, "record", None)
+    if record is not None:
+        record(session, row)
+    elif prepared.tool_name == "update_plan":  # until the tool registry gives every tool a record step
+        session.plan.replace(row, [PlanItem(i["title"], i["status"]) for i in output.data.get("items", [])])

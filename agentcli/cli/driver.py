@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentcli.agent.approval import Asker
 from agentcli.agent.config import Settings, resolve_settings
-from agentcli.agent.events import Event, EventSink
+from agentcli.agent.events import Event, EventSink, serialized
 from agentcli.agent.loop import Orchestrator, TurnResult
 from agentcli.cli.options import CliContext
 from agentcli.cli.render.events import EventPrinter, JsonLines
@@ -76,47 +74,35 @@ def remembered_settings(settings: Settings) -> dict[str, Any]:
 def make_sink(options: RunOptions) -> EventSink:
     """JSON lines on stdout for ``--json``; else progress for people (stderr when scripted)."""
     if options.json:
-        return JsonLines(sys.stdout)
+        return serialized(JsonLines(sys.stdout))
     if options.interactive:
-        return EventPrinter(sys.stdout, stream_text=True)
-    return EventPrinter(sys.stderr, stream_text=False)
-
-
-@contextmanager
-def signals_as_interrupts() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop the run like Ctrl-C: recorded, resumable, exit 130."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        return serialized(EventPrinter(sys.stdout, stream_text=True))
+    return serialized(EventPrinter(sys.stderr, stream_text=False))
 
 
 def build_orchestrator(session: Session, root: Path, sessions_dir: Path, settings: Settings,
-                       emit: EventSink, ask: Any) -> Orchestrator:
-    """Wire the agent's parts for one session."""
+                       emit: EventSink, asker: Asker | None) -> Orchestrator:
+    """Wire the agent's parts for one session; ``asker`` None when nobody can be asked."""
     from agentcli.agent.approval import Approver
     from agentcli.agent.history.tracker import Tracker
+    from agentcli.agent.loop import AgentLoop
     from agentcli.agent.model.client import ModelClient, ModelSettings
     from agentcli.agent.runner import ToolRunner
     from agentcli.agent.tools.toolbox import Toolbox
     from agentcli.agent.workspace.jail import Workspace
+    from agentcli.session.records import ORCHESTRATOR
 
     workspace = Workspace(root, protected=[sessions_dir])
     toolbox = Toolbox(workspace, shell_timeout_default=settings.shell_timeout)
     tracker = Tracker(session, root, exclude=[sessions_dir], max_file_bytes=settings.max_file_bytes)
-    client = ModelClient(ModelSettings(
+    model = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
     ))
-    runner = ToolRunner(session, toolbox, Approver(settings.approval or "ask", ask), tracker, emit)
-    return Orchestrator(session, client, runner, tracker, emit, max_turns=settings.max_turns,
-                        context_window=settings.context_window)
+    runner = ToolRunner(session, ORCHESTRATOR, toolbox, Approver(settings.approval or "ask", asker),
+                        tracker, emit)
+    loop = AgentLoop(session, ORCHESTRATOR, model, runner, emit, context_window=settings.context_window)
+    return Orchestrator(session, loop, tracker, emit, max_turns=settings.max_turns)
 
 
 def finish(session: Session, result: TurnResult, options: RunOptions, emit: EventSink) -> int:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
+from agentcli.agent.approval import ApprovalAnswer, ApprovalRequest
+from agentcli.agent.cancel import CancelToken
 from agentcli.agent.loop import Orchestrator, TurnResult
+from agentcli.cli.worker import AgentWorker
 from agentcli.session.session import Session
 
 HELP = """\
@@ -15,30 +19,35 @@ Type a prompt and press Enter. Commands:
 Ctrl-C stops the running turn; Ctrl-C or Ctrl-D at the prompt leaves."""
 
 
-def ask_in_terminal(kind: str, summary: str, command: str) -> str:
-    """Ask the person at the terminal about one call: y, n or always."""
-    what = "run" if kind == "shell" else "apply"
-    scope = "commands starting like this" if kind == "shell" else "all file edits in this session"
+def ask_in_terminal(request: ApprovalRequest) -> ApprovalAnswer:
+    """Ask the person at the terminal about one call: yes, no or always."""
+    what = "run" if request.kind == "shell" else "apply"
+    scope = "commands starting like this" if request.kind == "shell" else "all file edits in this session"
     while True:
         try:
-            answer = input(f"Allow agentcli to {what}: {summary}\n  [y]es / [n]o / [a]lways ({scope}) > ")
+            answer = input(f"Allow agentcli to {what}: {request.summary}\n"
+                           f"  [y]es / [n]o / [a]lways ({scope}) > ")
         except EOFError:
-            return "n"
+            return ApprovalAnswer("no")
         answer = answer.strip().lower()
         if answer in ("y", "yes"):
-            return "y"
+            return ApprovalAnswer("yes")
         if answer in ("n", "no", ""):
-            return "n"
+            return ApprovalAnswer("no")
         if answer in ("a", "always"):
-            return "always"
+            return ApprovalAnswer("always")
 
 
-def run_repl(session: Session, agent: Orchestrator) -> TurnResult:
-    """Take prompts until /exit, Ctrl-D or a Ctrl-C at the prompt."""
+def run_repl(session: Session, agent: Orchestrator, worker: AgentWorker,
+             current: list[CancelToken]) -> TurnResult:
+    """Take prompts until /exit, Ctrl-D or a Ctrl-C at the prompt; each turn on the worker.
+
+    ``current[0]`` is the running turn's cancel token (a fresh one per turn), so a
+    signal always stops the turn that is running now.
+    """
     from prompt_toolkit import PromptSession
 
     prompt_session: PromptSession[str] = PromptSession()
-    agent.interrupt_status = "cancelled"
     last = TurnResult("done")
     print(f"session {session.id} — /help for commands, /exit to leave")
     while True:
@@ -59,8 +68,14 @@ def run_repl(session: Session, agent: Orchestrator) -> TurnResult:
             print("\n".join(f"[{i.status}] {i.title}" for i in items) or "no plan yet")
             continue
         session.add_prompt(text, source="terminal")
-        try:
-            last = agent.run()
-        except KeyboardInterrupt:
+        token = current[0] = CancelToken()
+        last = worker.run(agent.run, token, on_interrupt=_dropper(token))
+        if last.status == "interrupted" and last.resumable:  # SIGTERM or SIGHUP: leave
+            return last
+        if last.status == "interrupted":
             sys.stdout.write("\n(turn stopped — the session is saved)\n")
-            last = TurnResult("interrupted")
+
+
+def _dropper(token: CancelToken) -> Callable[[], None]:
+    """Ctrl-C during a turn in the terminal: drop the turn (not resumed) and come back."""
+    return lambda: token.cancel("Ctrl-C", resumable=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from agentcli.agent.loop import Orchestrator, TurnResult
+from agentcli.agent.loop import Orchestrator
 from agentcli.cli.driver import (
     RunOptions,
     announce,
@@ -15,7 +15,6 @@ from agentcli.cli.driver import (
     read_prompt,
     remembered_settings,
     settings_for,
-    signals_as_interrupts,
 )
 from agentcli.cli.options import CliContext
 from agentcli.session.session import Session
@@ -32,7 +31,8 @@ def start_session(ctx: CliContext, options: RunOptions) -> int:
         endpoint_host=settings.endpoint_host, settings=remembered_settings(settings),
     )
     try:
-        session.transcript.append("system", system_prompt(ctx.workspace_root, settings.approval or "ask"))
+        session.transcript.append("system", system_prompt(ctx.workspace_root, settings.approval or "ask"),
+                                  agent="orchestrator")
         if prompt is not None:
             session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
         return _drive(ctx, session, settings, options, resumed=False)
@@ -61,23 +61,28 @@ def resume_session(ctx: CliContext, ref: str, options: RunOptions, *, explicit_w
 
 
 def _drive(ctx: CliContext, session: Session, settings, options: RunOptions, *, resumed: bool) -> int:
+    from agentcli.agent.cancel import CancelToken
     from agentcli.cli.repl import ask_in_terminal, run_repl
+    from agentcli.cli.worker import AgentWorker, signals_cancel
 
     emit = make_sink(options)
-    ask = ask_in_terminal if options.interactive else None
+    worker = AgentWorker(ask_in_terminal if options.interactive else None)
     agent: Orchestrator = build_orchestrator(session, ctx.workspace_root, ctx.sessions.path, settings,
-                                             emit, ask)
+                                             emit, worker.ask if worker.can_ask else None)
     announce(session, settings, options, emit, resumed)
-    with signals_as_interrupts():
+    current = [CancelToken()]
+    # In a terminal Ctrl-C drops the running turn and returns to the prompt; in a
+    # scripted run it stops the run, which stays resumable (exit 130).
+    ctrl_c = (lambda: current[0].cancel("Ctrl-C", resumable=False)) if options.interactive else None
+    with signals_cancel(lambda: current[0]):
         try:
-            result = agent.run()
-            if options.interactive:
-                result = run_repl(session, agent)
-        except KeyboardInterrupt:
-            result = TurnResult("interrupted", error="interrupted: the session is saved; "
-                                f"continue with: agentcli resume {session.id}")
-            session.update_meta(status="interrupted")
-            sys.stderr.write("\n")
+            result = worker.run(agent.run, current[0], on_interrupt=ctrl_c)
+            if options.interactive and not (result.status == "interrupted" and result.resumable):
+                if result.status == "interrupted":
+                    sys.stdout.write("\n(turn stopped — the session is saved)\n")
+                result = run_repl(session, agent, worker, current)
         finally:
-            agent.client.close()
+            agent.model.close()
+    if result.status == "interrupted" and not options.interactive:
+        sys.stderr.write("\n")
     return finish(session, result, options, emit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentcli.session.records import AGENT, ModelCallRecord, ToolCallRecord, now_iso
+from agentcli.session.records import ModelCallRecord, ToolCallRecord, now_iso
 from agentcli.store.db import Db
 
 
@@ -24,7 +24,7 @@ class ToolJournal:
         name: str,
         arguments: str,
         prompt_id: int | None,
-        agent: str = AGENT,
+        agent: str,
         kind: str | None = None,
         summary: str | None = None,
         approval: str | None = None,
@@ -109,7 +109,7 @@ class AuditLog:
         message_ids: list[int],
         attempt: int,
         prompt_id: int | None,
-        agent: str = AGENT,
+        agent: str,
     ) -> int:
         """Journal an attempt as ``pending`` before it is sent; returns its row id.
 
@@ -152,11 +152,15 @@ class AuditLog:
         rows = self._db.query(f"SELECT * FROM model_calls {where} ORDER BY id", params)
         return [ModelCallRecord.from_row(r) for r in rows]
 
-    def close_pending(self, error: str) -> int:
-        """Mark attempts left ``pending`` by a dead process as ``interrupted``."""
+    def close_pending(self, agent: str, error: str) -> int:
+        """Mark one agent's attempts left ``pending`` by a dead process as ``interrupted``.
+
+        Scoped to the agent: another agent's call may be in flight on another thread.
+        """
         cur = self._db.execute(
-            "UPDATE model_calls SET status = 'interrupted', error = ? WHERE status = 'pending'",
-            [error],
+            "UPDATE model_calls SET status = 'interrupted', error = ?, finished_at = ? "
+            "WHERE status = 'pending' AND agent = ?",
+            [error, now_iso(), agent],
         )
         return cur.rowcount
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-AGENT = "orchestrator"
+ORCHESTRATOR = "orchestrator"
+"""The agent a user's prompts go to; scouts and other agents have names of their own."""
 
-PROMPT_STATUSES = ("queued", "running", "done", "failed", "interrupted")
+PROMPT_STATUSES = ("queued", "running", "done", "failed", "interrupted", "cancelled")
 TOOL_STATUSES = ("running", "done", "failed", "denied", "interrupted")
 PLAN_STATUSES = ("pending", "in_progress", "done")
 

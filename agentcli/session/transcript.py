@@ -6,7 +6,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from agentcli.session.records import AGENT, Message, Prompt, now_iso
+from agentcli.session.records import Message, Prompt, now_iso
 from agentcli.store.db import Db
 
 # Message's fields in order, so context() can build messages from row tuples.
@@ -96,7 +96,7 @@ class Transcript:
         role: str,
         content: str,
         *,
-        agent: str = AGENT,
+        agent: str,
         prompt_id: int | None = None,
         tool_calls: list[dict[str, Any]] | None = None,
         tool_call_id: str | None = None,
@@ -138,7 +138,7 @@ class Transcript:
         """How many messages the session holds."""
         return self._db.execute("SELECT count(*) FROM messages").fetchone()[0]
 
-    def last(self, agent: str = AGENT) -> Message | None:
+    def last(self, agent: str) -> Message | None:
         """The newest live (not rolled back) message of an agent."""
         rows = list(
             self._db.query(
@@ -149,14 +149,14 @@ class Transcript:
         )
         return Message.from_row(rows[0]) if rows else None
 
-    def count_replies(self, prompt_id: int, agent: str = AGENT) -> int:
+    def count_replies(self, prompt_id: int, agent: str) -> int:
         """How many assistant messages (model calls answered) a prompt has had."""
         return self._db.execute(
             "SELECT count(*) FROM messages WHERE agent = ? AND prompt_id = ? AND role = 'assistant'",
             [agent, prompt_id],
         ).fetchone()[0]
 
-    def system(self, agent: str = AGENT) -> Message | None:
+    def system(self, agent: str) -> Message | None:
         """The agent's system message, if one was recorded."""
         rows = list(
             self._db.query(
@@ -165,7 +165,7 @@ class Transcript:
         )
         return Message.from_row(rows[0]) if rows else None
 
-    def context(self, budget_chars: int, agent: str = AGENT) -> list[Message]:
+    def context(self, budget_chars: int, agent: str) -> list[Message]:
         """What the next model request carries: the system message, then the newest
         live messages that fit in ``budget_chars``, starting at a user message.
 

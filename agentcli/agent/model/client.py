@@ -1,17 +1,24 @@
 """The model client: one Chat Completions call, streamed, retried and audited (SPEC §2).
 
 ``openai`` and ``tenacity`` are imported inside functions so ``agentcli --help`` stays
-instant. One retry layer: tenacity here, ``max_retries=0`` in the SDK.
+instant. One retry layer: tenacity here, ``max_retries=0`` in the SDK. Each attempt is
+told to an :class:`~agentcli.agent.model.protocol.AttemptLog` before it is sent and
+when it ends, with the reply parsed once.
+
+The HTTP exchange runs on a short-lived reader thread while the calling thread waits on
+its chunks, so a :class:`~agentcli.agent.cancel.CancelToken` stops a call at once, even
+one stalled inside a socket read.
 
 Example::
 
     client = ModelClient(ModelSettings(model="gpt-4o-mini", base_url=None, api_key=key))
-    reply = client.complete(messages, tools, on_text=print_delta)
+    reply = client.complete(messages, tools, log=audit, on_text=print_delta, cancel=token)
 """
 
 from __future__ import annotations
 
-import json
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,11 +26,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
+from agentcli.agent.model.protocol import Attempt, AttemptLog
 from agentcli.agent.model.reply import (
+    IncompleteStreamError,
+    MalformedReplyError,
     ModelReply,
-    Usage,
-    _IncompleteStreamError,
-    _StreamAssembler,
+    StreamAssembler,
     reply_from_response,
 )
 from agentcli.errors import ModelEndpointError
@@ -31,7 +40,7 @@ from agentcli.errors import ModelEndpointError
 NO_KEY_PLACEHOLDER = "sk-no-key"
 """Sent when no API key is configured: the SDK refuses None, local servers ignore keys."""
 
-AttemptHook = Callable[["Attempt"], None]
+_WAKE_SECONDS = 0.05  # how often a waiting caller looks at its cancel token
 
 
 @dataclass
@@ -47,34 +56,20 @@ class ModelSettings:
     retry_max_wait: float = 60.0
 
 
-@dataclass
-class Attempt:
-    """One HTTP attempt, for the audit log; ``request`` is the JSON body, never a key."""
-
-    number: int  # 0 for the first try, then 1, 2, ... for retries
-    request: dict[str, Any]
-    model: str
-    endpoint_host: str
-    started_at: float
-    latency_ms: int | None = None
-    response: dict[str, Any] | None = None
-    usage: Usage | None = None
-    error: str | None = None
-    http_status: int | None = None
-    interrupted: bool = False  # stopped by Ctrl-C / SIGTERM, not a failure of the endpoint
-
-
 class ModelClient:
-    """Calls an OpenAI-compatible Chat Completions endpoint with retries.
+    """Calls an OpenAI-compatible Chat Completions endpoint with retries (a :class:`Model`).
 
     An empty ``api_key`` is replaced by ``NO_KEY_PLACEHOLDER`` so local servers that
     need no key still work; a real endpoint then answers 401, reported as such.
+    ``sleep`` waits between attempts (default: the call's cancel token, so a cancel
+    cuts a back-off short); tests inject a recorder.
     """
 
-    def __init__(self, settings: ModelSettings, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: ModelSettings, *, sleep: Callable[[float], None] | None = None):
         import openai
 
         self.settings = settings
+        self.name = settings.model
         self._sleep = sleep
         self._client = openai.OpenAI(
             api_key=settings.api_key or NO_KEY_PLACEHOLDER,
@@ -94,40 +89,44 @@ class ModelClient:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         *,
-        on_attempt_start: AttemptHook | None = None,
-        on_attempt_end: AttemptHook | None = None,
+        log: AttemptLog | None = None,
         on_text: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
     ) -> ModelReply:
-        """Send one request, retrying transient failures; raise ``ModelEndpointError``.
+        """Send one request, retrying transient failures.
 
-        ``on_attempt_start`` runs right before each HTTP attempt, ``on_attempt_end`` after
-        it (latency, response or error filled in). ``on_text`` gets text deltas as they
-        stream (the whole text at once when not streaming); a retried attempt streams its
-        text again from the start, after a new ``on_attempt_start``.
+        ``log`` hears of each attempt right before it is sent and when it ends.
+        ``on_text`` gets text deltas as they stream (the whole text at once when not
+        streaming); a retried attempt streams its text again from the start.
+
+        Raises:
+            ModelEndpointError: the endpoint failed for good (after retries, or a 4xx).
+            Cancelled: ``cancel`` was set; the attempt in flight is logged interrupted.
         """
         import tenacity
 
+        cancel = cancel or NEVER
         body = self._request_body(messages, tools)
-        made = 0
-
-        def attempt_once() -> ModelReply:
-            nonlocal made
-            made += 1
-            return self._attempt(made - 1, body, on_attempt_start, on_attempt_end, on_text)
-
         retrying = tenacity.Retrying(
-            sleep=self._sleep,
+            sleep=self._sleep or cancel.sleep,
             stop=tenacity.stop_after_attempt(max(1, self.settings.max_attempts)),
             wait=self._wait,
             retry=tenacity.retry_if_exception(_is_retryable),
             reraise=True,
         )
+        number = 0
         try:
-            return retrying(attempt_once)
+            for state in retrying:
+                with state:
+                    number = state.retry_state.attempt_number
+                    return self._attempt(number - 1, body, log, on_text, cancel)
+        except Cancelled:
+            raise
         except Exception as err:
             if not _is_endpoint_failure(err):
                 raise
-            raise ModelEndpointError(self._explain(err, made)) from err
+            raise ModelEndpointError(self._explain(err, number)) from err
+        raise AssertionError("unreachable: tenacity either returns or raises")
 
     # -- one attempt -------------------------------------------------------------------
     def _request_body(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
@@ -139,47 +138,75 @@ class ModelClient:
             body["stream_options"] = {"include_usage": True}
         return body
 
-    def _attempt(
-        self,
-        number: int,
-        body: dict[str, Any],
-        on_start: AttemptHook | None,
-        on_end: AttemptHook | None,
-        on_text: Callable[[str], None] | None,
-    ) -> ModelReply:
+    def _attempt(self, number: int, body: dict[str, Any], log: AttemptLog | None,
+                 on_text: Callable[[str], None] | None, cancel: CancelToken) -> ModelReply:
+        cancel.check()
         attempt = Attempt(number, body, self.settings.model, self.endpoint_host, time.time())
-        if on_start is not None:
-            on_start(attempt)
-        began, ended = time.monotonic(), attempt
+        if log is not None:
+            log.started(attempt)
+        began = time.monotonic()
         try:
-            reply = self._stream(body, on_text) if self.settings.stream else self._plain(body, on_text)
-            ended = replace(attempt, response=reply.response, usage=reply.usage, http_status=200)
-            return reply
+            reply = self._exchange(body, on_text, cancel)
         except BaseException as err:
-            ended = replace(attempt, error=self._describe(err), http_status=_status_of(err),
-                            interrupted=isinstance(err, KeyboardInterrupt))
+            if log is not None:
+                log.ended(replace(attempt, error=self._describe(err), http_status=_status_of(err),
+                                  interrupted=isinstance(err, (Cancelled, KeyboardInterrupt)),
+                                  latency_ms=_since(began)), None)
             raise
-        finally:
-            if on_end is not None:
-                on_end(replace(ended, latency_ms=int((time.monotonic() - began) * 1000)))
+        if log is not None:
+            log.ended(replace(attempt, response=reply.response, usage=reply.usage, http_status=200,
+                              latency_ms=_since(began)), reply)
+        return reply
 
-    def _stream(self, body: dict[str, Any], on_text: Callable[[str], None] | None) -> ModelReply:
-        assembler = _StreamAssembler()
-        with self._client.chat.completions.create(**body) as stream:
-            for chunk in stream:
-                text = assembler.add(chunk)
+    def _exchange(self, body: dict[str, Any], on_text: Callable[[str], None] | None,
+                  cancel: CancelToken) -> ModelReply:
+        """Run the HTTP exchange on a reader thread; wait for its pieces, watching ``cancel``."""
+        pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
+        opened: list[Any] = []
+        reader = threading.Thread(target=self._read, args=(body, pieces, opened, cancel),
+                                  name="agentcli-model-reader", daemon=True)
+        reader.start()
+        assembler = StreamAssembler()
+        while True:
+            try:
+                kind, item = pieces.get(timeout=_WAKE_SECONDS)
+            except queue.Empty:
+                if cancel.cancelled:
+                    _close_quietly(opened)
+                    cancel.check()
+                continue
+            if kind == "chunk":
+                text = assembler.add(item)
                 if text and on_text is not None:
                     on_text(text)
-        if assembler.finish_reason is None:
-            raise _IncompleteStreamError("the stream ended before the model finished its answer")
-        return reply_from_response(assembler.response())
+            elif kind == "completion":
+                reply = reply_from_response(item)
+                if reply.content and on_text is not None:
+                    on_text(reply.content)
+                return reply
+            elif kind == "error":
+                raise item
+            else:  # the stream ended
+                if assembler.finish_reason is None:
+                    raise IncompleteStreamError("the stream ended before the model finished its answer")
+                return reply_from_response(assembler.response())
 
-    def _plain(self, body: dict[str, Any], on_text: Callable[[str], None] | None) -> ModelReply:
-        completion = self._client.chat.completions.create(**body)
-        reply = reply_from_response(completion.model_dump(mode="json", exclude_unset=True))
-        if reply.content and on_text is not None:
-            on_text(reply.content)
-        return reply
+    def _read(self, body: dict[str, Any], pieces: queue.Queue[tuple[str, Any]], opened: list[Any],
+              cancel: CancelToken) -> None:
+        try:
+            if not self.settings.stream:
+                completion = self._client.chat.completions.create(**body)
+                pieces.put(("completion", _as_dict(completion)))
+                return
+            with self._client.chat.completions.create(**body) as stream:
+                opened.append(stream)
+                for chunk in stream:
+                    if cancel.cancelled:
+                        return
+                    pieces.put(("chunk", chunk))
+            pieces.put(("end", None))
+        except BaseException as err:  # handed to the waiting thread, which raises it
+            pieces.put(("error", err))
 
     # -- retry policy and messages ---------------------------------------------------------
     def _wait(self, retry_state: Any) -> float:
@@ -206,8 +233,10 @@ class ModelClient:
             text = f"timed out after {self.settings.timeout:g}s"
         elif isinstance(err, openai.APIConnectionError):
             text = f"connection error: {_root_cause(err)}"
-        elif isinstance(err, KeyboardInterrupt):
+        elif isinstance(err, (Cancelled, KeyboardInterrupt)):
             text = "interrupted"
+        elif isinstance(err, (IncompleteStreamError, MalformedReplyError)):
+            text = str(err)
         else:
             text = f"{type(err).__name__}: {err}"
         return self._redact(" ".join(text.split()))[:500]
@@ -263,13 +292,13 @@ def _is_retryable(err: BaseException) -> bool:
 
     if isinstance(err, openai.APIStatusError):
         return err.status_code in (408, 409, 429) or err.status_code >= 500
-    return isinstance(err, (openai.APIConnectionError, _IncompleteStreamError))
+    return isinstance(err, (openai.APIConnectionError, IncompleteStreamError))
 
 
 def _is_endpoint_failure(err: BaseException) -> bool:
     import openai
 
-    return isinstance(err, (openai.APIError, _IncompleteStreamError, json.JSONDecodeError))
+    return isinstance(err, (openai.APIError, IncompleteStreamError, MalformedReplyError, ValueError))
 
 
 def _is_unreachable(err: BaseException) -> bool:
@@ -320,3 +349,21 @@ def _retry_after(err: BaseException | None) -> float | None:
             return parsedate_to_datetime(value).timestamp() - time.time()
     except (TypeError, ValueError):
         return None
+
+
+def _since(began: float) -> int:
+    return int((time.monotonic() - began) * 1000)
+
+
+def _as_dict(completion: Any) -> Any:
+    """A non-streamed answer as plain JSON data (``None`` and odd bodies kept as they are)."""
+    dump = getattr(completion, "model_dump", None)
+    return dump(mode="json", exclude_unset=True) if dump is not None else completion
+
+
+def _close_quietly(opened: list[Any]) -> None:
+    for stream in opened:
+        try:
+            stream.close()
+        except Exception:  # closing a half-read response from another thread may complain
+            pass

@@ -1,12 +1,12 @@
 """The model's answer assembled: streamed chunks joined, a ``chat.completion`` read (SPEC §2).
 
-:class:`_StreamAssembler` builds the ``chat.completion`` dict a streamed answer amounts to;
+:class:`StreamAssembler` builds the ``chat.completion`` dict a streamed answer amounts to;
 :func:`reply_from_response` turns such a dict, streamed or not, into a
 :class:`ModelReply`. No ``openai`` import: the chunks are read by attribute.
 
 Example::
 
-    assembler = _StreamAssembler()
+    assembler = StreamAssembler()
     for chunk in stream:
         print_delta(assembler.add(chunk))
     reply = reply_from_response(assembler.response())
@@ -14,8 +14,8 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +49,15 @@ class ModelReply:
     response: dict[str, Any]
 
 
-class _IncompleteStreamError(Exception):
+class IncompleteStreamError(Exception):
     """The stream ended without a finish_reason: cut off mid-way, worth retrying."""
 
 
-class _StreamAssembler:
+class MalformedReplyError(Exception):
+    """The endpoint answered 200 with something that is not a chat completion."""
+
+
+class StreamAssembler:
     """Builds a ``chat.completion`` dict from streamed chunks (tool calls joined by index)."""
 
     def __init__(self) -> None:
@@ -87,47 +91,72 @@ class _StreamAssembler:
         if index is None:  # some servers omit it: a new id starts a new call
             by_id = {slot["id"]: i for i, slot in self.calls.items()}
             index = by_id.get(call.id, len(self.calls)) if call.id else max(self.calls, default=0)
-        empty = {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
-        slot = self.calls.setdefault(index, empty)
+        slot = self.calls.setdefault(index, {"id": "", "name": "", "pieces": []})
         slot["id"] = slot["id"] or call.id or ""
         function = call.function
         if function is not None:
-            slot["function"]["name"] = slot["function"]["name"] or function.name or ""
+            slot["name"] = slot["name"] or function.name or ""
             piece = function.arguments
             if piece is not None:
-                slot["function"]["arguments"] += piece if isinstance(piece, str) else json.dumps(piece)
+                # pieces are joined once at the end: += on a growing string is quadratic
+                slot["pieces"].append(piece if isinstance(piece, str) else json.dumps(piece))
 
     def response(self) -> dict[str, Any]:
         """The assembled ``chat.completion`` dict."""
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self.text)}
         if self.calls:
-            message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
+            message["tool_calls"] = [
+                {"id": slot["id"], "type": "function",
+                 "function": {"name": slot["name"], "arguments": "".join(slot["pieces"])}}
+                for _, slot in sorted(self.calls.items())
+            ]
         choice = {"index": 0, "message": message, "finish_reason": self.finish_reason}
         return {**self.meta, "object": "chat.completion", "choices": [choice], "usage": self.usage}
 
 
-def reply_from_response(response: dict[str, Any]) -> ModelReply:
-    """A ``ModelReply`` from a ``chat.completion`` dict (tool call ids filled in if absent)."""
+def reply_from_response(response: Any) -> ModelReply:
+    """A ``ModelReply`` from a ``chat.completion`` dict; ``response`` is not changed.
 
-    choices = response.get("choices") or [{}]
+    A tool call without an id gets one derived from the response and its position, so
+    parsing the same recorded response again (replay, audit) gives the same ids.
+
+    Raises:
+        MalformedReplyError: ``response`` is not a chat completion with a message.
+    """
+    if not isinstance(response, dict):
+        raise MalformedReplyError(f"the answer is {type(response).__name__}, not a chat completion")
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise MalformedReplyError("the answer has no choices")
     choice = choices[0]
-    message = choice.get("message") or {}
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise MalformedReplyError("the answer's first choice has no message")
     calls = []
-    for raw in message.get("tool_calls") or []:
-        raw["id"] = raw.get("id") or f"call_{uuid.uuid4().hex[:24]}"
+    for position, raw in enumerate(message.get("tool_calls") or []):
+        if not isinstance(raw, dict):
+            raise MalformedReplyError("a tool call in the answer is not an object")
         function = raw.get("function") or {}
         arguments = function.get("arguments")
         if not isinstance(arguments, str):
             arguments = "" if arguments is None else json.dumps(arguments)
-        calls.append(ToolCallRequest(id=raw["id"], name=function.get("name") or "", arguments=arguments))
+        call_id = raw.get("id") or _derived_id(response, position)
+        calls.append(ToolCallRequest(id=str(call_id), name=str(function.get("name") or ""),
+                                     arguments=arguments))
     usage = response.get("usage")
+    content = message.get("content")
     return ModelReply(
-        content=message.get("content") or "",
+        content=content if isinstance(content, str) else "",
         tool_calls=calls,
         finish_reason=choice.get("finish_reason"),
         usage=_usage(usage) if isinstance(usage, dict) else None,
         response=response,
     )
+
+
+def _derived_id(response: dict[str, Any], position: int) -> str:
+    digest = hashlib.sha256(json.dumps(response, sort_keys=True).encode()).hexdigest()[:20]
+    return f"call_{digest}_{position}"
 
 
 def _usage(raw: dict[str, Any]) -> Usage:

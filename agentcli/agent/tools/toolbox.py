@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.errors import ToolError
 from agentcli.agent.tools import readers
 from agentcli.agent.tools.arguments import check_arguments, parse_arguments, validate_plan
@@ -57,7 +58,7 @@ class PreparedCall:
     summary: str  # one line for people and approval prompts, e.g. "edit src/a.py"
     action: Callable[[], ToolOutput] = field(repr=False, compare=False)
 
-    def execute(self) -> ToolOutput:
+    def execute(self, cancel: CancelToken = NEVER) -> ToolOutput:
         """Run the call. Failures come back as ``is_error`` outputs, never as exceptions."""
         try:
             return self.action()

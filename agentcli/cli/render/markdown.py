@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from agentcli.cli.render.session_view import SessionView, log_totals
-from agentcli.session.records import AGENT, Message, ToolCallRecord
+from agentcli.session.records import ORCHESTRATOR, Message, ToolCallRecord
 
 PLAN_MARKS = {"done": "[x]", "in_progress": "[~]", "pending": "[ ]"}
 
@@ -50,7 +50,7 @@ def _pretty_arguments(arguments: str) -> tuple[str, str]:
 
 
 def _message(message: Message, calls: list[ToolCallRecord]) -> list[str]:
-    who = message.role if message.agent == AGENT else f"{message.agent} \u00b7 {message.role}"
+    who = message.role if message.agent == ORCHESTRATOR else f"{message.agent} \u00b7 {message.role}"
     head = f"### #{message.id} {who}"
     notes = [message.created_at] + ([f"prompt {message.prompt_id}"] if message.prompt_id else [])
     if message.tool_call_id:

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from agentcli.cli.render.session_view import SessionView
 from agentcli.cli.render.text import clean, excerpt, local_time
-from agentcli.session.records import AGENT, Message, PlanItem, ToolCallRecord
+from agentcli.session.records import ORCHESTRATOR, Message, PlanItem, ToolCallRecord
 
 ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold yellow", "system": "dim"}
 STATUS_STYLES = {"done": "green", "failed": "red", "denied": "magenta", "interrupted": "yellow",
@@ -100,7 +100,7 @@ class ShowRenderer:
             return
         rolled_back = message.rolled_back_by is not None
         head = Text("\n")
-        if message.agent != AGENT:
+        if message.agent != ORCHESTRATOR:
             head.append(f"[{clean(message.agent)}] ", style="magenta")
         head.append(message.role, style=ROLE_STYLES.get(message.role, "bold"))
         details = [f"#{message.id}", local_time(message.created_at)]
@@ -139,7 +139,7 @@ class ShowRenderer:
     def tool_call(self, call: ToolCallRecord, *, dim: bool = False) -> None:
         """A journaled call: name, arguments, status, duration, and a result excerpt."""
         line = Text("  \u25b8 ", style="dim")
-        if call.agent != AGENT:
+        if call.agent != ORCHESTRATOR:
             line.append(f"[{clean(call.agent)}] ", style="magenta")
         line.append(clean(call.name), style="bold")
         line.append(" " + excerpt(call.summary or call.arguments, 100))
