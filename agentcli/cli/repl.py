@@ -65,7 +65,7 @@ def run_repl(session: Session, agent: Orchestrator, worker: AgentWorker,
             continue
         if text == "/plan":
             items = session.plan.current()
-            print("\n".join(f"[{i.status}] {i.title}" for i in items) or "no plan yet")
+            print("\n".join(f"{i.mark} {i.title}" for i in items) or "no plan yet")
             continue
         session.add_prompt(text, source="terminal")
         token = current[0] = CancelToken()

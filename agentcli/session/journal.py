@@ -164,11 +164,17 @@ class AuditLog:
         )
         return cur.rowcount
 
-    def totals(self) -> dict[str, int]:
-        """Calls, attempts and tokens summed over the session."""
+    def totals(self) -> dict[str, object]:
+        """Attempts, their outcomes, tokens and latency summed over the session: the one
+        place these totals are computed (``log``, ``show``, ``export``, ``session.finished``)."""
         row = self._db.execute(
             "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
             "coalesce(sum(total_tokens), 0), coalesce(sum(latency_ms), 0) FROM model_calls"
         ).fetchone()
         keys = ("attempts", "prompt_tokens", "completion_tokens", "total_tokens", "latency_ms")
-        return dict(zip(keys, row))
+        totals: dict[str, object] = dict(zip(keys, row))
+        by_status = self._db.query(
+            "SELECT status, count(*) AS n FROM model_calls GROUP BY status ORDER BY status"
+        )
+        totals["by_status"] = {r["status"]: r["n"] for r in by_status}
+        return totals

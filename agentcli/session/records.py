@@ -13,6 +13,8 @@ ORCHESTRATOR = "orchestrator"
 PROMPT_STATUSES = ("queued", "running", "done", "failed", "interrupted", "cancelled")
 TOOL_STATUSES = ("running", "done", "failed", "denied", "interrupted")
 PLAN_STATUSES = ("pending", "in_progress", "done")
+PLAN_MARKS = {"pending": "[ ]", "in_progress": "[>]", "done": "[x]"}
+"""How a plan item's status is drawn, everywhere (tool result, show, export, terminal)."""
 
 
 def now_iso() -> str:
@@ -174,6 +176,11 @@ class PlanItem:
 
     title: str
     status: str
+
+    @property
+    def mark(self) -> str:
+        """The checkbox of its status: ``[ ]``, ``[>]`` or ``[x]``."""
+        return PLAN_MARKS.get(self.status, "[?]")
 
 
 @dataclass

@@ -10,15 +10,13 @@ permission bits (``0o644``); a symlink's and a folder's keep their type bits
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import astuple
 from typing import NamedTuple
 
+from agentcli.store.blobs import PackedBlob, pack_blob  # noqa: F401 - pack_blob used by the tracker
 from agentcli.store.db import Db
 
-_INLINE_BYTES = 64  # below this compression never pays
-_PROBE_BYTES = 16384  # a sample tells incompressible (binary, compressed) content early
 _CHUNK = 500  # SQLite's default limit of host parameters is 999
 
 
@@ -38,38 +36,6 @@ class PathState(NamedTuple):
     hash: str | None  # None for a folder
     restorable: bool = True  # content stored in blobs (False: over the size limit)
     checked_ns: int = 0  # wall clock when the hash was last computed from the disk
-
-
-@dataclass(frozen=True)
-class PackedBlob:
-    """A blob ready for the ``blobs`` table."""
-
-    hash: str
-    size: int
-    compression: str
-    data: bytes
-
-
-def pack_blob(data: bytes, digest: str) -> PackedBlob:
-    """Compress ``data`` (zlib level 1, git's choice for loose objects) when that saves space.
-
-    Safe to call from worker threads: zlib releases the GIL. Content that a 16 KB sample
-    shows to be incompressible is stored raw without compressing the rest.
-
-    Example:
-        >>> pack_blob(b"a" * 1000, content_hash(b"a" * 1000)).compression
-        'zlib'
-    """
-    if len(data) <= _INLINE_BYTES:
-        return PackedBlob(digest, len(data), "none", data)
-    if len(data) > 4 * _PROBE_BYTES:
-        probe = data[:_PROBE_BYTES]
-        if len(zlib.compress(probe, 1)) > 0.95 * len(probe):
-            return PackedBlob(digest, len(data), "none", data)
-    packed = zlib.compress(data, 1)
-    if len(packed) < len(data):
-        return PackedBlob(digest, len(data), "zlib", packed)
-    return PackedBlob(digest, len(data), "none", data)
 
 
 class Snapshots:

@@ -1,9 +1,14 @@
-"""A content-addressed, compressed blob store inside the durable file."""
+"""A content-addressed, compressed blob store inside the durable file: the one codec.
+
+Every blob in a session file is written by :func:`pack_blob` and read by
+:meth:`BlobStore.get`; every content address is :func:`content_hash`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import zlib
+from dataclasses import dataclass
 
 from agentcli.store.db import Db
 
@@ -16,14 +21,55 @@ CREATE TABLE blobs (
 )
 """
 
+_INLINE_BYTES = 64  # below this compression never pays
+_PROBE_BYTES = 16384  # a sample tells incompressible (binary, compressed) content early
+
 
 def content_hash(data: bytes) -> str:
     """The address of ``data``: its SHA-256 in hex."""
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass(frozen=True)
+class PackedBlob:
+    """A blob ready for the ``blobs`` table."""
+
+    hash: str
+    size: int
+    compression: str  # "zlib" or "none"
+    data: bytes
+
+
+def pack_blob(data: bytes, digest: str | None = None) -> PackedBlob:
+    """Compress ``data`` (zlib level 1, git's choice for loose objects) when that saves space.
+
+    Safe to call from worker threads: zlib releases the GIL. Content that a 16 KB sample
+    shows to be incompressible is stored raw without compressing the rest.
+
+    Example:
+        >>> pack_blob(b"a" * 1000).compression
+        'zlib'
+    """
+    digest = digest or content_hash(data)
+    if len(data) <= _INLINE_BYTES:
+        return PackedBlob(digest, len(data), "none", data)
+    if len(data) > 4 * _PROBE_BYTES:
+        probe = data[:_PROBE_BYTES]
+        if len(zlib.compress(probe, 1)) > 0.95 * len(probe):
+            return PackedBlob(digest, len(data), "none", data)
+    packed = zlib.compress(data, 1)
+    if len(packed) < len(data):
+        return PackedBlob(digest, len(data), "zlib", packed)
+    return PackedBlob(digest, len(data), "none", data)
+
+
+def unpack_blob(compression: str, data: bytes) -> bytes:
+    """The bytes a stored blob holds."""
+    return zlib.decompress(data) if compression == "zlib" else bytes(data)
+
+
 class BlobStore:
-    """Store bytes once by hash; zlib-compress when that saves space.
+    """Store bytes once by hash.
 
     Example:
         >>> h = store.put(b"hello")
@@ -39,11 +85,10 @@ class BlobStore:
         digest = digest or content_hash(data)
         if self.exists(digest):
             return digest
-        packed = zlib.compress(data, 6) if len(data) > 64 else data
-        compression = "zlib" if len(packed) < len(data) else "none"
+        blob = pack_blob(data, digest)
         self._db.execute(
             "INSERT OR IGNORE INTO blobs (hash, size, compression, data) VALUES (?, ?, ?, ?)",
-            [digest, len(data), compression, packed if compression == "zlib" else data],
+            [blob.hash, blob.size, blob.compression, blob.data],
         )
         return digest
 
@@ -59,5 +104,4 @@ class BlobStore:
         ).fetchone()
         if row is None:
             raise KeyError(digest)
-        compression, data = row
-        return zlib.decompress(data) if compression == "zlib" else bytes(data)
+        return unpack_blob(*row)

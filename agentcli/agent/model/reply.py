@@ -14,10 +14,11 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from agentcli.store.blobs import content_hash
 
 
 @dataclass
@@ -155,7 +156,7 @@ def reply_from_response(response: Any) -> ModelReply:
 
 
 def _derived_id(response: dict[str, Any], position: int) -> str:
-    digest = hashlib.sha256(json.dumps(response, sort_keys=True).encode()).hexdigest()[:20]
+    digest = content_hash(json.dumps(response, sort_keys=True).encode())[:20]
     return f"call_{digest}_{position}"
 
 

@@ -120,12 +120,12 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,
         workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False) -> None:
     """Show the audit log: every model call attempt with its latency, tokens and status."""
-    from agentcli.cli.render.session_view import log_totals, model_call_full, model_call_summary
+    from agentcli.cli.render.session_view import model_call_full, model_call_summary
     from agentcli.cli.render.text import log_full_text, log_text
 
     with reading(make_context(workspace, sessions_dir), session) as (opened, _busy):
         calls = opened.model_calls.all()
-        totals = log_totals(calls)
+        totals = opened.model_calls.totals()
         messages = {m.id: m for m in opened.transcript.all()} if full else {}
         if json_out:
             rows = [model_call_full(c, messages) if full else model_call_summary(c) for c in calls]

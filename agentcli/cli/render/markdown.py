@@ -11,10 +11,8 @@ import json
 import re
 from typing import Any
 
-from agentcli.cli.render.session_view import SessionView, log_totals
+from agentcli.cli.render.session_view import SessionView
 from agentcli.session.records import ORCHESTRATOR, Message, ToolCallRecord
-
-PLAN_MARKS = {"done": "[x]", "in_progress": "[~]", "pending": "[ ]"}
 
 
 def fenced(text: str, lang: str = "") -> str:
@@ -88,7 +86,7 @@ def export_markdown(view: SessionView) -> str:
     out += ["## Meta", "", md_table(["field", "value"], meta_rows), ""]
 
     out += ["## Plan", ""]
-    out += [f"- {PLAN_MARKS.get(i.status, '[?]')} {cell(i.title)}" for i in view.plan] or ["(no plan)"]
+    out += [f"- {i.mark} {cell(i.title)}" for i in view.plan] or ["(no plan)"]
     out += [""]
 
     out += ["## Prompts", ""]
@@ -117,7 +115,7 @@ def export_markdown(view: SessionView) -> str:
         [[c.id, c.started_at, c.agent, c.model, c.endpoint_host, c.attempt, c.status, c.http_status,
           c.latency_ms, c.prompt_tokens, c.completion_tokens, c.total_tokens, c.error] for c in calls],
     ), ""]
-    totals = log_totals(calls)
+    totals = view.audit_totals
     out += [f"Totals: {totals['attempts']} attempts, {totals['total_tokens']} tokens "
             f"({totals['prompt_tokens']} prompt, {totals['completion_tokens']} completion), "
             f"{totals['latency_ms']} ms.", ""]

@@ -37,7 +37,7 @@ class SessionView:
     prompts: list[Prompt]
     messages: list[Message]
     tool_calls: list[ToolCallRecord]
-    audit_totals: dict[str, int]
+    audit_totals: dict[str, Any]
     model_calls: list[ModelCallRecord] = field(default_factory=list)
     file_changes: list[FileChange] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
@@ -148,14 +148,3 @@ def export_json(view: SessionView) -> dict[str, Any]:
     }
 
 
-def log_totals(calls: list[ModelCallRecord]) -> dict[str, Any]:
-    """The totals line of ``log``: attempts, outcomes, tokens and latency."""
-    statuses = Counter(call.status for call in calls)
-    return {
-        "attempts": len(calls),
-        "by_status": dict(sorted(statuses.items())),
-        "prompt_tokens": sum(c.prompt_tokens or 0 for c in calls),
-        "completion_tokens": sum(c.completion_tokens or 0 for c in calls),
-        "total_tokens": sum(c.total_tokens or 0 for c in calls),
-        "latency_ms": sum(c.latency_ms or 0 for c in calls),
-    }

@@ -20,7 +20,6 @@ from agentcli.session.records import ORCHESTRATOR, Message, PlanItem, ToolCallRe
 ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold yellow", "system": "dim"}
 STATUS_STYLES = {"done": "green", "failed": "red", "denied": "magenta", "interrupted": "yellow",
                  "running": "blue"}
-PLAN_MARKS = {"done": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 
 
 def plural(count: int, word: str) -> str:
@@ -76,9 +75,8 @@ class ShowRenderer:
             return
         self.console.print(Text("\nplan", style="bold"))
         for item in items:
-            mark = PLAN_MARKS.get(item.status, "[?]")
             style = "dim" if item.status == "done" else ("bold" if item.status == "in_progress" else "")
-            self.console.print(Text(f"  {mark} {clean(item.title)}", style=style))
+            self.console.print(Text(f"  {item.mark} {clean(item.title)}", style=style))
 
     def transcript(self, messages: list[Message], calls: dict[int, list[ToolCallRecord]]) -> None:
         """Every message in order, each assistant message followed by its tool calls."""
