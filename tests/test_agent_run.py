@@ -269,3 +269,14 @@ def test_title_comes_from_the_first_prompt(openai_server, workspace, env):
     assert run.code == 0, run.stderr
     meta = rows(session_file(workspace, run.session_id), "SELECT title FROM meta")[0]
     assert meta["title"] == "rename the helper module"
+
+
+def test_unknown_config_keys_warn_naming_file_and_key(openai_server, workspace, env):
+    (workspace / "agentcli.toml").write_text('sessions_dir = "elsewhere"\nmodle = "typo"\n')
+    openai_server.script(text_answer("ok"))
+    run = run_new(openai_server, workspace, env)
+    assert run.code == 0, run.stderr
+    toml = workspace / "agentcli.toml"
+    assert f"agentcli: warning: {toml}: unknown setting 'sessions_dir' is ignored" in run.stderr
+    assert f"agentcli: warning: {toml}: unknown setting 'modle' is ignored" in run.stderr
+    assert not (workspace / "elsewhere").exists()

@@ -4,14 +4,15 @@ Files are TOML: ``agentcli.toml`` at the workspace root, and ``config.toml`` in 
 user config folder (``platformdirs``, e.g. ``~/.config/agentcli/config.toml``).
 Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``approval``, ``max_turns``, ``context_window``, ``shell_timeout``, ``max_attempts``,
-``retry_max_wait``, ``stream``, ``max_file_bytes``.
+``retry_max_wait``, ``stream``, ``max_file_bytes``. An unknown key is a warning naming the
+file and the key, not an error: a newer agentcli's config still works here.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -29,7 +30,6 @@ APPROVAL_MODES = ("ask", "auto-edit", "full-auto", "read-only")
 ENVIRONMENT = {
     "model": "AGENTCLI_MODEL",
     "base_url": "OPENAI_BASE_URL",
-    "sessions_dir": "AGENTCLI_SESSIONS_DIR",
     "approval": "AGENTCLI_APPROVAL",
 }
 
@@ -45,10 +45,10 @@ class Settings:
     context_window: int = 128_000  # tokens the model accepts; the transcript is cut to fit
     shell_timeout: int = 120
     stream: bool = True
-    sessions_dir: str | None = None
     max_attempts: int = 6  # tries of one model request (retries + 1)
     retry_max_wait: float = 60.0  # cap in seconds on one wait between retries
     max_file_bytes: int = 20_000_000  # larger files are logged by hash only, not restorable
+    warnings: list[str] = field(default_factory=list, repr=False)  # not a setting: what to tell the user
 
     @property
     def endpoint_host(self) -> str:
@@ -87,20 +87,25 @@ def resolve_settings(
         'llama3'
     """
     environ = os.environ if environ is None else environ
-    known = {f.name for f in fields(Settings)}
+    known = {f.name for f in fields(Settings)} - {"warnings"}
     merged: dict[str, Any] = {}
+    warnings: list[str] = []
+    user_path = user_file or user_config_path()
+    workspace_path = workspace_root / "agentcli.toml"
     layers = [
-        _read_toml(user_file or user_config_path()),
-        _read_toml(workspace_root / "agentcli.toml"),
-        {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)},
-        {key: value for key, value in flags.items() if value is not None},
+        (str(user_path), _read_toml(user_path)),
+        (str(workspace_path), _read_toml(workspace_path)),
+        ("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)}),
+        ("", {key: value for key, value in flags.items() if value is not None}),
     ]
-    for layer in layers:
+    for source, layer in layers:
         for key, value in layer.items():
-            key = key.replace("-", "_")
-            if key in known:
-                merged[key] = value
-    settings = Settings(**merged)
+            name = key.replace("-", "_")
+            if name in known:
+                merged[name] = value
+            elif source:
+                warnings.append(f"{source}: unknown setting '{key}' is ignored")
+    settings = Settings(**merged, warnings=warnings)
     try:
         settings.retry_max_wait = float(settings.retry_max_wait)
     except (TypeError, ValueError):

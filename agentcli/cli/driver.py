@@ -56,6 +56,8 @@ def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any
     """Flags > what the session remembers > environment > config files > defaults."""
     flags = {**(remembered or {}), **{k: v for k, v in options.flags.items() if v is not None}}
     settings = resolve_settings(ctx.workspace_root, flags)
+    for warning in settings.warnings:
+        sys.stderr.write(f"agentcli: warning: {warning}\n")
     if not settings.approval:
         settings.approval = "ask"
     if not settings.base_url and not os.environ.get("OPENAI_API_KEY"):
