@@ -6,57 +6,102 @@ the 250 ms ``agentcli list`` may take to start. Our ``str`` and ``Path`` paramet
 need no validation beyond what the parser already did, so :class:`LeanCommand` hands
 them over as ``str`` or ``Path`` directly. Any other parameter (an enum, a number, a
 path with ``exists=True``...) keeps typer's own coercion.
+
+This leans on typer internals, pinned in ``pyproject.toml`` and checked against the
+installed typer by ``tests/test_lean.py``:
+
+- ``_TyperParameter.process_value`` coerces each value that is not already a ``bool``
+  through ``self.get_runtime_param().coerce(value, param=..., ctx=...)``; we give each
+  plain parameter its own ``get_runtime_param``;
+- a parameter's ``type_descriptor`` has ``annotation``, ``file_annotation`` and
+  ``parameter_info``, the latter with the attributes named in :data:`CONSTRAINTS`;
+- ``get_help_option(ctx)`` of a command or group returns its ``--help`` parameter.
+
+When a parameter lacks that shape it is simply left to typer: slower, never wrong.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from typer.core import TyperCommand, TyperGroup
 
 LEAN_TYPES = (str, Path, bool)
-_TRUE = ("1", "true", "yes", "on")
-_CONSTRAINTS = ("parser", "min", "max", "exists", "resolve_path", "allow_dash", "path_type")
+# pydantic's reading of a bool from text, as typer applies it (after strip; "" is False)
+_TRUE = frozenset(("1", "on", "t", "true", "y", "yes"))
+_FALSE = frozenset(("", "0", "off", "f", "false", "n", "no"))
+# ParameterInfo attributes that ask for more than a plain value: set, typer coerces
+CONSTRAINTS = ("parser", "min", "max", "clamp", "exists", "resolve_path", "allow_dash", "path_type",
+               "writable")
+# ...and those whose default is a check of their own (False: typer's, not ours)
+_DEFAULTS = {"file_okay": True, "dir_okay": True}
 
 
 class PlainValue:
     """Typer's per-parameter coercion step, for a ``str``, ``Path`` or flag that needs none."""
 
-    def __init__(self, kind: type[Any]):
+    def __init__(self, kind: type[Any], readable: bool = False):
         self.kind = kind
+        self.readable = readable
 
     def coerce(self, value: Any, *, param: Any = None, ctx: Any = None) -> Any:
-        """``None`` stays ``None``; anything else becomes ``kind(value)``."""
+        """``None`` stays ``None``; anything else becomes ``kind(value)``, as typer would.
+
+        Raises:
+            BadParameter: a flag's text is no boolean, or an existing path is unreadable
+                (typer checks ``readable`` on every path parameter by default).
+        """
         if value is None:
             return None
         if self.kind is bool and isinstance(value, str):
-            return value.strip().lower() in _TRUE
+            word = value.strip().lower()
+            if word not in _TRUE and word not in _FALSE:
+                _bad(f"{value!r} is not a valid boolean.", param, ctx)
+            return word in _TRUE
+        if self.kind is Path and self.readable and os.path.exists(value) and not os.access(value, os.R_OK):
+            _bad(f"Path {os.fspath(value)!r} is not readable.", param, ctx)
         return self.kind(value)
 
 
-def _plain_kind(param: Any) -> type[Any] | None:
-    descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is None or descriptor.annotation not in LEAN_TYPES:
-        return None
-    if getattr(descriptor, "file_annotation", None) is not None:
-        return None
-    if getattr(param, "multiple", False) or getattr(param, "nargs", 1) != 1:
-        return None
-    info = getattr(descriptor, "parameter_info", None)
-    if any(getattr(info, name, None) not in (None, False) for name in _CONSTRAINTS):
-        return None
-    return descriptor.annotation
+def _bad(message: str, param: Any, ctx: Any) -> None:
+    from typer._click.exceptions import BadParameter  # only on this error path: typer vendors click
+
+    raise BadParameter(message, ctx=ctx, param=param)
 
 
-def make_lean(param: Any) -> None:
-    """Give a plain ``str``/``Path``/``bool`` parameter our coercion; leave others alone."""
-    kind = _plain_kind(param)
-    if kind is not None:
-        plain = PlainValue(kind)
-        # typer builds this lazily per parameter; providing it up front means the
-        # pydantic adapter is never built, so pydantic is never imported.
-        param.get_runtime_param = lambda: plain
+def _plain_value(param: Any) -> PlainValue | None:
+    """The coercion of a parameter that needs no more than ``kind(value)``, else None."""
+    try:
+        descriptor = param.type_descriptor
+        kind, info = descriptor.annotation, descriptor.parameter_info
+        if kind not in LEAN_TYPES or descriptor.file_annotation is not None:
+            return None
+        if param.multiple or param.nargs != 1:
+            return None
+        if any(getattr(info, name) not in (None, False) for name in CONSTRAINTS):
+            return None
+        if any(getattr(info, name) is not default for name, default in _DEFAULTS.items()):
+            return None
+        return PlainValue(kind, readable=bool(info.readable))
+    except AttributeError:  # typer changed shape: leave the parameter to typer
+        return None
+
+
+def make_lean(param: Any) -> bool:
+    """Give a plain ``str``/``Path``/``bool`` parameter our coercion; leave others alone.
+
+    Returns:
+        Whether the parameter is now lean.
+    """
+    plain = _plain_value(param)
+    if plain is None or not callable(getattr(param, "get_runtime_param", None)):
+        return False
+    # typer builds this lazily per parameter; providing it up front means the
+    # pydantic adapter is never built, so pydantic is never imported.
+    param.get_runtime_param = lambda: plain
+    return True
 
 
 class _Lean:

@@ -25,10 +25,10 @@ import pathspec
 
 GIT_DIR = ".git"
 SETTLE_NS = 2_000_000_000  # what changed more recently may change again within the same timestamp tick
-_GROUP = re.compile(r"\(\?P<\w+>")
-_ANY_FOLDERS = "^(?:.+/)?"  # how pathspec starts a pattern that matches at any depth
-_ONE_LEVEL = re.compile(r"\(\?P<ps_d>/\)|\[\^/\]")  # the dir mark and "any but /": no folder crossed
 _Check = Callable[[str], object]
+_ALWAYS: _Check = re.compile("").match  # a rule whose patterns we cannot pre-check: ask pathspec
+# "[abc]", "[a-z0-9]", "[!._]": letters, digits, "." and "_", single ranges; "^" negates as "!" does
+_PLAIN_CLASS = re.compile(r"\[([!^]?)((?:[A-Za-z0-9_.](?:-[A-Za-z0-9_.])?)+)\]")
 # (prefix of the folder holding the .gitignore, its spec, quick checks by name and by path)
 _Rule = tuple[str, pathspec.GitIgnoreSpec, _Check | None, _Check | None]
 _RULE_CACHE: dict[tuple[str, str, int, int, int, int], _Rule | None] = {}
@@ -183,50 +183,128 @@ def _load_rule(path: str, prefix: str) -> _Rule | None:
             lines = handle.read().splitlines()
     except OSError:  # a folder, unreadable: no rules
         return None
+    kept = lines
     try:
-        spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    except ValueError:  # one bad line must not void the file: git skips it too
-        spec = pathspec.GitIgnoreSpec.from_lines(line for line in lines if _valid(line))
+        spec = pathspec.GitIgnoreSpec.from_lines(kept)
+    except (ValueError, re.error):  # one bad line ("!", "[z-a]") must not void the file: git skips it
+        kept = [line for line in lines if _valid(line)]
+        spec = pathspec.GitIgnoreSpec.from_lines(kept)
     if not spec.patterns:
         return None
-    by_name, by_path = _quick_checks(spec)
+    by_name, by_path = _quick_checks(kept)
     return prefix, spec, by_name, by_path
 
 
-def _quick_checks(spec: pathspec.GitIgnoreSpec) -> tuple[_Check | None, _Check | None]:
+def _quick_checks(lines: list[str]) -> tuple[_Check | None, _Check | None]:
     """Regexes that match whenever some pattern could, so most paths skip ``check_file``.
 
-    Without negations, a pattern with no inner ``/`` can only match a path by its last
-    component, so it is tried on the short name; the others on the path. With a
-    negation (``!keep.log``) every pattern is tried on the path. When the patterns are
-    not the regexes expected, every path goes to ``check_file``.
+    Built from the ``.gitignore`` source lines (never from pathspec's compiled regexes):
+    a pattern within :func:`_parse_line`'s plain subset becomes one alternative; one
+    beyond it sends every path to ``check_file``. Without negations, a pattern with no
+    inner ``/`` can only match a path by its last component, so it is tried on the short
+    name; the others on the path, where a match of a folder covers its contents. With a
+    negation (``!keep.log``) every pattern is tried on the path. Our classes never match
+    "/", as git's don't, so where pathspec's would (``x[!0-9]`` on a folder ``x``) git's
+    answer wins.
     """
-    always = re.compile("").match
-    negated = any(getattr(p, "include", None) is False for p in spec.patterns)
-    names, paths = [], []
-    for pattern in spec.patterns:
-        if getattr(pattern, "include", None) is None:
+    parsed = [_parse_line(line) for line in lines]
+    patterns = [p for p in parsed if p is not None]
+    negated = any(p.negated for p in patterns)
+    names: list[str] = []
+    paths: list[str] = []
+    for pattern in patterns:
+        if pattern.negated:  # a negation only ever un-ignores: it cannot make a check pass
             continue
-        regex = getattr(pattern, "regex", None)
-        if regex is None:
-            return None, always
-        text = regex.pattern
-        rest = text[len(_ANY_FOLDERS) :]
-        if not negated and text.startswith(_ANY_FOLDERS) and "/" not in _ONE_LEVEL.sub("", rest):
-            names.append(_GROUP.sub("(?:", "^" + rest))
+        if pattern.regex is None:
+            return None, _ALWAYS
+        if pattern.anchored:
+            paths.append("^" + pattern.regex + ("/" if pattern.dir_only else "(?:/|$)"))
+        elif negated:
+            paths.append("(?:^|/)" + pattern.regex + ("/" if pattern.dir_only else "(?:/|$)"))
         else:
-            paths.append(_GROUP.sub("(?:", text))
-    try:
-        by_name = re.compile("|".join(f"(?:{p})" for p in names)).search if names else None
-        by_path = re.compile("|".join(f"(?:{p})" for p in paths)).search if paths else None
-    except re.error:
-        return None, always
+            names.append("^" + pattern.regex + ("/$" if pattern.dir_only else "/?$"))
+    by_name = re.compile("|".join(f"(?:{p})" for p in names)).search if names else None
+    by_path = re.compile("|".join(f"(?:{p})" for p in paths)).search if paths else None
     return by_name, by_path
+
+
+class _Pattern(NamedTuple):
+    """One ``.gitignore`` line, read as git reads it."""
+
+    negated: bool
+    anchored: bool  # a "/" before its end: matched from the ignore file's folder, not at any depth
+    dir_only: bool  # a trailing "/": matches folders only
+    regex: str | None  # the glob as a regex, without anchors; None beyond the plain subset
+
+
+def _parse_line(line: str) -> _Pattern | None:
+    """The pattern on one ``.gitignore`` line; None for a blank line or a comment.
+
+    The plain subset is what real ignore files are made of: literal names, ``*``, ``?``,
+    ``[abc]``/``[!a-z]`` classes, ``**`` as a whole segment between slashes. Escapes,
+    tabs, leading spaces, ``**`` inside a segment or alone and unusual classes are left
+    to pathspec (``regex`` None).
+    """
+    body = line.rstrip(" ")  # git drops trailing spaces; an escaped one keeps its backslash: not plain
+    if not body or body.startswith("#"):
+        return None
+    negated = body.startswith("!")
+    body = body[1:] if negated else body
+    dir_only = body.endswith("/")
+    body = body[:-1] if dir_only else body
+    anchored = "/" in body
+    segments = body.removeprefix("/").split("/")
+    beyond = (not body or body.startswith(" ") or any(char in body for char in "\\\t\r\v\f")
+              or any(not seg or ("**" in seg and seg != "**") for seg in segments)
+              or (not anchored and segments == ["**"]))
+    regex = None if beyond else _segments_regex(segments)
+    return _Pattern(negated, anchored, dir_only, regex)
+
+
+def _segments_regex(segments: list[str]) -> str | None:
+    """``a/**/b*`` as ``a/(?:.*/)?b[^/]*``; None when a segment is beyond the plain subset."""
+    out = []
+    last = len(segments) - 1
+    for index, segment in enumerate(segments):
+        if segment == "**":
+            out.append(".*" if index == last else "(?:.*/)?")  # anything below / any folders
+            continue
+        regex = _segment_regex(segment)
+        if regex is None:
+            return None
+        out.append(regex if index == last else regex + "/")
+    joined = "".join(out)
+    try:
+        re.compile(joined)  # a class like [z-a]
+    except re.error:
+        return None
+    return joined
+
+
+def _segment_regex(segment: str) -> str | None:
+    """One segment's glob as a regex that never crosses a "/"; None beyond the plain subset."""
+    out = []
+    index = 0
+    while index < len(segment):
+        char = segment[index]
+        if char == "[":
+            match = _PLAIN_CLASS.match(segment, index)
+            if match is None:
+                return None
+            negated, members = match.groups()
+            out.append(f"[^/{members}]" if negated else f"[{members}]")
+            index = match.end()
+            continue
+        if char == "]":
+            return None
+        out.append("[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char))
+        index += 1
+    return "".join(out)
 
 
 def _valid(line: str) -> bool:
     try:
         pathspec.GitIgnoreSpec.from_lines([line])
-    except ValueError:
+    except (ValueError, re.error):
         return False
     return True

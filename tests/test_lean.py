@@ -1,0 +1,149 @@
+"""``cli/lean.py`` against the installed typer: the internals it patches, and equal results.
+
+lean.py replaces typer's pydantic coercion of plain ``str``/``Path``/``bool`` parameters.
+A typer release that moves those internals must fail here, by name, rather than make
+``agentcli`` slow (pydantic imported again) or wrong (a check skipped).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import pytest
+import typer
+import typer.core
+import typer.models
+from typer.testing import CliRunner
+
+from agentcli.cli.lean import CONSTRAINTS, LeanCommand, LeanGroup, PlainValue
+
+BROKEN = f"agentcli/cli/lean.py relies on typer internals that typer {typer.__version__} changed: "
+
+
+class Color(str, Enum):
+    """A parameter type lean.py must leave to typer."""
+
+    red = "red"
+
+
+def build(cls: type[typer.core.TyperCommand], seen: dict[str, Any]) -> typer.Typer:
+    """An app of one command with every kind of parameter agentcli uses, recording its values."""
+    app = typer.Typer(add_completion=False)
+
+    @app.command("go", cls=cls)
+    def go(name: str,
+           path: Optional[Path] = None,  # noqa: UP045 - typer reads the annotation at run time
+           text: Optional[str] = None,  # noqa: UP045
+           flag: Annotated[bool, typer.Option("--flag/--no-flag", envvar="FLAG")] = False,
+           where: Annotated[Path, typer.Option(envvar="WHERE")] = Path("."),
+           label: Annotated[str, typer.Option(envvar="LABEL")] = "x") -> None:
+        seen.update(name=name, path=path, text=text, flag=flag, where=where, label=label)
+
+    @app.command("other", cls=cls)
+    def other() -> None:
+        """A second command, so that ``go`` stays a subcommand."""
+
+    return app
+
+
+def test_the_typer_internals_lean_patches_are_there() -> None:
+    parameter = getattr(typer.core, "_TyperParameter", None)
+    assert parameter is not None, BROKEN + "no typer.core._TyperParameter"
+    assert callable(getattr(parameter, "get_runtime_param", None)), BROKEN + "no get_runtime_param"
+    assert callable(getattr(parameter, "process_value", None)), BROKEN + "no process_value"
+    assert callable(getattr(typer.core.TyperCommand, "get_help_option", None)), BROKEN + "no get_help_option"
+    info = typer.models.OptionInfo()
+    names = (*CONSTRAINTS, "file_okay", "dir_okay", "readable")
+    missing = [name for name in names if not hasattr(info, name)]
+    assert not missing, BROKEN + f"ParameterInfo has no {missing} (a constraint lean.py would skip)"
+    command = typer.main.get_command(build(LeanCommand, {})).commands["go"]  # type: ignore[attr-defined]
+    for param in command.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        assert descriptor is not None, BROKEN + f"{param.name} has no type_descriptor"
+        for name in ("annotation", "file_annotation", "parameter_info"):
+            assert hasattr(descriptor, name), BROKEN + f"type_descriptor has no {name}"
+
+
+def test_plain_parameters_and_help_are_lean_and_others_are_not() -> None:
+    app = typer.Typer(add_completion=False)
+
+    @app.command("go", cls=LeanCommand)
+    def go(name: str, count: int = 1, color: Color = Color.red,
+           real: Annotated[Path, typer.Option(exists=True)] = Path("."),
+           files: Annotated[Path, typer.Option(dir_okay=False)] = Path("f"),
+           path: Optional[Path] = None,  # noqa: UP045
+           flag: bool = False) -> None:
+        """Mixed parameters."""
+
+    @app.command("other", cls=LeanCommand)
+    def other() -> None:
+        """A second command."""
+
+    command = typer.main.get_command(app).commands["go"]  # type: ignore[attr-defined]
+    lean = {p.name for p in command.params if isinstance(getattr(p, "get_runtime_param", type)(), PlainValue)}
+    assert lean == {"name", "path", "flag"}, BROKEN + f"lean parameters are {sorted(lean)}"
+    with typer.Context(command) as ctx:
+        help_option = command.get_help_option(ctx)
+    help_value = getattr(help_option, "get_runtime_param", type)()
+    assert isinstance(help_value, PlainValue), BROKEN + "--help is not lean"
+
+
+# (argv, environment): options given, absent, empty, and flags read from text
+RUNS = [
+    (["go", "n"], {}),
+    (["go", "n", "--path", "a/b", "--text", "", "--flag", "--where", "w", "--label", "l"], {}),
+    (["go", "n", "--path", "", "--no-flag"], {}),
+    (["go", "n"], {"WHERE": "/tmp", "LABEL": ""}),
+    *[(["go", "n"], {"FLAG": word}) for word in ("y", "T", " YES ", "on", "1", "off", "N", "0", "", "maybe")],
+    (["go", "--help"], {}),
+    (["--help"], {}),
+    (["go"], {}),
+]
+
+
+@pytest.mark.parametrize(("argv", "env"), RUNS)
+def test_lean_values_are_typers(argv: list[str], env: dict[str, str]) -> None:
+    results = []
+    for cls in (LeanCommand, typer.core.TyperCommand):
+        seen: dict[str, Any] = {}
+        result = CliRunner().invoke(build(cls, seen), argv, env=env)
+        results.append((result.exit_code, {key: (type(value), value) for key, value in seen.items()}))
+    assert results[0] == results[1], f"lean.py parses {argv} {env} unlike typer {typer.__version__}"
+
+
+def test_lean_commands_never_import_pydantic(tmp_path: Path) -> None:
+    """If typer stops coercing through ``get_runtime_param``, pydantic comes back."""
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from typing import Optional
+        import typer
+        from agentcli.cli.lean import LeanCommand, LeanGroup
+        app = typer.Typer(cls=LeanGroup, add_completion=False)
+        @app.command(cls=LeanCommand)
+        def go(name: str, path: Optional[Path] = None, where: Path = Path("."), flag: bool = False) -> None:
+            print(repr((name, path, where, flag)))
+        @app.command(cls=LeanCommand)
+        def other() -> None: ...
+        for args in (["go", "n", "--path", {str(tmp_path)!r}, "--flag"], ["go", "n"], ["go", "--help"]):
+            try:
+                app(args=args, standalone_mode=False)
+            except SystemExit:
+                pass
+        print("pydantic" in sys.modules)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines()[0] == repr(("n", tmp_path, Path("."), True))
+    assert run.stdout.splitlines()[-1] == "False", \
+        BROKEN + "pydantic is imported: typer no longer coerces through get_runtime_param"
+
+
+def test_the_app_group_is_lean() -> None:
+    from agentcli.cli.app import app
+
+    assert typer.main.get_command(app).__class__ is LeanGroup  # type: ignore[attr-defined]
