@@ -43,15 +43,3 @@ class RollbackConflictError(AgentcliError):
     def __init__(self, message: str, paths: list[str]):
         super().__init__(message)
         self.paths = paths
-
-
-class RunFailedError(AgentcliError):
-    """The run could not finish: turn limit reached, the model gave up."""
-
-    exit_code = 1
-
-
-class InterruptedRunError(AgentcliError):
-    """Ctrl-C or SIGTERM stopped the run; the session is saved and resumable."""
-
-    exit_code = 130

@@ -10,8 +10,6 @@ from typing import Any
 ORCHESTRATOR = "orchestrator"
 """The agent a user's prompts go to; scouts and other agents have names of their own."""
 
-PROMPT_STATUSES = ("queued", "running", "done", "failed", "interrupted", "cancelled")
-TOOL_STATUSES = ("running", "done", "failed", "denied", "interrupted")
 PLAN_STATUSES = ("pending", "in_progress", "done")
 PLAN_MARKS = {"pending": "[ ]", "in_progress": "[>]", "done": "[x]"}
 """How a plan item's status is drawn, everywhere (tool result, show, export, terminal)."""

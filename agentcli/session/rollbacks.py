@@ -10,7 +10,6 @@ from typing import Any
 from agentcli.session.records import Checkpoint, FileChange, now_iso
 from agentcli.store.db import Db
 
-ROLLBACK_MODES = ("files", "conversation", "both")
 _CHUNK = 500
 
 

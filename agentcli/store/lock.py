@@ -58,11 +58,6 @@ class WriterLock:
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
 
-    @property
-    def held(self) -> bool:
-        """True while this object holds the lock."""
-        return self._fd is not None
-
     def release(self) -> None:
         """Let the lock go (closing the descriptor drops the flock)."""
         if self._fd is not None:

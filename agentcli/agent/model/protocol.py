@@ -32,7 +32,6 @@ class Attempt:
     error: str | None = None
     http_status: int | None = None
     interrupted: bool = False  # stopped by a cancel, not a failure of the endpoint
-    retry_in: float | None = None  # seconds until the next attempt, when one follows
 
 
 class AttemptLog(Protocol):
