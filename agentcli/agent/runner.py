@@ -9,14 +9,15 @@ against the recorded hashes and completed; a shell command is never run again.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.approval import Approver
 from agentcli.agent.errors import ToolError
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
-from agentcli.agent.tools.toolbox import PreparedCall, Toolbox, ToolOutput
-from agentcli.session.records import AGENT, Message, PlanItem, ToolCallRecord
+from agentcli.agent.tools.registry import PreparedCall, ToolOutput, ToolRegistry
+from agentcli.session.records import AGENT, Message, ToolCallRecord
 
 if TYPE_CHECKING:
     from agentcli.agent.history.tracker import Tracker
@@ -33,7 +34,7 @@ EXCERPT = 400
 class ToolRunner:
     """Runs an assistant message's tool calls against the workspace, journaled."""
 
-    def __init__(self, session: Session, toolbox: Toolbox, approver: Approver, tracker: Tracker,
+    def __init__(self, session: Session, toolbox: ToolRegistry, approver: Approver, tracker: Tracker,
                  emit: EventSink):
         self.session = session
         self.toolbox = toolbox
@@ -122,17 +123,18 @@ class ToolRunner:
         elif prepared.kind == "edit":
             self.tracker.edits_applied(row)
         status = "failed" if output.is_error else "done"
-        self._finish(row, call_id, prepared.tool_name, status, output, prompt_id, began)
+        self._finish(row, call_id, prepared.tool_name, status, output, prompt_id, began,
+                     prepared.record)
 
     def _finish(self, row: int, call_id: str, name: str, status: str, output: ToolOutput,
-                prompt_id: int | None, began: float | None = None) -> None:
+                prompt_id: int | None, began: float | None = None,
+                record: Callable[[Session, int], None] | None = None) -> None:
         duration = int((time.monotonic() - began) * 1000) if began is not None else None
         with self.session.transaction():
             self.session.tool_calls.finish(row, status, output.text, is_error=output.is_error,
                                            data=output.data or None, duration_ms=duration)
-            if name == "update_plan" and not output.is_error:
-                items = [PlanItem(i["title"], i["status"]) for i in output.data.get("items", [])]
-                self.session.plan.replace(row, items)
+            if record is not None and not output.is_error:
+                record(self.session, row)
             self.session.transcript.append("tool", output.text, prompt_id=prompt_id, tool_call_id=call_id)
         failpoint("tool.finished")
         self.emit(Event("tool.finished", {
@@ -179,6 +181,6 @@ class ToolRunner:
             prepared = self.toolbox.prepare(record.name, record.arguments)
             output = prepared.execute()
         except ToolError as err:
-            output = ToolOutput(f"error: {err}", is_error=True)
+            prepared, output = None, ToolOutput(f"error: {err}", is_error=True)
         self._finish(record.id, record.call_id, record.name, "failed" if output.is_error else "done",
-                     output, prompt_id)
+                     output, prompt_id, record=prepared.record if prepared else None)
