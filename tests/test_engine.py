@@ -19,7 +19,7 @@ from agentcli.agent.history.tracker import Tracker
 from agentcli.agent.loop import AgentLoop, Orchestrator
 from agentcli.agent.model.client import ModelClient, ModelSettings
 from agentcli.agent.runner import ToolRunner
-from agentcli.agent.tools.toolbox import READ_ONLY_TOOLS, Toolbox
+from agentcli.agent.tools.registry import READ_ONLY_TOOLS, default_registry
 from agentcli.agent.workspace.jail import Workspace
 from agentcli.session.directory import SessionDirectory
 from agentcli.session.records import ORCHESTRATOR
@@ -46,7 +46,7 @@ def session(tmp_path: Path, workspace: Path) -> Iterator[Session]:
 def _orchestrator(session: Session, workspace: Path, model: ScriptedModel, events: list[Event],
                   asker=None, mode: str = "full-auto") -> Orchestrator:
     sessions = session.path.parent
-    toolbox = Toolbox(Workspace(workspace, protected=[sessions]))
+    toolbox = default_registry(Workspace(workspace, protected=[sessions]))
     tracker = Tracker(session, workspace, exclude=[sessions], max_file_bytes=1 << 20)
     runner = ToolRunner(session, ORCHESTRATOR, toolbox, Approver(mode, asker), tracker, events.append)
     loop = AgentLoop(session, ORCHESTRATOR, model, runner, events.append, context_window=100_000)
@@ -72,7 +72,8 @@ def test_a_second_agent_runs_its_own_loop_on_another_thread(session: Session, wo
     orchestrator = _orchestrator(session, workspace, boss, events)
     session.add_prompt("what does a.txt say?")
 
-    scout_toolbox = Toolbox(Workspace(workspace, protected=[session.path.parent]), enabled=READ_ONLY_TOOLS)
+    scout_workspace = Workspace(workspace, protected=[session.path.parent])
+    scout_toolbox = default_registry(scout_workspace).only(READ_ONLY_TOOLS)
     scout_runner = ToolRunner(session, "scout-1", scout_toolbox, Approver("read-only", None), None,
                               events.append)
     scout_loop = AgentLoop(session, "scout-1", scout, scout_runner, events.append, context_window=100_000)

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from agentcli.agent.cancel import Cancelled, CancelToken
 from agentcli.agent.tools.shell import OutputCapture, run_command
 
 
@@ -143,6 +145,42 @@ def test_keyboard_interrupt_kills_the_group_and_reraises(tmp_path: Path) -> None
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert _gone_within(_read_pid(pidfile), 2)
+
+
+def _group_gone_within(pgid: int, seconds: float) -> bool:
+    until = time.monotonic() + seconds
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() >= until:
+            return False
+        time.sleep(0.02)
+
+
+def test_cancel_token_stops_the_command_and_its_group_at_once(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    token = CancelToken()
+    timer = threading.Timer(0.3, token.cancel, args=("Ctrl-C",))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(Cancelled, match="Ctrl-C"):
+            run_command(f"echo $$ > {pidfile}; sleep 30", tmp_path, timeout=60, cancel=token)
+    finally:
+        timer.cancel()
+        token.close()
+    assert time.monotonic() - started < 3
+    assert _group_gone_within(_read_pid(pidfile), 2), "a process of the command's group lived on"
+
+
+def test_cancelled_token_runs_nothing(tmp_path: Path) -> None:
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_command(f"touch {tmp_path / 'ran'}", tmp_path, timeout=10, cancel=token)
+    assert not (tmp_path / "ran").exists()
 
 
 def test_command_dies_when_agentcli_is_sigkilled(tmp_path: Path) -> None:

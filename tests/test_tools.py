@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from agentcli.agent.tools import readers
-from agentcli.agent.tools.toolbox import (
+from agentcli.agent.errors import ToolError
+from agentcli.agent.tools.registry import (
     READ_ONLY_TOOLS,
-    Toolbox,
-    ToolError,
+    ToolLimits,
     ToolOutput,
-    apply_edit,
+    ToolRegistry,
+    default_registry,
 )
-from agentcli.agent.workspace.edits import FileEdit, edit_status
+from agentcli.agent.workspace.edits import FileEdit, apply_edit, edit_status
 from agentcli.agent.workspace.jail import Workspace
 from agentcli.agent.workspace.walk import is_ignored
 
@@ -34,11 +34,11 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def box(root: Path) -> Toolbox:
-    return Toolbox(Workspace(root, protected=[root / "sessions"]))
+def box(root: Path) -> ToolRegistry:
+    return default_registry(Workspace(root, protected=[root / "sessions"]))
 
 
-def run(box: Toolbox, name: str, **args: Any) -> ToolOutput:
+def run(box: ToolRegistry, name: str, **args: Any) -> ToolOutput:
     return box.prepare(name, json.dumps(args)).execute()
 
 
@@ -52,7 +52,7 @@ def write(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_text(content)
 
 
-def test_schemas_offer_exactly_the_spec_tools(box: Toolbox) -> None:
+def test_schemas_offer_exactly_the_spec_tools(box: ToolRegistry) -> None:
     schemas = box.schemas()
     names = [s["function"]["name"] for s in schemas]
     assert names == ["read_file", "list_files", "search", "write_file", "edit_file",
@@ -68,7 +68,7 @@ def test_schemas_offer_exactly_the_spec_tools(box: Toolbox) -> None:
 
 
 def test_read_only_toolbox_offers_only_readers(root: Path) -> None:
-    scout = Toolbox(Workspace(root), enabled=READ_ONLY_TOOLS)
+    scout = default_registry(Workspace(root)).only(READ_ONLY_TOOLS)
     assert [s["function"]["name"] for s in scout.schemas()] == list(READ_ONLY_TOOLS)
     with pytest.raises(ToolError, match="Unknown tool 'write_file'"):
         scout.prepare("write_file", '{"path": "a", "content": ""}')
@@ -92,13 +92,13 @@ def test_read_only_toolbox_offers_only_readers(root: Path) -> None:
         ("list_files", '{"path": "sessions"}', "protected folder"),
     ],
 )
-def test_prepare_rejects_bad_calls(box: Toolbox, name: str, raw: str, message: str) -> None:
+def test_prepare_rejects_bad_calls(box: ToolRegistry, name: str, raw: str, message: str) -> None:
     with pytest.raises(ToolError, match=message):
         box.prepare(name, raw)
 
 
 def test_null_optional_arguments_and_empty_argument_string_are_accepted(
-    box: Toolbox, root: Path
+    box: ToolRegistry, root: Path
 ) -> None:
     write(root, {"a.py": "x\n"})
     call = box.prepare("read_file", '{"path": "a.py", "offset": null, "limit": 2.0}')
@@ -106,7 +106,7 @@ def test_null_optional_arguments_and_empty_argument_string_are_accepted(
     assert box.prepare("list_files", "").kind == "read"
 
 
-def test_read_file_numbers_lines_with_offset_and_limit(box: Toolbox, root: Path) -> None:
+def test_read_file_numbers_lines_with_offset_and_limit(box: ToolRegistry, root: Path) -> None:
     write(root, {"a.py": "".join(f"line {n}\n" for n in range(1, 11))})
     out = run(box, "read_file", path="a.py", offset=3, limit=2)
     assert out.text.splitlines() == ["     3\tline 3", "     4\tline 4",
@@ -115,7 +115,7 @@ def test_read_file_numbers_lines_with_offset_and_limit(box: Toolbox, root: Path)
     assert whole.splitlines()[0] == "     1\tline 1" and "showing" not in whole
 
 
-def test_read_file_binary_empty_missing_and_past_end(box: Toolbox, root: Path) -> None:
+def test_read_file_binary_empty_missing_and_past_end(box: ToolRegistry, root: Path) -> None:
     write(root, {"img.png": b"\x89PNG\x00\x01\x02", "empty.txt": "", "a.txt": "one\n"})
     assert run(box, "read_file", path="img.png").text == "img.png is a binary file (7 bytes); not shown."
     assert run(box, "read_file", path="empty.txt").text == "empty.txt is empty."
@@ -125,14 +125,14 @@ def test_read_file_binary_empty_missing_and_past_end(box: Toolbox, root: Path) -
     assert past.is_error and "past the end" in past.text
 
 
-def test_read_file_caps_lines(box: Toolbox, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "READ_LINE_LIMIT", 3)
+def test_read_file_caps_lines(root: Path) -> None:
+    box = default_registry(Workspace(root, protected=[root / "sessions"]), ToolLimits(read_line_limit=3))
     write(root, {"a.txt": "a\nb\nc\nd\ne\n"})
     text = run(box, "read_file", path="a.txt", limit=100).text
     assert text.splitlines()[-1] == "[showing lines 1-3 of 5; read on with offset=4]"
 
 
-def test_list_files_honours_root_and_nested_gitignore(box: Toolbox, root: Path) -> None:
+def test_list_files_honours_root_and_nested_gitignore(box: ToolRegistry, root: Path) -> None:
     write(root, {
         ".gitignore": "*.log\nbuild/\n",
         "app.py": "", "debug.log": "", "build/out.js": "",
@@ -145,7 +145,7 @@ def test_list_files_honours_root_and_nested_gitignore(box: Toolbox, root: Path) 
                       "src/keep.log", "src/main.py"]
 
 
-def test_list_files_pattern_and_path(box: Toolbox, root: Path) -> None:
+def test_list_files_pattern_and_path(box: ToolRegistry, root: Path) -> None:
     write(root, {"a.py": "", "src/b.py": "", "src/ui/c.ts": "", "src/ui/d.tsx": "", "e.ts": ""})
     assert run(box, "list_files", pattern="*.py").text.splitlines() == ["a.py", "src/b.py"]
     assert run(box, "list_files", pattern="src/**/*.ts").text.splitlines() == ["src/ui/c.ts"]
@@ -154,15 +154,15 @@ def test_list_files_pattern_and_path(box: Toolbox, root: Path) -> None:
     assert run(box, "list_files", pattern="*.rs").text == "No files found matching '*.rs'."
 
 
-def test_list_files_caps_output(box: Toolbox, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "LIST_LIMIT", 2)
+def test_list_files_caps_output(root: Path) -> None:
+    box = default_registry(Workspace(root, protected=[root / "sessions"]), ToolLimits(list_limit=2))
     write(root, {f"f{n}.txt": "" for n in range(5)})
     lines = run(box, "list_files").text.splitlines()
     assert lines[:2] == ["f0.txt", "f1.txt"]
     assert lines[2].startswith("[... 3 more files not shown")
 
 
-def test_search_with_glob_and_ignores(box: Toolbox, root: Path) -> None:
+def test_search_with_glob_and_ignores(box: ToolRegistry, root: Path) -> None:
     write(root, {
         ".gitignore": "vendor/\n",
         "a.py": "def handler():\n    return 1\n",
@@ -177,12 +177,12 @@ def test_search_with_glob_and_ignores(box: Toolbox, root: Path) -> None:
     assert run(box, "search", pattern="nothing-here").text == "No matches found."
 
 
-def test_search_invalid_regex(box: Toolbox) -> None:
+def test_search_invalid_regex(box: ToolRegistry) -> None:
     with pytest.raises(ToolError, match=r"Invalid regular expression '\(unclosed'"):
         box.prepare("search", '{"pattern": "(unclosed"}')
 
 
-def test_write_then_edit(box: Toolbox, root: Path) -> None:
+def test_write_then_edit(box: ToolRegistry, root: Path) -> None:
     call = box.prepare("write_file", json.dumps({"path": "pkg/mod.py", "content": "a = 1\nb = 1\n"}))
     assert call.kind == "edit" and call.summary == "create pkg/mod.py"
     [edit] = call.edits
@@ -199,7 +199,7 @@ def test_write_then_edit(box: Toolbox, root: Path) -> None:
     assert (root / "pkg" / "mod.py").read_text() == "a = 2\nb = 1\n"
 
 
-def test_edit_failures_are_clear(box: Toolbox, root: Path) -> None:
+def test_edit_failures_are_clear(box: ToolRegistry, root: Path) -> None:
     write(root, {"m.py": "x = 1\nx = 1\n"})
     cases = [
         ({"old_string": "y = 1", "new_string": "z"}, "old_string not found in 'm.py'"),
@@ -214,7 +214,7 @@ def test_edit_failures_are_clear(box: Toolbox, root: Path) -> None:
         box.prepare("edit_file", '{"path": "nope.py", "old_string": "a", "new_string": "b"}')
 
 
-def test_edit_replace_all_and_crlf(box: Toolbox, root: Path) -> None:
+def test_edit_replace_all_and_crlf(box: ToolRegistry, root: Path) -> None:
     write(root, {"m.py": "x = 1\nx = 1\n", "w.txt": b"one\r\ntwo\r\n"})
     out = run(box, "edit_file", path="m.py", old_string="x = 1", new_string="y", replace_all=True)
     assert out.text == "Edited m.py: replaced 2 occurrences."
@@ -223,7 +223,7 @@ def test_edit_replace_all_and_crlf(box: Toolbox, root: Path) -> None:
     assert (root / "w.txt").read_bytes() == b"1\r\n2\r\n"
 
 
-def test_write_preserves_mode_and_unchanged_write_has_no_edit(box: Toolbox, root: Path) -> None:
+def test_write_preserves_mode_and_unchanged_write_has_no_edit(box: ToolRegistry, root: Path) -> None:
     write(root, {"run.sh": "#!/bin/sh\n"})
     (root / "run.sh").chmod(0o755)
     assert box.prepare("write_file", '{"path": "run.sh", "content": "#!/bin/sh\\n"}').edits == []
@@ -233,9 +233,9 @@ def test_write_preserves_mode_and_unchanged_write_has_no_edit(box: Toolbox, root
     assert stat.S_IMODE((root / "run.sh").stat().st_mode) == 0o755
 
 
-def test_apply_edit_and_edit_status_for_reconciliation(box: Toolbox, root: Path) -> None:
+def test_apply_edit_and_edit_status_for_reconciliation(box: ToolRegistry, root: Path) -> None:
     write(root, {"f.txt": "old\n"})
-    ws = box.workspace
+    ws = box.ctx.workspace
     edit = FileEdit("f.txt", b"old\n", b"new\n", 0o644, 0o644)
     (root / "f.txt").chmod(0o644)
     assert edit_status(ws, edit) == "before"
@@ -251,7 +251,7 @@ def test_apply_edit_and_edit_status_for_reconciliation(box: Toolbox, root: Path)
     assert edit.before_hash != edit.after_hash and len(edit.after_hash or "") == 64
 
 
-def test_execute_reports_failures_instead_of_raising(box: Toolbox, root: Path) -> None:
+def test_execute_reports_failures_instead_of_raising(box: ToolRegistry, root: Path) -> None:
     write(root, {"a.txt": "x\n"})
     call = box.prepare("read_file", '{"path": "a.txt"}')
     (root / "a.txt").unlink()
@@ -259,7 +259,7 @@ def test_execute_reports_failures_instead_of_raising(box: Toolbox, root: Path) -
     assert out.is_error and "No such file" in out.text
 
 
-def test_update_plan_validation(box: Toolbox) -> None:
+def test_update_plan_validation(box: ToolRegistry) -> None:
     items = [{"title": "Read code", "status": "done"}, {"title": "Fix", "status": "in_progress"},
              {"title": "Test", "status": "pending"}]
     call = box.prepare("update_plan", json.dumps({"items": items}))
@@ -278,7 +278,7 @@ def test_update_plan_validation(box: Toolbox) -> None:
             box.prepare("update_plan", json.dumps(args))
 
 
-def test_run_shell_reports_exit_code_and_caps_timeout(box: Toolbox, root: Path) -> None:
+def test_run_shell_reports_exit_code_and_caps_timeout(box: ToolRegistry, root: Path) -> None:
     call = box.prepare("run_shell", '{"command": "echo hi; exit 2", "timeout": 9999}')
     assert call.kind == "shell" and call.summary == "$ echo hi; exit 2"
     out = call.execute()
@@ -289,14 +289,14 @@ def test_run_shell_reports_exit_code_and_caps_timeout(box: Toolbox, root: Path) 
 
 
 def test_run_shell_timeout_is_an_error_result(root: Path) -> None:
-    box = Toolbox(Workspace(root), shell_timeout_default=0.3)
+    box = default_registry(Workspace(root), ToolLimits(shell_timeout=0.3))
     out = run(box, "run_shell", command="sleep 5")
     assert out.is_error and out.data["timed_out"] and out.data["exit_code"] is None
     assert "timed out after 0.3 s" in out.text
 
 
 def test_listing_skips_symlinked_dirs_and_honours_info_exclude(
-    box: Toolbox, root: Path, tmp_path: Path
+    box: ToolRegistry, root: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "x.py").write_text("")
@@ -307,7 +307,7 @@ def test_listing_skips_symlinked_dirs_and_honours_info_exclude(
     assert run(box, "list_files").text.splitlines() == ["kept.txt"]
 
 
-def test_is_ignored_follows_the_rules_the_listing_follows(box: Toolbox, root: Path) -> None:
+def test_is_ignored_follows_the_rules_the_listing_follows(box: ToolRegistry, root: Path) -> None:
     write(root, {".gitignore": "*.log\n!build/keep.js\n", "src/.gitignore": "!keep.log\n", "src/keep.log": "",
                  "src/a.log": "", "build/keep.js": "", "src/app.py": ""})
     (root / ".git" / "info").mkdir()
@@ -321,7 +321,7 @@ def test_is_ignored_follows_the_rules_the_listing_follows(box: Toolbox, root: Pa
                                                         "src/keep.log"]
 
 
-def test_explicitly_named_ignored_folder_is_listed(box: Toolbox, root: Path) -> None:
+def test_explicitly_named_ignored_folder_is_listed(box: ToolRegistry, root: Path) -> None:
     write(root, {".gitignore": "build/\n", "build/app.js": "let x\n", "build/app.js.map": ""})
     assert run(box, "list_files", path="build").text.splitlines() == ["build/app.js",
                                                                       "build/app.js.map"]

@@ -21,8 +21,8 @@ from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
 from agentcli.agent.errors import ToolError
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
-from agentcli.agent.tools.toolbox import PreparedCall, Toolbox, ToolOutput
-from agentcli.session.records import Message, PlanItem, ToolCallRecord
+from agentcli.agent.tools.registry import PreparedCall, ToolOutput, ToolRegistry
+from agentcli.session.records import Message, ToolCallRecord
 
 if TYPE_CHECKING:
     from agentcli.agent.history.tracker import Tracker
@@ -40,7 +40,7 @@ EXCERPT = 400
 class ToolRunner:
     """Runs one agent's tool calls against the workspace, journaled under its name."""
 
-    def __init__(self, session: Session, agent: str, toolbox: Toolbox, approver: Approver,
+    def __init__(self, session: Session, agent: str, toolbox: ToolRegistry, approver: Approver,
                  tracker: Tracker | None, emit: EventSink):
         self.session = session
         self.agent = agent
@@ -144,8 +144,8 @@ class ToolRunner:
         with self.session.transaction():
             self.session.tool_calls.finish(row, status, output.text, is_error=output.is_error,
                                            data=output.data or None, duration_ms=duration)
-            if isinstance(prepared, PreparedCall) and not output.is_error:
-                _record(prepared, self.session, row, output)
+            if isinstance(prepared, PreparedCall) and prepared.record is not None and not output.is_error:
+                prepared.record(self.session, row)
             self.session.transcript.append("tool", output.text, agent=self.agent, prompt_id=prompt_id,
                                            tool_call_id=call_id)
         failpoint("tool.finished")
@@ -201,22 +201,6 @@ class ToolRunner:
 
 
 def _execute(prepared: PreparedCall, cancel: CancelToken) -> ToolOutput:
-    """Run a prepared call; anything unexpected becomes that call's failure, not a crash."""
-    try:
-        return prepared.execute(cancel)
-    except (Cancelled, KeyboardInterrupt):
-        raise
-    except ToolError as err:
-        return ToolOutput(f"error: {err}", is_error=True)
-    except Exception as err:  # a bug in a tool must not wedge the session on every resume
-        return ToolOutput(f"error: {prepared.tool_name} failed unexpectedly: {type(err).__name__}: {err}",
-                          is_error=True)
-
-
-def _record(prepared: PreparedCall, session: Session, row: int, output: ToolOutput) -> None:
-    """The call's own rows, written in the transaction that closes it."""
-    record = getattr(prepared, "record", None)
-    if record is not None:
-        record(session, row)
-    elif prepared.tool_name == "update_plan":  # until the tool registry gives every tool a record step
-        session.plan.replace(row, [PlanItem(i["title"], i["status"]) for i in output.data.get("items", [])])
+    """Run a prepared call. ``PreparedCall.execute`` returns every failure as an error output
+    (a bug in a tool must not wedge the session on every resume); only a cancel escapes."""
+    return prepared.execute(cancel)

@@ -90,12 +90,12 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     from agentcli.agent.loop import AgentLoop
     from agentcli.agent.model.client import ModelClient, ModelSettings
     from agentcli.agent.runner import ToolRunner
-    from agentcli.agent.tools.toolbox import Toolbox
+    from agentcli.agent.tools.registry import ToolLimits, default_registry
     from agentcli.agent.workspace.jail import Workspace
     from agentcli.session.records import ORCHESTRATOR
 
     workspace = Workspace(root, protected=[sessions_dir])
-    toolbox = Toolbox(workspace, shell_timeout_default=settings.shell_timeout)
+    toolbox = default_registry(workspace, ToolLimits(shell_timeout=settings.shell_timeout))
     tracker = Tracker(session, root, exclude=[sessions_dir], max_file_bytes=settings.max_file_bytes)
     model = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),

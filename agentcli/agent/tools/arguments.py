@@ -1,4 +1,14 @@
-"""Checking a tool call's arguments against its JSON schema, with messages the model can act on."""
+"""Tool schemas: writing one, and checking a call's arguments against it.
+
+The messages are for the model: each names the tool, the parameter and what would fit.
+
+Example:
+    >>> schema = function_schema("greet", "Say hello.", {"who": {"type": "string",
+    ...                          "description": "Whom to greet."}}, ["who"])
+    >>> check_arguments(schema, parse_arguments("greet", '{"who": null}'))
+    Traceback (most recent call last):
+    ToolError: greet needs the argument 'who': Whom to greet.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentcli.agent.errors import ToolError
-from agentcli.agent.tools.schemas import PLAN_STATUSES, TOOL_SCHEMAS
+
+PATH_PARAMETER = {
+    "type": "string",
+    "description": "Path relative to the workspace root (an absolute path inside the workspace "
+                   "works too).",
+}
+
+
+def function_schema(name: str, description: str, properties: dict[str, Any],
+                    required: list[str]) -> dict[str, Any]:
+    """A Chat Completions ``tools`` entry: a function whose parameters are one JSON object."""
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {
+                "type": "object",
+                "properties": properties,
+                "required": required,
+                "additionalProperties": False,
+            },
+        },
+    }
 
 
 def parse_arguments(name: str, raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -28,9 +61,13 @@ def parse_arguments(name: str, raw: str | Mapping[str, Any] | None) -> dict[str,
     return args
 
 
-def check_arguments(name: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Check ``args`` against the tool's schema; ``null`` counts as not given."""
-    params = TOOL_SCHEMAS[name]["function"]["parameters"]
+def check_arguments(schema: Mapping[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Check ``args`` against a tool's schema (as :func:`function_schema` writes it).
+
+    ``null`` counts as not given; an integral float fits an integer parameter.
+    """
+    name = schema["function"]["name"]
+    params = schema["function"]["parameters"]
     props: dict[str, Any] = params["properties"]
     unknown = sorted(set(args) - set(props))
     if unknown:
@@ -65,24 +102,6 @@ def _check_type(name: str, key: str, value: Any, prop: dict[str, Any]) -> Any:
     if "minimum" in prop and value < prop["minimum"]:
         raise ToolError(f"{key} of {name} must be at least {prop['minimum']}, not {value}.")
     return value
-
-
-def validate_plan(items: list[Any]) -> list[dict[str, str]]:
-    """Plan items as ``{"title", "status"}`` dicts; other keys are dropped."""
-    plan: list[dict[str, str]] = []
-    for index, item in enumerate(items):
-        where = f"items[{index}]"
-        if not isinstance(item, dict):
-            raise ToolError(f"{where} must be an object with title and status.")
-        title, status = item.get("title"), item.get("status")
-        if not isinstance(title, str) or not title.strip():
-            raise ToolError(f"{where}.title must be a non-empty string.")
-        if status not in PLAN_STATUSES:
-            raise ToolError(
-                f"{where}.status must be one of {', '.join(PLAN_STATUSES)}, not {status!r}."
-            )
-        plan.append({"title": title.strip(), "status": status})
-    return plan
 
 
 def _json_type(value: Any) -> str:

@@ -1,5 +1,9 @@
 """The read-only tools' work: read a file, list files, search them. Text for the model.
 
+Shared by ``read_file``, ``list_files`` and ``search`` (each module holds only its schema
+and its checks): the three walk, filter and sniff files the same way. Every cap comes
+from the :class:`ToolLimits` the tool was configured with.
+
 Example:
     >>> print(read_text(ws, "app.py", offset=2, limit=1))
          2	import os
@@ -11,17 +15,10 @@ import re
 from pathlib import Path
 
 from agentcli.agent.errors import ToolError
+from agentcli.agent.tools.registry import DEFAULT_LIMITS, ToolLimits
 from agentcli.agent.workspace.jail import Workspace
 from agentcli.agent.workspace.walk import compile_glob, walk_files
 
-READ_LINE_LIMIT = 2000
-READ_CHAR_LIMIT = 100_000
-LINE_CHAR_LIMIT = 2000
-READ_BYTE_LIMIT = 50_000_000
-LIST_LIMIT = 1000
-SEARCH_MATCH_LIMIT = 200
-SEARCH_LINE_CHARS = 300
-SEARCH_FILE_BYTES = 5_000_000
 _SNIFF_BYTES = 8192
 
 
@@ -30,13 +27,14 @@ def is_binary(data: bytes) -> bool:
     return b"\x00" in data[:_SNIFF_BYTES]
 
 
-def read_text(workspace: Workspace, path: str, offset: int = 1, limit: int | None = None) -> str:
+def read_text(workspace: Workspace, path: str, offset: int = 1, limit: int | None = None,
+              limits: ToolLimits = DEFAULT_LIMITS) -> str:
     """Lines ``offset`` .. ``offset+limit-1`` numbered like ``cat -n``, with a note if cut."""
     real = _existing(workspace, path)
     if real.is_dir():
         raise ToolError(f"{path!r} is a folder; use list_files to see what it holds.")
     size = real.stat().st_size
-    if size > READ_BYTE_LIMIT:
+    if size > limits.read_byte_limit:
         raise ToolError(
             f"{path!r} is too large to read ({size} bytes); use search, or run_shell with "
             "head, tail or sed to see part of it."
@@ -51,16 +49,17 @@ def read_text(workspace: Workspace, path: str, offset: int = 1, limit: int | Non
         return f"{workspace.relative(real)} is empty."
     if offset > len(lines):
         raise ToolError(f"offset {offset} is past the end of {path!r}, which has {len(lines)} lines.")
-    limit = min(limit or READ_LINE_LIMIT, READ_LINE_LIMIT)
+    limit = min(limit or limits.read_line_limit, limits.read_line_limit)
+    cut_at = limits.line_char_limit
     out: list[str] = []
     used = 0
     last = offset - 1
     for number in range(offset, min(offset + limit, len(lines) + 1)):
         line = lines[number - 1].removesuffix("\r")
-        if len(line) > LINE_CHAR_LIMIT:
-            line = line[:LINE_CHAR_LIMIT] + f" [... line cut at {LINE_CHAR_LIMIT} characters]"
+        if len(line) > cut_at:
+            line = line[:cut_at] + f" [... line cut at {cut_at} characters]"
         entry = f"{number:>6}\t{line}"
-        if out and used + len(entry) > READ_CHAR_LIMIT:
+        if out and used + len(entry) > limits.read_char_limit:
             break
         out.append(entry)
         used += len(entry) + 1
@@ -73,7 +72,8 @@ def read_text(workspace: Workspace, path: str, offset: int = 1, limit: int | Non
     return "\n".join(out)
 
 
-def list_text(workspace: Workspace, path: str = ".", pattern: str | None = None) -> str:
+def list_text(workspace: Workspace, path: str = ".", pattern: str | None = None,
+              limits: ToolLimits = DEFAULT_LIMITS) -> str:
     """Sorted files under ``path`` (``.gitignore`` honoured), optionally matching ``pattern``."""
     real = _existing(workspace, path)
     base = workspace.relative(real)
@@ -87,17 +87,18 @@ def list_text(workspace: Workspace, path: str = ".", pattern: str | None = None)
     if not found:
         where = "" if base == "." else f" under {base}"
         return f"No files found{where}" + (f" matching {pattern!r}." if pattern else ".")
-    shown = found[:LIST_LIMIT]
-    if len(found) > LIST_LIMIT:
+    shown = found[:limits.list_limit]
+    if len(found) > limits.list_limit:
         shown.append(
-            f"[... {len(found) - LIST_LIMIT} more files not shown; "
+            f"[... {len(found) - limits.list_limit} more files not shown; "
             "narrow the listing with path or pattern]"
         )
     return "\n".join(shown)
 
 
 def search_text(
-    workspace: Workspace, pattern: str, path: str = ".", glob: str | None = None
+    workspace: Workspace, pattern: str, path: str = ".", glob: str | None = None,
+    limits: ToolLimits = DEFAULT_LIMITS,
 ) -> str:
     """Lines matching the regular expression ``pattern``, as ``path:line: text``."""
     regex = compile_regex(pattern)
@@ -109,18 +110,19 @@ def search_text(
         rel = workspace.relative(file)
         if match is not None and not (match(rel) or (base != "." and match(_below(rel, base)))):
             continue
-        text = _searchable_text(workspace, rel)
+        text = _searchable_text(workspace, rel, limits.search_file_bytes)
         if text is None:
             continue
         for number, line in enumerate(text.split("\n"), start=1):
             if regex.search(line):
-                if len(hits) == SEARCH_MATCH_LIMIT:
+                if len(hits) == limits.search_match_limit:
                     hits.append(
-                        f"[... stopped after {SEARCH_MATCH_LIMIT} matches; narrow the search "
+                        f"[... stopped after {limits.search_match_limit} matches; narrow the search "
                         "with a more specific pattern, path or glob]"
                     )
                     return "\n".join(hits)
-                hits.append(f"{rel}:{number}: {_clip(line.removesuffix(chr(13)))}")
+                hits.append(f"{rel}:{number}: "
+                            f"{_clip(line.removesuffix(chr(13)), limits.search_line_chars)}")
     return "\n".join(hits) if hits else "No matches found."
 
 
@@ -143,10 +145,10 @@ def _below(rel: str, base: str) -> str:
     return rel[len(base) + 1 :] if rel.startswith(base + "/") else rel
 
 
-def _searchable_text(workspace: Workspace, rel: str) -> str | None:
+def _searchable_text(workspace: Workspace, rel: str, max_bytes: int) -> str | None:
     try:
         real = workspace.resolve(rel)  # a symlink leading out is skipped, not followed
-        if real.stat().st_size > SEARCH_FILE_BYTES:
+        if real.stat().st_size > max_bytes:
             return None
         data = real.read_bytes()
     except (ToolError, OSError):
@@ -154,5 +156,5 @@ def _searchable_text(workspace: Workspace, rel: str) -> str | None:
     return None if is_binary(data) else data.decode("utf-8", errors="replace")
 
 
-def _clip(line: str) -> str:
-    return line if len(line) <= SEARCH_LINE_CHARS else line[:SEARCH_LINE_CHARS] + " [...]"
+def _clip(line: str, chars: int) -> str:
+    return line if len(line) <= chars else line[:chars] + " [...]"

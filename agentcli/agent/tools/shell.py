@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentcli.agent.cancel import NEVER, CancelToken
+
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 _POLL_SECONDS = 0.1
 _STRAY_WRITER_SECONDS = 0.25  # output still open after the supervisor exited: stop reading
@@ -54,19 +56,22 @@ def run_command(
     max_output_chars: int = 30000,
     env: Mapping[str, str] | None = None,
     kill_grace: float = 1.0,
+    cancel: CancelToken = NEVER,
 ) -> ShellResult:
     """Run ``command`` with ``bash -c`` (``sh -c`` without bash) in ``cwd``.
 
     stdin is ``/dev/null``; stdout and stderr are merged in order. A non-zero exit is a
     normal result. Past ``timeout`` seconds the command's process group gets SIGTERM,
     then SIGKILL after ``kill_grace`` seconds, and ``timed_out`` is set. The output
-    keeps its head and tail within ``max_output_chars``. On KeyboardInterrupt (or any
-    exception) the process group is killed and the exception re-raised.
+    keeps its head and tail within ``max_output_chars``. When ``cancel`` is set, the
+    process group is killed at once and ``Cancelled`` raised; on KeyboardInterrupt (or
+    any exception) likewise, the exception re-raised.
 
     Example:
         >>> run_command("echo hi; exit 3", Path("."), timeout=10).exit_code
         3
     """
+    cancel.check()
     started = time.monotonic()
     argv = [sys.executable, "-I", "-S", str(SUPERVISOR), _shell(), command, str(kill_grace)]
     proc = subprocess.Popen(
@@ -80,7 +85,8 @@ def run_command(
     )
     capture = OutputCapture(max_output_chars)
     try:
-        timed_out = _pump(proc, capture, deadline=started + timeout, grace=kill_grace)
+        timed_out = _pump(proc, capture, deadline=started + timeout, grace=kill_grace,
+                          cancel=cancel)
     except BaseException:
         _abandon(proc)
         raise
@@ -104,8 +110,12 @@ def _shell() -> str:
 
 
 def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: float,
-          grace: float) -> bool:
-    """Read the output until the command is done; enforce the deadline. True if timed out."""
+          grace: float, cancel: CancelToken) -> bool:
+    """Read the output until the command is done; enforce the deadline. True if timed out.
+
+    Raises ``Cancelled`` as soon as ``cancel`` is set (its descriptor wakes the select);
+    the caller then closes the lifeline, which makes the supervisor SIGKILL the group.
+    """
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     timed_out, eof = False, False
@@ -113,7 +123,9 @@ def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: fl
     gone_at: float | None = None  # when the supervisor was first seen exited
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
+        selector.register(cancel.fileno(), selectors.EVENT_READ)
         while True:
+            cancel.check()
             now = time.monotonic()
             if not timed_out and now >= deadline:
                 timed_out = True
@@ -132,7 +144,10 @@ def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: fl
             if eof:
                 time.sleep(min(wait, 0.01))
                 continue
-            for _key, _events in selector.select(wait):
+            for key, _events in selector.select(wait):
+                if key.fd != fd:
+                    cancel.check()  # the token's descriptor: it is set
+                    continue
                 chunk = os.read(fd, 65536)
                 if chunk:
                     capture.feed(chunk)
