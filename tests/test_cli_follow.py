@@ -7,21 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from session_factory import make_session, writer_process
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    root.mkdir()
-    return root.resolve()
-
-
-@pytest.fixture
-def session_path(workspace: Path) -> Path:
-    return make_session(workspace / "sessions", workspace)
-
+from session_factory import writer_process
 
 RUNNING_WRITER = """
 import json, sys, time

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from agent_harness import cli_env, rows
+from agent_harness import rows
 from openai_answers import text_answer, tool_answer, tool_call
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ class Terminal:
         return code
 
 
-def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path):
+def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path, env):
     workspace = tmp_path / "ws"
     workspace.mkdir()
     openai_server.script(
@@ -61,7 +61,7 @@ def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path)
         text_answer("wrote b"),
     )
     term = Terminal(["new", "--base-url", openai_server.base_url], workspace,
-                    cli_env(tmp_path / "home"))
+                    env)
     term.expect("/exit to leave")
     term.send("write a\r")
     term.expect("[a]lways")

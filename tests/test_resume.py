@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from agent_harness import agentcli, agentcli_process, cli_env, rows, session_file, start
+from agent_harness import agentcli, agentcli_process, rows, session_file, start
 from openai_answers import Answer, error_answer, text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
@@ -45,11 +45,6 @@ def workspace(tmp_path: Path) -> Path:
     root.mkdir()
     (root / "README").write_text("a project\n")
     return root
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return cli_env(tmp_path / "home")
 
 
 def args(server: ScriptedOpenAIServer, *extra: str) -> list[str]:

@@ -371,9 +371,9 @@ def test_cli_rollback_without_c_refuses_a_foreign_workspace(built: Built, tmp_pa
 
 
 @pytest.mark.slow
-def test_three_prompts_through_the_agent_then_rollback_to_1_and_undo(tmp_path: Path) -> None:
+def test_three_prompts_through_the_agent_then_rollback_to_1_and_undo(tmp_path: Path,
+                                                                     env: dict[str, str]) -> None:
     """SPEC §5 as a user meets it: the real agent, scripted model, three prompts."""
-    from agent_harness import cli_env
     from openai_answers import text_answer, tool_answer, tool_call
     from openai_server import ScriptedOpenAIServer
 
@@ -383,7 +383,6 @@ def test_three_prompts_through_the_agent_then_rollback_to_1_and_undo(tmp_path: P
     (root / "run.sh").write_text("#!/bin/sh\nnode app.js\n")
     os.chmod(root / "run.sh", 0o755)
     start = snapshot(root)
-    env = cli_env(tmp_path / "home")
     install = ("mkdir -p node_modules/left-pad/lib && echo 'module.exports = 1' > "
                "node_modules/left-pad/index.js && head -c 2048 /dev/urandom > "
                "node_modules/left-pad/lib/native.node && echo '{}' > lock.json")
