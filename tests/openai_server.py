@@ -1,6 +1,6 @@
 """A real local OpenAI-compatible Chat Completions server that replays a scripted queue.
 
-Tests point the real ``openai`` SDK (or agentcli itself, in a subprocess) at it::
+Tests point the real ``openai`` SDK (or agentcli itself, in-process or as a subprocess) at it::
 
     with ScriptedOpenAIServer() as server:
         server.script(text_answer("Hello!"))

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from agent_harness import API_KEY, Run, agentcli, cli_env, rows, session_file
+from agent_harness import API_KEY, Run, agentcli, rows, session_file
 from openai_answers import error_answer, text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
@@ -19,11 +19,6 @@ def workspace(tmp_path: Path) -> Path:
     (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     (root / "AGENTS.md").write_text("Always run the tests with python3.\n")
     return root
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return cli_env(tmp_path / "home")
 
 
 def run_new(server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str], *extra: str,

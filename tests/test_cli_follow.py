@@ -7,24 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from session_factory import make_session, writer_process
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    root.mkdir()
-    return root.resolve()
-
-
-@pytest.fixture
-def session_path(workspace: Path) -> Path:
-    return make_session(workspace / "sessions", workspace)
-
+from session_factory import writer_process
 
 RUNNING_WRITER = """
-import json, sys, time
+import json, sys
 from pathlib import Path
 from agentcli.session.session import Session
 
@@ -39,7 +25,7 @@ message = session.transcript.append("assistant", "Running the tests.", tool_call
 row = session.tool_calls.begin(message_id=message.id, position=0, call_id="call_9", name="run_shell",
                                arguments=arguments, prompt_id=None, summary="$ pytest",
                                agent="orchestrator")
-time.sleep(0.7)
+sys.stdin.readline()  # finish the call once the follower has shown it running
 session.tool_calls.finish(row, "done", "3 passed", duration_ms=700)
 session.transcript.append("tool", "3 passed", tool_call_id="call_9", agent="orchestrator")
 session.transcript.append("assistant", "All green. [red]literal[/red]", agent="orchestrator")
@@ -53,13 +39,18 @@ def _start_follower(workspace: Path, session_id: str) -> tuple[subprocess.Popen[
         [sys.executable, "-m", "agentcli", "show", session_id, "--follow", "-C", str(workspace)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    return follower, _read_until(follower, "following session")
+
+
+def _read_until(follower: subprocess.Popen[str], text: str) -> list[str]:
+    """The follower's lines up to and including the first one that contains ``text``."""
     assert follower.stdout is not None
-    seen = []
-    while not seen or "following session" not in seen[-1]:
+    seen: list[str] = []
+    while not seen or text not in seen[-1]:
         line = follower.stdout.readline()
-        assert line, "the follower ended before tailing: " + "".join(seen)
+        assert line, f"the follower ended before printing {text!r}: " + "".join(seen)
         seen.append(line)
-    return follower, seen
+    return seen
 
 
 def test_show_follow_tails_a_running_session_until_it_stops(workspace: Path, session_path: Path) -> None:
@@ -71,7 +62,11 @@ def test_show_follow_tails_a_running_session_until_it_stops(workspace: Path, ses
         assert writer.stdin is not None
         writer.stdin.write("go\n")
         writer.stdin.flush()
+        running = _read_until(follower, "run_shell $ pytest  running")
+        writer.stdin.write("finish\n")
+        writer.stdin.flush()
         rest, err = follower.communicate(timeout=30)
+        rest = "".join(running) + rest
     finally:
         writer.kill()
         writer.wait()

@@ -17,18 +17,6 @@ from agentcli.session.session import Session
 from agentcli.store.durable import lock_path
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    root.mkdir()
-    return root.resolve()
-
-
-@pytest.fixture
-def session_path(workspace: Path) -> Path:
-    return make_session(workspace / "sessions", workspace)
-
-
 def cli(capsys: pytest.CaptureFixture[str], workspace: Path, *args: str) -> tuple[int, str, str]:
     """Run ``agentcli ARGS -C WORKSPACE`` in-process: (exit code, stdout, stderr)."""
     code = run_main([*args, "-C", str(workspace)])

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from agent_harness import agentcli, cli_env
+from agent_harness import agentcli
 
 
 @pytest.fixture
@@ -26,10 +26,9 @@ def small_disk(tmp_path: Path):
         subprocess.run(["umount", str(mount)], capture_output=True)
 
 
-def test_disk_full_is_one_line_and_loses_nothing(small_disk, tmp_path, openai_server):
+def test_disk_full_is_one_line_and_loses_nothing(small_disk, tmp_path, openai_server, env):
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    env = cli_env(tmp_path / "home")
     sessions = small_disk / "sessions"
     run = agentcli(["new", "-", "-p", "--base-url", openai_server.base_url,
                     "--sessions-dir", str(sessions)], env=env, cwd=workspace, stdin="x" * 400_000)

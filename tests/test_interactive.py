@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from agent_harness import cli_env, rows
+from agent_harness import rows
 from openai_answers import text_answer, tool_answer, tool_call
 
 pytestmark = pytest.mark.slow
+
+PROMPT = ">"  # ends the prompt_toolkit prompt (drawn with escapes, no space) and the approval question
 
 
 class Terminal:
@@ -28,10 +30,20 @@ class Terminal:
                                      stdin=slave, stdout=slave, stderr=slave, close_fds=True)
         os.close(slave)
         self.screen = ""
+        self.seen = 0  # where the text ``expect`` last found ends
 
     def expect(self, text: str, timeout: float = 20) -> None:
+        self._wait_for(text, self.seen, timeout)
+        self.seen = self.screen.index(text, self.seen) + len(text)
+
+    def send(self, text: str) -> None:
+        """Type ``text`` once the next prompt (``>``) is on the screen: agentcli is reading."""
+        self._wait_for(PROMPT, self.seen, 20)
+        os.write(self.master, text.encode())
+
+    def _wait_for(self, text: str, start: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while text not in self.screen:
+        while text not in self.screen[start:]:
             left = deadline - time.monotonic()
             assert left > 0, f"never saw {text!r} in:\n{self.screen}"
             ready, _, _ = select.select([self.master], [], [], left)
@@ -41,17 +53,13 @@ class Terminal:
                 except OSError:
                     break
 
-    def send(self, text: str) -> None:
-        time.sleep(0.3)  # let the prompt get ready for input
-        os.write(self.master, text.encode())
-
     def close(self) -> int:
         code = self.proc.wait(20)
         os.close(self.master)
         return code
 
 
-def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path):
+def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path, env):
     workspace = tmp_path / "ws"
     workspace.mkdir()
     openai_server.script(
@@ -61,7 +69,7 @@ def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path)
         text_answer("wrote b"),
     )
     term = Terminal(["new", "--base-url", openai_server.base_url], workspace,
-                    cli_env(tmp_path / "home"))
+                    env)
     term.expect("/exit to leave")
     term.send("write a\r")
     term.expect("[a]lways")

@@ -1,7 +1,9 @@
 """Crash tests: SIGKILL agentcli at every kind of point, resume, compare with a clean run.
 
 Each scenario runs the same scripted five-step session. The shell commands append to
-``log.txt``, so a side effect done twice shows as a doubled line.
+``log.txt``, so a side effect done twice shows as a doubled line. The run that is killed,
+signalled or holds the lock is a real process (``agentcli_process``, ``start``); the runs
+that follow it go in-process (``agentcli``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from agent_harness import agentcli, cli_env, rows, session_file, start
+from agent_harness import agentcli, agentcli_process, rows, session_file, start
 from openai_answers import Answer, error_answer, text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
@@ -43,11 +45,6 @@ def workspace(tmp_path: Path) -> Path:
     root.mkdir()
     (root / "README").write_text("a project\n")
     return root
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return cli_env(tmp_path / "home")
 
 
 def args(server: ScriptedOpenAIServer, *extra: str) -> list[str]:
@@ -90,8 +87,8 @@ def test_uninterrupted_reference(openai_server, workspace, env):
 def test_sigkill_then_resume_matches_the_clean_run(openai_server, workspace, env, failpoint,
                                                   served_before_kill):
     openai_server.script(*script())
-    killed = agentcli(["new", "do it", *args(openai_server)], cwd=workspace,
-                      env={**env, "AGENTCLI_FAILPOINTS": failpoint})
+    killed = agentcli_process(["new", "do it", *args(openai_server)], cwd=workspace,
+                              env={**env, "AGENTCLI_FAILPOINTS": failpoint})
     assert killed.code == -signal.SIGKILL, killed.stderr
     assert len(openai_server.requests) == served_before_kill
 
@@ -212,11 +209,12 @@ def test_a_killed_holder_releases_the_lock(openai_server, workspace, env):
 
 def test_sigterm_exits_130_and_the_session_resumes(openai_server, workspace, env):
     hold = threading.Event()
-    openai_server.script(text_answer("cut short", hold=hold))
+    answer = text_answer("cut short", hold=hold)
+    openai_server.script(answer)
     proc = start(["new", "do it", *args(openai_server)], env=env, cwd=workspace)
     try:
         openai_server.wait_for_requests(1, timeout=20)
-        time.sleep(0.2)
+        assert answer.held.wait(20), "the stream never stalled"  # the call is under way
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
     finally:
@@ -249,8 +247,8 @@ def test_resume_with_a_new_prompt_after_finishing(openai_server, workspace, env)
 
 def test_a_crashed_session_lists_as_interrupted(openai_server, workspace, env):
     openai_server.script(*script())
-    killed = agentcli(["new", "do it", *args(openai_server)], cwd=workspace,
-                      env={**env, "AGENTCLI_FAILPOINTS": "tool.acted:1"})
+    killed = agentcli_process(["new", "do it", *args(openai_server)], cwd=workspace,
+                              env={**env, "AGENTCLI_FAILPOINTS": "tool.acted:1"})
     assert killed.code == -signal.SIGKILL
     listed = agentcli(["list", "--json"], env=env, cwd=workspace)
     assert [s["status"] for s in json.loads(listed.stdout)] == ["interrupted"]

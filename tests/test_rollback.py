@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from agent_harness import agentcli
 
 from agentcli.agent.history.diff import diff_since
 from agentcli.agent.history.rollback import NothingToUndoError, rollback, undo_last_rollback
@@ -155,6 +156,14 @@ def open_session(built: Built) -> Session:
 
 
 def cli(built: Built, *args: str) -> subprocess.CompletedProcess[str]:
+    """``agentcli ARGS -C ROOT``, run in-process."""
+    argv = [*args, "-C", str(built.root)]
+    run = agentcli(argv, env=dict(os.environ), cwd=Path.cwd())
+    return subprocess.CompletedProcess(argv, run.code, run.stdout, run.stderr)
+
+
+def cli_process(built: Built, *args: str) -> subprocess.CompletedProcess[str]:
+    """``agentcli ARGS -C ROOT`` as a process of its own (to meet a lock this process holds)."""
     return subprocess.run([sys.executable, "-m", "agentcli", *args, "-C", str(built.root)],
                           capture_output=True, text=True, timeout=60)
 
@@ -265,7 +274,7 @@ def test_cli_rollback_undo_and_errors(built: Built) -> None:
 
 def test_cli_rollback_refuses_a_busy_session(built: Built) -> None:
     with open_session(built):
-        busy = cli(built, "rollback", SESSION)
+        busy = cli_process(built, "rollback", SESSION)
     assert busy.returncode == 4, busy.stderr
     assert snapshot(built.root) == built.end
 
@@ -357,16 +366,15 @@ def test_cli_rollback_without_c_refuses_a_foreign_workspace(built: Built, tmp_pa
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     session_file = str(built.root / "sessions" / f"{SESSION}.sqlite")
-    refused = subprocess.run([sys.executable, "-m", "agentcli", "rollback", session_file], cwd=elsewhere,
-                             capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 2 and "-C" in refused.stderr
+    refused = agentcli(["rollback", session_file], env=dict(os.environ), cwd=elsewhere)
+    assert refused.code == 2 and "-C" in refused.stderr
     assert list(elsewhere.iterdir()) == [] and snapshot(built.root) == built.end
 
 
 @pytest.mark.slow
-def test_three_prompts_through_the_agent_then_rollback_to_1_and_undo(tmp_path: Path) -> None:
+def test_three_prompts_through_the_agent_then_rollback_to_1_and_undo(tmp_path: Path,
+                                                                     env: dict[str, str]) -> None:
     """SPEC §5 as a user meets it: the real agent, scripted model, three prompts."""
-    from agent_harness import agentcli, cli_env
     from openai_answers import text_answer, tool_answer, tool_call
     from openai_server import ScriptedOpenAIServer
 
@@ -376,7 +384,6 @@ def test_three_prompts_through_the_agent_then_rollback_to_1_and_undo(tmp_path: P
     (root / "run.sh").write_text("#!/bin/sh\nnode app.js\n")
     os.chmod(root / "run.sh", 0o755)
     start = snapshot(root)
-    env = cli_env(tmp_path / "home")
     install = ("mkdir -p node_modules/left-pad/lib && echo 'module.exports = 1' > "
                "node_modules/left-pad/index.js && head -c 2048 /dev/urandom > "
                "node_modules/left-pad/lib/native.node && echo '{}' > lock.json")

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from agent_harness import agentcli, cli_env, rows, session_file
+from agent_harness import agentcli, rows, session_file
 from openai_answers import text_answer, tool_answer, tool_call
 
 pytestmark = pytest.mark.slow
@@ -44,8 +44,7 @@ def workspace(tmp_path: Path) -> Path:
     return root
 
 
-def test_rollback_undo_and_conversation_over_two_prompts(openai_server, workspace, tmp_path):
-    env = cli_env(tmp_path / "home")
+def test_rollback_undo_and_conversation_over_two_prompts(openai_server, workspace, env):
     common = ["-p", "--base-url", openai_server.base_url, "--approval", "full-auto"]
     before_1 = snapshot(workspace)
 
@@ -114,8 +113,7 @@ def test_rollback_undo_and_conversation_over_two_prompts(openai_server, workspac
     assert rows(db, "SELECT count(*) AS n FROM messages WHERE rolled_back_by IS NOT NULL")[0]["n"] > 0
 
 
-def test_conflict_stops_the_rollback_then_force_goes_through(openai_server, workspace, tmp_path):
-    env = cli_env(tmp_path / "home")
+def test_conflict_stops_the_rollback_then_force_goes_through(openai_server, workspace, env):
     original = snapshot(workspace)
     openai_server.script(
         tool_answer(tool_call("run_shell", {"command": "echo changed > text.txt"})),
@@ -136,8 +134,7 @@ def test_conflict_stops_the_rollback_then_force_goes_through(openai_server, work
     assert snapshot(workspace) == original
 
 
-def test_an_unknown_checkpoint_is_bad_input(openai_server, workspace, tmp_path):
-    env = cli_env(tmp_path / "home")
+def test_an_unknown_checkpoint_is_bad_input(openai_server, workspace, env):
     openai_server.script(text_answer("hi"))
     run = agentcli(["new", "x", "-p", "--base-url", openai_server.base_url], env=env, cwd=workspace)
     assert run.code == 0
@@ -146,8 +143,7 @@ def test_an_unknown_checkpoint_is_bad_input(openai_server, workspace, tmp_path):
     assert os.path.exists(session_file(workspace, run.session_id))
 
 
-def test_files_over_the_size_limit_are_logged_by_hash_and_reported(openai_server, workspace, tmp_path):
-    env = cli_env(tmp_path / "home")
+def test_files_over_the_size_limit_are_logged_by_hash_and_reported(openai_server, workspace, env):
     (workspace / "agentcli.toml").write_text("max_file_bytes = 1000\n")
     (workspace / "huge.dat").write_bytes(b"a" * 3000)
     openai_server.script(

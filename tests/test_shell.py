@@ -109,7 +109,7 @@ def test_timeout_kills_command_and_background_child(tmp_path: Path) -> None:
     started = time.monotonic()
     result = run_command(f"sleep 100 & echo $! > {pidfile}; wait", tmp_path, timeout=0.5)
     assert result.timed_out and result.exit_code is None
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # not the 100 s of the child (a generous bound: no benchmark)
     assert _gone_within(_read_pid(pidfile), 2)
 
 
@@ -118,7 +118,7 @@ def test_leftover_background_process_ends_with_the_command(tmp_path: Path) -> No
     started = time.monotonic()
     result = run_command(f"sleep 100 & echo $! > {pidfile}; echo started", tmp_path, timeout=30)
     assert result.exit_code == 0 and result.output == "started\n"
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # not the 100 s of the child (a generous bound: no benchmark)
     assert _gone_within(_read_pid(pidfile), 2)
 
 
