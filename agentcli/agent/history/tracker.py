@@ -40,6 +40,7 @@ from agentcli.agent.history.disk import (
     state_of,
 )
 from agentcli.agent.history.scanner import Scanner, ScanResult, baseline_keys, trusted_key
+from agentcli.agent.tools.reaper import become_subreaper
 from agentcli.agent.workspace.edits import FileEdit
 from agentcli.agent.workspace.jail import default_file_mode
 from agentcli.agent.workspace.treewalk import TreeWalker, is_folder_mode
@@ -114,7 +115,12 @@ class Tracker:
         return checkpoint
 
     def before_shell(self) -> None:
-        """Make sure the baseline (and every before-image) is current before a command runs."""
+        """Make sure the baseline (and every before-image) is current before a command runs.
+
+        Also makes agentcli a child subreaper before its first command, so whatever that
+        command orphans comes back to agentcli to be ended (see ``tools/reaper.py``).
+        """
+        become_subreaper()
         result = self._scan()
         if result.upserts or result.deletes or result.blobs:
             with self._commit(result):

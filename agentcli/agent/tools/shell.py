@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentcli.agent.tools import reaper
+
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 _POLL_SECONDS = 0.1
 _STRAY_WRITER_SECONDS = 0.25  # output still open after the supervisor exited: stop reading
@@ -89,6 +91,7 @@ def run_command(
         proc.stdout.close()
     _close_lifeline(proc)
     code = proc.wait()
+    reaper.sweep(proc.pid, started)  # what the command left, even if it killed the supervisor
     output, truncated = capture.result()
     return ShellResult(
         exit_code=None if timed_out else code,
