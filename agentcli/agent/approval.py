@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agentcli.agent.grants import EXACT_MARK, PREFIX, covers, grant_for
 from agentcli.session.records import Grant
 
 # Tools whose first word alone says little: their grant covers two words ("git status").
@@ -33,29 +33,29 @@ AskFn = Callable[[str, str, str], str]
 
 
 def command_prefix(command: str) -> str:
-    """The prefix an "always" answer grants for a shell command.
+    """The pattern an "always" answer stores (as a ``command_prefix`` grant) for a command.
+
+    The policy is :func:`agentcli.agent.grants.grant_for`: a harmless command's prefix;
+    for an interpreter, a wrapper or a destructive program the exact command (marked so
+    that :func:`_granted` matches it whole); for a compound command ``""``, which grants
+    nothing.
 
     Example:
         >>> command_prefix("git status --short")
         'git status'
     """
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    if not words:
+    grant = grant_for(command)
+    if grant is None:
         return ""
-    count = 2 if words[0] in _TWO_WORD_TOOLS and len(words) > 1 else 1
-    return " ".join(words[:count])
+    return grant.pattern if grant.kind == PREFIX else EXACT_MARK + grant.pattern
 
 
 def _granted(kind: str, command: str, grants: list[Grant]) -> bool:
     for grant in grants:
         if kind == "edit" and grant.kind == "edits":
             return True
-        if kind == "shell" and grant.kind == "command_prefix" and not _COMPOUND.search(command):
-            if command == grant.pattern or command.startswith(grant.pattern + " "):
-                return True
+        if kind == "shell" and covers(grant, command):
+            return True
     return False
 
 
