@@ -84,7 +84,7 @@ def sweep(command_session: int | None, started: float | None = None) -> list[int
     ended: list[int] = []
     for _round in range(_ROUNDS):
         table = _processes()
-        roots = [p.pid for p in table.values() if p.session == command_session is not None]
+        roots = [p.pid for p in table.values() if p.session == command_session] if command_session else []
         recent = [p for p in table.values() if since is not None and p.started_s >= since and p.pid != me]
         roots += [p.pid for p in recent if p.ppid == me and p.session != my_session]
         if command_session is not None:  # left the session and orphaned before we were a subreaper
