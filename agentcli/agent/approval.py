@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from agentcli.agent.cancel import NEVER, CancelToken
+from agentcli.agent.grants import covers, grant_for
 from agentcli.agent.workspace.edits import FileEdit
 from agentcli.session.records import Grant
-
-# Tools whose first word alone says little: their grant covers two words ("git status").
-_TWO_WORD_TOOLS = {
-    "git", "npm", "npx", "yarn", "pnpm", "cargo", "go", "uv", "pip", "pip3", "python", "python3",
-    "poetry", "docker", "make", "dotnet", "bundle", "rake", "mvn", "gradle",
-}
-# A command-prefix grant never covers a compound command: anything after these could be anything.
-_COMPOUND = re.compile(r"[;&|`<>\n]|\$\(")
 
 
 @dataclass(frozen=True)
@@ -59,30 +50,12 @@ class ApprovalAnswer:
 Asker = Callable[[ApprovalRequest, CancelToken], ApprovalAnswer]
 
 
-def command_prefix(command: str) -> str:
-    """The prefix an "always" answer grants for a shell command.
-
-    Example:
-        >>> command_prefix("git status --short")
-        'git status'
-    """
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    if not words:
-        return ""
-    count = 2 if words[0] in _TWO_WORD_TOOLS and len(words) > 1 else 1
-    return " ".join(words[:count])
-
-
 def _granted(kind: str, command: str, grants: list[Grant]) -> bool:
     for grant in grants:
         if kind == "edit" and grant.kind == "edits":
             return True
-        if kind == "shell" and grant.kind == "command_prefix" and not _COMPOUND.search(command):
-            if command == grant.pattern or command.startswith(grant.pattern + " "):
-                return True
+        if kind == "shell" and covers(grant, command):
+            return True
     return False
 
 
@@ -116,7 +89,9 @@ class Approver:
                             f"there is no terminal. Rerun with {_mode_that_allows(kind)} to allow it")
         answer = self.asker(request, cancel)
         if answer.choice == "always":
-            grant = Grant("edits", "") if kind == "edit" else Grant("command_prefix", command_prefix(command))
+            # exactly what was shown (agent/grants.py); a compound command is allowed this
+            # once and stores nothing, since no grant could cover it safely
+            grant = Grant("edits", "") if kind == "edit" else grant_for(command)
             return Decision(True, "always", grant=grant)
         if answer.choice == "yes":
             return Decision(True, "allowed")

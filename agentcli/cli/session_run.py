@@ -22,19 +22,19 @@ from agentcli.session.session import Session
 
 def start_session(ctx: CliContext, options: RunOptions) -> int:
     """``agentcli new``: create the session file, then run like a resume."""
-    from agentcli.agent.system_prompt import system_prompt
+    from agentcli.agent.failpoints import failpoint
+    from agentcli.agent.system_prompt import instruction_folders, system_prompt
 
     prompt = read_prompt(options, required=True)
     settings = settings_for(ctx, options)
-    session = ctx.sessions.create(
+    session = ctx.sessions.create(  # schema, meta, system message and prompt: one atomic step
         workspace_root=ctx.workspace_root, model=settings.model,
         endpoint_host=settings.endpoint_host, settings=remembered_settings(settings),
+        system=system_prompt(ctx.workspace_root, settings.approval or "ask",
+                             instruction_folders(ctx.workspace_root, Path.cwd())), prompt=prompt,
+        prompt_source="stdin" if options.prompt in (None, "-") else "argument", step=failpoint,
     )
     try:
-        session.transcript.append("system", system_prompt(ctx.workspace_root, settings.approval or "ask"),
-                                  agent="orchestrator")
-        if prompt is not None:
-            session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
         return _drive(ctx, session, settings, options, resumed=False)
     finally:
         session.close()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentcli.errors import AgentcliError, SessionNotFoundError, UsageError
 from agentcli.session.records import SessionMeta
 from agentcli.session.session import Session
-from agentcli.store.durable import damage_as_error, ensure_private_dir, lock_path
+from agentcli.store.durable import BUILDING, damage_as_error, ensure_private_dir, lock_path
 from agentcli.store.ids import looks_like_id, new_id
 from agentcli.store.lock import is_locked
 
@@ -46,10 +47,23 @@ class SessionDirectory:
             (self.path / ".gitignore").write_text("*\n")
 
     def create(self, *, workspace_root: Path, title: str = "", **meta: object) -> Session:
-        """Create a new session file with a fresh id."""
+        """Create a new session file with a fresh id, in one atomic step.
+
+        ``meta`` goes to :meth:`Session.create` (``model``, ``settings``, ``system``,
+        ``prompt``, ``prompt_source``, ``step``). Temporary files left by a creator that
+        was killed are removed first.
+        """
         self.ensure()
+        self._remove_dead_builds()
         return Session.create(self.path / f"{new_id()}{SUFFIX}", workspace_root=workspace_root,
                               title=title, **meta)  # type: ignore[arg-type]
+
+    def _remove_dead_builds(self) -> None:
+        """Delete ``.<id>.sqlite.<pid>.creating`` files whose creator process is gone."""
+        for tmp in self.path.glob(f".*{SUFFIX}.*{BUILDING}*"):
+            pid = tmp.name.split(BUILDING)[0].rsplit(".", 1)[-1]
+            if pid.isdigit() and not _running(int(pid)):
+                tmp.unlink(missing_ok=True)
 
     def files(self) -> list[Path]:
         """Every session file in the folder, oldest id first."""
@@ -120,3 +134,13 @@ class SessionDirectory:
             path.with_name(path.name + extra).unlink(missing_ok=True)
         path.unlink()
         lock_path(path).unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from agentcli import __version__
 from agentcli.errors import SessionFileError
 from agentcli.session.files import Checkpoints, FileLog, Grants, Plan
 from agentcli.session.journal import AuditLog, ToolJournal
-from agentcli.session.records import Prompt, SessionMeta, now_iso
+from agentcli.session.records import ORCHESTRATOR, Prompt, SessionMeta, now_iso
 from agentcli.session.rollbacks import Rollbacks
 from agentcli.session.schema import SCHEMA
 from agentcli.session.snapshots import Snapshots
@@ -60,18 +60,35 @@ class Session:
         model: str | None = None,
         endpoint_host: str | None = None,
         settings: dict[str, Any] | None = None,
+        system: str | None = None,
+        prompt: str | None = None,
+        prompt_source: str = "argument",
+        step: Callable[[str], None] | None = None,
     ) -> Session:
-        """Create a new session file (as its writer) and its ``meta`` row."""
-        session = cls(DurableFile.create(path, SCHEMA))
-        now = now_iso()
-        session.db.execute(
-            "INSERT INTO meta (id, title, workspace_root, created_at, updated_at, model, "
-            "endpoint_host, status, schema_version, agentcli_version, settings) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'idle', ?, ?, ?)",
-            [path.stem, title, str(workspace_root), now, now, model, endpoint_host, SCHEMA.version,
-             __version__, json.dumps(settings or {})],
-        )
-        return session
+        """Create a new session file (as its writer): schema, ``meta`` row, and optionally
+        the system message and the first prompt, in one atomic step — a kill at any
+        moment leaves no file or one ``resume`` can finish. ``step`` names each stage
+        (the crash tests' failpoints)."""
+        mark = step or (lambda _name: None)
+
+        def fill(store: DurableFile) -> None:
+            session = cls(store)
+            now = now_iso()
+            session.db.execute(
+                "INSERT INTO meta (id, title, workspace_root, created_at, updated_at, model, "
+                "endpoint_host, status, schema_version, agentcli_version, settings) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'idle', ?, ?, ?)",
+                [path.stem, title, str(workspace_root), now, now, model, endpoint_host, SCHEMA.version,
+                 __version__, json.dumps(settings or {})],
+            )
+            mark("session.create.meta")
+            if system is not None:
+                session.transcript.append("system", system, agent=ORCHESTRATOR)
+            if prompt is not None:
+                session.add_prompt(prompt, source=prompt_source)
+            mark("session.create.filled")
+
+        return cls(DurableFile.create(path, SCHEMA, fill, step))
 
     @classmethod
     def open(cls, path: Path, *, writer: bool) -> Session:

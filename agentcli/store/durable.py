@@ -83,19 +83,40 @@ class DurableFile:
         self.blobs = BlobStore(db)
 
     @classmethod
-    def create(cls, path: Path, schema: Schema) -> DurableFile:
-        """Create a new file (never overwriting one) and open it as the writer."""
+    def create(cls, path: Path, schema: Schema, fill: Callable[[DurableFile], None] | None = None,
+               step: Callable[[str], None] | None = None) -> DurableFile:
+        """Create a new file (never overwriting one) and open it as the writer.
+
+        The file appears complete or not at all: it is built under a hidden temporary
+        name in the same folder (schema, then ``fill``'s rows in one transaction),
+        fsynced, and only then linked to ``path``. A process killed at any moment leaves
+        no file at ``path`` or a whole one; the temporary name never ends in
+        ``.sqlite``, so no listing shows it. ``step`` is called with the name of each
+        stage (the crash tests' failpoints).
+
+        Raises:
+            SessionFileError: ``path`` exists, or the folder is not writable.
+        """
         ensure_private_dir(path.parent)
+        step = step or _no_step
+        if os.path.lexists(path):
+            raise SessionFileError(f"{path} already exists")
+        lock = WriterLock(lock_path(path))  # held from before the file is visible
+        lock.acquire(f"session {path.stem}")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}{BUILDING}")
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            raise SessionFileError(f"{path} already exists") from None
-        except OSError as err:
-            raise SessionFileError(
-                f"cannot create {path}: {err.strerror} (check the sessions folder's permissions)"
-            ) from None
-        os.close(fd)
-        return cls.open(path, schema, writer=True)
+            _build(tmp, path, schema, lambda db: fill(cls(tmp, db, None)) if fill else None, step)
+            step("store.create.built")
+            _publish(tmp, path)
+            step("store.create.visible")
+            return cls._open_locked(path, schema, writer=True, lock=lock)
+        except BaseException:
+            if not os.path.lexists(path):  # ours alone: the id was never visible
+                lock_path(path).unlink(missing_ok=True)
+            lock.release()
+            for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+                leftover.unlink(missing_ok=True)
+            raise
 
     @classmethod
     def open(cls, path: Path, schema: Schema, *, writer: bool) -> DurableFile:
@@ -112,6 +133,11 @@ class DurableFile:
         if writer:
             lock = WriterLock(lock_path(path))
             lock.acquire(f"session {path.stem}")
+        return cls._open_locked(path, schema, writer=writer, lock=lock)
+
+    @classmethod
+    def _open_locked(cls, path: Path, schema: Schema, *, writer: bool,
+                     lock: WriterLock | None) -> DurableFile:
         try:
             conn = _connect(path)
             version = _check_identity(conn, path, schema)
@@ -187,6 +213,65 @@ def ensure_private_dir(folder: Path) -> None:
         raise SessionFileError(
             f"the sessions folder {folder} is not writable (fix its permissions or pass --sessions-dir)"
         )
+
+
+BUILDING = ".creating"  # suffix of a session file still being built (never listed)
+
+
+def _no_step(_name: str) -> None:
+    pass
+
+
+def _build(tmp: Path, path: Path, schema: Schema, fill: Callable[[Db], object],
+           step: Callable[[str], None]) -> None:
+    """Write the whole new file at ``tmp``: identity, schema, then ``fill``'s rows in one
+    transaction; closed and fsynced (a rollback journal while building: no WAL beside
+    a name that is about to change)."""
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as err:
+        raise SessionFileError(
+            f"cannot create {path}: {err.strerror} "
+            "(check the sessions folder's permissions)"
+        ) from None
+    os.close(fd)
+    conn = _connect(tmp)
+    try:
+        conn.execute(f"PRAGMA application_id = {schema.application_id}")
+        conn.execute("PRAGMA synchronous = FULL")
+        schema.apply(conn)
+        step("store.create.schema")
+        db = Db(conn)  # before the transaction: making it commits what is pending
+        with db.atomic():
+            fill(db)
+    finally:
+        conn.close()
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Give the finished file its name in one step, never replacing an existing file."""
+    try:
+        os.link(tmp, path)  # fails if path exists, unlike rename
+    except FileExistsError:
+        raise SessionFileError(f"{path} already exists") from None
+    except OSError:  # a file system without hard links: rename, checked just before
+        if os.path.lexists(path):
+            raise SessionFileError(f"{path} already exists") from None
+        os.rename(tmp, path)
+    else:
+        os.unlink(tmp)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    except OSError:  # some file systems cannot fsync a folder; the link still happened
+        pass
+    finally:
+        os.close(folder)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

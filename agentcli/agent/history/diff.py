@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import os
 import stat
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
     from agentcli.store.blobs import BlobStore
 
 _SNIFF_BYTES = 8000  # git's window for telling binary content
+# Bytes git quotes in a name, with the C escapes it writes for them.
+_SPECIAL = frozenset(b'"\\')
+_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
+            ord('"'): '\\"', ord("\\"): "\\\\"}
 
 
 def diff_since(session: Session, checkpoint: int | None = None) -> str:
@@ -50,8 +55,9 @@ def diff_since(session: Session, checkpoint: int | None = None) -> str:
 
 
 def file_diff(path: str, old: Side, new: Side, blobs: BlobStore) -> str:
-    """The git-style diff of one path between two states."""
-    head = [f"diff --git a/{path} b/{path}\n"]
+    """The git-style diff of one path between two states (names quoted as git quotes them)."""
+    a, b = quote_name(f"a/{path}"), quote_name(f"b/{path}")
+    head = [f"diff --git {a} {b}\n"]
     if old.absent:
         head.append(f"new file mode {_git_mode(new.mode)}\n")
     elif new.absent:
@@ -61,16 +67,41 @@ def file_diff(path: str, old: Side, new: Side, blobs: BlobStore) -> str:
     if old.hash == new.hash:
         return "".join(head)
     before, after = _content(old, blobs), _content(new, blobs)
-    name_a = "/dev/null" if old.absent else f"a/{path}"
-    name_b = "/dev/null" if new.absent else f"b/{path}"
+    name_a = "/dev/null" if old.absent else a
+    name_b = "/dev/null" if new.absent else b
     if before is None or after is None:
-        side = "a" if before is None else "b"
-        return "".join(head) + f"({side}/{path}: content not stored, the file is over the size limit)\n"
+        side = a if before is None else b
+        return "".join(head) + f"({side}: content not stored, the file is over the size limit)\n"
     old_text, new_text = _text(before), _text(after)
     if old_text is None or new_text is None:
         return "".join(head) + f"Binary files {name_a} and {name_b} differ\n"
     lines = difflib.unified_diff(_lines(old_text), _lines(new_text), name_a, name_b)
     return "".join(head) + "".join(lines)
+
+
+def quote_name(name: str) -> str:
+    """``name`` as git writes it in a diff header: as is when plain, else C-style quoted.
+
+    A name holding a newline, a control character, a quote, a backslash or a byte past
+    ASCII is put in double quotes with C escapes (``\\n``, ``\\t``, ``\\"``, ``\\\\``) and
+    octal for the rest, byte by byte of its UTF-8 — so no name can forge a header or a hunk.
+
+    Example:
+        >>> quote_name("a/new\\nname")
+        '"a/new\\\\nname"'
+    """
+    raw = os.fsencode(name)
+    if not any(byte < 0x20 or byte >= 0x7F or byte in _SPECIAL for byte in raw):
+        return name
+    out = []
+    for byte in raw:
+        if byte in _ESCAPES:
+            out.append(_ESCAPES[byte])
+        elif byte < 0x20 or byte >= 0x7F:
+            out.append(f"\\{byte:03o}")
+        else:
+            out.append(chr(byte))
+    return '"' + "".join(out) + '"'
 
 
 def _no_folder(side: Side) -> Side:

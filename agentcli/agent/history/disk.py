@@ -9,6 +9,8 @@ a baseline row whose stat key still matches; :func:`make_disk_show` writes it ba
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -18,6 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from agentcli.agent.workspace.gitignore import GIT_DIR
+from agentcli.agent.workspace.jail import (
+    UnsafeFolderError,
+    chmod_at,
+    fsync_folder,
+    parent_folder,
+    write_atomic,
+)
 from agentcli.agent.workspace.treewalk import StatKey, is_folder_mode, is_link_mode, tracked_mode
 from agentcli.errors import SessionFileError
 from agentcli.session.records import FileChange
@@ -80,19 +89,20 @@ def change_op(before: Side, after: Side) -> str:
 def safe_path(root: Path, rel: str) -> Path:
     """The absolute path of a logged relative path, refusing anything that leaves ``root``.
 
+    The check is on the name alone: symlinks on the way are dealt with where the path is
+    used, by walking its folders without following them (a path below a symlinked folder
+    is not in the workspace, so it reads as absent and is written only once the folder
+    is a folder again).
+
     Raises:
-        UnsafePathError: absolute, ``..``, inside ``.git``, or below a symlink leading out.
+        UnsafePathError: empty, absolute, ``..`` or ``.``, or inside ``.git``.
     """
     parts = PurePosixPath(rel).parts
     if not rel or rel.startswith("/") or any(p in ("..", ".", "") for p in parts) or any(
         p.casefold() == GIT_DIR for p in parts
-    ):
+    ) or "\x00" in rel:
         raise UnsafePathError(f"the session logs an unsafe path {rel!r}; it was left alone")
-    path = root.joinpath(*parts)
-    parent = os.path.realpath(path.parent)
-    if parent != str(root) and not parent.startswith(str(root) + os.sep):
-        raise UnsafePathError(f"{rel!r} lies below a symlink that leads out of the workspace; left alone")
-    return path
+    return root.joinpath(*parts)
 
 
 def is_racy(state: PathState) -> bool:
@@ -121,107 +131,135 @@ def stat_matches(state: PathState, st: os.stat_result) -> bool:
     return key is not None and key == stat_key(st)
 
 
-def read_content(path: Path, st: os.stat_result, max_bytes: int) -> tuple[str, bytes | None]:
-    """A file's or symlink's hash, and its bytes unless over ``max_bytes`` (then None)."""
+def read_content(path: Path, st: os.stat_result, max_bytes: int,
+                 folder: int | None = None) -> tuple[str, bytes | None]:
+    """A file's or symlink's hash, and its bytes unless over ``max_bytes`` (then None).
+
+    With ``folder`` (an open descriptor of its folder) the entry is read by name relative
+    to it, and a file swapped for a symlink since the ``lstat`` is refused, not followed.
+    """
+    where: str | Path = path if folder is None else path.name
     if stat.S_ISLNK(st.st_mode):
-        data = os.fsencode(os.readlink(path))
+        data = os.fsencode(os.readlink(where, dir_fd=folder))
         return hashlib.sha256(data).hexdigest(), data
-    if st.st_size <= max_bytes:
-        with open(path, "rb") as handle:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    with open(os.open(where, flags, dir_fd=folder), "rb") as handle:
+        if st.st_size <= max_bytes:
             data = handle.read()
-        if len(data) <= max_bytes:
-            return hashlib.sha256(data).hexdigest(), data
-        return hashlib.sha256(data).hexdigest(), None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+            if len(data) <= max_bytes:
+                return hashlib.sha256(data).hexdigest(), data
+            return hashlib.sha256(data).hexdigest(), None
+        digest = hashlib.sha256()
         while chunk := handle.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest(), None
 
 
-def disk_side(path: Path, known: PathState | None, max_bytes: int) -> Side:
-    """What is at ``path`` now; a matching baseline row spares reading the file."""
+def lstat_inside(path: Path, root: Path) -> os.stat_result | None:
+    """``lstat`` of a path inside ``root``, None when absent — or below a symlink or a
+    file, which puts it outside the workspace: never looked at through it."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+        with parent_folder(path, root=root) as (folder, name):
+            return os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except (FileNotFoundError, UnsafeFolderError):
+        return None
+
+
+def read_inside(path: Path, root: Path, max_bytes: int) -> tuple[str, bytes | None] | None:
+    """:func:`read_content` of a file or symlink inside ``root`` (None when absent or not one)."""
+    try:
+        with parent_folder(path, root=root) as (folder, name):
+            st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                return None
+            return read_content(path, st, max_bytes, folder)
+    except (FileNotFoundError, UnsafeFolderError):
+        return None
+
+
+def disk_side(path: Path, known: PathState | None, max_bytes: int, *, root: Path) -> Side:
+    """What is at ``path`` (inside ``root``) now; a matching baseline row spares reading the file.
+
+    A path below a symlinked folder is absent: what lies behind the symlink is not the
+    workspace's.
+    """
+    try:
+        with parent_folder(path, root=root) as (folder, name):
+            st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+            mode = tracked_mode(st.st_mode)
+            if mode is None:  # a socket, a fifo, a device: matches no logged state
+                return Side(st.st_mode & 0o177777, "not a file or folder")
+            if is_folder_mode(mode):
+                return Side(mode)
+            if known is not None and known.hash is not None and stat_matches(known, st):
+                return Side(mode, known.hash, st.st_size)
+            digest, _data = read_content(path, st, max_bytes, folder)
+            return Side(mode, digest, st.st_size)
+    except (FileNotFoundError, UnsafeFolderError):
         return Side()
-    mode = tracked_mode(st.st_mode)
-    if mode is None:  # a socket, a fifo, a device: matches no logged state
-        return Side(st.st_mode & 0o177777, "not a file or folder")
-    if is_folder_mode(mode):
-        return Side(mode)
-    if known is not None and known.hash is not None and stat_matches(known, st):
-        return Side(mode, known.hash, st.st_size)
-    digest, _data = read_content(path, st, max_bytes)
-    return Side(mode, digest, st.st_size)
 
 
-def state_of(rel: str, path: Path, side: Side, restorable: bool = True) -> PathState | None:
+def state_of(rel: str, path: Path, side: Side, restorable: bool = True, *, root: Path) -> PathState | None:
     """The baseline row for ``path`` now that it shows ``side`` (None when absent)."""
     if side.absent:
         return None
-    st = os.lstat(path)
+    st = lstat_inside(path, root)
+    if st is None:
+        raise FileNotFoundError(errno.ENOENT, f"{rel} is not in the workspace")
     if is_folder_mode(side.mode):
         return PathState(rel, tracked_mode(st.st_mode) or 0, 0, 0, 0, st.st_ino, None, True, 0)
     return PathState(rel, tracked_mode(st.st_mode) or 0, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
                      st.st_ino, side.hash, restorable, time.time_ns())
 
 
-def make_disk_show(path: Path, side: Side, blobs: BlobStore, current: Side | None = None) -> None:
-    """Make ``path`` show ``side`` exactly: bytes, symlink target, folder, mode or absence.
+def make_disk_show(path: Path, side: Side, blobs: BlobStore, current: Side | None = None, *,
+                   root: Path) -> None:
+    """Make ``path`` (inside ``root``) show ``side`` exactly: bytes, symlink target, folder,
+    mode or absence.
 
+    Folders are walked from ``root`` without following symlinks: the place checked is
+    the place written. A symlink at ``path`` is the thing replaced, never followed.
     ``current`` (what :func:`disk_side` read) lets a mode-only change skip the write.
 
     Raises:
         FolderNotEmptyError: a folder to remove (or to replace) still holds other files.
+        UnsafeFolderError: a folder on the way is a symlink or a file.
         KeyError: the content's blob is not stored.
     """
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        st = None
-    if st is not None and (side.absent or stat.S_IFMT(st.st_mode) != _kind(side.mode)):
-        _remove(path, st)
-        st = None
-    if side.absent:
-        return
+    if side.absent and lstat_inside(path, root) is None:
+        return  # nothing there, or only behind a symlink: nothing of ours to remove
     permissions = stat.S_IMODE(side.mode or 0)
-    if is_folder_mode(side.mode):
-        if st is None:
-            path.mkdir(parents=True)
-        os.chmod(path, permissions)
-    elif is_link_mode(side.mode):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _temporary_name(path)
-        os.symlink(os.fsdecode(blobs.get(side.hash or "")), tmp)
-        os.replace(tmp, path)
-    elif st is not None and current is not None and current.hash == side.hash:
-        os.chmod(path, permissions)
-    else:
-        replace_file(path, blobs.get(side.hash or ""), permissions)
+    with parent_folder(path, root=root, create=True) as (folder, name):
+        try:
+            st: os.stat_result | None = os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None and (side.absent or stat.S_IFMT(st.st_mode) != _kind(side.mode)):
+            _remove(folder, name, st)
+            st = None
+        if side.absent:
+            fsync_folder(folder)
+            return
+        if is_folder_mode(side.mode):
+            if st is None:
+                os.mkdir(name, 0o700, dir_fd=folder)
+            chmod_at(folder, name, permissions)
+            return
+        if is_link_mode(side.mode):
+            target = os.fsdecode(blobs.get(side.hash or ""))
+            tmp = _temporary_name(name)
+            os.symlink(target, tmp, dir_fd=folder)
+            os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+            fsync_folder(folder)
+            return
+        if st is not None and current is not None and current.hash == side.hash:
+            chmod_at(folder, name, permissions)
+            return
+    write_atomic(path, blobs.get(side.hash or ""), permissions, root=root)
 
 
-def replace_file(path: Path, data: bytes, mode: int) -> None:
-    """Put ``data`` at ``path`` with ``mode`` in one rename (a reader sees old or new, never half).
-
-    No fsync, as ``git checkout`` does none: a rollback's log commits after the writes,
-    and a power cut that loses them shows up as a conflict the next rollback reports.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            os.fchmod(out.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _temporary_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.agentcli-tmp")
+def _temporary_name(name: str) -> str:
+    return f".{name}.{secrets.token_hex(4)}.agentcli-tmp"
 
 
 def _kind(mode: int | None) -> int:
@@ -230,11 +268,12 @@ def _kind(mode: int | None) -> int:
     return stat.S_IFLNK if is_link_mode(mode) else stat.S_IFREG
 
 
-def _remove(path: Path, st: os.stat_result) -> None:
+def _remove(folder: int, name: str, st: os.stat_result) -> None:
     if stat.S_ISDIR(st.st_mode):
         try:
-            path.rmdir()
+            os.rmdir(name, dir_fd=folder)
         except OSError as err:
-            raise FolderNotEmptyError(err.errno, f"{path.name} is not empty") from None
+            raise FolderNotEmptyError(err.errno, f"{name} is not empty") from None
     else:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=folder)  # a symlink goes, never what it points to

@@ -35,7 +35,7 @@ from agentcli.agent.history.disk import (
     change_op,
     disk_side,
     make_disk_show,
-    read_content,
+    read_inside,
     safe_path,
     state_of,
 )
@@ -169,7 +169,7 @@ def recover_interrupted(session: Session, root: Path) -> None:
     for record in session.rollbacks.running():
         with session.transaction():
             for row in session.files.intended(rollback_id=record.id):
-                disk = disk_side(safe_path(root, row.path), None, 0)
+                disk = disk_side(safe_path(root, row.path), None, 0, root=root)
                 status = "applied" if disk.same(after_side(row)) else "abandoned"
                 session.files.set_status(row.id or 0, status)
             session.rollbacks.finish(record.id, "interrupted", {"note": "agentcli stopped during it"})
@@ -191,7 +191,7 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
     paths = sorted(p for p, t in plan.targets.items() if not t.same(plan.expected.get(p, t)))
     known = session.snapshots.states_for(paths)
     where = {p: safe_path(root, p) for p in paths}
-    current = {p: disk_side(where[p], known.get(p), 0) for p in paths}
+    current = {p: disk_side(where[p], known.get(p), 0, root=root) for p in paths}
     todo = {p: plan.targets[p] for p in paths if not current[p].same(plan.targets[p])}
     missing = session.snapshots.missing_blobs(t.hash for t in todo.values() if t.hash)
     not_restorable = sorted(p for p, t in todo.items() if t.hash in missing)  # over the size limit
@@ -208,12 +208,12 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
     result = RollbackResult(0, plan.checkpoint_id, plan.mode, plan.undo_of, forced=conflicts,
                             not_restorable=not_restorable)
     work = _Work(todo, current, where)
-    rows = _record_intent(session, plan, work, force, max_bytes, result)
-    applied = _apply(session, work, result)
+    rows = _record_intent(session, root, plan, work, force, max_bytes, result)
+    applied = _apply(session, root, work, result)
     states: list[PathState] = []
     gone: list[str] = []
     for path in applied:
-        state = state_of(path, where[path], todo[path])
+        state = state_of(path, where[path], todo[path], root=root)
         if state is None:
             gone.append(path)
         else:
@@ -229,7 +229,7 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
     return result
 
 
-def _record_intent(session: Session, plan: _Plan, work: _Work, force: bool, max_bytes: int,
+def _record_intent(session: Session, root: Path, plan: _Plan, work: _Work, force: bool, max_bytes: int,
                    result: RollbackResult) -> dict[str, FileChange]:
     """Commit the rollback row and its ``intended`` changes before the disk is touched.
 
@@ -243,7 +243,8 @@ def _record_intent(session: Session, plan: _Plan, work: _Work, force: bool, max_
     for path in todo:
         side = current[path]
         if side.hash in unsaved:
-            digest, data = read_content(where[path], os.lstat(where[path]), max_bytes)
+            read = read_inside(where[path], root, max_bytes)
+            digest, data = read if read is not None else (None, None)
             if data is None or digest != side.hash:
                 restorable[path] = False
             else:
@@ -266,7 +267,7 @@ def _record_intent(session: Session, plan: _Plan, work: _Work, force: bool, max_
     return rows
 
 
-def _apply(session: Session, work: _Work, result: RollbackResult) -> set[str]:
+def _apply(session: Session, root: Path, work: _Work, result: RollbackResult) -> set[str]:
     """Make the disk show every target: removals first (folders deepest first), then
     folders (shallowest first), then files. Returns the paths done."""
     todo, current, where = work.todo, work.current, work.where
@@ -280,7 +281,7 @@ def _apply(session: Session, work: _Work, result: RollbackResult) -> set[str]:
     applied: set[str] = set()
     for path in sorted(todo, key=order):
         try:
-            make_disk_show(where[path], todo[path], session.blobs, current[path])
+            make_disk_show(where[path], todo[path], session.blobs, current[path], root=root)
         except FolderNotEmptyError:
             result.kept.append(path)
             continue

@@ -15,14 +15,16 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import os
+import stat
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentcli.agent.history.disk import read_content, state_key
+from agentcli.agent.history.disk import lstat_inside, read_content, stat_matches, state_key
 from agentcli.agent.workspace.treewalk import TreeWalker, Walk, pack_key, tracked_mode
 from agentcli.session.snapshots import PackedBlob, PathState, pack_blob
 
@@ -44,6 +46,7 @@ class ScanResult:
     upserts: list[PathState] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     blobs: list[PackedBlob] = field(default_factory=list)
+    hidden: dict[str, PathState] = field(default_factory=dict)  # watched, out of the baseline
 
 
 class Scanner:
@@ -71,7 +74,7 @@ class Scanner:
         self.workers = workers or min(4, os.cpu_count() or 1)
 
     def scan(self, baseline: dict[str, PathState], created_since_ns: int | None = None,
-             keys: dict[str, bytes] | None = None) -> ScanResult:
+             keys: dict[str, bytes] | None = None, hidden: dict[str, PathState] | None = None) -> ScanResult:
         """Diff the disk against ``baseline``.
 
         ``keys`` (:func:`baseline_keys` of ``baseline``, which a caller may keep up to
@@ -81,50 +84,91 @@ class Scanner:
         With ``created_since_ns`` (the clock when a command started), a path new to the
         baseline whose ctime is older than that existed before the command — it only
         stopped being ignored — and is adopted into the baseline, not reported as a change.
+
+        A baseline path that the ignore rules now hide but that is still in the workspace
+        leaves the baseline yet stays watched: it moves to ``hidden`` (given back in
+        :attr:`ScanResult.hidden`, to pass to the next scan), and its changes are still
+        reported. Else a command could add a file to ``.gitignore``, change it, and leave
+        nothing for rollback to restore.
         """
         keys = baseline_keys(baseline) if keys is None else keys
+        hidden = dict(hidden or {})
         walk = self.walker.scan(keys)
-        result = ScanResult()
+        result = ScanResult(hidden=hidden)
         to_read: list[tuple[str, os.stat_result]] = []
-        known = walk.count  # less the new paths: the baseline paths seen
-        for rel, st in walk.found.items():
+        missing = len(baseline) - walk.count + sum(1 for rel in walk.found if rel not in baseline)
+        unseen = [*_deleted(baseline, walk, missing), *(rel for rel in hidden if rel not in walk.found)]
+        moved, gone = self._watch(baseline, hidden, unseen, result)
+        for rel, st in itertools.chain(walk.found.items(), moved.items()):
             mode = st.st_mode & 0o177777
-            old = baseline.get(rel)
-            if old is None:
-                known -= 1
-            elif mode == old.mode and mode & 0o170000 == 0o040000:
+            old = baseline.get(rel) or hidden.get(rel)
+            if old is not None and mode == old.mode and mode & 0o170000 == 0o040000:
+                if rel in walk.found and hidden.pop(rel, None) is not None:
+                    result.upserts.append(old)  # a hidden folder seen again
                 continue  # a folder as it was
             if not _storable(rel):
                 continue
             if mode & 0o170000 != 0o040000:
                 to_read.append((rel, st))
-            else:
-                new = PathState(rel, mode, 0, 0, 0, st.st_ino, None)
-                result.upserts.append(new)
-                if old is not None or not _existed_before(st, created_since_ns):
-                    result.changes.append((old, new))
+                continue
+            new = PathState(rel, mode, 0, 0, 0, st.st_ino, None)
+            self._keep(rel, new, rel in walk.found, result)
+            if old is not None or not _existed_before(st, created_since_ns):
+                result.changes.append((old, new))
         for rel, st, new in self._read_all(to_read, result):
-            old = baseline.get(rel)
+            old = baseline.get(rel) or hidden.get(rel)
             if new is _UNREADABLE:
                 continue
             if new is None:  # vanished while we looked: as good as deleted
                 if old is not None:
-                    result.deletes.append(rel)
+                    hidden.pop(rel, None)
+                    if rel in baseline:
+                        result.deletes.append(rel)
                     result.changes.append((old, None))
                 continue
-            result.upserts.append(new)
+            self._keep(rel, new, rel in walk.found, result)
             if old is None:
                 if not _existed_before(st, created_since_ns):
                     result.changes.append((None, new))
             elif old.hash != new.hash or old.mode != new.mode:
                 result.changes.append((old, new))
-        for rel in _deleted(baseline, walk, len(baseline) - known):
-            result.deletes.append(rel)
-            if not os.path.lexists(os.path.join(self.root, rel)):
-                result.changes.append((baseline[rel], None))
-                # else: still there but now ignored or excluded: it just leaves the baseline
+        for rel in gone:
+            result.changes.append((baseline.get(rel) or hidden.pop(rel), None))
+            if rel in baseline:
+                result.deletes.append(rel)
         result.changes.sort(key=lambda change: (change[1] or change[0]).path)  # type: ignore[union-attr]
         return result
+
+    @staticmethod
+    def _keep(rel: str, new: PathState, seen: bool, result: ScanResult) -> None:
+        """A path seen by the walk goes (back) into the baseline; a hidden one stays watched."""
+        if seen:
+            result.hidden.pop(rel, None)
+            result.upserts.append(new)
+        else:
+            result.hidden[rel] = new
+
+    def _watch(self, baseline: dict[str, PathState], hidden: dict[str, PathState], unseen: Collection[str],
+               result: ScanResult) -> tuple[dict[str, os.stat_result], list[str]]:
+        """Split the paths the walk did not see into those still in the workspace (hidden
+        by ignore rules: watched, and stat'ed when their stat moved) and those gone (also
+        those below a symlinked folder, which are not in the workspace)."""
+        moved: dict[str, os.stat_result] = {}
+        gone: list[str] = []
+        for rel in unseen:
+            old = baseline.get(rel) or hidden[rel]
+            st = lstat_inside(self.root / rel, self.root)
+            if st is None or tracked_mode(st.st_mode) is None:
+                gone.append(rel)
+                continue
+            if rel in baseline:
+                result.deletes.append(rel)  # leaves the baseline rows, not the watch
+                hidden[rel] = old
+            if not stat_matches(old, st) and not stat.S_ISDIR(st.st_mode):
+                moved[rel] = st
+            elif stat.S_ISDIR(st.st_mode) and (st.st_mode & 0o177777) != old.mode:
+                moved[rel] = st
+        return moved, gone
 
     def _read_all(self, items: list[tuple[str, os.stat_result]],
                   result: ScanResult) -> Iterator[tuple[str, os.stat_result, PathState | None]]:

@@ -40,6 +40,7 @@ from agentcli.agent.history.disk import (
     state_of,
 )
 from agentcli.agent.history.scanner import Scanner, ScanResult, baseline_keys, trusted_key
+from agentcli.agent.tools.reaper import become_subreaper
 from agentcli.agent.workspace.edits import FileEdit
 from agentcli.agent.workspace.jail import default_file_mode
 from agentcli.agent.workspace.treewalk import TreeWalker, is_folder_mode
@@ -78,6 +79,9 @@ class Tracker:
         self._keys: dict[str, bytes] | None = None
         self._known: set[str] | None = None
         self._shell_started_ns: int | None = None
+        # Paths tracked once and hidden by ignore rules since: out of the baseline rows,
+        # still watched so that what a command does to them can be rolled back.
+        self._hidden: dict[str, PathState] = {}
 
     @property
     def baseline(self) -> dict[str, PathState]:
@@ -111,7 +115,12 @@ class Tracker:
         return checkpoint
 
     def before_shell(self) -> None:
-        """Make sure the baseline (and every before-image) is current before a command runs."""
+        """Make sure the baseline (and every before-image) is current before a command runs.
+
+        Also makes agentcli a child subreaper before its first command, so whatever that
+        command orphans comes back to agentcli to be ended (see ``tools/reaper.py``).
+        """
+        become_subreaper()
         result = self._scan()
         if result.upserts or result.deletes or result.blobs:
             with self._commit(result):
@@ -171,10 +180,12 @@ class Tracker:
         scanner = Scanner(self.root, exclude=self.exclude, max_file_bytes=self.max_file_bytes,
                           known_blobs=self._known, flush=self._flush, walker=self._walker)
         try:
-            return scanner.scan(self.baseline, created_since_ns, self._keys)
+            result = scanner.scan(self.baseline, created_since_ns, self._keys, self._hidden)
         except BaseException:
             self._known = None
             raise
+        self._hidden = result.hidden
+        return result
 
     def _flush(self, blobs: list[PackedBlob]) -> None:
         with self.session.transaction():
@@ -222,10 +233,10 @@ class Tracker:
         gone: list[str] = []
         for row in rows:
             path = safe_path(self.root, row.path)
-            disk, after = disk_side(path, None, _NO_LIMIT), after_side(row)
+            disk, after = disk_side(path, None, _NO_LIMIT, root=self.root), after_side(row)
             if complete and not _shows(disk, after) and _shows(disk, before_side(row)):
-                make_disk_show(path, after, self.session.blobs, disk)
-                disk = disk_side(path, None, _NO_LIMIT)
+                make_disk_show(path, after, self.session.blobs, disk, root=self.root)
+                disk = disk_side(path, None, _NO_LIMIT, root=self.root)
                 notes.append(f"{row.path}: the edit was completed after the interruption")
             elif complete:
                 notes.append(f"{row.path}: " + ("the edit had been applied" if _shows(disk, after)
@@ -233,7 +244,7 @@ class Tracker:
             if _shows(disk, after):
                 row.status = "applied"
                 applied.append(row)
-                state = state_of(row.path, path, disk)
+                state = state_of(row.path, path, disk, root=self.root)
                 if state is None:
                     gone.append(row.path)
                 else:
@@ -264,7 +275,7 @@ class Tracker:
                 rel = parent.as_posix()
                 if rel in found or rel in self.baseline:
                     continue
-                state = state_of(rel, self.root / rel, Side(mode=0o040000))
+                state = state_of(rel, self.root / rel, Side(mode=0o040000), root=self.root)
                 if state is not None and is_folder_mode(state.mode):
                     found[rel] = state
         return sorted(found.items())

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentcli.agent.cancel import NEVER, CancelToken
+from agentcli.agent.tools import reaper
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 _POLL_SECONDS = 0.1
@@ -95,6 +96,7 @@ def run_command(
         proc.stdout.close()
     _close_lifeline(proc)
     code = proc.wait()
+    reaper.sweep(proc.pid, started)  # what the command left, even if it killed the supervisor
     output, truncated = capture.result()
     return ShellResult(
         exit_code=None if timed_out else code,

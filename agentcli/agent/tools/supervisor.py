@@ -6,8 +6,12 @@ starts it in about 10 ms)::
     python -I -S supervisor.py SHELL COMMAND GRACE
 
 stdin is the *lifeline*, a pipe whose only write end agentcli holds. The supervisor
-starts ``SHELL -c COMMAND`` in a session (and process group) of its own, with stdin from
-``/dev/null`` and its own stdout/stderr (the output pipe to agentcli). Then it waits:
+starts ``SHELL -c COMMAND`` in a process group of its own inside the supervisor's session
+(agentcli starts the supervisor as a session leader, so the session id is the
+supervisor's pid), with ``AGENTCLI_RUN=<supervisor pid>`` in its environment, stdin from
+``/dev/null`` and its own stdout/stderr (the output pipe to agentcli). Both let agentcli
+(``reaper.sweep``) find what is left of the command even if it killed the supervisor.
+Then it waits:
 
 - lifeline EOF (agentcli exited or was SIGKILLed): SIGKILL the command's group;
 - ``T`` on the lifeline (timeout): SIGTERM the group, SIGKILL it after GRACE seconds;
@@ -88,7 +92,10 @@ def main(argv: list[str]) -> int:
 
 def _exec_shell(shell: str, command: str) -> None:
     try:
-        os.setsid()
+        # A group of its own, inside our session (agentcli started us as a session
+        # leader): if the command kills us, agentcli still finds all of it by session id.
+        os.setpgid(0, 0)
+        os.environ["AGENTCLI_RUN"] = str(os.getppid())  # the mark reaper.sweep looks for
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; a shell must not
             signal.signal(sig, signal.SIG_DFL)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)

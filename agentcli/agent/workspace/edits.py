@@ -68,12 +68,15 @@ class FileEdit:
 def apply_edit(workspace: Workspace, edit: FileEdit) -> None:
     """Make the disk show ``edit.after`` (bytes and mode); the path is jailed again."""
     path = workspace.resolve(edit.path)
+    # The helpers walk the folders again from the root without following symlinks, so a
+    # folder swapped for a symlink since resolve() is refused, not written through.
     if edit.after is None:
-        remove_file(path)
+        remove_file(path, root=workspace.root)
     elif edit.op == "mode":
-        set_mode(path, edit.after_mode if edit.after_mode is not None else default_file_mode())
+        set_mode(path, edit.after_mode if edit.after_mode is not None else default_file_mode(),
+                 root=workspace.root)
     else:
-        write_atomic(path, edit.after, edit.after_mode)
+        write_atomic(path, edit.after, edit.after_mode, root=workspace.root)
 
 
 def edit_status(workspace: Workspace, edit: FileEdit) -> Literal["before", "after", "other"]:

@@ -14,10 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import secrets
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,55 +140,142 @@ def _umask() -> int:
     return current
 
 
-def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+class UnsafeFolderError(OSError):
+    """A folder on the way to a path is a symlink or not a folder: nothing was written."""
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+@contextlib.contextmanager
+def parent_folder(path: Path, *, root: Path | None = None, create: bool = False) -> Iterator[tuple[int, str]]:
+    """Yield ``(fd, name)``: an open descriptor of ``path``'s folder and its last name.
+
+    With ``root``, every folder below ``root`` is opened relative to the one before with
+    ``O_NOFOLLOW`` (and made when missing, with ``create``), so a folder swapped for a
+    symlink after a check is never walked through: the check and the use are one step.
+    Without ``root`` the folder is opened as the caller named it.
+
+    Raises:
+        UnsafeFolderError: a folder on the way is a symlink or not a folder.
+        FileNotFoundError: a folder is missing (without ``create``).
+    """
+    if root is None:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    else:
+        fd = _walk_folders(root, path.relative_to(root).parts[:-1], create)
+    try:
+        yield fd, path.name
+    finally:
+        os.close(fd)
+
+
+def _walk_folders(root: Path, parts: Sequence[str], create: bool) -> int:
+    fd = os.open(root, _DIR_FLAGS & ~os.O_NOFOLLOW)  # the root itself was resolved by the caller
+    try:
+        for done, part in enumerate(parts):
+            if part in ("", ".", ".."):
+                raise UnsafeFolderError(errno.EINVAL, f"{part!r} is not a folder name")
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as err:
+                if err.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                shown = "/".join(parts[: done + 1])
+                raise UnsafeFolderError(
+                    err.errno, f"{shown!r} is a symlink or not a folder; nothing was written through it"
+                ) from None
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_atomic(path: Path, data: bytes, mode: int | None = None, *, root: Path | None = None) -> None:
     """Replace ``path`` with ``data`` in one step, creating parent folders.
 
-    The bytes go to a temporary file in the same folder, are fsynced, and the file is
-    renamed over the target, so a crash leaves the old or the new content, never half.
-    ``mode`` defaults to the existing file's mode, or :func:`default_file_mode` for a new one.
+    The bytes go to a temporary file in the same folder, are fsynced, the file is renamed
+    over the target and the folder fsynced, so a crash leaves the old or the new content,
+    never half. A symlink at ``path`` is replaced, never followed; with ``root`` the
+    folders are walked as :func:`parent_folder` does. ``mode`` defaults to the existing
+    file's mode, or :func:`default_file_mode` for a new one. The one writer of file
+    contents for the file tools and for rollback.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if mode is None:
+    with parent_folder(path, root=root, create=True) as (folder, name):
+        if mode is None:
+            with contextlib.suppress(FileNotFoundError):
+                st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+                mode = stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
+        tmp = f".{name}.{secrets.token_hex(4)}.agentcli-tmp"
+        # 0o644 here lets the kernel apply the umask for new files; fchmod sets an explicit mode.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=folder)
         try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
-        except FileNotFoundError:
-            mode = None
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    # 0o644 here lets the kernel apply the umask for new files; fchmod sets an explicit mode.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                if mode is not None:
+                    os.fchmod(out.fileno(), mode)
+                os.fsync(out.fileno())
+            os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder)
+            raise
+        fsync_folder(folder)
+
+
+def remove_file(path: Path, *, root: Path | None = None) -> None:
+    """Delete a file (or symlink, never what it points to); one already gone is fine."""
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            if mode is not None:
-                os.fchmod(out.fileno(), mode)
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        with parent_folder(path, root=root) as (folder, name):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=folder)
+            fsync_folder(folder)
+    except FileNotFoundError:  # its folder is gone too
+        pass
+
+
+def set_mode(path: Path, mode: int, *, root: Path | None = None) -> None:
+    """Change the permission bits of a file or folder, never through a symlink.
+
+    Raises:
+        UnsafeFolderError: ``path`` (or a folder on the way) is a symlink.
+    """
+    with parent_folder(path, root=root) as (folder, name):
+        chmod_at(folder, name, mode)
+
+
+def chmod_at(folder: int, name: str, mode: int) -> None:
+    """``chmod`` the entry ``name`` of the open folder ``folder`` without following a symlink."""
+    flags = getattr(os, "O_PATH", os.O_RDONLY | os.O_NONBLOCK) | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(name, flags, dir_fd=folder)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise UnsafeFolderError(err.errno, f"{name!r} is a symlink; its mode was left alone") from None
         raise
-    _fsync_dir(path.parent)
-
-
-def remove_file(path: Path) -> None:
-    """Delete a file; a file that is already gone is fine."""
-    path.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def set_mode(path: Path, mode: int) -> None:
-    """Change a file's permission bits."""
-    os.chmod(path, mode)
-
-
-def _fsync_dir(folder: Path) -> None:
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
+        if stat.S_ISLNK(os.fstat(fd).st_mode):
+            raise UnsafeFolderError(errno.ELOOP, f"{name!r} is a symlink; its mode was left alone")
+        if hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd"):
+            # An O_PATH descriptor cannot be fchmod'ed; its /proc link names that very inode.
+            os.chmod(f"/proc/self/fd/{fd}", mode)
+        else:
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def fsync_folder(fd: int) -> None:
+    """fsync an open folder, so a rename or unlink in it survives a power cut."""
     try:
         os.fsync(fd)
     except OSError:  # some file systems cannot fsync a folder; the rename still happened
         pass
-    finally:
-        os.close(fd)

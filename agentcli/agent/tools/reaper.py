@@ -1,0 +1,159 @@
+"""agentcli as the reaper of last resort: nothing a command started outlives it.
+
+The supervisor ends what a command leaves behind — unless the command kills it first
+(``kill -9 $PPID``). So agentcli itself makes sure, after each command:
+
+- it is a *child subreaper* (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``): a process whose
+  parent dies is re-parented to agentcli, not to init, so it stays findable;
+- :func:`sweep` then SIGKILLs every process left in the command's session (the
+  supervisor's session: the shell runs in a process group inside it), every child
+  re-parented to agentcli since the command started, every process started since then
+  that carries the supervisor's mark (``AGENTCLI_RUN``) in its environment (one that
+  made a session of its own and was orphaned before agentcli became a subreaper), and
+  all their descendants.
+
+Elsewhere than Linux (no ``/proc``, no ``prctl``) both are harmless no-ops, and the
+supervisor's own guarantees are all there is.
+
+Example:
+    >>> become_subreaper()
+    >>> sweep(supervisor_pid, started=time.monotonic() - 2.0)
+    [4242, 4243]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PROC = "/proc"
+_ROUNDS = 50  # rescans while processes fork as fast as they are killed
+_TICK_MARGIN_S = 0.02  # start times tick in clock ticks (10 ms); never miss a process by rounding
+RUN_MARK = "AGENTCLI_RUN"  # set by the supervisor to its pid in the command's environment
+_lock = threading.Lock()
+_subreaper: bool | None = None
+
+
+@dataclass(frozen=True)
+class _Proc:
+    pid: int
+    ppid: int
+    session: int
+    started_s: float  # seconds since boot (CLOCK_BOOTTIME)
+    zombie: bool
+
+
+def become_subreaper() -> bool:
+    """Make this process a child subreaper (once); True when the kernel agreed.
+
+    Orphaned descendants are then re-parented to agentcli, which can end them.
+    """
+    global _subreaper
+    with _lock:
+        if _subreaper is None:
+            _subreaper = False
+            with contextlib.suppress(Exception):  # not Linux, no libc: nothing to do
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return _subreaper
+
+
+def sweep(command_session: int | None, started: float | None = None) -> list[int]:
+    """SIGKILL what a finished command left running; the pids ended.
+
+    Args:
+        command_session: the supervisor's pid, which is the id of the session every
+            process of the command runs in (unless it made a session of its own).
+        started: ``time.monotonic()`` when the command started: children re-parented
+            to agentcli that started since then (outside agentcli's own session) are
+            the command's too.
+    """
+    become_subreaper()
+    if not os.path.isdir(f"{_PROC}/self"):
+        return []
+    me, my_session = os.getpid(), os.getsid(0)
+    since = None if started is None else _boot_seconds() - (time.monotonic() - started) - _TICK_MARGIN_S
+    ended: list[int] = []
+    for _round in range(_ROUNDS):
+        table = _processes()
+        roots = [p.pid for p in table.values() if p.session == command_session] if command_session else []
+        recent = [p for p in table.values() if since is not None and p.started_s >= since and p.pid != me]
+        roots += [p.pid for p in recent if p.ppid == me and p.session != my_session]
+        if command_session is not None:  # left the session and orphaned before we were a subreaper
+            roots += [p.pid for p in recent if _marked(p.pid, command_session)]
+        victims = _with_descendants(roots, table) - {me}
+        if not any(not table[pid].zombie for pid in victims if pid in table):
+            _reap(p.pid for p in table.values() if p.ppid == me and p.pid in victims)
+            break
+        for pid in victims:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            if pid not in ended:
+                ended.append(pid)
+        _reap(p.pid for p in table.values() if p.ppid == me and p.pid in victims)
+        time.sleep(0.005)
+    return ended
+
+
+def _with_descendants(roots: list[int], table: dict[int, _Proc]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for proc in table.values():
+        children.setdefault(proc.ppid, []).append(proc.pid)
+    found, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+def _marked(pid: int, command_session: int) -> bool:
+    """Whether the process carries the supervisor's mark of this command in its environment."""
+    try:
+        with open(f"{_PROC}/{pid}/environ", "rb") as environ:
+            return f"{RUN_MARK}={command_session}".encode() in environ.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def _reap(pids: Iterable[int]) -> None:
+    """Collect our own dead children (only those we killed: others belong to their owner)."""
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _processes() -> dict[int, _Proc]:
+    table = {}
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    uid = os.getuid()
+    for entry in os.listdir(_PROC):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"{_PROC}/{entry}").st_uid != uid:
+                continue  # not ours: we could not kill it anyway
+            with open(f"{_PROC}/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # gone while we looked
+        # after "pid (comm)": state ppid pgrp session ... starttime is the 20th field
+        table[int(entry)] = _Proc(int(entry), int(fields[1]), int(fields[3]), int(fields[19]) / ticks,
+                                  fields[0] in (b"Z", b"X"))
+    return table
+
+
+def _boot_seconds() -> float:
+    try:  # /proc start times count from boot, suspend included
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (AttributeError, OSError):
+        return time.monotonic()

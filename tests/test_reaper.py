@@ -1,0 +1,94 @@
+"""Security issue 8, item 2: nothing a command starts outlives it, even when it kills its
+supervisor (``kill -9 $PPID``) and leaves children behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from agentcli.agent.tools import reaper
+from agentcli.agent.tools.shell import run_command
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def read_pids(pidfile: Path, count: int, seconds: float = 5.0) -> list[int]:
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        words = pidfile.read_text().split() if pidfile.exists() else []
+        if len(words) >= count and all(w.isdigit() for w in words[:count]):
+            return [int(w) for w in words[:count]]
+        time.sleep(0.02)
+    raise AssertionError(f"{pidfile} never held {count} pids")
+
+
+def sleepers(marker: str) -> list[int]:
+    """Pids of our processes whose command line holds ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if marker.encode() in cmdline.read() and alive(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+ATTACK = "kill -9 $PPID; (sleep 1; echo late >> late.txt) & sleep 321 & echo $! > pids; " \
+         "setsid sh -c 'sleep 1; echo late >> late2.txt' & echo $! >> pids"
+
+
+def test_a_command_that_kills_its_supervisor_leaves_nothing_behind(tmp_path: Path) -> None:
+    run_command(ATTACK, tmp_path, timeout=30)
+    for pid in read_pids(tmp_path / "pids", 2):
+        assert not alive(pid)
+    assert not sleepers("sleep 321")
+    time.sleep(1.5)
+    assert not (tmp_path / "late.txt").exists() and not (tmp_path / "late2.txt").exists()
+
+
+def test_escapees_are_ended_even_when_the_attack_is_the_first_command(tmp_path: Path) -> None:
+    # A fresh process (nothing set up before), as agentcli is when it starts.
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from agentcli.agent.tools.shell import run_command
+        run_command({ATTACK!r}, Path({str(tmp_path)!r}), timeout=30)
+        print("returned", flush=True)
+        import time; time.sleep(1.5)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.stdout == "returned\n", done.stderr
+    assert not sleepers("sleep 321")
+    assert not (tmp_path / "late.txt").exists() and not (tmp_path / "late2.txt").exists()
+
+
+def test_a_normal_command_leaves_other_children_alone(tmp_path: Path) -> None:
+    mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+    time.sleep(0.2)  # started before the command, as the children agentcli may own are
+    try:
+        assert run_command("echo hi", tmp_path, timeout=30).output == "hi\n"
+        assert alive(mine.pid)
+    finally:
+        mine.kill()
+        mine.wait()
+
+
+def test_sweep_is_harmless_with_nothing_to_do() -> None:
+    assert reaper.sweep(None) == []
