@@ -48,14 +48,44 @@ class Settings:
     max_attempts: int = 6  # tries of one model request (retries + 1)
     retry_max_wait: float = 60.0  # cap in seconds on one wait between retries
     max_file_bytes: int = 20_000_000  # larger files are logged by hash only, not restorable
-    warnings: list[str] = field(default_factory=list, repr=False)  # not a setting: what to tell the user
+    shell_env: dict[str, Any] | None = None  # {include = [...], exclude = [...]}: see agent/secrets.py
+    # not settings: what resolving found out
+    warnings: list[str] = field(default_factory=list, repr=False)
+    trusted: bool = field(default=False, repr=False)  # the workspace's agentcli.toml may set everything
 
     @property
     def endpoint_host(self) -> str:
-        """The host name of the endpoint, as logged in ``model_calls``."""
-        if not self.base_url:
-            return "api.openai.com"
-        return urlparse(self.base_url).netloc or self.base_url
+        """The host (and port) of the endpoint, as logged in ``model_calls``: never credentials."""
+        return endpoint_host(self.base_url)
+
+    @property
+    def public_base_url(self) -> str | None:
+        """The endpoint as stored and shown: scheme, host and path only."""
+        return public_url(self.base_url) if self.base_url else None
+
+
+SENSITIVE = ("base_url", "approval", "shell_env")
+"""Settings that decide where the key goes or what runs unasked: a workspace's own
+``agentcli.toml`` may set them only once the user trusts that workspace."""
+
+
+def endpoint_host(base_url: str | None) -> str:
+    """``host[:port]`` of an endpoint URL, without user or password."""
+    if not base_url:
+        return "api.openai.com"
+    parts = urlparse(base_url)
+    if not parts.hostname:
+        return public_url(base_url)
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def public_url(url: str) -> str:
+    """``url`` without credentials, query or fragment: ``http://user:pw@h/v1?key=x`` → ``http://h/v1``."""
+    parts = urlparse(url)
+    if not parts.scheme or not parts.hostname:
+        return url.split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{endpoint_host(url)}{parts.path}"
 
 
 def user_config_path() -> Path:
@@ -92,9 +122,19 @@ def resolve_settings(
     warnings: list[str] = []
     user_path = user_file or user_config_path()
     workspace_path = workspace_root / "agentcli.toml"
+    trusted = is_trusted(workspace_root)
+    workspace_layer = _read_toml(workspace_path)
+    refused = [key for key in workspace_layer if key.replace("-", "_") in SENSITIVE]
+    if refused and not trusted:
+        warnings.append(
+            f"{workspace_path}: ignoring {', '.join(refused)}: they decide where your API key goes "
+            f"and what runs unasked, and this workspace is not trusted "
+            f"(agentcli trust {workspace_root} allows it)"
+        )
+        workspace_layer = {k: v for k, v in workspace_layer.items() if k not in refused}
     layers = [
         (str(user_path), _read_toml(user_path)),
-        (str(workspace_path), _read_toml(workspace_path)),
+        (str(workspace_path), workspace_layer),
         ("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)}),
         ("", {key: value for key, value in flags.items() if value is not None}),
     ]
@@ -105,7 +145,7 @@ def resolve_settings(
                 merged[name] = value
             elif source:
                 warnings.append(f"{source}: unknown setting '{key}' is ignored")
-    settings = Settings(**merged, warnings=warnings)
+    settings = Settings(**merged, warnings=warnings, trusted=trusted)
     try:
         settings.retry_max_wait = float(settings.retry_max_wait)
     except (TypeError, ValueError):
@@ -117,6 +157,39 @@ def resolve_settings(
             raise UsageError(f"{name.replace('_', '-')} must be a whole number") from None
         if getattr(settings, name) < 1:
             raise UsageError(f"{name.replace('_', '-')} must be at least 1")
+    if settings.shell_env is not None and not isinstance(settings.shell_env, dict):
+        raise UsageError("shell_env must be a table: shell_env = {include = [...], exclude = [...]}")
     if settings.approval is not None and settings.approval not in APPROVAL_MODES:
         raise UsageError(f"unknown approval mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
     return settings
+
+
+def trust_file() -> Path:
+    """The user's list of trusted workspaces: one absolute path a line, beside the user config."""
+    return user_config_path().with_name("trusted-workspaces")
+
+
+def trusted_workspaces() -> list[Path]:
+    """The workspaces whose ``agentcli.toml`` may set every setting."""
+    try:
+        lines = trust_file().read_text().splitlines()
+    except OSError:
+        return []
+    return [Path(line) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def is_trusted(workspace_root: Path) -> bool:
+    """True when the user ran ``agentcli trust`` for this workspace (exact folder)."""
+    return workspace_root.resolve() in {p.resolve() for p in trusted_workspaces()}
+
+
+def trust(workspace_root: Path) -> bool:
+    """Record ``workspace_root`` as trusted; False when it already was."""
+    root = workspace_root.resolve()
+    if is_trusted(root):
+        return False
+    path = trust_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        out.write(f"{root}\n")
+    return True

@@ -21,11 +21,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from agentcli.cli.commands import inspect, rollback, run
+    from agentcli.cli.commands import inspect, rollback, run, trust
 
     run.register(app)
     rollback.register(app)
     inspect.register(app)
+    trust.register(app)
 
 
 _register()

@@ -53,9 +53,16 @@ def read_prompt(options: RunOptions, *, required: bool) -> str | None:
 
 
 def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None) -> Settings:
-    """Flags > what the session remembers > environment > config files > defaults."""
-    flags = {**(remembered or {}), **{k: v for k, v in options.flags.items() if v is not None}}
-    settings = resolve_settings(ctx.workspace_root, flags)
+    """Flags > what the session remembers > environment > config files > defaults.
+
+    A resumed session talks to the endpoint it recorded (the default one included)
+    unless ``--base-url`` says otherwise: an endpoint added later to the environment or
+    a config file is not where its key and transcript go.
+    """
+    given = {k: v for k, v in options.flags.items() if v is not None}
+    settings = resolve_settings(ctx.workspace_root, {**(remembered or {}), **given})
+    if remembered is not None and "base_url" not in given:
+        settings.base_url = recorded_endpoint(remembered.get("base_url"))
     for warning in settings.warnings:
         sys.stderr.write(f"agentcli: warning: {warning}\n")
     if not settings.approval:
@@ -69,8 +76,31 @@ def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any
 
 
 def remembered_settings(settings: Settings) -> dict[str, Any]:
-    """The settings a session stores in ``meta.settings``."""
-    return {name: getattr(settings, name) for name in REMEMBERED}
+    """The settings a session stores in ``meta.settings`` (the endpoint without credentials)."""
+    remembered = {name: getattr(settings, name) for name in REMEMBERED}
+    remembered["base_url"] = settings.public_base_url
+    return remembered
+
+
+def recorded_endpoint(public: str | None) -> str | None:
+    """The URL to use for an endpoint a session recorded without its credentials: the
+    environment's ``OPENAI_BASE_URL`` when it is that endpoint (it may carry them)."""
+    from agentcli.agent.config import public_url
+
+    full = os.environ.get("OPENAI_BASE_URL")
+    return full if public and full and public_url(full) == public else public
+
+
+def run_secrets(settings: Settings) -> list[str]:
+    """Values never to store or print: the API key, and credentials inside the endpoint URL."""
+    from urllib.parse import parse_qsl, urlparse
+
+    secrets = [os.environ.get("OPENAI_API_KEY") or ""]
+    if settings.base_url:
+        parts = urlparse(settings.base_url)
+        secrets += [parts.username or "", parts.password or ""]
+        secrets += [value for _, value in parse_qsl(parts.query)]
+    return [s for s in secrets if s]
 
 
 def make_sink(options: RunOptions) -> EventSink:
@@ -90,13 +120,23 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     from agentcli.agent.loop import AgentLoop
     from agentcli.agent.model.client import ModelClient, ModelSettings
     from agentcli.agent.runner import ToolRunner
+    from agentcli.agent.secrets import ShellEnvPolicy, shell_environment
     from agentcli.agent.tools.registry import ToolLimits, default_registry
     from agentcli.agent.workspace.jail import Workspace
     from agentcli.session.records import ORCHESTRATOR
 
-    workspace = Workspace(root, protected=[sessions_dir])
-    toolbox = default_registry(workspace, ToolLimits(shell_timeout=settings.shell_timeout))
-    tracker = Tracker(session, root, exclude=[sessions_dir], max_file_bytes=settings.max_file_bytes)
+    try:
+        policy = ShellEnvPolicy.from_setting(settings.shell_env)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    # agentcli's own state and configuration: the folder of the session actually open
+    # (wherever it lives), the sessions folder, and the workspace's agentcli.toml
+    own = [session.path.parent, sessions_dir, root / "agentcli.toml"]
+    workspace = Workspace(root, protected=own)
+    toolbox = default_registry(workspace, ToolLimits(shell_timeout=settings.shell_timeout),
+                               shell_env=shell_environment(os.environ, policy))
+    tracker = Tracker(session, root, exclude=[session.path.parent, sessions_dir],
+                      max_file_bytes=settings.max_file_bytes)
     model = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,

@@ -40,12 +40,17 @@ class CliContext:
     sessions: SessionDirectory
 
 
-def make_context(workspace: Path | None, sessions_dir: Path | None) -> CliContext:
-    """Resolve ``-C`` and ``--sessions-dir`` into absolute paths (one clear error if bad)."""
+def workspace_root(workspace: Path | None) -> Path:
+    """The workspace root: ``-C DIR``, else the current directory, absolute."""
     root = (workspace or Path.cwd()).expanduser()
     if not root.is_dir():
         raise UsageError(f"workspace {root} is not a directory")
-    root = root.resolve()
+    return root.resolve()
+
+
+def make_context(workspace: Path | None, sessions_dir: Path | None) -> CliContext:
+    """Resolve ``-C`` and ``--sessions-dir`` into absolute paths (one clear error if bad)."""
+    root = workspace_root(workspace)
     folder = sessions_dir or (Path(os.environ["AGENTCLI_SESSIONS_DIR"])
                               if os.environ.get("AGENTCLI_SESSIONS_DIR") else root / "sessions")
     from agentcli.session.directory import SessionDirectory

@@ -62,10 +62,13 @@ def resume_session(ctx: CliContext, ref: str, options: RunOptions, *, explicit_w
 
 def _drive(ctx: CliContext, session: Session, settings, options: RunOptions, *, resumed: bool) -> int:
     from agentcli.agent.cancel import CancelToken
+    from agentcli.agent.secrets import redacting
+    from agentcli.cli.driver import run_secrets
     from agentcli.cli.repl import ask_in_terminal, run_repl
     from agentcli.cli.worker import AgentWorker, signals_cancel
 
-    emit = make_sink(options)
+    session.redact_secrets(run_secrets(settings))
+    emit = redacting(make_sink(options), session.redactor)
     worker = AgentWorker(ask_in_terminal if options.interactive else None)
     agent: Orchestrator = build_orchestrator(session, ctx.workspace_root, ctx.sessions.path, settings,
                                              emit, worker.ask if worker.can_ask else None)

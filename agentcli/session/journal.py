@@ -6,14 +6,16 @@ import json
 from typing import Any
 
 from agentcli.session.records import ModelCallRecord, ToolCallRecord, now_iso
+from agentcli.session.redaction import Redactor
 from agentcli.store.db import Db
 
 
 class ToolJournal:
     """The ``tool_calls`` table: a call is ``running`` before it acts, then closed."""
 
-    def __init__(self, db: Db):
+    def __init__(self, db: Db, redactor: Redactor):
         self._db = db
+        self._redact = redactor
 
     def begin(
         self,
@@ -35,8 +37,8 @@ class ToolJournal:
             "INSERT INTO tool_calls (agent, prompt_id, message_id, position, call_id, name, "
             "arguments, kind, summary, approval, status, started_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [agent, prompt_id, message_id, position, call_id, name, arguments, kind, summary,
-             approval, status, now_iso()],
+            [agent, prompt_id, message_id, position, call_id, name, self._redact.text(arguments), kind,
+             self._redact.text(summary) if summary else summary, approval, status, now_iso()],
         )
         return cur.lastrowid
 
@@ -54,8 +56,8 @@ class ToolJournal:
         self._db.execute(
             "UPDATE tool_calls SET status = ?, result = ?, is_error = ?, data = ?, "
             "finished_at = ?, duration_ms = ? WHERE id = ?",
-            [status, result, int(is_error), json.dumps(data) if data else None, now_iso(),
-             duration_ms, tool_call_id],
+            [status, self._redact.text(result), int(is_error),
+             json.dumps(self._redact.data(data)) if data else None, now_iso(), duration_ms, tool_call_id],
         )
 
     def get(self, tool_call_id: int) -> ToolCallRecord:
@@ -97,8 +99,9 @@ class ToolJournal:
 class AuditLog:
     """The ``model_calls`` table: every attempt at every model request."""
 
-    def __init__(self, db: Db):
+    def __init__(self, db: Db, redactor: Redactor):
         self._db = db
+        self._redact = redactor
 
     def begin(
         self,
@@ -120,7 +123,7 @@ class AuditLog:
         cur = self._db.execute(
             "INSERT INTO model_calls (agent, prompt_id, attempt, model, endpoint_host, request, "
             "request_message_ids, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-            [agent, prompt_id, attempt, model, endpoint_host, json.dumps(body),
+            [agent, prompt_id, attempt, model, endpoint_host, json.dumps(self._redact.data(body)),
              json.dumps(message_ids), now_iso()],
         )
         return cur.lastrowid
@@ -142,7 +145,8 @@ class AuditLog:
             "UPDATE model_calls SET status = ?, response = ?, error = ?, http_status = ?, "
             "latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?, "
             "finished_at = ? WHERE id = ?",
-            [status, json.dumps(response) if response is not None else None, error, http_status,
+            [status, json.dumps(self._redact.data(response)) if response is not None else None,
+             self._redact.text(error) if error else error, http_status,
              latency_ms, prompt_tokens, completion_tokens, total_tokens, now_iso(), model_call_id],
         )
 

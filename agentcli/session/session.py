@@ -13,6 +13,7 @@ from agentcli.errors import SessionFileError
 from agentcli.session.files import Checkpoints, FileLog, Grants, Plan
 from agentcli.session.journal import AuditLog, ToolJournal
 from agentcli.session.records import ORCHESTRATOR, Prompt, SessionMeta, now_iso
+from agentcli.session.redaction import Redactor
 from agentcli.session.rollbacks import Rollbacks
 from agentcli.session.schema import SCHEMA
 from agentcli.session.snapshots import Snapshots
@@ -39,10 +40,11 @@ class Session:
         db: Db = store.db
         self.db = db
         self.blobs = store.blobs
-        self.prompts = Prompts(db)
-        self.transcript = Transcript(db)
-        self.tool_calls = ToolJournal(db)
-        self.model_calls = AuditLog(db)
+        self.redactor = Redactor()  # the interface tells it the run's secrets (redact_secrets)
+        self.prompts = Prompts(db, self.redactor)
+        self.transcript = Transcript(db, self.redactor)
+        self.tool_calls = ToolJournal(db, self.redactor)
+        self.model_calls = AuditLog(db, self.redactor)
         self.files = FileLog(db)
         self.checkpoints = Checkpoints(db)
         self.plan = Plan(db)
@@ -99,6 +101,10 @@ class Session:
                 "UPDATE meta SET schema_version = ?, agentcli_version = ?", [SCHEMA.version, __version__]
             )
         return session
+
+    def redact_secrets(self, secrets: list[str]) -> None:
+        """Never store these values: from now on they are written as ``***``."""
+        self.redactor.set(secrets)
 
     @property
     def id(self) -> str:

@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from agentcli.session.records import Message, Prompt, now_iso
+from agentcli.session.redaction import Redactor
 from agentcli.store.db import Db
 
 # Message's fields in order, so context() can build messages from row tuples.
@@ -25,14 +26,15 @@ def _message(values: tuple[Any, ...]) -> Message:
 class Prompts:
     """The ``prompts`` table: user input is stored the moment it arrives."""
 
-    def __init__(self, db: Db):
+    def __init__(self, db: Db, redactor: Redactor):
         self._db = db
+        self._redact = redactor
 
     def add(self, text: str, source: str = "argument") -> Prompt:
         """Queue a prompt; a turn takes it at the next boundary."""
         cur = self._db.execute(
             "INSERT INTO prompts (text, source, status, created_at) VALUES (?, ?, 'queued', ?)",
-            [text, source, now_iso()],
+            [self._redact.text(text), source, now_iso()],
         )
         return self.get(cur.lastrowid)
 
@@ -88,8 +90,9 @@ class Prompts:
 class Transcript:
     """The ``messages`` table. Rows are never deleted; rollback only marks them."""
 
-    def __init__(self, db: Db):
+    def __init__(self, db: Db, redactor: Redactor):
         self._db = db
+        self._redact = redactor
 
     def append(
         self,
@@ -103,7 +106,8 @@ class Transcript:
         model_call_id: int | None = None,
     ) -> Message:
         """Append one message and return it with its id."""
-        calls = json.dumps(tool_calls) if tool_calls else None
+        content = self._redact.text(content)
+        calls = json.dumps(self._redact.data(tool_calls)) if tool_calls else None
         chars = len(content) + len(calls or "")
         cur = self._db.execute(
             "INSERT INTO messages (agent, prompt_id, role, content, chars, tool_calls, "

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
+from agentcli.agent.config import endpoint_host, public_url
 from agentcli.agent.model.protocol import Attempt, AttemptLog
 from agentcli.agent.model.reply import (
     IncompleteStreamError,
@@ -71,14 +71,17 @@ class ModelClient:
         self.settings = settings
         self.name = settings.model
         self._sleep = sleep
+        base_url, query = _split_query(settings.base_url)
         self._client = openai.OpenAI(
             api_key=settings.api_key or NO_KEY_PLACEHOLDER,
-            base_url=settings.base_url,
+            base_url=base_url,
+            default_query=query or None,  # "?api-version=..." in a base URL goes on every request
             timeout=settings.timeout,
             max_retries=0,
         )
-        self.base_url = str(self._client.base_url)
-        self.endpoint_host = urlsplit(self.base_url).netloc
+        # shown in messages and logged: never the credentials a URL may carry
+        self.base_url = public_url(str(self._client.base_url))
+        self.endpoint_host = endpoint_host(self.base_url)
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -367,3 +370,13 @@ def _close_quietly(opened: list[Any]) -> None:
             stream.close()
         except Exception:  # closing a half-read response from another thread may complain
             pass
+
+
+def _split_query(base_url: str | None) -> tuple[str | None, dict[str, str]]:
+    """A base URL without its query, and the query's parameters."""
+    if not base_url or "?" not in base_url:
+        return base_url, {}
+    from urllib.parse import parse_qsl
+
+    url, _, query = base_url.partition("?")
+    return url, dict(parse_qsl(query.split("#", 1)[0]))

@@ -90,8 +90,8 @@ class Workspace:
             raise ToolError(f"{path!r} is inside the .git folder, which tools may not touch.")
         if any(_is_within(real, p) for p in self.protected):
             raise ToolError(
-                f"{path!r} is inside a protected folder (the sessions folder), "
-                "which tools may not touch."
+                f"{path!r} is inside a protected folder or file (agentcli's own state and "
+                "configuration: the sessions folder, agentcli.toml), which tools may not touch."
             )
 
 

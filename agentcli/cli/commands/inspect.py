@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -153,11 +154,34 @@ def export(session: SessionArg, fmt: FormatOpt = ExportFormat.md, output: Output
     if output is None:
         sys.stdout.write(text)
         return
+    _refuse_session_file(output)
     try:
-        output.write_text(text, encoding="utf-8")
+        # 0600 like the session itself: an export holds the whole transcript
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(output, 0o600)
     except OSError as err:
         raise UsageError(f"cannot write {output}: {err.strerror or err}") from None
     sys.stderr.write(f"exported session {view.meta.id} to {output}\n")
+
+
+def _refuse_session_file(output: Path) -> None:
+    """An export never overwrites a session file (or its WAL, shared-memory or lock file)."""
+    from agentcli.session.schema import APPLICATION_ID
+
+    name = output.name
+    if name.endswith((".sqlite-wal", ".sqlite-shm", ".sqlite.lock")):
+        raise UsageError(f"not writing the export over {output}: it belongs to a session file")
+    if not output.is_file():
+        return
+    try:
+        with output.open("rb") as existing:
+            header = existing.read(100)
+    except OSError:
+        return
+    if header.startswith(b"SQLite format 3\x00") and header[68:72] == APPLICATION_ID.to_bytes(4, "big"):
+        raise UsageError(f"not writing the export over {output}: it is an agentcli session file")
 
 
 def rm(session: SessionArg, yes: YesOpt = False, workspace: WorkspaceOpt = None,
