@@ -158,7 +158,20 @@ class ScriptedOpenAIServer:
                 log.write(json.dumps(asdict(entry)) + "\n")
         return number
 
+    def answer_by_turn(self, *answers: Answer) -> None:
+        """Serve ``answers[k]`` to every request whose conversation has had ``k`` answers
+        (``k`` = (messages - 2) / 2: a system and a user message, then an assistant and a
+        tool message per step) — never used up, so a request re-sent after a crash gets
+        the same answer as the first time. For kill fuzzing; replaces any script."""
+        with self._cond:
+            self._by_turn = list(answers)
+
     def _take(self, body: Any) -> Answer | None:
+        by_turn = getattr(self, "_by_turn", None)
+        if by_turn is not None:
+            messages = body.get("messages") if isinstance(body, dict) else None
+            turn = (len(messages or []) - 2) // 2
+            return by_turn[turn] if 0 <= turn < len(by_turn) else None
         text = message_text(body)
         with self._cond:
             for i, answer in enumerate(self._answers):

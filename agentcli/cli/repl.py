@@ -21,12 +21,16 @@ Ctrl-C stops the running turn; Ctrl-C or Ctrl-D at the prompt leaves."""
 
 def ask_in_terminal(request: ApprovalRequest) -> ApprovalAnswer:
     """Ask the person at the terminal about one call: yes, no or always."""
+    from agentcli.agent.grants import describe_grant
+
     what = "run" if request.kind == "shell" else "apply"
-    scope = "commands starting like this" if request.kind == "shell" else "all file edits in this session"
+    # "always" is spelled out before it is chosen: exactly what it would allow
+    scope = (describe_grant(request.command) if request.kind == "shell"
+             else "always allow every file edit in this session")
     while True:
         try:
             answer = input(f"Allow agentcli to {what}: {request.summary}\n"
-                           f"  [y]es / [n]o / [a]lways ({scope}) > ")
+                           f"  [y]es / [n]o / [a]lways — {scope} > ")
         except EOFError:
             return ApprovalAnswer("no")
         answer = answer.strip().lower()
