@@ -15,8 +15,11 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+from agentcli.agent.history.disk import DEFAULT_MAX_FILE_BYTES
+from agentcli.agent.model.client import ModelSettings
+from agentcli.agent.model.endpoint import endpoint_host, public_url
+from agentcli.agent.tools.registry import DEFAULT_LIMITS
 from agentcli.errors import UsageError
 
 if sys.version_info >= (3, 11):
@@ -43,11 +46,11 @@ class Settings:
     approval: str | None = None  # resolved later: "ask" in a terminal, else not asking
     max_turns: int = 100
     context_window: int = 128_000  # tokens the model accepts; the transcript is cut to fit
-    shell_timeout: int = 120
+    shell_timeout: int = int(DEFAULT_LIMITS.shell_timeout)  # one set of defaults: the tools'
     stream: bool = True
-    max_attempts: int = 6  # tries of one model request (retries + 1)
-    retry_max_wait: float = 60.0  # cap in seconds on one wait between retries
-    max_file_bytes: int = 20_000_000  # larger files are logged by hash only, not restorable
+    max_attempts: int = ModelSettings.max_attempts  # tries of one model request (retries + 1)
+    retry_max_wait: float = ModelSettings.retry_max_wait  # cap in seconds on one wait between retries
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # larger files are logged by hash only, not restorable
     shell_env: dict[str, Any] | None = None  # {include = [...], exclude = [...]}: see agent/secrets.py
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
@@ -67,25 +70,6 @@ class Settings:
 SENSITIVE = ("base_url", "approval", "shell_env")
 """Settings that decide where the key goes or what runs unasked: a workspace's own
 ``agentcli.toml`` may set them only once the user trusts that workspace."""
-
-
-def endpoint_host(base_url: str | None) -> str:
-    """``host[:port]`` of an endpoint URL, without user or password."""
-    if not base_url:
-        return "api.openai.com"
-    parts = urlparse(base_url)
-    if not parts.hostname:
-        return public_url(base_url)
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    return f"{host}:{parts.port}" if parts.port else host
-
-
-def public_url(url: str) -> str:
-    """``url`` without credentials, query or fragment: ``http://user:pw@h/v1?key=x`` → ``http://h/v1``."""
-    parts = urlparse(url)
-    if not parts.scheme or not parts.hostname:
-        return url.split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
-    return f"{parts.scheme}://{endpoint_host(url)}{parts.path}"
 
 
 def user_config_path() -> Path:

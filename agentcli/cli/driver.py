@@ -85,7 +85,7 @@ def remembered_settings(settings: Settings) -> dict[str, Any]:
 def recorded_endpoint(public: str | None) -> str | None:
     """The URL to use for an endpoint a session recorded without its credentials: the
     environment's ``OPENAI_BASE_URL`` when it is that endpoint (it may carry them)."""
-    from agentcli.agent.config import public_url
+    from agentcli.agent.model.endpoint import public_url
 
     full = os.environ.get("OPENAI_BASE_URL")
     return full if public and full and public_url(full) == public else public

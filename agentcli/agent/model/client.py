@@ -26,7 +26,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
-from agentcli.agent.config import endpoint_host, public_url
+from agentcli.agent.model.endpoint import endpoint_host, public_url, split_query
 from agentcli.agent.model.protocol import Attempt, AttemptLog
 from agentcli.agent.model.reply import (
     IncompleteStreamError,
@@ -71,7 +71,7 @@ class ModelClient:
         self.settings = settings
         self.name = settings.model
         self._sleep = sleep
-        base_url, query = _split_query(settings.base_url)
+        base_url, query = split_query(settings.base_url)
         self._client = openai.OpenAI(
             api_key=settings.api_key or NO_KEY_PLACEHOLDER,
             base_url=base_url,
@@ -370,13 +370,3 @@ def _close_quietly(opened: list[Any]) -> None:
             stream.close()
         except Exception:  # closing a half-read response from another thread may complain
             pass
-
-
-def _split_query(base_url: str | None) -> tuple[str | None, dict[str, str]]:
-    """A base URL without its query, and the query's parameters."""
-    if not base_url or "?" not in base_url:
-        return base_url, {}
-    from urllib.parse import parse_qsl
-
-    url, _, query = base_url.partition("?")
-    return url, dict(parse_qsl(query.split("#", 1)[0]))
