@@ -17,10 +17,11 @@ Example::
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -29,12 +30,13 @@ from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
 from agentcli.agent.model.endpoint import endpoint_host, public_url, split_query
 from agentcli.agent.model.protocol import Attempt, AttemptLog
 from agentcli.agent.model.reply import (
-    IncompleteStreamError,
+    IncompleteReplyError,
     MalformedReplyError,
     ModelReply,
     StreamAssembler,
     reply_from_response,
 )
+from agentcli.agent.model.wire import request_body, request_bytes
 from agentcli.errors import ModelEndpointError
 
 NO_KEY_PLACEHOLDER = "sk-no-key"
@@ -54,6 +56,12 @@ class ModelSettings:
     timeout: float = 120.0
     max_attempts: int = 6
     retry_max_wait: float = 60.0
+    idle_timeout: float = 120.0  # seconds without a byte of the answer before the attempt is given up
+    attempt_deadline: float = 900.0  # seconds one attempt may take in all, trickling or not
+
+
+class StalledReplyError(Exception):
+    """The endpoint stopped sending (idle timeout) or trickled past the attempt's deadline."""
 
 
 class ModelClient:
@@ -133,13 +141,7 @@ class ModelClient:
 
     # -- one attempt -------------------------------------------------------------------
     def _request_body(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.settings.model, "messages": _wire_messages(messages)}
-        if tools:
-            body["tools"] = tools
-        if self.settings.stream:
-            body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
-        return body
+        return request_body(self.settings.model, messages, tools, stream=self.settings.stream)
 
     def _attempt(self, number: int, body: dict[str, Any], log: AttemptLog | None,
                  on_text: Callable[[str], None] | None, cancel: CancelToken) -> ModelReply:
@@ -163,21 +165,32 @@ class ModelClient:
 
     def _exchange(self, body: dict[str, Any], on_text: Callable[[str], None] | None,
                   cancel: CancelToken) -> ModelReply:
-        """Run the HTTP exchange on a reader thread; wait for its pieces, watching ``cancel``."""
+        """Run the HTTP exchange on a reader thread; take its pieces here, watching ``cancel``,
+        the idle timeout between pieces and the attempt's overall deadline."""
         pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
         opened: list[Any] = []
-        reader = threading.Thread(target=self._read, args=(body, pieces, opened, cancel),
+        payload = request_bytes(body)
+        reader = threading.Thread(target=self._read, args=(payload, pieces, opened, cancel),
                                   name="agentcli-model-reader", daemon=True)
         reader.start()
         assembler = StreamAssembler()
+        began = last = time.monotonic()
+        idle, deadline = self.settings.idle_timeout, self.settings.attempt_deadline
         while True:
             try:
                 kind, item = pieces.get(timeout=_WAKE_SECONDS)
             except queue.Empty:
-                if cancel.cancelled:
+                kind, item = "wait", None
+            if kind == "wait":
+                now = time.monotonic()
+                stalled = (f"no data from the endpoint for {idle:g} s" if now - last > idle else
+                           f"the answer took longer than {deadline:g} s" if now - began > deadline else "")
+                if cancel.cancelled or stalled:
                     _close_quietly(opened)
                     cancel.check()
+                    raise StalledReplyError(stalled)
                 continue
+            last = time.monotonic()
             if kind == "chunk":
                 text = assembler.add(item)
                 if text and on_text is not None:
@@ -191,25 +204,33 @@ class ModelClient:
                 raise item
             else:  # the stream ended
                 if assembler.finish_reason is None:
-                    raise IncompleteStreamError("the stream ended before the model finished its answer")
+                    if not assembler.chunks:
+                        raise IncompleteReplyError("the stream ended without a single chunk")
+                    raise IncompleteReplyError("the stream ended before the model finished its answer")
                 return reply_from_response(assembler.response())
 
-    def _read(self, body: dict[str, Any], pieces: queue.Queue[tuple[str, Any]], opened: list[Any],
+    def _read(self, payload: bytes, pieces: queue.Queue[tuple[str, Any]], opened: list[Any],
               cancel: CancelToken) -> None:
+        """POST the prepared bytes (no per-message transform: its cost grew with the
+        session) and hand each parsed piece over; the SDK still does auth, URL, errors."""
         try:
+            response = self._client.post("/chat/completions", cast_to=http_library().Response,
+                                         content=payload, stream=self.settings.stream)
+            opened.append(response)
             if not self.settings.stream:
-                completion = self._client.chat.completions.create(**body)
-                pieces.put(("completion", _as_dict(completion)))
+                pieces.put(("completion", _json_answer(response)))
                 return
-            with self._client.chat.completions.create(**body) as stream:
-                opened.append(stream)
-                for chunk in stream:
-                    if cancel.cancelled:
-                        return
-                    pieces.put(("chunk", chunk))
+            for data in _sse_data(response):
+                if cancel.cancelled:
+                    return
+                if data == "[DONE]":
+                    break
+                pieces.put(("chunk", _json_piece(data)))
             pieces.put(("end", None))
         except BaseException as err:  # handed to the waiting thread, which raises it
             pieces.put(("error", err))
+        finally:
+            _close_quietly(opened)
 
     # -- retry policy and messages ---------------------------------------------------------
     def _wait(self, retry_state: Any) -> float:
@@ -230,15 +251,16 @@ class ModelClient:
         """One line naming what went wrong in an attempt (the key redacted)."""
         import openai
 
+        http = http_library()
         if isinstance(err, openai.APIStatusError):
             text = f"HTTP {err.status_code}: {_server_message(err)}"
-        elif isinstance(err, openai.APITimeoutError):
+        elif isinstance(err, (openai.APITimeoutError, http.TimeoutException)):
             text = f"timed out after {self.settings.timeout:g}s"
-        elif isinstance(err, openai.APIConnectionError):
+        elif isinstance(err, (openai.APIConnectionError, http.TransportError)):
             text = f"connection error: {_root_cause(err)}"
         elif isinstance(err, (Cancelled, KeyboardInterrupt)):
             text = "interrupted"
-        elif isinstance(err, (IncompleteStreamError, MalformedReplyError)):
+        elif isinstance(err, (IncompleteReplyError, MalformedReplyError, StalledReplyError)):
             text = str(err)
         else:
             text = f"{type(err).__name__}: {err}"
@@ -276,32 +298,31 @@ class ModelClient:
         return f"the endpoint at {host} sent an answer agentcli could not use: {self._describe(err)}"
 
 
-def _wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Messages as strict servers accept them: tool-calling assistants get ``content: ""``."""
-    wire = []
-    for message in messages:
-        if message.get("role") == "assistant" and "tool_calls" in message:
-            message = dict(message)
-            if not message["tool_calls"]:
-                del message["tool_calls"]  # an empty list is refused by OpenAI
-            elif message.get("content") is None:
-                message["content"] = ""
-        wire.append(message)
-    return wire
-
-
 def _is_retryable(err: BaseException) -> bool:
     import openai
 
     if isinstance(err, openai.APIStatusError):
         return err.status_code in (408, 409, 429) or err.status_code >= 500
-    return isinstance(err, (openai.APIConnectionError, IncompleteStreamError))
+    # a stream is read by us, not the SDK: its transport errors arrive as httpx's own
+    return isinstance(err, (openai.APIConnectionError, http_library().TransportError, IncompleteReplyError,
+                            StalledReplyError))
 
 
 def _is_endpoint_failure(err: BaseException) -> bool:
     import openai
 
-    return isinstance(err, (openai.APIError, IncompleteStreamError, MalformedReplyError, ValueError))
+    return isinstance(err, (openai.APIError, http_library().TransportError, IncompleteReplyError,
+                            StalledReplyError, MalformedReplyError))
+
+
+def http_library() -> Any:
+    """The HTTP library the ``openai`` SDK is built on: ``httpx``, or ``httpx2`` in newer
+    releases. We read streams ourselves, so we meet its response and error classes."""
+    try:
+        import httpx2 as http
+    except ImportError:  # older SDKs
+        import httpx as http  # type: ignore[no-redef]
+    return http
 
 
 def _is_unreachable(err: BaseException) -> bool:
@@ -370,3 +391,55 @@ def _close_quietly(opened: list[Any]) -> None:
             stream.close()
         except Exception:  # closing a half-read response from another thread may complain
             pass
+
+
+def _sse_data(response: Any) -> Iterator[str]:
+    """The ``data:`` payloads of a server-sent event stream, events joined as the spec says.
+
+    Bytes are split into lines and decoded strictly here: invalid UTF-8 is the
+    endpoint's error (:class:`MalformedReplyError`), not text to guess at.
+    """
+    data: list[str] = []
+    for raw in _lines(response.iter_bytes()):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedReplyError("the endpoint sent bytes that are not UTF-8 in its stream") from None
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+    if data:
+        yield "\n".join(data)
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines (``\n``, ``\r\n`` or ``\r`` ended) of a byte stream, endings removed."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        yield from complete
+    if pending:
+        yield pending
+
+
+def _json_piece(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise MalformedReplyError(f"a streamed chunk is not JSON: {data[:80]!r}") from None
+
+
+def _json_answer(response: Any) -> Any:
+    """A non-streamed answer's JSON; an HTML page or other text is named, not parsed."""
+    kind = response.headers.get("content-type", "")
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        what = kind.split(";")[0] or "something"
+        raise MalformedReplyError(f"the endpoint answered {response.status_code} with {what}, not "
+                                  "JSON — is --base-url the API's /v1 URL?") from None

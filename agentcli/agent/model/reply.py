@@ -50,8 +50,9 @@ class ModelReply:
     response: dict[str, Any]
 
 
-class IncompleteStreamError(Exception):
-    """The stream ended without a finish_reason: cut off mid-way, worth retrying."""
+class IncompleteReplyError(Exception):
+    """An answer cut off or empty (a stream without a finish_reason, no choices, no text and
+    no tool call): worth asking again."""
 
 
 class MalformedReplyError(Exception):
@@ -59,7 +60,11 @@ class MalformedReplyError(Exception):
 
 
 class StreamAssembler:
-    """Builds a ``chat.completion`` dict from streamed chunks (tool calls joined by index)."""
+    """Builds a ``chat.completion`` dict from streamed chunks (JSON dicts; tool calls joined by index).
+
+    A chunk of the wrong shape raises :class:`MalformedReplyError`: an endpoint error,
+    never a crash.
+    """
 
     def __init__(self) -> None:
         self.meta: dict[str, Any] = {}
@@ -67,37 +72,54 @@ class StreamAssembler:
         self.calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
+        self.chunks = 0
 
     def add(self, chunk: Any) -> str:
         """Take one chunk in; return the text it added."""
+        if not isinstance(chunk, dict):
+            raise MalformedReplyError(f"a streamed chunk is {type(chunk).__name__}, not an object")
+        if "error" in chunk and "choices" not in chunk:
+            raise MalformedReplyError(f"the endpoint sent an error in the stream: "
+                                      f"{_error_text(chunk['error'])}")
+        self.chunks += 1
         if not self.meta:
-            self.meta = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
-        if chunk.usage is not None:
-            self.usage = chunk.usage.model_dump(mode="json", exclude_none=True)
+            self.meta = {k: chunk.get(k) for k in ("id", "created", "model")}
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = {k: v for k, v in chunk["usage"].items() if v is not None}
+        choices = chunk.get("choices") or []
+        if not isinstance(choices, list):
+            raise MalformedReplyError("a streamed chunk's choices are not a list")
         text = ""
-        for choice in chunk.choices or []:
-            if choice.index not in (0, None):
+        for choice in choices:
+            if not isinstance(choice, dict) or choice.get("index") not in (0, None):
                 continue
-            delta = choice.delta
-            text += (delta.content or "") if delta is not None else ""
-            for call in (delta.tool_calls or []) if delta is not None else []:
+            delta = choice.get("delta") or {}
+            if not isinstance(delta, dict):
+                raise MalformedReplyError("a streamed chunk's delta is not an object")
+            content = delta.get("content")
+            if isinstance(content, str):
+                text += content
+            for call in delta.get("tool_calls") or []:
+                if not isinstance(call, dict):
+                    raise MalformedReplyError("a streamed tool call is not an object")
                 self._add_call(call)
-            self.finish_reason = choice.finish_reason or self.finish_reason
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
         if text:
             self.text.append(text)
         return text
 
-    def _add_call(self, call: Any) -> None:
-        index = call.index
-        if index is None:  # some servers omit it: a new id starts a new call
+    def _add_call(self, call: dict[str, Any]) -> None:
+        index = call.get("index")
+        call_id = call.get("id")
+        if not isinstance(index, int):  # some servers omit it: a new id starts a new call
             by_id = {slot["id"]: i for i, slot in self.calls.items()}
-            index = by_id.get(call.id, len(self.calls)) if call.id else max(self.calls, default=0)
+            index = by_id.get(call_id, len(self.calls)) if call_id else max(self.calls, default=0)
         slot = self.calls.setdefault(index, {"id": "", "name": "", "pieces": []})
-        slot["id"] = slot["id"] or call.id or ""
-        function = call.function
-        if function is not None:
-            slot["name"] = slot["name"] or function.name or ""
-            piece = function.arguments
+        slot["id"] = slot["id"] or call_id or ""
+        function = call.get("function")
+        if isinstance(function, dict):
+            slot["name"] = slot["name"] or function.get("name") or ""
+            piece = function.get("arguments")
             if piece is not None:
                 # pieces are joined once at the end: += on a growing string is quadratic
                 slot["pieces"].append(piece if isinstance(piece, str) else json.dumps(piece))
@@ -115,6 +137,12 @@ class StreamAssembler:
         return {**self.meta, "object": "chat.completion", "choices": [choice], "usage": self.usage}
 
 
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    return str(error)
+
+
 def reply_from_response(response: Any) -> ModelReply:
     """A ``ModelReply`` from a ``chat.completion`` dict; ``response`` is not changed.
 
@@ -127,8 +155,10 @@ def reply_from_response(response: Any) -> ModelReply:
     if not isinstance(response, dict):
         raise MalformedReplyError(f"the answer is {type(response).__name__}, not a chat completion")
     choices = response.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise MalformedReplyError("the answer has no choices")
+    if isinstance(choices, list) and not choices:
+        raise IncompleteReplyError("the answer has no choices")
+    if not isinstance(choices, list) or not isinstance(choices[0], dict):
+        raise MalformedReplyError("the answer's choices are not a list of objects")
     choice = choices[0]
     message = choice.get("message")
     if not isinstance(message, dict):
@@ -146,13 +176,29 @@ def reply_from_response(response: Any) -> ModelReply:
                                      arguments=arguments))
     usage = response.get("usage")
     content = message.get("content")
+    content = content if isinstance(content, str) else ""
+    if not content.strip() and not calls and message.get("refusal"):
+        content = str(message["refusal"])
+    if not content.strip() and not calls:
+        raise IncompleteReplyError("the answer is empty: no text and no tool call")
+    _check_text(content, *(c.arguments for c in calls), *(c.name for c in calls))
     return ModelReply(
-        content=content if isinstance(content, str) else "",
+        content=content,
         tool_calls=calls,
         finish_reason=choice.get("finish_reason"),
         usage=_usage(usage) if isinstance(usage, dict) else None,
         response=response,
     )
+
+
+def _check_text(*texts: str) -> None:
+    """Refuse text that cannot be stored or sent again as UTF-8 (a lone surrogate)."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedReplyError("the answer holds text that is not valid Unicode "
+                                      "(a lone surrogate)") from None
 
 
 def _derived_id(response: dict[str, Any], position: int) -> str:
