@@ -15,6 +15,7 @@ from agentcli.session.journal import AuditLog, ToolJournal
 from agentcli.session.records import Prompt, SessionMeta, now_iso
 from agentcli.session.rollbacks import Rollbacks
 from agentcli.session.schema import SCHEMA
+from agentcli.session.scouts import Scouts
 from agentcli.session.snapshots import Snapshots
 from agentcli.session.transcript import Prompts, Transcript
 from agentcli.store.db import Db
@@ -49,6 +50,7 @@ class Session:
         self.grants = Grants(db)
         self.snapshots = Snapshots(db)
         self.rollbacks = Rollbacks(db)
+        self.scouts = Scouts(db)
 
     @classmethod
     def create(
