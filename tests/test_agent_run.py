@@ -71,7 +71,7 @@ def test_multi_step_run_is_done_on_disk_and_recorded(openai_server, workspace, e
     assert first["messages"][0]["role"] == "system"
     assert "Always run the tests with python3." in first["messages"][0]["content"]
     assert {t["function"]["name"] for t in first["tools"]} == {
-        "read_file", "list_files", "search", "write_file", "edit_file", "run_shell", "update_plan"}
+        "read_file", "list_files", "search", "write_file", "edit_file", "run_shell", "update_plan", "scout"}
     assert first["stream"] is True
     shell_result = tool_results(requests[3].body)[-1]
     assert "AssertionError" in shell_result  # the test ran before the fix, and failed

@@ -4,7 +4,8 @@ Files are TOML: ``agentcli.toml`` at the workspace root, and ``config.toml`` in 
 user config folder (``platformdirs``, e.g. ``~/.config/agentcli/config.toml``).
 Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``approval``, ``max_turns``, ``context_window``, ``shell_timeout``, ``max_attempts``,
-``retry_max_wait``, ``stream``, ``max_file_bytes``. An unknown key is a warning naming the
+``retry_max_wait``, ``stream``, ``max_file_bytes``, ``scouts``, ``scout_depth``,
+``scout_model``, ``scout_steps``. An unknown key is a warning naming the
 file and the key, not an error: a newer agentcli's config still works here.
 """
 
@@ -52,6 +53,10 @@ class Settings:
     retry_max_wait: float = ModelSettings.retry_max_wait  # cap in seconds on one wait between retries
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # larger files are logged by hash only, not restorable
     shell_env: dict[str, Any] | None = None  # {include = [...], exclude = [...]}: see agent/secrets.py
+    scouts: int = 8  # scouts running at once; more tasks wait queued
+    scout_depth: int = 1  # how deep scouts may nest: 1, scouts send no scouts of their own
+    scout_model: str | None = None  # None: the orchestrator's model
+    scout_steps: int = 20  # model calls per scout
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
     trusted: bool = field(default=False, repr=False)  # the workspace's agentcli.toml may set everything
@@ -134,7 +139,8 @@ def resolve_settings(
         settings.retry_max_wait = float(settings.retry_max_wait)
     except (TypeError, ValueError):
         raise UsageError("retry_max_wait must be a number of seconds") from None
-    for name in ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes"):
+    for name in ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes",
+                 "scouts", "scout_steps"):
         try:
             setattr(settings, name, int(getattr(settings, name)))
         except (TypeError, ValueError):
@@ -143,6 +149,12 @@ def resolve_settings(
             raise UsageError(f"{name.replace('_', '-')} must be at least 1")
     if settings.shell_env is not None and not isinstance(settings.shell_env, dict):
         raise UsageError("shell_env must be a table: shell_env = {include = [...], exclude = [...]}")
+    try:
+        settings.scout_depth = int(settings.scout_depth)
+    except (TypeError, ValueError):
+        raise UsageError("scout-depth must be a whole number") from None
+    if settings.scout_depth < 0:
+        raise UsageError("scout-depth must be at least 0 (0: no scout tool)")
     if settings.approval is not None and settings.approval not in APPROVAL_MODES:
         raise UsageError(f"unknown approval mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
     return settings

@@ -62,7 +62,7 @@ class ToolRunner:
             if record is None:
                 self._run_new(message, position, call, prompt_id, cancel)
             elif record.status == "running":
-                self._reconcile(record, prompt_id)
+                self._reconcile(record, prompt_id, cancel)
 
     def settle_unanswered(self) -> None:
         """Before a new prompt: close calls left without a result by a stopped turn."""
@@ -117,9 +117,12 @@ class ToolRunner:
         shell = prepared.kind == "shell" and self.tracker is not None
         if shell:
             self.tracker.before_shell()
+        prepared.row = row
         try:
             output = _execute(prepared, cancel)
         except Cancelled:
+            if prepared.kind == "agent" and cancel.resumable:
+                raise  # left running: resume continues the sub-agents from their own records
             if shell:
                 self.tracker.after_shell(row, prompt_id)
             text = SHELL_INTERRUPTED if prepared.kind == "shell" else TOOL_INTERRUPTED
@@ -176,7 +179,7 @@ class ToolRunner:
         })
 
     # -- a call caught running by a crash ---------------------------------------------
-    def _reconcile(self, record: ToolCallRecord, prompt_id: int | None) -> None:
+    def _reconcile(self, record: ToolCallRecord, prompt_id: int | None, cancel: CancelToken = NEVER) -> None:
         self._event("tool.started", {"id": record.call_id, "name": record.name,
                                      "arguments": record.arguments, "resumed": True})
         if record.kind == "shell":
@@ -191,9 +194,16 @@ class ToolRunner:
                          ToolOutput(f"{record.summary or record.name}: {note}"), prompt_id)
             return
         # Reads and plan updates have no side effect outside their own records: redo them.
+        # An agent call (scout) picks up its sub-agents where their records left them.
         try:
             prepared: PreparedCall | ToolCallRecord = self.toolbox.prepare(record.name, record.arguments)
-            output = _execute(prepared, NEVER)  # type: ignore[arg-type]
+            prepared.row = record.id
+            output = _execute(prepared, cancel)  # type: ignore[arg-type]
+        except Cancelled:
+            if not cancel.resumable:
+                self._finish(record.id, record.call_id, record, "interrupted",
+                             ToolOutput(TOOL_INTERRUPTED, is_error=True), prompt_id)
+            raise
         except ToolError as err:
             prepared, output = record, ToolOutput(f"error: {err}", is_error=True)
         self._finish(record.id, record.call_id, prepared, "failed" if output.is_error else "done",

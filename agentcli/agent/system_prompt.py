@@ -27,6 +27,9 @@ How to work:
 - Change files with edit_file (exact replacement of a unique old_string) or write_file
   (whole new content). Paths are relative to the workspace root; nothing outside it, in
   .git or in the sessions folder can be touched.
+- scout (when offered) sends read-only helpers that investigate in parallel, each with
+  its own task; use it for several independent questions at once (surveying a
+  repository, finding where things are handled) and work from their reports.
 - run_shell runs a command in the workspace root (bash) with a timeout; use it to run
   tests, builds and other commands. Its output is capped.
 - A tool result that starts with "error:" tells you what went wrong: correct the call

@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.approval import Asker
 from agentcli.agent.config import Settings, resolve_settings
@@ -17,8 +17,13 @@ from agentcli.cli.render.events import EventPrinter, JsonLines
 from agentcli.errors import UsageError
 from agentcli.session.session import Session
 
+if TYPE_CHECKING:
+    from agentcli.agent.model.protocol import Model
+    from agentcli.agent.tools.registry import ToolRegistry
+
 # What a session remembers of how it was started (never a key): resume uses it.
-REMEMBERED = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout")
+REMEMBERED = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout",
+              "scouts", "scout_depth", "scout_model", "scout_steps")
 
 
 @dataclass
@@ -119,6 +124,7 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     from agentcli.agent.history.tracker import Tracker
     from agentcli.agent.loop import AgentLoop
     from agentcli.agent.model.client import ModelClient, ModelSettings
+    from agentcli.agent.model.gate import RateGate
     from agentcli.agent.runner import ToolRunner
     from agentcli.agent.secrets import ShellEnvPolicy, shell_environment
     from agentcli.agent.tools.registry import ToolLimits, default_registry
@@ -140,11 +146,27 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     model = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
-    ))
+    ), gate=RateGate())
+    add_scout_tool(session, toolbox, model.for_model(settings.scout_model or settings.model), emit, settings)
     runner = ToolRunner(session, ORCHESTRATOR, toolbox, Approver(settings.approval or "ask", asker),
                         tracker, emit)
     loop = AgentLoop(session, ORCHESTRATOR, model, runner, emit, context_window=settings.context_window)
     return Orchestrator(session, loop, tracker, emit, max_turns=settings.max_turns)
+
+
+def add_scout_tool(session: Session, toolbox: ToolRegistry, model: Model, emit: EventSink,
+                   settings: Settings) -> None:
+    """Offer the orchestrator ``scout`` (unless ``--scout-depth 0``), its scouts on ``model``."""
+    from agentcli.agent.scouts import ScoutFanout, ScoutSettings
+    from agentcli.agent.tools.scout import ScoutTool
+
+    if settings.scout_depth < 1:
+        return
+    fanout = ScoutFanout(session, model, toolbox, emit, ScoutSettings(
+        parallel=settings.scouts, depth=settings.scout_depth, max_steps=settings.scout_steps,
+        context_window=settings.context_window,
+    ))
+    toolbox.register(ScoutTool(fanout, depth=0))
 
 
 def finish(session: Session, result: TurnResult, options: RunOptions, emit: EventSink) -> int:

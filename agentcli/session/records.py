@@ -232,3 +232,42 @@ class Grant:
 
     kind: str
     pattern: str
+
+
+SCOUT_FINISHED = ("done", "failed")
+"""A scout in one of these states has its final word recorded: it is never asked again."""
+
+
+@dataclass
+class ScoutRecord:
+    """One scout of a ``scout`` tool call: its agent id, task, and how it ended."""
+
+    id: int
+    agent: str
+    tool_call_id: int
+    call_id: str
+    parent_agent: str
+    prompt_id: int | None
+    position: int
+    task: str
+    depth: int
+    model: str
+    status: str  # queued, running, done, failed, interrupted
+    report: str | None
+    error: str | None
+    steps: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: int | None
+    rolled_back_by: int | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ScoutRecord:
+        """Build from a ``scouts`` row."""
+        return cls(**row)
+
+    @property
+    def finished(self) -> bool:
+        """True once its report (or failure) is recorded for good."""
+        return self.status in SCOUT_FINISHED

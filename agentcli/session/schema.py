@@ -195,3 +195,38 @@ def m003_file_tracking(db: Any) -> None:
     for statement in _TRACKING_TABLES.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+_SCOUT_TABLES = """
+CREATE TABLE scouts (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL UNIQUE,
+    tool_call_id INTEGER NOT NULL REFERENCES tool_calls(id),
+    call_id TEXT NOT NULL,
+    parent_agent TEXT NOT NULL,
+    prompt_id INTEGER REFERENCES prompts(id),
+    position INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    depth INTEGER NOT NULL DEFAULT 1,
+    model TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    report TEXT,
+    error TEXT,
+    steps INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    duration_ms INTEGER,
+    rolled_back_by INTEGER,
+    UNIQUE (tool_call_id, position)
+);
+CREATE INDEX scouts_prompt ON scouts (prompt_id)
+"""
+
+
+@SCHEMA.migration
+def m004_scouts(db: Any) -> None:
+    """SPEC §4: one row per scout, linking its agent id to the tool call and task."""
+    for statement in _SCOUT_TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)

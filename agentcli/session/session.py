@@ -16,6 +16,7 @@ from agentcli.session.records import ORCHESTRATOR, Prompt, SessionMeta, now_iso
 from agentcli.session.redaction import Redactor
 from agentcli.session.rollbacks import Rollbacks
 from agentcli.session.schema import SCHEMA
+from agentcli.session.scouts import Scouts
 from agentcli.session.snapshots import Snapshots
 from agentcli.session.transcript import Prompts, Transcript
 from agentcli.store.db import Db
@@ -51,6 +52,7 @@ class Session:
         self.grants = Grants(db)
         self.snapshots = Snapshots(db)
         self.rollbacks = Rollbacks(db)
+        self.scouts = Scouts(db)
 
     @classmethod
     def create(

@@ -143,6 +143,7 @@ def undo_last_rollback(session: Session, workspace_root: Path, *, force: bool = 
     if last.mode != "files":
         def show_again(_rollback_id: int) -> tuple[int, int]:
             messages = session.transcript.unmark_rolled_back(last.id)
+            session.scouts.unmark_rolled_back(last.id)
             return messages, session.prompts.unmark_rolled_back(last.id)
 
         plan.conversation = show_again
@@ -181,6 +182,7 @@ def _hide_after(session: Session, checkpoint: Checkpoint) -> ConversationStep:
         prompts = 0
         if checkpoint.prompt_id is not None:
             prompts = session.prompts.mark_rolled_back(checkpoint.prompt_id - 1, rollback_id)
+            session.scouts.mark_rolled_back(checkpoint.prompt_id - 1, rollback_id)
         return messages, prompts
 
     return hide

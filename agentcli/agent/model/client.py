@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import json
 import queue
 import threading
@@ -28,6 +29,7 @@ from typing import Any
 
 from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
 from agentcli.agent.model.endpoint import endpoint_host, public_url, split_query
+from agentcli.agent.model.gate import RateGate
 from agentcli.agent.model.protocol import Attempt, AttemptLog
 from agentcli.agent.model.reply import (
     IncompleteReplyError,
@@ -73,13 +75,15 @@ class ModelClient:
     cuts a back-off short); tests inject a recorder.
     """
 
-    def __init__(self, settings: ModelSettings, *, sleep: Callable[[float], None] | None = None):
+    def __init__(self, settings: ModelSettings, *, sleep: Callable[[float], None] | None = None,
+                 gate: RateGate | None = None):
         import openai
 
         self.settings = settings
         self.name = settings.model
         self._sleep = sleep
         base_url, query = split_query(settings.base_url)
+        self._gate = gate  # shared with the session's other clients: one Retry-After holds them all
         self._client = openai.OpenAI(
             api_key=settings.api_key or NO_KEY_PLACEHOLDER,
             base_url=base_url,
@@ -94,6 +98,14 @@ class ModelClient:
     def close(self) -> None:
         """Release the HTTP connections."""
         self._client.close()
+
+    def for_model(self, model: str) -> ModelClient:
+        """A client of another model on the same endpoint (scouts' ``--scout-model``): it
+        shares this one's connections, retry policy and rate gate; closing either closes both."""
+        twin = copy.copy(self)
+        twin.settings = replace(self.settings, model=model)
+        twin.name = model
+        return twin
 
     def complete(
         self,
@@ -146,6 +158,8 @@ class ModelClient:
     def _attempt(self, number: int, body: dict[str, Any], log: AttemptLog | None,
                  on_text: Callable[[str], None] | None, cancel: CancelToken) -> ModelReply:
         cancel.check()
+        if self._gate is not None:
+            self._gate.wait(cancel)
         attempt = Attempt(number, body, self.settings.model, self.endpoint_host, time.time())
         if log is not None:
             log.started(attempt)
@@ -240,7 +254,10 @@ class ModelClient:
         cap = self.settings.retry_max_wait
         hinted = _retry_after(retry_state.outcome.exception())
         if hinted is not None:
-            return min(max(hinted, 0.0), cap)
+            seconds = min(max(hinted, 0.0), cap)
+            if self._gate is not None:
+                self._gate.hold(seconds)
+            return seconds
         return float(tenacity.wait_exponential_jitter(max=cap, jitter=1)(retry_state))
 
     def _redact(self, text: str) -> str:

@@ -96,6 +96,7 @@ class PreparedCall:
     edits: list[FileEdit]
     action: Callable[[CancelToken], ToolOutput] = field(repr=False, compare=False)
     record: Callable[[Session, int], None] | None = field(default=None, repr=False, compare=False)
+    row: int | None = None  # the call's tool_calls row, set by the runner once journaled
 
     def execute(self, token: CancelToken = NEVER) -> ToolOutput:
         """Run the call. Failures come back as ``is_error`` outputs; only ``Cancelled`` raises."""

@@ -55,6 +55,11 @@ OutputOpt = Annotated[
     typer.Option("--output", "-o", help="Write to this file instead of stdout."),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")]
+ScoutsOpt = Annotated[bool, typer.Option("--scouts", help="List the session's scouts.")]
+ScoutOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--scout", help="Show one scout's whole transcript (its id, e.g. scout-3-1)."),
+]
 
 
 def print_json(document: Any) -> None:
@@ -93,9 +98,10 @@ def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: Wo
 
 
 def show(session: SessionArg, json_out: JsonOpt = False, follow: FollowOpt = False,
+         scouts: ScoutsOpt = False, scout: ScoutOpt = None,
          workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
          debug: DebugOpt = False) -> None:
-    """Show a session: status, plan, transcript with tool calls, totals."""
+    """Show a session: status, plan, transcript with tool calls, scouts, totals."""
     from agentcli.cli.follow import Tail
     from agentcli.cli.follow import follow as follow_session
     from agentcli.cli.render.session_view import load_view, show_json
@@ -103,8 +109,13 @@ def show(session: SessionArg, json_out: JsonOpt = False, follow: FollowOpt = Fal
 
     if json_out and follow:
         raise UsageError("--follow prints text as the session runs; it does not combine with --json")
+    if follow and (scouts or scout):
+        raise UsageError("--follow does not combine with --scouts or --scout")
     with reading(make_context(workspace, sessions_dir), session) as (opened, busy):
         view = load_view(opened, busy=busy)
+        if scouts or scout:
+            _show_scouts(view, scout, json_out)
+            return
         if json_out:
             print_json(show_json(view))
             return
@@ -115,6 +126,32 @@ def show(session: SessionArg, json_out: JsonOpt = False, follow: FollowOpt = Fal
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends a follow: exit 0
             renderer.session(view)
             follow_session(opened, renderer, Tail.after(view))
+
+
+def _show_scouts(view: Any, ref: str | None, json_out: bool) -> None:
+    """``show --scouts`` (the list) or ``show --scout ID`` (one scout's transcript)."""
+    from dataclasses import asdict
+
+    from agentcli.cli.render.session_view import scout_json
+    from agentcli.cli.render.show import ShowRenderer, make_console
+
+    renderer = ShowRenderer(make_console())
+    if ref is None:
+        if json_out:
+            print_json([asdict(s) for s in view.scouts])
+        elif view.scouts:
+            renderer.scouts(view.scouts)
+        else:
+            print(f"session {view.meta.id} has no scouts")
+        return
+    found = next((s for s in view.scouts if ref in (s.agent, str(s.id))), None)
+    if found is None:
+        known = ", ".join(s.agent for s in view.scouts[:10]) or "none"
+        raise UsageError(f"session {view.meta.id} has no scout {ref!r} (its scouts: {known})")
+    if json_out:
+        print_json(scout_json(view, found))
+    else:
+        renderer.scout(view, found)
 
 
 def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,

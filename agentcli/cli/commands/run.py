@@ -35,11 +35,30 @@ ContextOpt = Annotated[
     typer.Option("--context-window", help="Tokens the model accepts (default 128000)."),
 ]
 
+ScoutsOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--scouts", help="Scouts running at once; more tasks queue (default 8)."),
+]
+ScoutDepthOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--scout-depth", help="Scout nesting: 1, scouts send none (default); 0, no scouts."),
+]
+ScoutModelOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--scout-model", help="Model for scouts (default: the --model)."),
+]
+ScoutStepsOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--scout-steps", help="Most model calls of one scout (default 20)."),
+]
+
 
 def _flags(model: str | None, base_url: str | None, approval: str | None, max_turns: int | None,
-           context_window: int | None) -> dict[str, object]:
+           context_window: int | None, scouts: int | None = None, scout_depth: int | None = None,
+           scout_model: str | None = None, scout_steps: int | None = None) -> dict[str, object]:
     return {"model": model, "base_url": base_url, "approval": approval, "max_turns": max_turns,
-            "context_window": context_window}
+            "context_window": context_window, "scouts": scouts, "scout_depth": scout_depth,
+            "scout_model": scout_model, "scout_steps": scout_steps}
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +74,10 @@ def register(app: typer.Typer) -> None:
         approval: ApprovalOpt = None,
         max_turns: MaxTurnsOpt = None,
         context_window: ContextOpt = None,
+        scouts: ScoutsOpt = None,
+        scout_depth: ScoutDepthOpt = None,
+        scout_model: ScoutModelOpt = None,
+        scout_steps: ScoutStepsOpt = None,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -64,7 +87,8 @@ def register(app: typer.Typer) -> None:
         from agentcli.cli.session_run import start_session
 
         options = RunOptions(prompt, print_mode, json,
-                             _flags(model, base_url, approval, max_turns, context_window))
+                             _flags(model, base_url, approval, max_turns, context_window, scouts,
+                                    scout_depth, scout_model, scout_steps))
         return start_session(make_context(workspace, sessions_dir), options)
 
     @app.command()
@@ -78,6 +102,10 @@ def register(app: typer.Typer) -> None:
         approval: ApprovalOpt = None,
         max_turns: MaxTurnsOpt = None,
         context_window: ContextOpt = None,
+        scouts: ScoutsOpt = None,
+        scout_depth: ScoutDepthOpt = None,
+        scout_model: ScoutModelOpt = None,
+        scout_steps: ScoutStepsOpt = None,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -87,7 +115,8 @@ def register(app: typer.Typer) -> None:
         from agentcli.cli.session_run import resume_session
 
         options = RunOptions(prompt, print_mode, json,
-                             _flags(model, base_url, approval, max_turns, context_window))
+                             _flags(model, base_url, approval, max_turns, context_window, scouts,
+                                    scout_depth, scout_model, scout_steps))
         return resume_session(make_context(workspace, sessions_dir), session, options,
                               explicit_workspace=workspace is not None)
 

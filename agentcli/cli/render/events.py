@@ -22,15 +22,26 @@ class EventPrinter:
         >>> printer(Event("tool.started", {"name": "read_file", "arguments": '{"path": "a"}'}))
     """
 
-    def __init__(self, file: IO[str], *, stream_text: bool, color: bool | None = None):
+    def __init__(self, file: IO[str], *, stream_text: bool, color: bool | None = None,
+                 live: bool | None = None):
         from rich.console import Console
+
+        from agentcli.cli.render.scouts import ScoutBoard
 
         self.console = Console(file=file, markup=False, highlight=False, emoji=False,
                                force_terminal=color, soft_wrap=True)
         self.stream_text = stream_text
         self._mid_line = False
+        # Scouts: a table redrawn in place on a terminal, else a line per start and finish.
+        self.scouts = ScoutBoard(self.console, live=self.console.is_terminal if live is None else live)
 
     def __call__(self, event: Event) -> None:
+        if event.type.startswith(("scout.", "scouts.")):
+            if self._mid_line:
+                self.console.print()
+                self._mid_line = False
+            self.scouts.on_event(event.type, event.data)
+            return
         handler = getattr(self, "_on_" + event.type.replace(".", "_"), None)
         if handler is not None:
             handler(event.data)
@@ -102,7 +113,7 @@ def _brief(arguments: str, limit: int = 120) -> str:
 class JsonLines:
     """Write each event as one JSON object a line (``--json``), flushing every line."""
 
-    SKIP = {"assistant.delta", "model.request"}
+    SKIP = {"assistant.delta", "model.request", "scout.progress"}
 
     def __init__(self, file: IO[str]):
         self.file = file

@@ -108,6 +108,13 @@ def export_markdown(view: SessionView) -> str:
             continue  # its text is the result shown under its call
         out += _message(message, by_message.get(message.id, []))
 
+    if view.scouts:
+        out += ["## Scouts", "", md_table(
+            ["scout", "called by", "prompt", "task", "model", "status", "steps", "ms", "error"],
+            [[s.agent, f"{s.parent_agent} ({s.call_id})", s.prompt_id, s.task, s.model, s.status, s.steps,
+              s.duration_ms, s.error] for s in view.scouts],
+        ), "", "Each scout's messages are in the transcript above, under its name.", ""]
+
     calls = view.model_calls
     out += ["## Model calls", "", md_table(
         ["id", "started", "agent", "model", "host", "attempt", "status", "http", "latency ms",

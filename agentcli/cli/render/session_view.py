@@ -18,6 +18,7 @@ from agentcli.session.records import (
     ModelCallRecord,
     PlanItem,
     Prompt,
+    ScoutRecord,
     SessionMeta,
     ToolCallRecord,
 )
@@ -42,6 +43,12 @@ class SessionView:
     file_changes: list[FileChange] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
+    scouts: list[ScoutRecord] = field(default_factory=list)
+
+    def main_messages(self) -> list[Message]:
+        """The messages of the orchestrator (and any agent that is not a scout)."""
+        names = {s.agent for s in self.scouts}
+        return [m for m in self.messages if m.agent not in names]
 
     def calls_by_message(self) -> dict[int, list[ToolCallRecord]]:
         """Journaled tool calls grouped under the assistant message that asked for them."""
@@ -79,6 +86,7 @@ def load_view(session: Session, *, busy: bool, everything: bool = False) -> Sess
         messages=session.transcript.all(),
         tool_calls=session.tool_calls.all(),
         audit_totals=session.model_calls.totals(),
+        scouts=session.scouts.all(),
     )
     if everything:
         view.model_calls = session.model_calls.all()
@@ -86,6 +94,15 @@ def load_view(session: Session, *, busy: bool, everything: bool = False) -> Sess
         view.checkpoints = session.checkpoints.all()
         view.grants = session.grants.all()
     return view
+
+
+def scout_json(view: SessionView, scout: ScoutRecord) -> dict[str, Any]:
+    """One scout's row with its whole transcript and tool calls (``show --scout ID --json``)."""
+    return {
+        "scout": asdict(scout),
+        "messages": [asdict(m) for m in view.messages if m.agent == scout.agent],
+        "tool_calls": [asdict(c) for c in view.tool_calls if c.agent == scout.agent],
+    }
 
 
 def rebuild_request(call: ModelCallRecord, messages: dict[int, Message]) -> dict[str, Any]:
@@ -130,6 +147,7 @@ def show_json(view: SessionView) -> dict[str, Any]:
         "prompts": [asdict(p) for p in view.prompts],
         "messages": [asdict(m) for m in view.messages],
         "tool_calls": [asdict(c) for c in view.tool_calls],
+        "scouts": [asdict(s) for s in view.scouts],
         "totals": view.totals(),
     }
 

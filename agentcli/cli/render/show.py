@@ -15,7 +15,7 @@ from rich.text import Text
 
 from agentcli.cli.render.session_view import SessionView
 from agentcli.cli.render.text import clean, excerpt, local_time
-from agentcli.session.records import ORCHESTRATOR, Message, PlanItem, ToolCallRecord
+from agentcli.session.records import ORCHESTRATOR, Message, PlanItem, ScoutRecord, ToolCallRecord
 
 ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold yellow", "system": "dim"}
 STATUS_STYLES = {"done": "green", "failed": "red", "denied": "magenta", "interrupted": "yellow",
@@ -46,8 +46,41 @@ class ShowRenderer:
         """The whole of ``show``: header, plan, transcript, totals."""
         self.header(view)
         self.plan(view.plan)
-        self.transcript(view.messages, view.calls_by_message())
+        self.transcript(view.main_messages(), view.calls_by_message())
+        if view.scouts:
+            self.scouts(view.scouts)
+            self.console.print(Text(f"(agentcli show {view.meta.id} --scout ID shows a scout's transcript)",
+                                    style="dim"))
         self.totals(view.totals())
+
+    def scouts(self, scouts: list[ScoutRecord]) -> None:
+        """One line per scout: id, status, steps, time, model, task."""
+        self.console.print(Text(f"\n{plural(len(scouts), 'scout')}", style="bold"))
+        for scout in scouts:
+            line = Text(f"  {scout.agent:<14} ", style="magenta")
+            line.append(f"{scout.status:<11}", style=STATUS_STYLES.get(scout.status, ""))
+            seconds = f"{scout.duration_ms / 1000:.1f}s" if scout.duration_ms is not None else "-"
+            steps = plural(scout.steps, "step")
+            line.append(f" {steps:<9} {seconds:>7}  {clean(scout.model)}  ", style="dim")
+            line.append(excerpt(scout.task, 80))
+            if scout.rolled_back_by is not None:
+                line.append(f"  (rolled back by rollback {scout.rolled_back_by})", style="yellow")
+            self.console.print(line)
+
+    def scout(self, view: SessionView, scout: ScoutRecord) -> None:
+        """One scout: its record, then its whole transcript with its tool calls."""
+        self.console.print(Text.assemble(("scout ", "dim"), (scout.agent, "bold magenta"),
+                                         f"  of {view.meta.id}"))
+        rows = [("task", clean(scout.task)), ("status", scout.status),
+                ("steps", str(scout.steps)), ("model", clean(scout.model)),
+                ("called by", f"{scout.parent_agent} (tool call {scout.call_id}, prompt {scout.prompt_id})"),
+                ("started", local_time(scout.started_at)), ("finished", local_time(scout.finished_at))]
+        if scout.error:
+            rows.append(("error", clean(scout.error)))
+        for name, value in rows:
+            self.console.print(Text.assemble((f"  {name:<10}", "dim"), value))
+        mine = [m for m in view.messages if m.agent == scout.agent]
+        self.transcript(mine, view.calls_by_message())
 
     def header(self, view: SessionView) -> None:
         """Who the session is: id, title, status, workspace, model, times."""
