@@ -51,7 +51,10 @@ def sleepers(marker: str) -> list[int]:
     return found
 
 
-ATTACK = "kill -9 $PPID; (sleep 1; echo late >> late.txt) & sleep 321 & echo $! > pids; " \
+# The long sleep is unique to this test process, so that the check below never sees
+# another test run's sleeper (several suites may run on one machine at once).
+LONG_SLEEP = f"sleep 321.{os.getpid()}"
+ATTACK = f"kill -9 $PPID; (sleep 1; echo late >> late.txt) & {LONG_SLEEP} & echo $! > pids; " \
          "setsid sh -c 'sleep 1; echo late >> late2.txt' & echo $! >> pids"
 
 
@@ -59,7 +62,7 @@ def test_a_command_that_kills_its_supervisor_leaves_nothing_behind(tmp_path: Pat
     run_command(ATTACK, tmp_path, timeout=30)
     for pid in read_pids(tmp_path / "pids", 2):
         assert not alive(pid)
-    assert not sleepers("sleep 321")
+    assert not sleepers(LONG_SLEEP)
     time.sleep(1.5)
     assert not (tmp_path / "late.txt").exists() and not (tmp_path / "late2.txt").exists()
 
@@ -75,7 +78,7 @@ def test_escapees_are_ended_even_when_the_attack_is_the_first_command(tmp_path: 
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     assert done.stdout == "returned\n", done.stderr
-    assert not sleepers("sleep 321")
+    assert not sleepers(LONG_SLEEP)
     assert not (tmp_path / "late.txt").exists() and not (tmp_path / "late2.txt").exists()
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agentcli.session.audit_codec import decode_ids, encode_ids, join_request, split_request, tools_json
 from agentcli.session.records import ModelCallRecord, ToolCallRecord, now_iso
 from agentcli.session.redaction import Redactor
+from agentcli.store.blobs import BlobStore
 from agentcli.store.db import Db
 
 
@@ -99,9 +101,11 @@ class ToolJournal:
 class AuditLog:
     """The ``model_calls`` table: every attempt at every model request."""
 
-    def __init__(self, db: Db, redactor: Redactor):
+    def __init__(self, db: Db, redactor: Redactor, blobs: BlobStore):
         self._db = db
         self._redact = redactor
+        self._blobs = blobs
+        self._tools: dict[str, Any] = {}  # tools lists read back, by hash
 
     def begin(
         self,
@@ -116,15 +120,20 @@ class AuditLog:
     ) -> int:
         """Journal an attempt as ``pending`` before it is sent; returns its row id.
 
-        ``request`` is the body sent, without its ``messages``: those are the
-        transcript rows listed in ``message_ids``, so the log grows linearly.
+        ``request`` is the body sent. Its ``messages`` are the transcript rows listed in
+        ``message_ids`` (stored as id ranges) and its ``tools`` list is stored once as a
+        blob, so a row's size does not grow with the session (audit_codec.py).
         """
-        body = {k: v for k, v in request.items() if k != "messages"}
+        body, tools = split_request(request)
+        digest = None
+        if tools is not None:
+            digest = self._blobs.put(tools_json(self._redact.data(tools)))
         cur = self._db.execute(
             "INSERT INTO model_calls (agent, prompt_id, attempt, model, endpoint_host, request, "
-            "request_message_ids, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            "request_message_ids, tools_hash, status, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
             [agent, prompt_id, attempt, model, endpoint_host, json.dumps(self._redact.data(body)),
-             json.dumps(message_ids), now_iso()],
+             encode_ids(message_ids), digest, now_iso()],
         )
         return cur.lastrowid
 
@@ -154,7 +163,17 @@ class AuditLog:
         """Every attempt, oldest first."""
         where, params = ("WHERE agent = ?", [agent]) if agent else ("", [])
         rows = self._db.query(f"SELECT * FROM model_calls {where} ORDER BY id", params)
-        return [ModelCallRecord.from_row(r) for r in rows]
+        return [self._record(r) for r in rows]
+
+    def _record(self, row: dict[str, Any]) -> ModelCallRecord:
+        digest = row.pop("tools_hash", None)
+        record = ModelCallRecord.from_row({**row, "request_message_ids": None})
+        record.request_message_ids = decode_ids(row["request_message_ids"])
+        if digest:
+            if digest not in self._tools:
+                self._tools[digest] = json.loads(self._blobs.get(digest))
+            record.request = join_request(record.request, self._tools[digest])
+        return record
 
     def close_pending(self, agent: str, error: str) -> int:
         """Mark one agent's attempts left ``pending`` by a dead process as ``interrupted``.

@@ -6,6 +6,7 @@ number of migrations and is what ``PRAGMA user_version`` holds after opening.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from agentcli.store.durable import Schema
@@ -230,3 +231,26 @@ def m004_scouts(db: Any) -> None:
     for statement in _SCOUT_TABLES.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+@SCHEMA.migration
+def m005_linear_audit(db: Any) -> None:
+    """Issue 15: the audit log grows linearly. A request's tools list is stored once, as a
+    blob named by ``model_calls.tools_hash``; the messages it carried are stored as id
+    ranges (``"1-40,43-57"``) instead of a JSON list of every id. Older rows are converted."""
+    from agentcli.session.audit_codec import encode_ids, tools_blob
+
+    db.execute("ALTER TABLE model_calls ADD COLUMN tools_hash TEXT")
+    rows = db.execute("SELECT id, request, request_message_ids FROM model_calls").fetchall()
+    for row_id, request, message_ids in rows:
+        body = json.loads(request or "{}")
+        tools = body.pop("tools", None)
+        digest = None
+        if tools is not None:
+            blob = tools_blob(tools)
+            db.execute("INSERT OR IGNORE INTO blobs (hash, size, compression, data) VALUES (?, ?, ?, ?)",
+                       [blob.hash, blob.size, blob.compression, blob.data])
+            digest = blob.hash
+        ids = json.loads(message_ids) if (message_ids or "").startswith("[") else None
+        db.execute("UPDATE model_calls SET request = ?, request_message_ids = ?, tools_hash = ? WHERE id = ?",
+                   [json.dumps(body), encode_ids(ids) if ids is not None else message_ids, digest, row_id])

@@ -45,7 +45,7 @@ class Session:
         self.prompts = Prompts(db, self.redactor)
         self.transcript = Transcript(db, self.redactor)
         self.tool_calls = ToolJournal(db, self.redactor)
-        self.model_calls = AuditLog(db, self.redactor)
+        self.model_calls = AuditLog(db, self.redactor, store.blobs)
         self.files = FileLog(db)
         self.checkpoints = Checkpoints(db)
         self.plan = Plan(db)

@@ -41,3 +41,17 @@ def request_body(model: str, messages: list[dict[str, Any]], tools: list[dict[st
 def request_bytes(body: dict[str, Any]) -> bytes:
     """The body serialised once, as sent: compact JSON, UTF-8."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def with_messages(body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """A stored body (without ``messages``) with its messages put back where they were sent.
+
+    ``request_bytes(with_messages(body, messages))`` is byte for byte the request sent.
+    """
+    rebuilt: dict[str, Any] = {}
+    for key, value in body.items():
+        rebuilt[key] = value
+        if key == "model":
+            rebuilt["messages"] = wire_messages(messages)
+    rebuilt.setdefault("messages", wire_messages(messages))
+    return rebuilt

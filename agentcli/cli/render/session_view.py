@@ -106,11 +106,14 @@ def scout_json(view: SessionView, scout: ScoutRecord) -> dict[str, Any]:
 
 
 def rebuild_request(call: ModelCallRecord, messages: dict[int, Message]) -> dict[str, Any]:
-    """The request body as it was sent: the stored body plus its transcript messages.
+    """The request body as it was sent: the stored body plus its transcript messages, in
+    the order and shape the client sent them (so its JSON is the request's, byte for byte).
 
     A message id the transcript no longer holds (it never should) is shown as a
     placeholder rather than silently dropped.
     """
+    from agentcli.agent.model.wire import with_messages
+
     rebuilt = []
     for message_id in call.request_message_ids:
         message = messages.get(message_id)
@@ -118,7 +121,7 @@ def rebuild_request(call: ModelCallRecord, messages: dict[int, Message]) -> dict
             rebuilt.append({"role": "missing", "content": f"<message {message_id} not in transcript>"})
         else:
             rebuilt.append(message.to_api())
-    return {**call.request, "messages": rebuilt}
+    return with_messages(call.request, rebuilt)
 
 
 def model_call_summary(call: ModelCallRecord) -> dict[str, Any]:

@@ -1,0 +1,80 @@
+"""How the audit log stores a request compactly, and reads it back whole.
+
+A request is stored as its body without ``messages`` and ``tools``; the tools list (the
+same on every request, ~4 KB) is one content-addressed blob, and the transcript rows
+the request carried are a list of id ranges. Both make a row's size independent of the
+session's length.
+
+Example:
+    >>> encode_ids([1, 2, 3, 7, 9, 10])
+    '1-3,7,9-10'
+    >>> decode_ids('1-3,7,9-10')
+    [1, 2, 3, 7, 9, 10]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from agentcli.store.blobs import PackedBlob, pack_blob
+
+
+def encode_ids(ids: Iterable[int]) -> str:
+    """Ascending runs of ids as ``a-b`` (or ``a`` alone), comma-separated, in order."""
+    parts: list[str] = []
+    start = prev = None
+    for value in ids:
+        if start is not None and value == prev + 1:  # type: ignore[operator]
+            prev = value
+            continue
+        if start is not None:
+            parts.append(f"{start}-{prev}" if prev != start else f"{start}")
+        start = prev = value
+    if start is not None:
+        parts.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ",".join(parts)
+
+
+def decode_ids(text: str | None) -> list[int]:
+    """The ids of :func:`encode_ids`' text; a JSON list (files before schema 5) reads too."""
+    if not text:
+        return []
+    if text.startswith("["):
+        return [int(i) for i in json.loads(text)]
+    ids: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        ids.extend(range(int(first), int(last or first) + 1))
+    return ids
+
+
+def tools_json(tools: Any) -> bytes:
+    """The stored form of a tools list: its JSON, as sent."""
+    return json.dumps(tools).encode("utf-8")
+
+
+def tools_blob(tools: Any) -> PackedBlob:
+    """The blob that stores a tools list once, whatever the number of requests."""
+    return pack_blob(tools_json(tools))
+
+
+def split_request(request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """A request body without ``messages`` and ``tools``, and its tools list (or None)."""
+    body = {k: v for k, v in request.items() if k not in ("messages", "tools")}
+    return body, request.get("tools")
+
+
+def join_request(body: dict[str, Any], tools: Any) -> dict[str, Any]:
+    """The stored body with its tools put back where the client sends them (after model)."""
+    if tools is None:
+        return dict(body)
+    joined: dict[str, Any] = {}
+    for key, value in body.items():
+        joined[key] = value
+        if key == "model":
+            joined["tools"] = tools
+    if "tools" not in joined:
+        joined["tools"] = tools
+    return joined
