@@ -47,38 +47,72 @@ def _disk_full(err: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; turn every failure into one line on stderr and the spec's exit code."""
+    """Run the CLI; turn every failure into one line on stderr and the spec's exit code.
+
+    Called with ``argv`` None it is the real process: a command that will talk to a model
+    starts importing the ``openai`` SDK on a thread at once (most of the start-up time),
+    and the process leaves with ``os._exit`` once its output is flushed: every step is
+    already committed, and the interpreter's teardown would only cost time.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    process = argv is None
+    if process and (not args or args[0] in ("new", "resume")):
+        _warm_up("openai")
+    code = _run(args)
+    if process:
+        _leave(code)
+    sys.exit(code)
+
+
+def _run(args: list[str]) -> int:
     from typer._click import exceptions as click  # typer vendors click since 0.29
 
-    args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="agentcli", standalone_mode=False)
     except click.NoArgsIsHelpError as err:
         if err.ctx is not None:
             print(err.ctx.get_help())
-        sys.exit(0)
+        return 0
     except click.UsageError as err:
         _error(err.format_message())
-        sys.exit(2)
-    except typer.Abort:
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
         _error("interrupted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        _error("interrupted")
-        sys.exit(130)
+        return 130
     except AgentcliError as err:
         if debug:
             raise
         _error(str(err))
-        sys.exit(err.exit_code)
+        return err.exit_code
     except Exception as err:  # the one catch-all, at the boundary
         if debug:
             raise
         if _disk_full(err):
             _error("the disk is full: free some space, then run the command again "
                    "(agentcli resume continues a session; nothing it had recorded is lost)")
-            sys.exit(1)
+            return 1
         _error(f"internal error: {err.__class__.__name__}: {err} (run again with --debug for details)")
-        sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _warm_up(module: str) -> None:
+    """Import ``module`` on a daemon thread; whoever imports it later waits for this one."""
+    import importlib
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=(module,), name="agentcli-warm-up",
+                     daemon=True).start()
+
+
+def _leave(code: int) -> None:
+    """Flush what was written and end the process at once (no interpreter teardown)."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            pass
+    os._exit(code)
