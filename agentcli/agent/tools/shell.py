@@ -19,6 +19,7 @@ supervisor exits with bash's status. See the supervisor module for the details.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import selectors
 import shutil
@@ -123,9 +124,13 @@ def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: fl
     timed_out, eof = False, False
     kill_at: float | None = None  # when to escalate to SIGKILL ourselves
     gone_at: float | None = None  # when the supervisor was first seen exited
-    with selectors.DefaultSelector() as selector:
+    exited = _exit_descriptor(proc)  # readable once the supervisor exits: no sleep-polling
+    with contextlib.ExitStack() as stack, selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         selector.register(cancel.fileno(), selectors.EVENT_READ)
+        if exited is not None:
+            stack.callback(os.close, exited)
+            selector.register(exited, selectors.EVENT_READ)
         while True:
             cancel.check()
             now = time.monotonic()
@@ -143,10 +148,13 @@ def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: fl
                 if eof or now - gone_at >= _STRAY_WRITER_SECONDS:
                     return timed_out
             wait = _POLL_SECONDS if timed_out else min(_POLL_SECONDS, max(0.0, deadline - now))
-            if eof:
+            if eof and exited is None:
                 time.sleep(min(wait, 0.01))
                 continue
             for key, _events in selector.select(wait):
+                if key.fd == exited:
+                    selector.unregister(exited)  # seen: proc.poll() now answers at once
+                    continue
                 if key.fd != fd:
                     cancel.check()  # the token's descriptor: it is set
                     continue
@@ -155,6 +163,18 @@ def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: fl
                     capture.feed(chunk)
                 else:
                     eof = True
+                    selector.unregister(fd)  # at EOF it would wake the select for ever
+
+
+def _exit_descriptor(proc: subprocess.Popen[bytes]) -> int | None:
+    """A pidfd of ``proc`` (Linux 5.3+): it becomes readable when the process exits."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return opener(proc.pid)
+    except OSError:  # an older kernel, or the process is already reaped
+        return None
 
 
 def _send(proc: subprocess.Popen[bytes], message: bytes) -> None:
