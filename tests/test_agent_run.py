@@ -275,3 +275,30 @@ def test_unknown_config_keys_warn_naming_file_and_key(openai_server, workspace, 
     assert f"agentcli: warning: {toml}: unknown setting 'sessions_dir' is ignored" in run.stderr
     assert f"agentcli: warning: {toml}: unknown setting 'modle' is ignored" in run.stderr
     assert not (workspace / "elsewhere").exists()
+
+
+def test_each_retry_is_one_line_saying_why_and_when(openai_server, workspace, env):
+    openai_server.script(error_answer(500, "the GPU caught fire"), text_answer("fine now"))
+    run = run_new(openai_server, workspace, env)
+    assert run.code == 0, run.stderr
+    retry = [line for line in run.stderr.splitlines() if "retrying" in line]
+    assert len(retry) == 1 and "HTTP 500: the GPU caught fire" in retry[0] and "retrying in" in retry[0]
+    assert "(attempt 2)" in retry[0]
+
+
+@pytest.mark.parametrize("setting, answer, why", [
+    ("idle_timeout = 0.4", {"delay": 3}, "no data from the endpoint for 0.4 s"),
+    ("attempt_deadline = 0.6", {"chunk_delay": 0.15}, "the answer took longer than 0.6 s"),
+])
+def test_a_stalled_or_trickling_endpoint_costs_its_deadline_not_for_ever(
+        openai_server, workspace, env, setting, answer, why):
+    config = Path(env["XDG_CONFIG_HOME"]) / "agentcli" / "config.toml"
+    config.write_text(config.read_text() + f"{setting}\nmax_attempts = 2\n")
+    slow = "a long answer that trickles in, one small piece at a time " * 3
+    openai_server.script(text_answer(slow, chunk_size=4, **answer), text_answer(slow, chunk_size=4, **answer))
+    run = run_new(openai_server, workspace, env)
+    assert run.code == 3, run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert why in last and "failed after 2 attempts" in last
+    db = session_file(workspace, run.session_id)
+    assert [r["status"] for r in rows(db, "SELECT status FROM model_calls")] == ["error", "error"]

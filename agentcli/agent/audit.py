@@ -43,9 +43,12 @@ class AuditedRequest:
             request=attempt.request, message_ids=self.message_ids, attempt=attempt.number,
             prompt_id=self.prompt_id,
         )
-        if attempt.number:
-            self.emit(Event("model.retry", {"agent": self.agent, "attempt": attempt.number,
-                                            "prompt": self.prompt_id}))
+
+    def retrying(self, attempt: Attempt, seconds: float) -> None:
+        """Say why the attempt failed and when the next one goes (one line a retry)."""
+        self.emit(Event("model.retry", {"agent": self.agent, "prompt": self.prompt_id,
+                                        "attempt": attempt.number + 1, "reason": attempt.error,
+                                        "wait_s": round(seconds, 2)}))
 
     def ended(self, attempt: Attempt, reply: ModelReply | None) -> None:
         """Close the attempt's row; an answer is appended to the transcript in the same step."""

@@ -51,6 +51,8 @@ class Settings:
     stream: bool = True
     max_attempts: int = ModelSettings.max_attempts  # tries of one model request (retries + 1)
     retry_max_wait: float = ModelSettings.retry_max_wait  # cap in seconds on one wait between retries
+    idle_timeout: float = ModelSettings.idle_timeout  # seconds without a byte of an answer: retry
+    attempt_deadline: float = ModelSettings.attempt_deadline  # seconds one attempt may take in all
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # larger files are logged by hash only, not restorable
     shell_env: dict[str, Any] | None = None  # {include = [...], exclude = [...]}: see agent/secrets.py
     scouts: int = 8  # scouts running at once; more tasks wait queued
@@ -135,10 +137,14 @@ def resolve_settings(
             elif source:
                 warnings.append(f"{source}: unknown setting '{key}' is ignored")
     settings = Settings(**merged, warnings=warnings, trusted=trusted)
-    try:
-        settings.retry_max_wait = float(settings.retry_max_wait)
-    except (TypeError, ValueError):
-        raise UsageError("retry_max_wait must be a number of seconds") from None
+    for name in ("retry_max_wait", "idle_timeout", "attempt_deadline"):
+        try:
+            value = float(getattr(settings, name))
+        except (TypeError, ValueError):
+            raise UsageError(f"{name} must be a number of seconds") from None
+        if not value > 0 or value == float("inf"):
+            raise UsageError(f"{name} must be a positive number of seconds")
+        setattr(settings, name, value)
     for name in ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes",
                  "scouts", "scout_steps"):
         try:

@@ -146,6 +146,7 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     model = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
+        idle_timeout=settings.idle_timeout, attempt_deadline=settings.attempt_deadline,
     ), gate=RateGate())
     add_scout_tool(session, toolbox, model.for_model(settings.scout_model or settings.model), emit, settings)
     runner = ToolRunner(session, ORCHESTRATOR, toolbox, Approver(settings.approval or "ask", asker),

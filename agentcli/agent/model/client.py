@@ -130,7 +130,14 @@ class ModelClient:
 
         cancel = cancel or NEVER
         body = self._request_body(messages, tools)
+        failed: list[Attempt] = []  # the last failed attempt, for the retry notice
+
+        def notice(state: Any) -> None:
+            if log is not None and failed and hasattr(log, "retrying"):
+                log.retrying(failed[-1], state.next_action.sleep if state.next_action else 0.0)
+
         retrying = tenacity.Retrying(
+            before_sleep=notice,
             sleep=self._sleep or cancel.sleep,
             stop=tenacity.stop_after_attempt(max(1, self.settings.max_attempts)),
             wait=self._wait,
@@ -142,7 +149,7 @@ class ModelClient:
             for state in retrying:
                 with state:
                     number = state.retry_state.attempt_number
-                    return self._attempt(number - 1, body, log, on_text, cancel)
+                    return self._attempt(number - 1, body, log, on_text, cancel, failed)
         except Cancelled:
             raise
         except Exception as err:
@@ -156,7 +163,8 @@ class ModelClient:
         return request_body(self.settings.model, messages, tools, stream=self.settings.stream)
 
     def _attempt(self, number: int, body: dict[str, Any], log: AttemptLog | None,
-                 on_text: Callable[[str], None] | None, cancel: CancelToken) -> ModelReply:
+                 on_text: Callable[[str], None] | None, cancel: CancelToken,
+                 failed: list[Attempt]) -> ModelReply:
         cancel.check()
         if self._gate is not None:
             self._gate.wait(cancel)
@@ -167,10 +175,12 @@ class ModelClient:
         try:
             reply = self._exchange(body, on_text, cancel)
         except BaseException as err:
+            ended = replace(attempt, error=self._describe(err), http_status=_status_of(err),
+                            interrupted=isinstance(err, (Cancelled, KeyboardInterrupt)),
+                            latency_ms=_since(began))
+            failed.append(ended)
             if log is not None:
-                log.ended(replace(attempt, error=self._describe(err), http_status=_status_of(err),
-                                  interrupted=isinstance(err, (Cancelled, KeyboardInterrupt)),
-                                  latency_ms=_since(began)), None)
+                log.ended(ended, None)
             raise
         if log is not None:
             log.ended(replace(attempt, response=reply.response, usage=reply.usage, http_status=200,

@@ -43,6 +43,9 @@ class AttemptLog(Protocol):
     def ended(self, attempt: Attempt, reply: ModelReply | None) -> None:
         """The attempt ended: ``reply`` on success, else ``attempt.error`` says why."""
 
+    def retrying(self, attempt: Attempt, seconds: float) -> None:
+        """The failed ``attempt`` will be tried again after ``seconds``."""
+
 
 class Model(Protocol):
     """Answers a list of Chat Completions messages, retrying as it sees fit."""

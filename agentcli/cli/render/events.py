@@ -64,7 +64,11 @@ class EventPrinter:
             self._line(f"continuing the interrupted turn of prompt {data['prompt']}", "yellow")
 
     def _on_model_retry(self, data: dict[str, Any]) -> None:
-        self._line(f"model call failed, retrying (attempt {data['attempt'] + 1})", "yellow")
+        reason = data.get("reason") or "it failed"
+        wait = data.get("wait_s")
+        when = f"in {wait:g} s" if isinstance(wait, (int, float)) else "now"
+        self._line(f"model call failed ({clean_line(reason)}); retrying {when} "
+                   f"(attempt {data['attempt'] + 1})", "yellow")
 
     def _on_assistant_delta(self, data: dict[str, Any]) -> None:
         if self.stream_text:
@@ -123,3 +127,9 @@ class JsonLines:
             return
         self.file.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
         self.file.flush()
+
+
+def clean_line(text: str, limit: int = 160) -> str:
+    """One line of text from the endpoint or a tool: control characters out, cut to ``limit``."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in " ".join(str(text).split()))
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
