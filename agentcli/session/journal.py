@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentcli.session.records import ModelCallRecord, ToolCallRecord, now_iso
+from agentcli.session.records import ModelCallRecord, ToolCallRecord, now_iso, storable_text
 from agentcli.store.db import Db
 
 
@@ -35,8 +35,8 @@ class ToolJournal:
             "INSERT INTO tool_calls (agent, prompt_id, message_id, position, call_id, name, "
             "arguments, kind, summary, approval, status, started_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [agent, prompt_id, message_id, position, call_id, name, arguments, kind, summary,
-             approval, status, now_iso()],
+            [agent, prompt_id, message_id, position, storable_text(call_id), storable_text(name),
+             storable_text(arguments), kind, summary, approval, status, now_iso()],
         )
         return cur.lastrowid
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from agentcli.session.records import Message, Prompt, now_iso
+from agentcli.session.records import Message, Prompt, now_iso, storable_json, storable_text
 from agentcli.store.db import Db
 
 # Message's fields in order, so context() can build messages from row tuples.
@@ -103,7 +103,9 @@ class Transcript:
         model_call_id: int | None = None,
     ) -> Message:
         """Append one message and return it with its id."""
-        calls = json.dumps(tool_calls) if tool_calls else None
+        content = storable_text(content)  # model text may hold lone surrogates (JSON "\ud800")
+        tool_call_id = storable_text(tool_call_id) if tool_call_id is not None else None
+        calls = json.dumps(storable_json(tool_calls)) if tool_calls else None
         chars = len(content) + len(calls or "")
         cur = self._db.execute(
             "INSERT INTO messages (agent, prompt_id, role, content, chars, tool_calls, "

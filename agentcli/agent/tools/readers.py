@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def list_text(workspace: Workspace, path: str = ".", pattern: str | None = None,
     for file in walk_files(workspace, real):
         rel = workspace.relative(file)
         if match is None or match(rel) or (base != "." and match(_below(rel, base))):
-            found.append(rel)
+            found.append(rel if _is_utf8(rel) else _escaped_name(rel))
     found.sort()
     if not found:
         where = "" if base == "." else f" under {base}"
@@ -106,9 +107,13 @@ def search_text(
     base = workspace.relative(real)
     match = compile_glob(glob) if glob else None
     hits: list[str] = []
+    unnamed = 0
     for file in walk_files(workspace, real):
         rel = workspace.relative(file)
         if match is not None and not (match(rel) or (base != "." and match(_below(rel, base)))):
+            continue
+        if not _is_utf8(rel):
+            unnamed += 1
             continue
         text = _searchable_text(workspace, rel, limits.search_file_bytes)
         if text is None:
@@ -123,6 +128,9 @@ def search_text(
                     return "\n".join(hits)
                 hits.append(f"{rel}:{number}: "
                             f"{_clip(line.removesuffix(chr(13)), limits.search_line_chars)}")
+    if unnamed:
+        hits.append(f"[{unnamed} files whose names are not UTF-8 were not searched; "
+                    "use run_shell with grep for them]")
     return "\n".join(hits) if hits else "No matches found."
 
 
@@ -154,6 +162,20 @@ def _searchable_text(workspace: Workspace, rel: str, max_bytes: int) -> str | No
     except (ToolError, OSError):
         return None
     return None if is_binary(data) else data.decode("utf-8", errors="replace")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped_name(rel: str) -> str:
+    """A file name that is not UTF-8, shown with its odd bytes escaped (``bad\\xff.txt``)."""
+    shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+    return f"{shown}  [name not UTF-8: only run_shell can open it]"
 
 
 def _clip(line: str, chars: int) -> str:

@@ -13,6 +13,7 @@ from agentcli.agent.cancel import CancelToken
 from agentcli.agent.tools.arguments import function_schema
 from agentcli.agent.tools.readers import compile_regex, search_text
 from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput, one_line
+from agentcli.agent.workspace.walk import compile_glob
 
 
 class Search(Tool):
@@ -44,6 +45,8 @@ class Search(Tool):
         """Refuse an invalid expression or a path outside the jail now; search when executed."""
         pattern, path, glob = args["pattern"], args.get("path", "."), args.get("glob")
         compile_regex(pattern)
+        if glob:
+            compile_glob(glob)
         rel = ctx.workspace.relative(ctx.workspace.resolve(path))
         summary = f"search /{pattern}/ in {rel}" + (f" ({glob})" if glob else "")
 

@@ -1,0 +1,136 @@
+"""Bad tool calls and hostile workspaces: each is an error result, the run goes on, and the
+session resumes to completion (robustness issue 10)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from agent_harness import Run, agentcli, agentcli_process, rows, session_file
+from openai_answers import text_answer, tool_answer, tool_call
+from openai_server import ScriptedOpenAIServer
+
+from agentcli.agent.errors import ToolError
+from agentcli.agent.tools.arguments import function_schema
+from agentcli.agent.tools.registry import Tool, ToolContext, ToolRegistry
+from agentcli.agent.workspace.jail import Workspace
+
+BAD_NAME = b"bad\xff.txt"  # not UTF-8: Python sees it as "bad\udcff.txt"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "notes.txt").write_text("hello\n")
+    return root.resolve()
+
+
+def new(server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str]) -> Run:
+    return agentcli(["new", "go", "-p", "--base-url", server.base_url, "--approval", "full-auto"],
+                    env=env, cwd=workspace, timeout=30)
+
+
+def resume(server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str], session: str) -> Run:
+    return agentcli(["resume", session, "and now?", "-p", "--base-url", server.base_url,
+                     "--approval", "full-auto"], env=env, cwd=workspace, timeout=30)
+
+
+def last_tool_result(server: ScriptedOpenAIServer) -> str:
+    return [m["content"] for m in server.requests[-1].body["messages"] if m["role"] == "tool"][-1]
+
+
+BAD_CALLS = {
+    "name of 300 characters": (tool_call("read_file", {"path": "a" * 300}), "too long"),
+    "path over 4096 bytes": (tool_call("write_file", {"path": "/".join(["abcdefgh"] * 600),
+                                                      "content": "x"}), "too long"),
+    "glob [z-a] in list_files": (tool_call("list_files", {"pattern": "[z-a]"}), "invalid glob"),
+    "glob [z-a] in search": (tool_call("search", {"pattern": "x", "glob": "src/[z-a]"}), "invalid glob"),
+    "pattern [z-a] in search": (tool_call("search", {"pattern": "[z-a]"}), "invalid regular expression"),
+    "escaped lone surrogate in a path": (tool_call("write_file", {"path": "\ud800", "content": "x"}),
+                                         "surrogate"),
+    # The JSON of the answer itself carries "\ud800": the SDK decodes it to a lone surrogate.
+    "lone surrogate in content": (tool_call("write_file", '{"path": "a.txt", "content": "x\ud800"}'),
+                                  "surrogate"),
+    "lone surrogate in a path": (tool_call("read_file", '{"path": "\ud800"}'), "surrogate"),
+    "lone surrogate in a pattern": (tool_call("search", '{"pattern": "\udcff"}'), "surrogate"),
+    "lone surrogate in a plan": (tool_call("update_plan", '{"items": [{"title": "\ud800", '
+                                                          '"status": "pending"}]}'), "surrogate"),
+    "timeout NaN": (tool_call("run_shell", '{"command": "echo hi", "timeout": NaN}'), "finite"),
+    "timeout Infinity": (tool_call("run_shell", '{"command": "echo hi", "timeout": Infinity}'), "finite"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CALLS))
+def test_a_bad_call_is_an_error_result_and_the_session_resumes(openai_server, workspace, env, case):
+    call, expected = BAD_CALLS[case]
+    openai_server.script(tool_answer(call), text_answer("recovered"), text_answer("resumed fine"))
+    run = new(openai_server, workspace, env)
+    assert run.code == 0, run.stderr
+    assert run.stdout.strip() == "recovered"
+    result = last_tool_result(openai_server)
+    assert result.startswith("error") and expected in result.lower(), result
+    db = session_file(workspace, run.session_id)
+    assert [r["status"] for r in rows(db, "SELECT status FROM tool_calls")] == ["failed"]
+    assert not (workspace / "a.txt").exists()
+
+    again = resume(openai_server, workspace, env, run.session_id)
+    assert again.code == 0, again.stderr
+    assert again.stdout.strip() == "resumed fine"
+    assert last_tool_result(openai_server) == result  # the transcript sent again, unchanged
+
+
+def test_file_names_that_are_not_utf8_are_listed_escaped_and_skipped_by_search(openai_server,
+                                                                               workspace, env):
+    with open(os.fsencode(workspace) + b"/" + BAD_NAME, "wb") as handle:
+        handle.write(b"hello\n")
+    openai_server.script(tool_answer(tool_call("list_files", {})),
+                         tool_answer(tool_call("search", {"pattern": "hel+o"})),
+                         tool_answer(tool_call("read_file", '{"path": "bad\udcff.txt"}')),
+                         text_answer("seen"), text_answer("resumed fine"))
+    run = new(openai_server, workspace, env)
+    assert run.code == 0, run.stderr
+    results = [m["content"] for m in openai_server.requests[-1].body["messages"] if m["role"] == "tool"]
+    listing, found, read = results
+    assert listing.splitlines() == ["bad\\xff.txt  [name not UTF-8: only run_shell can open it]",
+                                    "notes.txt"]
+    assert found.splitlines() == ["notes.txt:1: hello",
+                                  "[1 files whose names are not UTF-8 were not searched; "
+                                  "use run_shell with grep for them]"]
+    assert read.startswith("error") and "surrogate" in read
+    again = resume(openai_server, workspace, env, run.session_id)
+    assert again.code == 0, again.stderr
+
+
+def test_a_call_killed_mid_way_over_a_name_not_utf8_resumes(openai_server, workspace, env):
+    with open(os.fsencode(workspace) + b"/" + BAD_NAME, "wb") as handle:
+        handle.write(b"hello\n")
+    openai_server.script(tool_answer(tool_call("list_files", {})), text_answer("listed"))
+    killed = agentcli_process(["new", "go", "-p", "--base-url", openai_server.base_url,
+                               "--approval", "full-auto"],
+                              env={**env, "AGENTCLI_FAILPOINTS": "tool.journaled"}, cwd=workspace)
+    assert killed.code == -9, killed.stderr
+    db = session_file(workspace, killed.session_id)
+    assert [r["status"] for r in rows(db, "SELECT status FROM tool_calls")] == ["running"]
+    again = agentcli(["resume", killed.session_id, "-p", "--base-url", openai_server.base_url],
+                     env=env, cwd=workspace, timeout=30)
+    assert again.code == 0, again.stderr
+    assert again.stdout.strip() == "listed"
+    assert "bad\\xff.txt" in last_tool_result(openai_server)
+
+
+class _Broken(Tool):
+    name, kind = "broken", "read"
+
+    def schema(self) -> dict:
+        return function_schema(self.name, "Always fails.", {}, [])
+
+    def prepare(self, args, ctx):
+        raise RuntimeError("a bug in prepare")
+
+
+def test_an_exception_in_a_tools_checks_is_a_tool_error(tmp_path):
+    tools = ToolRegistry([_Broken()], ToolContext(Workspace(tmp_path)))
+    with pytest.raises(ToolError, match="broken failed unexpectedly: RuntimeError: a bug in prepare"):
+        tools.prepare("broken", "{}")
