@@ -134,3 +134,41 @@ def test_an_exception_in_a_tools_checks_is_a_tool_error(tmp_path):
     tools = ToolRegistry([_Broken()], ToolContext(Workspace(tmp_path)))
     with pytest.raises(ToolError, match="broken failed unexpectedly: RuntimeError: a bug in prepare"):
         tools.prepare("broken", "{}")
+
+
+def test_special_and_huge_files_are_refused_without_blocking_or_reading(openai_server, workspace, env):
+    os.mkfifo(workspace / "pipe")
+    (workspace / "sub").mkdir()
+    os.mkfifo(workspace / "sub" / ".gitignore")  # opening it for reading would wait for a writer
+    (workspace / "sub" / "kept.txt").write_text("kept\n")
+    (workspace / "zero").mkdir()
+    (workspace / "zero" / ".gitignore").symlink_to("/dev/zero")  # reads without end
+    for name, size in (("huge.bin", 3 << 30), ("big.txt", 1 << 30)):  # sparse: no real gigabytes
+        with open(workspace / name, "wb") as handle:
+            handle.truncate(size)
+    openai_server.script(
+        tool_answer(tool_call("read_file", {"path": "pipe"})),
+        tool_answer(tool_call("write_file", {"path": "huge.bin", "content": "small now"})),
+        tool_answer(tool_call("edit_file", {"path": "huge.bin", "old_string": "a", "new_string": "b"})),
+        tool_answer(tool_call("write_file", {"path": "big.txt", "content": "small now"})),
+        tool_answer(tool_call("edit_file", {"path": "pipe", "old_string": "a", "new_string": "b"})),
+        tool_answer(tool_call("search", {"pattern": "kept"})),
+        tool_answer(tool_call("list_files", {})),
+        text_answer("done"), text_answer("resumed fine"))
+    run = new(openai_server, workspace, env)
+    assert run.code == 0, run.stderr
+    results = [m["content"] for m in openai_server.requests[-1].body["messages"] if m["role"] == "tool"]
+    read_pipe, write_huge, edit_huge, write_big, edit_pipe, found, listing = results
+    assert read_pipe.startswith("error") and "not a regular file" in read_pipe
+    assert write_huge.startswith("error") and "too large to write_file (3221225472 bytes" in write_huge
+    assert edit_huge.startswith("error") and "too large to edit_file" in edit_huge
+    assert write_big.startswith("error") and "too large to write_file (1073741824 bytes" in write_big
+    assert edit_pipe.startswith("error") and "not a regular file" in edit_pipe
+    assert found == "sub/kept.txt:1: kept"
+    assert listing.splitlines() == ["big.txt", "huge.bin", "notes.txt", "sub/kept.txt"]
+    assert os.path.getsize(workspace / "huge.bin") == 3 << 30
+    db = session_file(workspace, run.session_id)
+    assert os.path.getsize(db) < 2 << 20  # no gigabyte before-image
+    again = resume(openai_server, workspace, env, run.session_id)
+    assert again.code == 0, again.stderr
+    assert again.stdout.strip() == "resumed fine"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from agentcli.agent.errors import ToolError
@@ -34,13 +35,14 @@ def read_text(workspace: Workspace, path: str, offset: int = 1, limit: int | Non
     real = _existing(workspace, path)
     if real.is_dir():
         raise ToolError(f"{path!r} is a folder; use list_files to see what it holds.")
-    size = real.stat().st_size
-    if size > limits.read_byte_limit:
+    try:
+        data = read_regular(real, limits.read_byte_limit)
+    except TooLargeError as exc:
         raise ToolError(
-            f"{path!r} is too large to read ({size} bytes); use search, or run_shell with "
+            f"{path!r} is too large to read ({exc.size} bytes); use search, or run_shell with "
             "head, tail or sed to see part of it."
-        )
-    data = real.read_bytes()
+        ) from None
+    size = len(data)
     if is_binary(data):
         return f"{workspace.relative(real)} is a binary file ({size} bytes); not shown."
     lines = data.decode("utf-8", errors="replace").split("\n")
@@ -142,6 +144,66 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
         raise ToolError(f"Invalid regular expression {pattern!r}: {exc}.") from None
 
 
+class TooLargeError(ToolError):
+    """A file over the size a tool reads; ``size`` is its size in bytes."""
+
+    def __init__(self, path: Path, size: int):
+        super().__init__(f"{path.name!r} is too large ({size} bytes).")
+        self.size = size
+
+
+def read_regular(real: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file at ``real`` (a resolved path), at most ``max_bytes``.
+
+    Opened without following a symlink and without blocking (a FIFO would wait for a
+    writer forever), checked on the open descriptor: a FIFO, device or socket is refused,
+    and so is a file over ``max_bytes`` — before anything is read.
+
+    Raises:
+        ToolError: not a regular file; :class:`TooLargeError` when over ``max_bytes``.
+        OSError: it cannot be opened.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(real, flags)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ToolError(f"{real.name!r} is a folder, not a file.")
+        if not stat.S_ISREG(st.st_mode):
+            raise ToolError(f"{real.name!r} is not a regular file (a FIFO, device or socket); "
+                            "tools only read regular files.")
+        if st.st_size > max_bytes:
+            raise TooLargeError(real, st.st_size)
+        chunks, left = [], max_bytes + 1  # one byte more tells a file that grew meanwhile
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:
+        raise TooLargeError(real, len(data))
+    return data
+
+
+def refuse_special_or_large(workspace: Workspace, path: str, max_bytes: int, verb: str) -> None:
+    """Refuse to ``verb`` an existing file that is not regular or is over ``max_bytes``:
+    the file tools hold a file's whole content (and its before-image) in memory."""
+    real = workspace.resolve(path)
+    try:
+        st = os.stat(real)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISDIR(st.st_mode):
+        return  # the tool says so in its own words
+    if not stat.S_ISREG(st.st_mode):
+        raise ToolError(f"{path!r} is not a regular file (a FIFO, device or socket); "
+                        f"{verb} works on regular files only.")
+    if st.st_size > max_bytes:
+        raise ToolError(f"{path!r} is too large to {verb} ({st.st_size} bytes; the limit is "
+                        f"{max_bytes}). Use run_shell (sed, patch, split) to change part of it.")
+
+
 def _existing(workspace: Workspace, path: str) -> Path:
     real = workspace.resolve(path)
     if not real.exists():
@@ -156,10 +218,8 @@ def _below(rel: str, base: str) -> str:
 def _searchable_text(workspace: Workspace, rel: str, max_bytes: int) -> str | None:
     try:
         real = workspace.resolve(rel)  # a symlink leading out is skipped, not followed
-        if real.stat().st_size > max_bytes:
-            return None
-        data = real.read_bytes()
-    except (ToolError, OSError):
+        data = read_regular(real, max_bytes)
+    except (ToolError, OSError):  # too large, not a regular file, unreadable: not searched
         return None
     return None if is_binary(data) else data.decode("utf-8", errors="replace")
 

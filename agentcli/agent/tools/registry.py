@@ -54,6 +54,7 @@ class ToolLimits:
     read_char_limit: int = 100_000  # characters per read_file call
     line_char_limit: int = 2000  # a longer line is cut
     read_byte_limit: int = 50_000_000  # larger files are not read at all
+    edit_byte_limit: int = 20_000_000  # larger files are not written or edited (nor their content)
     list_limit: int = 1000  # files shown by list_files
     search_match_limit: int = 200
     search_line_chars: int = 300  # a longer matching line is clipped
