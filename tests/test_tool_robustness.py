@@ -4,6 +4,7 @@ session resumes to completion (robustness issue 10)."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ from openai_server import ScriptedOpenAIServer
 
 from agentcli.agent.errors import ToolError
 from agentcli.agent.tools.arguments import function_schema
-from agentcli.agent.tools.registry import Tool, ToolContext, ToolRegistry
+from agentcli.agent.tools.registry import Tool, ToolContext, ToolLimits, ToolRegistry, default_registry
 from agentcli.agent.workspace.jail import Workspace
+from agentcli.agent.workspace.walk import compile_glob
 
 BAD_NAME = b"bad\xff.txt"  # not UTF-8: Python sees it as "bad\udcff.txt"
 
@@ -172,3 +174,31 @@ def test_special_and_huge_files_are_refused_without_blocking_or_reading(openai_s
     again = resume(openai_server, workspace, env, run.session_id)
     assert again.code == 0, again.stderr
     assert again.stdout.strip() == "resumed fine"
+
+
+def test_a_catastrophic_pattern_is_fast_or_too_slow_never_stuck(openai_server, workspace, env, tmp_path):
+    (workspace / "aaa.txt").write_text("a" * 27 + "!\n")  # re: ~20 s, doubling per "a"
+    openai_server.script(tool_answer(tool_call("search", {"pattern": "^(a+)+$"})),
+                         tool_answer(tool_call("list_files", {"pattern": "*a" * 8 + "*b"})),
+                         text_answer("done"), text_answer("resumed fine"))
+    started = time.monotonic()
+    run = new(openai_server, workspace, env)
+    assert run.code == 0, run.stderr
+    assert time.monotonic() - started < 10
+    results = [m["content"] for m in openai_server.requests[-1].body["messages"] if m["role"] == "tool"]
+    assert results == ["No matches found.", "No files found matching '" + "*a" * 8 + "*b'."]
+    assert resume(openai_server, workspace, env, run.session_id).code == 0
+
+    # What even regex cannot settle in time is stopped at the call's budget and said so.
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "x.txt").write_text(("a" * 40 + "!\n") * 3)
+    tools = default_registry(Workspace(tmp_path / "slow"), ToolLimits(search_seconds=0.5))
+    started = time.monotonic()
+    output = tools.prepare("search", {"pattern": "(a|aa)+$"}).execute()
+    assert time.monotonic() - started < 3
+    assert output.is_error and output.text.startswith("pattern too slow: /(a|aa)+$/"), output.text
+    # A glob's matching is linear: eight stars over a 3,000-character name take no time.
+    started = time.monotonic()
+    assert not compile_glob("*a" * 8 + "*b")("a" * 3000)
+    assert compile_glob("*a" * 8 + "*b")("a" * 3000 + "b")
+    assert time.monotonic() - started < 1

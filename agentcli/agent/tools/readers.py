@@ -12,10 +12,13 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 import stat
+import time
 from pathlib import Path
 
+import regex
+
+from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.errors import ToolError
 from agentcli.agent.tools.registry import DEFAULT_LIMITS, ToolLimits
 from agentcli.agent.workspace.jail import Workspace
@@ -101,10 +104,19 @@ def list_text(workspace: Workspace, path: str = ".", pattern: str | None = None,
 
 def search_text(
     workspace: Workspace, pattern: str, path: str = ".", glob: str | None = None,
-    limits: ToolLimits = DEFAULT_LIMITS,
+    limits: ToolLimits = DEFAULT_LIMITS, token: CancelToken = NEVER,
 ) -> str:
-    """Lines matching the regular expression ``pattern``, as ``path:line: text``."""
-    regex = compile_regex(pattern)
+    """Lines matching the regular expression ``pattern``, as ``path:line: text``.
+
+    The whole search gets ``limits.search_seconds``: a pattern that backtracks without
+    end (``(a|aa)+$``) is stopped and reported, never left running. ``token`` is checked
+    between lines (``Cancelled`` propagates).
+
+    Raises:
+        ToolError: an invalid pattern, or one too slow to finish within the time budget.
+    """
+    compiled = compile_regex(pattern)
+    deadline = time.monotonic() + limits.search_seconds
     real = _existing(workspace, path)
     base = workspace.relative(real)
     match = compile_glob(glob) if glob else None
@@ -120,8 +132,22 @@ def search_text(
         text = _searchable_text(workspace, rel, limits.search_file_bytes)
         if text is None:
             continue
+        token.check()
         for number, line in enumerate(text.split("\n"), start=1):
-            if regex.search(line):
+            if not number % 1000:
+                token.check()
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                found = compiled.search(line, timeout=left)
+            except TimeoutError:
+                raise ToolError(
+                    f"pattern too slow: /{pattern}/ did not finish within {limits.search_seconds:g} s "
+                    f"(stopped in {rel}, line {number}). Nested repetition such as (a+)+ or "
+                    "(a|aa)+ backtracks without end; simplify the pattern or narrow path/glob."
+                ) from None
+            if found:
                 if len(hits) == limits.search_match_limit:
                     hits.append(
                         f"[... stopped after {limits.search_match_limit} matches; narrow the search "
@@ -136,11 +162,12 @@ def search_text(
     return "\n".join(hits) if hits else "No matches found."
 
 
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a Python regular expression, or raise ``ToolError`` naming the problem."""
+def compile_regex(pattern: str) -> regex.Pattern[str]:
+    """Compile a regular expression of Python's ``re`` syntax (``regex`` in its ``re``-compatible
+    VERSION0, which can stop a match after a timeout); ``ToolError`` names any problem."""
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        return regex.compile(pattern, regex.VERSION0)
+    except (regex.error, ValueError, OverflowError, RecursionError) as exc:
         raise ToolError(f"Invalid regular expression {pattern!r}: {exc}.") from None
 
 

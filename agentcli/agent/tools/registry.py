@@ -59,6 +59,7 @@ class ToolLimits:
     search_match_limit: int = 200
     search_line_chars: int = 300  # a longer matching line is clipped
     search_file_bytes: int = 5_000_000  # larger files are not searched
+    search_seconds: float = 10  # the time one search call may take matching ("pattern too slow")
 
 
 DEFAULT_LIMITS = ToolLimits()

@@ -51,6 +51,6 @@ class Search(Tool):
         summary = f"search /{pattern}/ in {rel}" + (f" ({glob})" if glob else "")
 
         def search(token: CancelToken) -> ToolOutput:
-            return ToolOutput(search_text(ctx.workspace, pattern, path, glob, self.limits))
+            return ToolOutput(search_text(ctx.workspace, pattern, path, glob, self.limits, token))
 
         return self.call(args, one_line(summary), search)
