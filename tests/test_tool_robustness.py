@@ -4,15 +4,19 @@ session resumes to completion (robustness issue 10)."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from agent_harness import Run, agentcli, agentcli_process, rows, session_file
+from agent_harness import Run, agentcli, agentcli_process, rows, session_file, start
 from openai_answers import text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
 from agentcli.agent.errors import ToolError
+from agentcli.agent.runner import TOOL_INTERRUPTED
 from agentcli.agent.tools.arguments import function_schema
 from agentcli.agent.tools.registry import Tool, ToolContext, ToolLimits, ToolRegistry, default_registry
 from agentcli.agent.workspace.jail import Workspace
@@ -202,3 +206,52 @@ def test_a_catastrophic_pattern_is_fast_or_too_slow_never_stuck(openai_server, w
     assert not compile_glob("*a" * 8 + "*b")("a" * 3000)
     assert compile_glob("*a" * 8 + "*b")("a" * 3000 + "b")
     assert time.monotonic() - started < 1
+
+
+def test_progress_lines_show_no_terminal_escapes(openai_server, workspace, env):
+    (workspace / "evil.txt").write_text("\x1b]0;pwned\x07\x1b[31mred\x9b2J\x1b[0m\n")
+    openai_server.script(tool_answer(tool_call("read_file", {"path": "evil.txt"})),
+                         tool_answer(tool_call("write_file", {"path": "b.txt", "content": "\x1b[2J"})),
+                         text_answer("done"))
+    run = new(openai_server, workspace, env)
+    assert run.code == 0, run.stderr
+    assert "red" in run.stderr and "b.txt" in run.stderr
+    assert not any(char in run.stderr for char in "\x1b\x07\x9b"), repr(run.stderr)
+    assert "\u241b]0;pwned?\u241b[31mred?2J" in run.stderr
+
+
+def test_an_interrupted_search_is_told_it_was_interrupted(openai_server, workspace, env):
+    (workspace / "slow.txt").write_text(("a" * 30 + "!\n") * 50)  # (a|aa)+$: a long while a line
+    openai_server.script(tool_answer(tool_call("search", {"pattern": "(a|aa)+$"})),
+                         text_answer("turn finished"), text_answer("resumed fine"))
+    proc = start(["new", "go", "-p", "--base-url", openai_server.base_url, "--approval", "full-auto"],
+                 env=env, cwd=workspace)
+    try:
+        openai_server.wait_for_requests(1)
+        time.sleep(1)  # the search is under way
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    session = err.splitlines()[0].split()[-1]
+    calls = rows(session_file(workspace, session), "SELECT status, result FROM tool_calls")
+    assert calls == [{"status": "interrupted", "result": TOOL_INTERRUPTED}]
+    again = agentcli(["resume", session, "go on", "-p", "--base-url", openai_server.base_url],
+                     env=env, cwd=workspace, timeout=30)
+    assert again.code == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1] == "resumed fine"
+    assert TOOL_INTERRUPTED in [m["content"] for m in openai_server.requests[-1].body["messages"]]
+
+
+def test_a_prompt_on_stdin_that_is_not_utf8_is_a_usage_error_without_a_session(openai_server,
+                                                                               workspace, env):
+    proc = subprocess.run([sys.executable, "-m", "agentcli", "new", "-p", "--base-url",
+                           openai_server.base_url], input=b"fix \xff\xfe it\n", capture_output=True,
+                          cwd=workspace, env=env, timeout=30)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.splitlines() == ["agentcli: the prompt on stdin is not UTF-8 text (byte 0xff at offset 4); "
+                                "convert it first, e.g. with iconv -t UTF-8"]
+    assert not list(workspace.rglob("*.sqlite"))
+    assert openai_server.requests == []

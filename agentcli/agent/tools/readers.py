@@ -136,11 +136,8 @@ def search_text(
         for number, line in enumerate(text.split("\n"), start=1):
             if not number % 1000:
                 token.check()
-            left = deadline - time.monotonic()
             try:
-                if left <= 0:
-                    raise TimeoutError
-                found = compiled.search(line, timeout=left)
+                found = _search_line(compiled, line, deadline, token)
             except TimeoutError:
                 raise ToolError(
                     f"pattern too slow: /{pattern}/ did not finish within {limits.search_seconds:g} s "
@@ -160,6 +157,20 @@ def search_text(
         hits.append(f"[{unnamed} files whose names are not UTF-8 were not searched; "
                     "use run_shell with grep for them]")
     return "\n".join(hits) if hits else "No matches found."
+
+
+def _search_line(compiled: regex.Pattern[str], line: str, deadline: float,
+                 token: CancelToken) -> regex.Match[str] | None:
+    """``compiled.search(line)`` by the deadline, the cancel token checked at least every second
+    or so: a slow line is tried for 0.5 s, then again for twice as long, and so on."""
+    slice_ = 0.5
+    while (left := deadline - time.monotonic()) > 0:
+        try:  # after the first try, the GIL is let go so a signal handler can set the token
+            return compiled.search(line, timeout=min(left, slice_), concurrent=slice_ > 0.5)
+        except TimeoutError:
+            token.check()
+            slice_ *= 2
+    raise TimeoutError
 
 
 def compile_regex(pattern: str) -> regex.Pattern[str]:
