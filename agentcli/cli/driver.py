@@ -45,16 +45,29 @@ def read_prompt(options: RunOptions, *, required: bool) -> str | None:
     """The prompt text: the argument, or stdin for ``-`` (or when stdin is not a terminal)."""
     text = options.prompt
     if text == "-":
-        text = sys.stdin.read()
+        text = _stdin_text()
         if not text.strip():
             raise UsageError("the prompt read from stdin is empty")
     elif text is None and not options.interactive and not sys.stdin.isatty():
-        text = sys.stdin.read() or None  # piped input is the prompt; nothing piped is no prompt
+        text = _stdin_text() or None  # piped input is the prompt; nothing piped is no prompt
     if text is not None and not text.strip():
         raise UsageError("the prompt is empty")
     if text is None and required and not options.interactive:
         raise UsageError("no prompt given: pass one as an argument, or '-' to read it from stdin")
     return text
+
+
+def _stdin_text() -> str:
+    try:
+        text = sys.stdin.read()
+        text.encode("utf-8")  # a C locale reads undecodable bytes as surrogates instead
+        return text
+    except UnicodeError as exc:
+        data = exc.object if isinstance(exc.object, bytes) else exc.object.encode("utf-8", "surrogateescape")
+        offset = exc.start if isinstance(exc.object, bytes) else len(exc.object[:exc.start].encode(
+            "utf-8", "surrogateescape"))
+        raise UsageError(f"the prompt on stdin is not UTF-8 text (byte {data[offset]:#04x} at offset "
+                         f"{offset}); convert it first, e.g. with iconv -t UTF-8") from None
 
 
 def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None) -> Settings:

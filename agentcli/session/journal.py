@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from agentcli.session.audit_codec import decode_ids, encode_ids, join_request, split_request, tools_json
-from agentcli.session.records import ModelCallRecord, ToolCallRecord, now_iso
+from agentcli.session.records import ModelCallRecord, ToolCallRecord, now_iso, storable_text
 from agentcli.session.redaction import Redactor
 from agentcli.store.blobs import BlobStore
 from agentcli.store.db import Db
@@ -39,7 +39,8 @@ class ToolJournal:
             "INSERT INTO tool_calls (agent, prompt_id, message_id, position, call_id, name, "
             "arguments, kind, summary, approval, status, started_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [agent, prompt_id, message_id, position, call_id, name, self._redact.text(arguments), kind,
+            [agent, prompt_id, message_id, position, storable_text(call_id), storable_text(name),
+             self._redact.text(storable_text(arguments)), kind,
              self._redact.text(summary) if summary else summary, approval, status, now_iso()],
         )
         return cur.lastrowid

@@ -20,6 +20,27 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def storable_text(text: str) -> str:
+    """``text`` as SQLite can store it: each lone surrogate (a model's JSON ``"\\ud800"``, a
+    file name that is not UTF-8) becomes its escape ``\\ud800`` — in JSON text, the same value."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def storable_json(value: Any) -> Any:
+    """``value`` with :func:`storable_text` applied to every string in it."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_json(k): storable_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable_json(v) for v in value]
+    return value
+
+
 def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
 

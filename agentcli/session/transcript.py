@@ -6,7 +6,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from agentcli.session.records import Message, Prompt, now_iso
+from agentcli.session.records import Message, Prompt, now_iso, storable_json, storable_text
 from agentcli.session.redaction import Redactor
 from agentcli.store.db import Db
 
@@ -106,8 +106,9 @@ class Transcript:
         model_call_id: int | None = None,
     ) -> Message:
         """Append one message and return it with its id."""
-        content = self._redact.text(content)
-        calls = json.dumps(self._redact.data(tool_calls)) if tool_calls else None
+        content = self._redact.text(storable_text(content))  # model text may hold lone surrogates
+        tool_call_id = storable_text(tool_call_id) if tool_call_id is not None else None
+        calls = json.dumps(self._redact.data(storable_json(tool_calls))) if tool_calls else None
         chars = len(content) + len(calls or "")
         cur = self._db.execute(
             "INSERT INTO messages (agent, prompt_id, role, content, chars, tool_calls, "

@@ -181,7 +181,10 @@ def reply_from_response(response: Any) -> ModelReply:
         content = str(message["refusal"])
     if not content.strip() and not calls:
         raise IncompleteReplyError("the answer is empty: no text and no tool call")
-    _check_text(content, *(c.arguments for c in calls), *(c.name for c in calls))
+    # The answer's own text must be real Unicode (else: an endpoint error). A tool call's
+    # arguments are the tool's to judge: a lone surrogate there becomes an error result
+    # the model can correct (tools/arguments.py), and is stored escaped.
+    _check_text(content)
     return ModelReply(
         content=content,
         tool_calls=calls,

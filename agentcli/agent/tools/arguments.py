@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,9 +100,29 @@ def _check_type(name: str, key: str, value: Any, prop: dict[str, Any]) -> Any:
         articles = {"integer": "an integer", "array": "an array", "object": "an object"}
         wanted = articles.get(kind, f"a {kind}")
         raise ToolError(f"{key} of {name} must be {wanted}, not {_json_type(value)}.")
+    bad = _surrogate_in(value)
+    if bad is not None:
+        raise ToolError(f"{key} of {name} is not valid UTF-8 text: it holds a lone surrogate "
+                        f"({bad}); send text without it.")
+    if isinstance(value, float) and not math.isfinite(value):  # NaN passes every comparison; inf passes a cap
+        raise ToolError(f"{key} of {name} must be a finite number, not {value}.")
     if "minimum" in prop and value < prop["minimum"]:
         raise ToolError(f"{key} of {name} must be at least {prop['minimum']}, not {value}.")
     return value
+
+
+def _surrogate_in(value: Any) -> str | None:
+    """The first lone surrogate in a string, or in any string of an array or object, escaped."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"\\u{ord(value[exc.start]):04x}"
+        return None
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    if isinstance(items, list):
+        return next((bad for item in items if (bad := _surrogate_in(item)) is not None), None)
+    return None
 
 
 def _json_type(value: Any) -> str:

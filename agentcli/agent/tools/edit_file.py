@@ -16,6 +16,7 @@ from typing import Any
 
 from agentcli.agent.cancel import CancelToken
 from agentcli.agent.tools.arguments import PATH_PARAMETER, function_schema
+from agentcli.agent.tools.readers import refuse_special_or_large
 from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput
 from agentcli.agent.workspace.edits import apply_edit, plan_replace
 
@@ -46,6 +47,7 @@ class EditFile(Tool):
 
     def prepare(self, args: dict[str, Any], ctx: ToolContext) -> PreparedCall:
         """Plan the replacement; ToolError if the text is absent, not unique or unchanged."""
+        refuse_special_or_large(ctx.workspace, args["path"], self.limits.edit_byte_limit, "edit_file")
         edit, count = plan_replace(ctx.workspace, args["path"], args["old_string"],
                                    args["new_string"], bool(args.get("replace_all", False)))
         text = f"Edited {edit.path}: replaced {count} occurrence{'s' if count > 1 else ''}."

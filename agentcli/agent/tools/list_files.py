@@ -14,6 +14,7 @@ from agentcli.agent.cancel import CancelToken
 from agentcli.agent.tools.arguments import function_schema
 from agentcli.agent.tools.readers import list_text
 from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput
+from agentcli.agent.workspace.walk import compile_glob
 
 
 class ListFiles(Tool):
@@ -43,6 +44,8 @@ class ListFiles(Tool):
         """Refuse a path outside the jail now; list when executed."""
         path, pattern = args.get("path", "."), args.get("pattern")
         rel = ctx.workspace.relative(ctx.workspace.resolve(path))
+        if pattern:
+            compile_glob(pattern)  # an invalid pattern is refused now, not half-way through the walk
 
         def list_files(token: CancelToken) -> ToolOutput:
             return ToolOutput(list_text(ctx.workspace, path, pattern, self.limits))

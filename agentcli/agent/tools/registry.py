@@ -30,6 +30,7 @@ from agentcli.agent.errors import ToolError
 from agentcli.agent.tools.arguments import check_arguments, parse_arguments
 from agentcli.agent.workspace.edits import FileEdit
 from agentcli.agent.workspace.jail import Workspace
+from agentcli.session.records import storable_text as storable
 
 if TYPE_CHECKING:
     from agentcli.session.session import Session
@@ -53,10 +54,12 @@ class ToolLimits:
     read_char_limit: int = 100_000  # characters per read_file call
     line_char_limit: int = 2000  # a longer line is cut
     read_byte_limit: int = 50_000_000  # larger files are not read at all
+    edit_byte_limit: int = 20_000_000  # larger files are not written or edited (nor their content)
     list_limit: int = 1000  # files shown by list_files
     search_match_limit: int = 200
     search_line_chars: int = 300  # a longer matching line is clipped
     search_file_bytes: int = 5_000_000  # larger files are not searched
+    search_seconds: float = 10  # the time one search call may take matching ("pattern too slow")
 
 
 DEFAULT_LIMITS = ToolLimits()
@@ -101,16 +104,13 @@ class PreparedCall:
     def execute(self, token: CancelToken = NEVER) -> ToolOutput:
         """Run the call. Failures come back as ``is_error`` outputs; only ``Cancelled`` raises."""
         try:
-            return self.action(token)
+            output = self.action(token)
         except Cancelled:
             raise
-        except ToolError as exc:
-            return ToolOutput(str(exc), is_error=True)
-        except OSError as exc:
-            return ToolOutput(f"{self.tool_name} failed: {exc}", is_error=True)
         except Exception as exc:  # a bug in one tool is the model's error result, not a crash
-            return ToolOutput(f"{self.tool_name} failed unexpectedly: {type(exc).__name__}: {exc}",
-                              is_error=True)
+            return ToolOutput(failure_text(self.tool_name, exc), is_error=True)
+        output.text = storable(output.text)
+        return output
 
 
 class Tool:
@@ -146,7 +146,7 @@ class Tool:
              edits: Iterable[FileEdit] = (),
              record: Callable[[Session, int], None] | None = None) -> PreparedCall:
         """A :class:`PreparedCall` of this tool (a helper for :meth:`prepare`)."""
-        return PreparedCall(self.name, args, self.kind, summary, list(edits), action, record)
+        return PreparedCall(self.name, args, self.kind, storable(summary), list(edits), action, record)
 
 
 class ToolRegistry:
@@ -193,9 +193,14 @@ class ToolRegistry:
             ToolError: unknown tool, arguments that are not a JSON object, a missing or
                 mistyped argument, a refused path, or an edit that cannot apply.
         """
-        tool = self.get(name)
-        args = check_arguments(tool.schema(), parse_arguments(name, raw_arguments))
-        return tool.prepare(args, self.ctx)
+        try:
+            tool = self.get(name)
+            args = check_arguments(tool.schema(), parse_arguments(name, raw_arguments))
+            return tool.prepare(args, self.ctx)
+        except Cancelled:
+            raise
+        except Exception as exc:  # whatever a tool's checks meet, the model reads it as an error
+            raise ToolError(failure_text(name, exc)) from None
 
     def only(self, names: Iterable[str]) -> ToolRegistry:
         """A registry of just these tools (in this registry's order), e.g. a scout's readers."""
@@ -221,6 +226,17 @@ def default_registry(workspace: Workspace, limits: ToolLimits = DEFAULT_LIMITS,
     builtins = (ReadFile, ListFiles, Search, WriteFile, EditFile, RunShell, UpdatePlan)
     return ToolRegistry([tool(limits) for tool in builtins],
                         ToolContext(workspace, limits, shell_env))
+
+
+def failure_text(tool_name: str, exc: Exception) -> str:
+    """The error text the model reads for an exception raised by a tool (storable text)."""
+    if isinstance(exc, ToolError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        text = f"{tool_name} failed: {exc}"
+    else:
+        text = f"{tool_name} failed unexpectedly: {type(exc).__name__}: {exc}"
+    return storable(text)
 
 
 def one_line(text: str, limit: int = 200) -> str:

@@ -13,6 +13,7 @@ from agentcli.agent.cancel import CancelToken
 from agentcli.agent.tools.arguments import function_schema
 from agentcli.agent.tools.readers import compile_regex, search_text
 from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput, one_line
+from agentcli.agent.workspace.walk import compile_glob
 
 
 class Search(Tool):
@@ -44,10 +45,12 @@ class Search(Tool):
         """Refuse an invalid expression or a path outside the jail now; search when executed."""
         pattern, path, glob = args["pattern"], args.get("path", "."), args.get("glob")
         compile_regex(pattern)
+        if glob:
+            compile_glob(glob)
         rel = ctx.workspace.relative(ctx.workspace.resolve(path))
         summary = f"search /{pattern}/ in {rel}" + (f" ({glob})" if glob else "")
 
         def search(token: CancelToken) -> ToolOutput:
-            return ToolOutput(search_text(ctx.workspace, pattern, path, glob, self.limits))
+            return ToolOutput(search_text(ctx.workspace, pattern, path, glob, self.limits, token))
 
         return self.call(args, one_line(summary), search)

@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from agentcli.agent.cancel import CancelToken
+from agentcli.agent.errors import ToolError
 from agentcli.agent.tools.arguments import PATH_PARAMETER, function_schema
+from agentcli.agent.tools.readers import refuse_special_or_large
 from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput
 from agentcli.agent.workspace.edits import apply_edit, plan_write
 
@@ -41,6 +43,12 @@ class WriteFile(Tool):
     def prepare(self, args: dict[str, Any], ctx: ToolContext) -> PreparedCall:
         """Plan the write (refusing paths outside the jail and folders), touching nothing."""
         content: str = args["content"]
+        limit = self.limits.edit_byte_limit
+        refuse_special_or_large(ctx.workspace, args["path"], limit, "write_file")
+        size = len(content) if len(content) > limit else len(content.encode("utf-8"))
+        if size > limit:
+            raise ToolError(f"content is too large ({size} characters or more; the limit is {limit} "
+                            "bytes). Write the file in parts with run_shell, or generate it.")
         edit = plan_write(ctx.workspace, args["path"], content)
         if edit is None:
             rel = ctx.workspace.relative(ctx.workspace.resolve(args["path"]))

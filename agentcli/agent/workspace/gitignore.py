@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Collection
 from typing import NamedTuple
@@ -24,6 +25,7 @@ from typing import NamedTuple
 import pathspec
 
 GIT_DIR = ".git"
+MAX_IGNORE_BYTES = 1 << 20  # a larger ignore file is skipped, not read
 SETTLE_NS = 2_000_000_000  # what changed more recently may change again within the same timestamp tick
 _Check = Callable[[str], object]
 _ALWAYS: _Check = re.compile("").match  # a rule whose patterns we cannot pre-check: ask pathspec
@@ -178,11 +180,10 @@ def _cached_rule(path: str, prefix: str) -> _Rule | None:
 
 
 def _load_rule(path: str, prefix: str) -> _Rule | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
-    except OSError:  # a folder, unreadable: no rules
+    text = _read_ignore_file(path)
+    if text is None:
         return None
+    lines = text.splitlines()
     kept = lines
     try:
         spec = pathspec.GitIgnoreSpec.from_lines(kept)
@@ -193,6 +194,26 @@ def _load_rule(path: str, prefix: str) -> _Rule | None:
         return None
     by_name, by_path = _quick_checks(kept)
     return prefix, spec, by_name, by_path
+
+
+def _read_ignore_file(path: str) -> str | None:
+    """An ignore file's text; None for a folder, a FIFO or device (a ``.gitignore`` FIFO
+    would block the open, a link to ``/dev/zero`` never ends), an unreadable file, or one
+    over ``MAX_IGNORE_BYTES`` (git too skips an oversized ignore file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_IGNORE_BYTES:
+            return None
+        data = os.read(fd, MAX_IGNORE_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None if len(data) > MAX_IGNORE_BYTES else data.decode("utf-8", errors="replace")
 
 
 def _quick_checks(lines: list[str]) -> tuple[_Check | None, _Check | None]:

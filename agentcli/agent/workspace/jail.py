@@ -26,6 +26,8 @@ from pathlib import Path
 from agentcli.agent.errors import ToolError
 
 GIT_DIR = ".git"
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+PATH_MAX = 4096  # bytes in a path, with its terminating NUL (Linux)
 
 
 class Workspace:
@@ -45,14 +47,22 @@ class Workspace:
         """
         if not isinstance(path, str) or "\x00" in path:
             raise ToolError(f"Invalid path {path!r}.")
+        if not _is_utf8(path):
+            raise ToolError(f"Invalid path {path!r}: it is not valid UTF-8 text (a lone surrogate "
+                            "such as \\ud800). Files whose names are not UTF-8 can only be reached "
+                            "with run_shell.")
         written = path.strip() or "."
         candidate = Path(written)
         if not candidate.is_absolute():
             candidate = self.root / candidate
+        _refuse_too_long(path, candidate)
         # realpath resolves symlinks component by component (so "link/.." goes where the
         # kernel would go) and keeps the not-yet-existing tail as written: checking it
         # checks the real location of the deepest existing ancestor too.
-        real = Path(os.path.realpath(candidate))
+        try:
+            real = Path(os.path.realpath(candidate))
+        except (OSError, ValueError) as exc:
+            raise ToolError(f"Cannot resolve {path!r}: {exc}.") from None
         if not _is_within(real, self.root):
             raise ToolError(
                 f"{path!r} is outside the workspace ({self.root}); only paths inside it can "
@@ -93,6 +103,26 @@ class Workspace:
                 f"{path!r} is inside a protected folder or file (agentcli's own state and "
                 "configuration: the sessions folder, agentcli.toml), which tools may not touch."
             )
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse_too_long(path: str, candidate: Path) -> None:
+    """Refuse what the kernel would answer ENAMETOOLONG, before any system call sees it."""
+    encoded = os.fsencode(candidate)
+    if len(encoded) >= PATH_MAX:
+        raise ToolError(f"The path {path[:80]!r}… is too long ({len(encoded)} bytes); paths are "
+                        f"limited to {PATH_MAX - 1} bytes.")
+    longest = max(encoded.split(b"/"), key=len)
+    if len(longest) > NAME_MAX:
+        raise ToolError(f"A file name in {path[:80]!r}… is too long ({len(longest)} bytes); names "
+                        f"are limited to {NAME_MAX} bytes.")
 
 
 def _is_within(path: Path, folder: Path) -> bool:

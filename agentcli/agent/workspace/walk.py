@@ -14,11 +14,13 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator
-from itertools import pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 
+import regex
+
+from agentcli.agent.errors import ToolError
 from agentcli.agent.workspace.gitignore import GitIgnore, list_folder, path_ignored
 from agentcli.agent.workspace.jail import Workspace
 
@@ -77,59 +79,96 @@ def _relative(workspace: Workspace, path: Path) -> str:
 def compile_glob(pattern: str) -> Callable[[str], bool]:
     """A matcher for ``/``-separated relative paths.
 
-    ``*`` and ``?`` stay within one folder, ``**`` spans folders, ``[abc]`` and
-    ``{a,b}`` work as in a shell. A pattern without ``/`` matches the file name at any
-    depth (``*.py``); one with ``/`` matches the whole path (``src/**/*.ts``).
+    ``*`` and ``?`` stay within one folder, ``**`` as a whole segment spans folders (a
+    trailing one: everything below), ``[abc]`` and ``{a,b}`` work as in a shell. A pattern
+    without ``/`` matches the file name at any depth (``*.py``); one with ``/`` matches the
+    whole path (``src/**/*.ts``). Matching takes time linear in the path's length, whatever
+    the pattern (no backtracking blow-up on ``*a*a*a*a*b``).
+
+    Raises:
+        ToolError: an invalid pattern (a class such as ``[z-a]``).
     """
     matchers: list[Callable[[str], bool]] = []
-    for alternative in _expand_braces(pattern.strip())[:_MAX_BRACE_EXPANSIONS]:
+    for alternative in islice(_expand_braces(pattern.strip()), _MAX_BRACE_EXPANSIONS):
         alternative = alternative.removeprefix("./").lstrip("/")
-        regex = re.compile(_translate(alternative))
-        if "/" in alternative:
-            matchers.append(lambda rel, r=regex: r.match(rel) is not None)
+        if "/" not in alternative:
+            name = _compile_name(alternative, pattern)
+            matchers.append(lambda rel, m=name: m(rel.rsplit("/", 1)[-1]))
         else:
-            matchers.append(lambda rel, r=regex: r.match(rel.rsplit("/", 1)[-1]) is not None)
+            parts = [None if part == "**" else _compile_name(part, pattern)
+                     for part in alternative.split("/")]
+            matchers.append(lambda rel, p=parts: _match_parts(p, rel.split("/")))
     return lambda rel: any(match(rel) for match in matchers)
 
 
-def _translate(glob: str) -> str:
-    out: list[str] = []
+def _match_parts(parts: list[Callable[[str], bool] | None], names: list[str]) -> bool:
+    """Whether path ``names`` match pattern ``parts`` (None: ``**``), in len(parts)×len(names) steps."""
+    reach = [True] + [False] * len(names)  # reach[j]: the parts so far match names[:j]
+    last = len(parts) - 1
+    for index, part in enumerate(parts):
+        if part is None:  # any number of names; a trailing "**" at least one (what is below)
+            seen, spread = False, []
+            for ok in reach:
+                spread.append(seen or (ok and index != last))
+                seen = seen or ok
+            reach = spread
+        else:
+            reach = [False] + [reach[j] and part(name) for j, name in enumerate(names)]
+    return reach[-1]
+
+
+def _compile_name(glob: str, pattern: str) -> Callable[[str], bool]:
+    """A matcher for one file name; ``*`` runs (``**`` too) match any characters.
+
+    The text between two stars is found at its first place, atomically: no backtracking
+    into it, which is safe for fixed-length pieces and keeps matching linear.
+    """
+    pieces = _pieces(glob)
+    if len(pieces) == 1:
+        source = pieces[0] + r"\Z"
+    else:
+        middle = "".join(f"(?>.*?{piece})" for piece in pieces[1:-1])
+        source = pieces[0] + middle + ".*" + pieces[-1] + r"\Z"
+    try:
+        return regex.compile(source, regex.DOTALL | regex.VERSION0).match  # type: ignore[no-any-return]
+    except regex.error as exc:
+        raise ToolError(f"Invalid glob {pattern!r}: {exc}.") from None
+
+
+def _pieces(glob: str) -> list[str]:
+    """The regexes of the fixed-length pieces between the star runs of one name's glob."""
+    pieces: list[list[str]] = [[]]
     i = 0
     while i < len(glob):
         char = glob[i]
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
         if char == "*":
-            out.append("[^/]*")
+            if glob[i - 1 : i] != "*":
+                pieces.append([])
         elif char == "?":
-            out.append("[^/]")
+            pieces[-1].append(".")
         elif char == "[" and (close := glob.find("]", i + 2)) != -1:
             body = glob[i + 1 : close]
             negate = body[:1] in ("!", "^")
             body = body[1:] if negate else body
-            out.append("[" + ("^" if negate else "") + _class_body(body) + "]")
+            pieces[-1].append("[" + ("^" if negate else "") + _class_body(body) + "]")
             i = close + 1
             continue
         else:
-            out.append(re.escape(char))
+            pieces[-1].append(regex.escape(char))
         i += 1
-    return "".join(out) + r"\Z"
+    return ["".join(piece) for piece in pieces]
 
 
 def _class_body(body: str) -> str:
     return body.replace("\\", "\\\\").replace("[", "\\[")
 
 
-def _expand_braces(pattern: str) -> list[str]:
+def _expand_braces(pattern: str) -> Iterator[str]:
+    """The alternatives of ``{a,b}``, lazily: ``{a,b}`` thirty times over is 2**30 of them."""
     start = pattern.find("{")
     if start == -1:
-        return [pattern]
+        yield pattern
+        return
     depth, commas = 0, []
     for i in range(start, len(pattern)):
         if pattern[i] == "{":
@@ -140,10 +179,12 @@ def _expand_braces(pattern: str) -> list[str]:
                 if not commas:
                     break
                 bounds = [start, *commas, i]
-                options = [pattern[a + 1 : b] for a, b in pairwise(bounds)]
                 head, tail = pattern[:start], pattern[i + 1 :]
-                return [x for opt in options for x in _expand_braces(head + opt + tail)]
+                for a, b in pairwise(bounds):
+                    yield from _expand_braces(head + pattern[a + 1 : b] + tail)
+                return
         elif pattern[i] == "," and depth == 1:
             commas.append(i)
     # No matching brace or no comma: the "{" is literal; expand what follows it.
-    return [pattern[: start + 1] + rest for rest in _expand_braces(pattern[start + 1 :])]
+    for rest in _expand_braces(pattern[start + 1 :]):
+        yield pattern[: start + 1] + rest

@@ -7,6 +7,7 @@ Model and tool text is printed as-is (``markup=False``): rich would otherwise ea
 from __future__ import annotations
 
 import json
+import re
 from typing import IO, Any
 
 from agentcli.agent.events import Event
@@ -50,7 +51,7 @@ class EventPrinter:
         if self._mid_line:
             self.console.print()
             self._mid_line = False
-        self.console.print(text, style=style)
+        self.console.print(_printable(text), style=style)
 
     def _on_session_started(self, data: dict[str, Any]) -> None:
         verb = "resuming" if data.get("resumed") else "session"
@@ -93,6 +94,17 @@ class EventPrinter:
 
     def _on_error(self, data: dict[str, Any]) -> None:
         self._line(f"error: {data['message']}", "bold red")
+
+
+# C0 controls but none a one-line record needs, DEL, and the C1 range (\x9b is a CSI too)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(line: str) -> str:
+    """A progress line that cannot drive the terminal: file contents and tool output may
+    hold escape sequences (colours, cursor moves, a retitled window); ESC shows as ␛."""
+    return _CONTROL.sub(lambda m: "\u241b" if m.group() == "\x1b" else " " if m.group() == "\t" else "?",
+                        line)
 
 
 def _brief(arguments: str, limit: int = 120) -> str:
