@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from agent_harness import agentcli, rows
+from agent_harness import agentcli, rows, session_file
 from openai_answers import text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
@@ -81,3 +81,34 @@ def test_an_older_file_is_converted_and_reads_the_same(tmp_path: Path) -> None:
     stored = rows(path, "SELECT request, request_message_ids, tools_hash FROM model_calls ORDER BY id")
     assert all("tools" not in json.loads(r["request"]) for r in stored)
     assert all(not r["request_message_ids"].startswith("[") for r in stored)
+
+
+def test_a_two_megabyte_write_is_stored_once_plus_its_rollback_image(
+    openai_server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str]
+) -> None:
+    import base64
+    import os
+
+    content = base64.b64encode(os.urandom(1_500_000)).decode()  # 2 MB that barely compresses
+    openai_server.script(tool_answer(tool_call("write_file", {"path": "big.txt", "content": content}),
+                                     chunk_size=65536),
+                         text_answer("written"))
+    run = agentcli(["new", "write it", "-p", "--base-url", openai_server.base_url,
+                    "--approval", "full-auto"], env=env, cwd=workspace)
+    assert run.code == 0, run.stderr
+    db = session_file(workspace, run.session_id)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("VACUUM")  # count what is stored, not free pages
+    conn.close()
+    # the answer's arguments (in the transcript) and the file's after-image (for rollback);
+    # not again in tool_calls.arguments nor in the audit log's response
+    assert db.stat().st_size < 2 * len(content) + 300_000
+    call = rows(db, "SELECT arguments FROM tool_calls")[0]
+    assert call["arguments"] == ""
+    log = agentcli(["log", run.session_id, "--full", "--json"], env=env, cwd=workspace)
+    response = json.loads(log.stdout)["model_calls"][0]["response"]
+    sent = json.loads(response["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])
+    assert sent["content"] == content and "agentcli_from_message" not in response
+    show = agentcli(["show", run.session_id, "--json"], env=env, cwd=workspace)
+    assert json.loads(json.loads(show.stdout)["tool_calls"][0]["arguments"])["content"] == content

@@ -64,12 +64,12 @@ class AuditedRequest:
         calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                  for c in reply.tool_calls]
         with self.session.transaction():
-            self.session.model_calls.finish(
-                self._row, status="ok", response=reply.response, http_status=attempt.http_status,
-                latency_ms=attempt.latency_ms, usage=tokens,
-            )
             self.answer = self.session.transcript.append(
                 "assistant", reply.content, agent=self.agent, prompt_id=self.prompt_id,
                 tool_calls=calls or None, model_call_id=self._row,
+            )
+            self.session.model_calls.finish(
+                self._row, status="ok", response=reply.response, http_status=attempt.http_status,
+                latency_ms=attempt.latency_ms, usage=tokens, message=self.answer,
             )
         failpoint("model.answered")

@@ -78,3 +78,58 @@ def join_request(body: dict[str, Any], tools: Any) -> dict[str, Any]:
     if "tools" not in joined:
         joined["tools"] = tools
     return joined
+
+
+FROM_MESSAGE = "agentcli_from_message"
+"""Key of a stored response whose long fields are read from the transcript message."""
+_LONG = 200  # characters: shorter text stays in the row, readable with any SQLite tool
+
+
+def compact_response(response: Any, message_id: int, content: str,
+                     tool_calls: list[dict[str, Any]] | None) -> Any:
+    """``response`` with its long text and arguments set to None where the message (the
+    answer as stored) holds exactly them; a ``FROM_MESSAGE`` entry says which."""
+    try:
+        message = response["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        return response
+    if not isinstance(message, dict):
+        return response
+    moved: dict[str, Any] = {"id": message_id}
+    compact = json.loads(json.dumps(response))
+    target = compact["choices"][0]["message"]
+    if isinstance(message.get("content"), str) and len(message["content"]) > _LONG \
+            and message["content"] == content:
+        target["content"] = None
+        moved["content"] = True
+    stored = tool_calls or []
+    positions = []
+    for position, call in enumerate(target.get("tool_calls") or []):
+        function = call.get("function") if isinstance(call, dict) else None
+        arguments = function.get("arguments") if isinstance(function, dict) else None
+        if (isinstance(arguments, str) and len(arguments) > _LONG and position < len(stored)
+                and (stored[position].get("function") or {}).get("arguments") == arguments):
+            function["arguments"] = None
+            positions.append(position)
+    if positions:
+        moved["arguments"] = positions
+    if len(moved) == 1:
+        return response
+    compact[FROM_MESSAGE] = moved
+    return compact
+
+
+def expand_response(response: dict[str, Any], message_of: Any) -> dict[str, Any]:
+    """The response as received, from its compact form and its message (``message_of(id)``)."""
+    moved = response.get(FROM_MESSAGE) or {}
+    message = message_of(moved.get("id"))
+    full = {k: v for k, v in response.items() if k != FROM_MESSAGE}
+    if message is None:
+        return full
+    target = full["choices"][0]["message"]
+    if moved.get("content"):
+        target["content"] = message.content
+    for position in moved.get("arguments", []):
+        target["tool_calls"][position]["function"]["arguments"] = (
+            message.tool_calls[position]["function"]["arguments"])
+    return full

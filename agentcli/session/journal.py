@@ -5,8 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentcli.session.audit_codec import decode_ids, encode_ids, join_request, split_request, tools_json
-from agentcli.session.records import ModelCallRecord, ToolCallRecord, now_iso, storable_text
+from agentcli.session.audit_codec import (
+    FROM_MESSAGE,
+    compact_response,
+    decode_ids,
+    encode_ids,
+    expand_response,
+    join_request,
+    split_request,
+    tools_json,
+)
+from agentcli.session.records import Message, ModelCallRecord, ToolCallRecord, now_iso, storable_text
 from agentcli.session.redaction import Redactor
 from agentcli.store.blobs import BlobStore
 from agentcli.store.db import Db
@@ -33,14 +42,21 @@ class ToolJournal:
         summary: str | None = None,
         approval: str | None = None,
         status: str = "running",
+        from_message: bool = True,
     ) -> int:
-        """Journal a call before it runs; returns its row id."""
+        """Journal a call before it runs; returns its row id.
+
+        ``arguments`` are those of the call at ``position`` in the assistant message
+        ``message_id`` (``from_message``): they are not stored again — a 2 MB
+        ``write_file`` would otherwise sit in the file twice, and again as free pages
+        when the row is updated — and are read back from the message.
+        """
         cur = self._db.execute(
             "INSERT INTO tool_calls (agent, prompt_id, message_id, position, call_id, name, "
             "arguments, kind, summary, approval, status, started_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [agent, prompt_id, message_id, position, storable_text(call_id), storable_text(name),
-             self._redact.text(storable_text(arguments)), kind,
+             "" if from_message else self._redact.text(storable_text(arguments)), kind,
              self._redact.text(summary) if summary else summary, approval, status, now_iso()],
         )
         return cur.lastrowid
@@ -65,38 +81,47 @@ class ToolJournal:
 
     def get(self, tool_call_id: int) -> ToolCallRecord:
         """The call with this row id."""
-        return ToolCallRecord.from_row(
-            next(self._db.query("SELECT * FROM tool_calls WHERE id = ?", [tool_call_id]))
-        )
+        return self._records("WHERE t.id = ?", [tool_call_id])[0]
 
     def for_message(self, message_id: int) -> list[ToolCallRecord]:
         """The journaled calls of one assistant message, in order."""
-        rows = self._db.query(
-            "SELECT * FROM tool_calls WHERE message_id = ? ORDER BY position", [message_id]
-        )
-        return [ToolCallRecord.from_row(r) for r in rows]
+        return self._records("WHERE t.message_id = ? ORDER BY t.position", [message_id])
 
     def all(self, agent: str | None = None) -> list[ToolCallRecord]:
         """Every call, oldest first."""
-        where, params = ("WHERE agent = ?", [agent]) if agent else ("", [])
-        rows = self._db.query(f"SELECT * FROM tool_calls {where} ORDER BY id", params)
-        return [ToolCallRecord.from_row(r) for r in rows]
+        where, params = ("WHERE t.agent = ?", [agent]) if agent else ("", [])
+        return self._records(f"{where} ORDER BY t.id", params)
 
     def denied(self, prompt_ids: list[int]) -> list[ToolCallRecord]:
         """Calls the approval policy denied during these prompts."""
         if not prompt_ids:
             return []
         marks = ",".join("?" * len(prompt_ids))
-        rows = self._db.query(
-            f"SELECT * FROM tool_calls WHERE status = 'denied' AND prompt_id IN ({marks}) ORDER BY id",
-            prompt_ids,
-        )
-        return [ToolCallRecord.from_row(r) for r in rows]
+        return self._records(f"WHERE t.status = 'denied' AND t.prompt_id IN ({marks}) ORDER BY t.id",
+                             prompt_ids)
 
     def after(self, tool_call_id: int) -> list[ToolCallRecord]:
         """Calls with a row id above ``tool_call_id``."""
-        rows = self._db.query("SELECT * FROM tool_calls WHERE id > ? ORDER BY id", [tool_call_id])
-        return [ToolCallRecord.from_row(r) for r in rows]
+        return self._records("WHERE t.id > ? ORDER BY t.id", [tool_call_id])
+
+    def _records(self, where: str, params: list[Any]) -> list[ToolCallRecord]:
+        """Rows as records; arguments not stored in the row come from their message."""
+        rows = self._db.query(
+            f"SELECT t.*, CASE WHEN t.arguments = '' THEN m.tool_calls END AS message_calls "
+            f"FROM tool_calls t JOIN messages m ON m.id = t.message_id {where}", params
+        )
+        records = []
+        parsed: dict[str, Any] = {}
+        for row in rows:
+            text = row.pop("message_calls")
+            if text:
+                if text not in parsed:
+                    parsed[text] = json.loads(text)
+                calls = parsed[text]
+                if 0 <= row["position"] < len(calls):
+                    row["arguments"] = (calls[row["position"]].get("function") or {}).get("arguments") or ""
+            records.append(ToolCallRecord.from_row(row))
+        return records
 
 
 class AuditLog:
@@ -148,14 +173,24 @@ class AuditLog:
         http_status: int | None = None,
         latency_ms: int | None = None,
         usage: tuple[int | None, int | None, int | None] | None = None,
+        message: Message | None = None,
     ) -> None:
-        """Close an attempt: ``ok``, ``error`` or ``interrupted``."""
+        """Close an attempt: ``ok``, ``error`` or ``interrupted``.
+
+        With ``message`` (the answer as appended to the transcript), the response's long
+        text and tool-call arguments are not stored a second time: the row refers to
+        the message for them (audit_codec.py), and reading puts them back.
+        """
+        if response is not None:
+            response = self._redact.data(response)
+            if message is not None:
+                response = compact_response(response, message.id, message.content, message.tool_calls)
         prompt_tokens, completion_tokens, total_tokens = usage or (None, None, None)
         self._db.execute(
             "UPDATE model_calls SET status = ?, response = ?, error = ?, http_status = ?, "
             "latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?, "
             "finished_at = ? WHERE id = ?",
-            [status, json.dumps(self._redact.data(response)) if response is not None else None,
+            [status, json.dumps(response) if response is not None else None,
              self._redact.text(error) if error else error, http_status,
              latency_ms, prompt_tokens, completion_tokens, total_tokens, now_iso(), model_call_id],
         )
@@ -169,12 +204,18 @@ class AuditLog:
     def _record(self, row: dict[str, Any]) -> ModelCallRecord:
         digest = row.pop("tools_hash", None)
         record = ModelCallRecord.from_row({**row, "request_message_ids": None})
+        if record.response is not None and FROM_MESSAGE in record.response:
+            record.response = expand_response(record.response, self._message)
         record.request_message_ids = decode_ids(row["request_message_ids"])
         if digest:
             if digest not in self._tools:
                 self._tools[digest] = json.loads(self._blobs.get(digest))
             record.request = join_request(record.request, self._tools[digest])
         return record
+
+    def _message(self, message_id: int) -> Message | None:
+        rows = list(self._db.query("SELECT * FROM messages WHERE id = ?", [message_id]))
+        return Message.from_row(rows[0]) if rows else None
 
     def close_pending(self, agent: str, error: str) -> int:
         """Mark one agent's attempts left ``pending`` by a dead process as ``interrupted``.
