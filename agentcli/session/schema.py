@@ -195,3 +195,45 @@ def m003_file_tracking(db: Any) -> None:
     for statement in _TRACKING_TABLES.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+_COMPACTION_TABLES = """
+CREATE TABLE compactions (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL DEFAULT 'orchestrator',
+    prompt_id INTEGER REFERENCES prompts(id),
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    first_message_id INTEGER NOT NULL,
+    last_message_id INTEGER NOT NULL,
+    at_message_id INTEGER NOT NULL,
+    pinned_message_id INTEGER,
+    previous_id INTEGER REFERENCES compactions(id),
+    summary TEXT,
+    model_call_id INTEGER REFERENCES model_calls(id),
+    tokens_before INTEGER,
+    tokens_after INTEGER,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    rolled_back_by INTEGER
+);
+CREATE INDEX compactions_agent ON compactions (agent, id);
+
+ALTER TABLE model_calls ADD COLUMN purpose TEXT NOT NULL DEFAULT 'turn';
+ALTER TABLE model_calls ADD COLUMN estimated_tokens INTEGER;
+ALTER TABLE model_calls ADD COLUMN cached_tokens INTEGER;
+ALTER TABLE model_calls ADD COLUMN compaction_id INTEGER
+"""
+
+
+@SCHEMA.migration
+def m005_compaction(db: Any) -> None:
+    """SPEC §4b: summaries of older turns, and what each request cost in tokens.
+
+    Numbered 005 (the scouts' migration is m004); on a branch without it this is the
+    fourth step — the owner orders them at merge.
+    """
+    for statement in _COMPACTION_TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)
