@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.approval import Asker
 from agentcli.agent.config import Settings, resolve_settings
@@ -17,8 +17,11 @@ from agentcli.cli.render.events import EventPrinter, JsonLines
 from agentcli.errors import UsageError
 from agentcli.session.session import Session
 
+if TYPE_CHECKING:
+    from agentcli.agent.context import ContextSettings
+
 # What a session remembers of how it was started (never a key): resume uses it.
-REMEMBERED = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout")
+REMEMBERED = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout", "no_compact")
 
 
 @dataclass
@@ -143,8 +146,17 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     ))
     runner = ToolRunner(session, ORCHESTRATOR, toolbox, Approver(settings.approval or "ask", asker),
                         tracker, emit)
-    loop = AgentLoop(session, ORCHESTRATOR, model, runner, emit, context_window=settings.context_window)
+    loop = AgentLoop(session, ORCHESTRATOR, model, runner, emit, context_window=settings.context_window or 0,
+                     context=context_settings(settings))
     return Orchestrator(session, loop, tracker, emit, max_turns=settings.max_turns)
+
+
+def context_settings(settings: Settings) -> ContextSettings:
+    """The compaction settings of a run."""
+    from agentcli.agent.context import ContextSettings
+
+    return ContextSettings(window=settings.context_window or 0, compact_at=settings.compact_at,
+                           compact=not settings.no_compact)
 
 
 def finish(session: Session, result: TurnResult, options: RunOptions, emit: EventSink) -> int:

@@ -32,14 +32,23 @@ MaxTurnsOpt = Annotated[
 ]
 ContextOpt = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option("--context-window", help="Tokens the model accepts (default 128000)."),
+    typer.Option("--context-window",
+                 help="Tokens the model accepts (default: the model's, from the config or agentcli's "
+                      "table, else 128000); older turns are summarised to fit."),
+]
+
+NoCompactOpt = Annotated[
+    Optional[bool],  # noqa: UP045
+    typer.Option("--no-compact/--compact",
+                 help="Never summarise older turns: they leave the model's view (you are told which). "
+                      "Remembered by the session; --compact turns summaries back on."),
 ]
 
 
 def _flags(model: str | None, base_url: str | None, approval: str | None, max_turns: int | None,
-           context_window: int | None) -> dict[str, object]:
+           context_window: int | None, no_compact: bool | None = None) -> dict[str, object]:
     return {"model": model, "base_url": base_url, "approval": approval, "max_turns": max_turns,
-            "context_window": context_window}
+            "context_window": context_window, "no_compact": no_compact}
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +64,7 @@ def register(app: typer.Typer) -> None:
         approval: ApprovalOpt = None,
         max_turns: MaxTurnsOpt = None,
         context_window: ContextOpt = None,
+        no_compact: NoCompactOpt = None,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -64,7 +74,7 @@ def register(app: typer.Typer) -> None:
         from agentcli.cli.session_run import start_session
 
         options = RunOptions(prompt, print_mode, json,
-                             _flags(model, base_url, approval, max_turns, context_window))
+                             _flags(model, base_url, approval, max_turns, context_window, no_compact))
         return start_session(make_context(workspace, sessions_dir), options)
 
     @app.command()
@@ -78,6 +88,7 @@ def register(app: typer.Typer) -> None:
         approval: ApprovalOpt = None,
         max_turns: MaxTurnsOpt = None,
         context_window: ContextOpt = None,
+        no_compact: NoCompactOpt = None,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -87,7 +98,7 @@ def register(app: typer.Typer) -> None:
         from agentcli.cli.session_run import resume_session
 
         options = RunOptions(prompt, print_mode, json,
-                             _flags(model, base_url, approval, max_turns, context_window))
+                             _flags(model, base_url, approval, max_turns, context_window, no_compact))
         return resume_session(make_context(workspace, sessions_dir), session, options,
                               explicit_workspace=workspace is not None)
 

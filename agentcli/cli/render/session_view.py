@@ -12,6 +12,7 @@ from typing import Any
 
 from agentcli.session.records import (
     Checkpoint,
+    CompactionRecord,
     FileChange,
     Grant,
     Message,
@@ -42,6 +43,7 @@ class SessionView:
     file_changes: list[FileChange] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
+    compactions: list[CompactionRecord] = field(default_factory=list)
 
     def calls_by_message(self) -> dict[int, list[ToolCallRecord]]:
         """Journaled tool calls grouped under the assistant message that asked for them."""
@@ -79,6 +81,7 @@ def load_view(session: Session, *, busy: bool, everything: bool = False) -> Sess
         messages=session.transcript.all(),
         tool_calls=session.tool_calls.all(),
         audit_totals=session.model_calls.totals(),
+        compactions=session.compactions.all(),
     )
     if everything:
         view.model_calls = session.model_calls.all()
@@ -130,6 +133,7 @@ def show_json(view: SessionView) -> dict[str, Any]:
         "prompts": [asdict(p) for p in view.prompts],
         "messages": [asdict(m) for m in view.messages],
         "tool_calls": [asdict(c) for c in view.tool_calls],
+        "compactions": [asdict(c) for c in view.compactions],
         "totals": view.totals(),
     }
 
