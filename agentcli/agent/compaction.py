@@ -305,7 +305,7 @@ def _render(message: Message) -> str:
 def compact_now(loop: AgentLoop, cancel: CancelToken | None = None) -> CompactionRecord | None:
     """Compact an agent's context now, whatever its size: ``/compact`` and ``agentcli compact``.
 
-    Keeps only the newest turns verbatim; returns the compaction (``status`` ``done`` or
+    Keeps only the newest step verbatim; returns the compaction (``status`` ``done`` or
     ``failed``), or None when there was nothing older to summarise.
 
     Example:
@@ -313,6 +313,5 @@ def compact_now(loop: AgentLoop, cancel: CancelToken | None = None) -> Compactio
         >>> record.status, record.last_message_id
         ('done', 41)
     """
-    return loop.compactor.compact(None, cancel or NEVER, loop.runner.schemas(), reason="manual",
-                                  keep=min(loop.compactor.settings.keep, 0.1))
+    return loop.compactor.compact(None, cancel or NEVER, loop.runner.schemas(), reason="manual", keep=0.0)
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 KeepOpt = Annotated[
     Optional[float],  # noqa: UP045 - typer reads the annotation at run time
-    typer.Option("--keep", help="Share of the window the newest turns keep verbatim (default 0.1)."),
+    typer.Option("--keep", help="Share of the window the newest turns keep verbatim "
+                                "(default 0: the newest step only)."),
 ]
 
 
