@@ -168,11 +168,12 @@ def grow(folder: Path, window: int, file_chars: int, sizes: list[int], runs: int
             done += 1
         largest_est = session.db.scalar("SELECT max(estimated_tokens) FROM model_calls")
         ms = median_ms(runs, lambda: open_and_build(session.path, settings, tools))
+        opening = median_ms(runs, lambda: Session.open(session.path, writer=False).close())
         base_ms = base_ms or ms
         compactions = session.db.scalar("SELECT count(*) FROM compactions WHERE status = 'done'")
         print(f"{size:>7,} {session.transcript.count():>9,} {largest_est:>14,} {model.largest:>17,} "
               f"{ms:>14.2f} {ms / base_ms:>5.2f}x {model.share():>12.1%} {model.smallest:>6.1%} "
-              f"{compactions:>12,}")
+              f"{compactions:>12,}   (open alone {opening:.2f} ms)")
         ok = ok and largest_est <= window and model.largest <= window
         ok = ok and ms <= 2 * base_ms and model.share() >= 0.9
     session.close()

@@ -219,6 +219,7 @@ CREATE TABLE compactions (
     rolled_back_by INTEGER
 );
 CREATE INDEX compactions_agent ON compactions (agent, id);
+CREATE INDEX compactions_pending ON compactions (agent) WHERE status = 'pending';
 
 ALTER TABLE model_calls ADD COLUMN purpose TEXT NOT NULL DEFAULT 'turn';
 ALTER TABLE model_calls ADD COLUMN estimated_tokens INTEGER;
