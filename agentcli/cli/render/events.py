@@ -78,12 +78,12 @@ class EventPrinter:
 
     def _on_compaction_started(self, data: dict[str, Any]) -> None:
         count = f"{data['messages']} older messages" if data.get("messages") is not None else "older messages"
-        self._line(f"compacting the context: summarising {count} (about {data['tokens_before']} of "
-                   f"{data['window']} tokens used)", "dim")
+        self._line(f"compacting the context: summarising {count} (the next request would take about "
+                   f"{data['tokens_before']} of {data['window']} tokens)", "dim")
 
     def _on_compaction_finished(self, data: dict[str, Any]) -> None:
         if data["status"] == "done":
-            self._line(f"compacted: about {data['tokens_after']} tokens now", "dim")
+            self._line(f"compacted: the next request takes about {data['tokens_after']} tokens", "dim")
         else:
             self._line(f"compaction failed: {data.get('error') or data['status']}", "yellow")
 
