@@ -43,7 +43,8 @@ def build(workspace: Path, messages: int) -> str:
             prompt = session.prompts.add(f"prompt {index}")
             session.prompts.finish(prompt.id, "done")
             session.transcript.append("user", f"{index}: {BODY}", prompt_id=prompt.id, agent="orchestrator")
-            session.transcript.append("assistant", f"{index}: {BODY}", prompt_id=prompt.id, agent="orchestrator")
+            session.transcript.append("assistant", f"{index}: {BODY}", prompt_id=prompt.id,
+                                      agent="orchestrator")
     session.close()
     return session.id
 

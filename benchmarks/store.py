@@ -115,7 +115,8 @@ def open_only(path: Path) -> None:
 def context_only(path: Path, runs: int) -> float:
     """Median time of loading the context of an already open session."""
     with Session.open(path, writer=True) as session:
-        return median_ms(runs, lambda: session.transcript.context(budget_chars=BUDGET_CHARS, agent="orchestrator"))
+        return median_ms(runs, lambda: session.transcript.context(budget_chars=BUDGET_CHARS,
+                                                                  agent="orchestrator"))
 
 
 def cli_command() -> list[str]:

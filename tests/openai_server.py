@@ -24,6 +24,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -166,7 +167,17 @@ class ScriptedOpenAIServer:
         with self._cond:
             self._by_turn = list(answers)
 
+    def answer_with(self, responder: Callable[[Any], Answer | None]) -> None:
+        """Answer each request with ``responder(body)``: the test decides from what was sent
+        (e.g. a summarising request, or the step its last tool result says it is at).
+        Replaces any script."""
+        with self._cond:
+            self._responder = responder
+
     def _take(self, body: Any) -> Answer | None:
+        responder = getattr(self, "_responder", None)
+        if responder is not None:
+            return responder(body)
         by_turn = getattr(self, "_by_turn", None)
         if by_turn is not None:
             messages = body.get("messages") if isinstance(body, dict) else None

@@ -93,8 +93,9 @@ def test_a_two_megabyte_write_is_stored_once_plus_its_rollback_image(
     openai_server.script(tool_answer(tool_call("write_file", {"path": "big.txt", "content": content}),
                                      chunk_size=65536),
                          text_answer("written"))
+    # a window that holds the 2 MB answer (a model that can write it has one)
     run = agentcli(["new", "write it", "-p", "--base-url", openai_server.base_url,
-                    "--approval", "full-auto"], env=env, cwd=workspace)
+                    "--approval", "full-auto", "--context-window", "2000000"], env=env, cwd=workspace)
     assert run.code == 0, run.stderr
     db = session_file(workspace, run.session_id)
     conn = sqlite3.connect(db)

@@ -26,13 +26,17 @@ class AuditedRequest:
         7
     """
 
+    purpose = "turn"  # model_calls.purpose of the rows it writes
+
     def __init__(self, session: Session, agent: str, *, prompt_id: int | None, message_ids: list[int],
-                 emit: EventSink):
+                 emit: EventSink, estimated_tokens: int | None = None, compaction_id: int | None = None):
         self.session = session
         self.agent = agent
         self.prompt_id = prompt_id
         self.message_ids = message_ids
         self.emit = emit
+        self.estimated_tokens = estimated_tokens
+        self.compaction_id = compaction_id
         self.answer: Message | None = None
         self._row: int | None = None
 
@@ -41,7 +45,8 @@ class AuditedRequest:
         self._row = self.session.model_calls.begin(
             agent=self.agent, model=attempt.model, endpoint_host=attempt.endpoint_host,
             request=attempt.request, message_ids=self.message_ids, attempt=attempt.number,
-            prompt_id=self.prompt_id,
+            prompt_id=self.prompt_id, purpose=self.purpose, estimated_tokens=self.estimated_tokens,
+            compaction_id=self.compaction_id,
         )
 
     def retrying(self, attempt: Attempt, seconds: float) -> None:
@@ -61,15 +66,23 @@ class AuditedRequest:
             return
         usage = reply.usage
         tokens = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) if usage else None
-        calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                 for c in reply.tool_calls]
         with self.session.transaction():
-            self.answer = self.session.transcript.append(
-                "assistant", reply.content, agent=self.agent, prompt_id=self.prompt_id,
-                tool_calls=calls or None, model_call_id=self._row,
-            )
+            message = self.commit_answer(self._row, reply)
             self.session.model_calls.finish(
                 self._row, status="ok", response=reply.response, http_status=attempt.http_status,
-                latency_ms=attempt.latency_ms, usage=tokens, message=self.answer,
+                latency_ms=attempt.latency_ms, usage=tokens,
+                cached_tokens=usage.cached_tokens if usage else None, message=message,
             )
         failpoint("model.answered")
+
+    def commit_answer(self, row: int, reply: ModelReply) -> Message | None:
+        """Record what the answer is for, inside the transaction that closes its audit row:
+        for an agent's turn, the assistant message appended to its transcript (returned, so
+        the audit row can refer to it for long text instead of storing it twice)."""
+        calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                 for c in reply.tool_calls]
+        self.answer = self.session.transcript.append(
+            "assistant", reply.content, agent=self.agent, prompt_id=self.prompt_id,
+            tool_calls=calls or None, model_call_id=row,
+        )
+        return self.answer

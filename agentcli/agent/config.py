@@ -5,8 +5,14 @@ user config folder (``platformdirs``, e.g. ``~/.config/agentcli/config.toml``).
 Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``approval``, ``max_turns``, ``context_window``, ``shell_timeout``, ``max_attempts``,
 ``retry_max_wait``, ``stream``, ``max_file_bytes``, ``scouts``, ``scout_depth``,
-``scout_model``, ``scout_steps``. An unknown key is a warning naming the
-file and the key, not an error: a newer agentcli's config still works here.
+``scout_model``, ``scout_steps``, ``compact_at``, ``no_compact``, and the table
+``context_windows`` of per-model windows (``[context_windows]`` then
+``"llama3.1:8b" = 8192``). An unknown key is a warning naming the file and the key, not an
+error: a newer agentcli's config still works here.
+
+The context window is ``--context-window``, else ``context_window`` from the environment
+or a file, else the model's entry in ``context_windows``, else agentcli's own table of
+known models (:data:`MODEL_WINDOWS`), else 128,000.
 """
 
 from __future__ import annotations
@@ -29,6 +35,13 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_CONTEXT_WINDOW = 128_000
+MODEL_WINDOWS = {
+    "gpt-4o": 128_000, "gpt-4o-mini": 128_000, "gpt-4-turbo": 128_000, "gpt-3.5-turbo": 16_385,
+    "gpt-4.1": 1_047_576, "gpt-4.1-mini": 1_047_576, "gpt-4.1-nano": 1_047_576,
+    "o1": 200_000, "o3": 200_000, "o3-mini": 200_000, "o4-mini": 200_000,
+}
+"""Context windows (tokens) of models agentcli knows; ``context_windows`` in a config adds more."""
 APPROVAL_MODES = ("ask", "auto-edit", "full-auto", "read-only")
 
 ENVIRONMENT = {
@@ -46,7 +59,10 @@ class Settings:
     base_url: str | None = None
     approval: str | None = None  # resolved later: "ask" in a terminal, else not asking
     max_turns: int = 100
-    context_window: int = 128_000  # tokens the model accepts; the transcript is cut to fit
+    context_window: int | None = None  # tokens the model accepts; resolved per model when not given
+    context_windows: dict[str, Any] | None = None  # per-model windows from the config files
+    compact_at: float = 0.8  # compact older turns before a request passes this share of the window
+    no_compact: bool = False  # never summarise: older turns leave the view (and the user is told)
     shell_timeout: int = int(DEFAULT_LIMITS.shell_timeout)  # one set of defaults: the tools'
     stream: bool = True
     max_attempts: int = ModelSettings.max_attempts  # tries of one model request (retries + 1)
@@ -145,6 +161,7 @@ def resolve_settings(
         if not value > 0 or value == float("inf"):
             raise UsageError(f"{name} must be a positive number of seconds")
         setattr(settings, name, value)
+    _resolve_context(settings)
     for name in ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes",
                  "scouts", "scout_steps"):
         try:
@@ -164,6 +181,23 @@ def resolve_settings(
     if settings.approval is not None and settings.approval not in APPROVAL_MODES:
         raise UsageError(f"unknown approval mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
     return settings
+
+
+def _resolve_context(settings: Settings) -> None:
+    """Check the compaction settings and settle the context window for the model."""
+    windows = settings.context_windows or {}
+    if not isinstance(windows, dict):
+        raise UsageError('context_windows must be a table of model = tokens, e.g. "llama3.1:8b" = 8192')
+    if settings.context_window is None:
+        settings.context_window = windows.get(settings.model) or MODEL_WINDOWS.get(
+            settings.model, DEFAULT_CONTEXT_WINDOW)
+    try:
+        settings.compact_at = float(settings.compact_at)
+    except (TypeError, ValueError):
+        raise UsageError("compact_at must be a number between 0.1 and 1 (a share of the window)") from None
+    if not 0.1 <= settings.compact_at <= 1:
+        raise UsageError("compact_at must be a number between 0.1 and 1 (a share of the window)")
+    settings.no_compact = bool(settings.no_compact)
 
 
 def trust_file() -> Path:

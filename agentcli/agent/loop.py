@@ -20,11 +20,13 @@ check; the stop is recorded and the turn stays resumable unless the person dropp
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from agentcli.agent.audit import AuditedRequest
 from agentcli.agent.cancel import Cancelled, CancelToken
+from agentcli.agent.compaction import Compactor
+from agentcli.agent.context import ContextSettings
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.model.protocol import Model
 from agentcli.agent.runner import ToolRunner
@@ -34,9 +36,6 @@ from agentcli.session.records import ORCHESTRATOR, Message, Prompt
 if TYPE_CHECKING:
     from agentcli.agent.history.tracker import Tracker
     from agentcli.session.session import Session
-
-CHARS_PER_TOKEN = 4  # a rough, conservative estimate for cutting the transcript to fit
-
 
 class TranscriptError(RuntimeError):
     """The transcript breaks a rule the loop relies on (a bug, never the model's fault)."""
@@ -64,13 +63,14 @@ class AgentLoop:
     """
 
     def __init__(self, session: Session, agent: str, model: Model, runner: ToolRunner, emit: EventSink,
-                 *, context_window: int):
+                 *, context_window: int, context: ContextSettings | None = None):
         self.session = session
         self.agent = agent
         self.model = model
         self.runner = runner
         self.emit = emit
-        self.context_chars = context_window * CHARS_PER_TOKEN
+        settings = replace(context or ContextSettings(), window=context_window)
+        self.compactor = Compactor(session, agent, model, emit, settings)
 
     def run_turn(self, prompt_id: int | None, cancel: CancelToken, max_steps: int) -> TurnResult:
         """Step until the agent answers without tool calls, or ``max_steps`` model calls.
@@ -96,15 +96,19 @@ class AgentLoop:
             asked += 1
 
     def ask(self, prompt_id: int | None, cancel: CancelToken) -> Message:
-        """One model request from the agent's current context; its answer is committed."""
-        context = self.session.transcript.context(self.context_chars, self.agent)
-        _check_answered(context)
-        audit = AuditedRequest(self.session, self.agent, prompt_id=prompt_id,
-                               message_ids=[m.id for m in context], emit=self.emit)
+        """One model request from the agent's active context (compacted first when it would
+        pass ``compact_at`` of the window); its answer is committed."""
+        tools = self.runner.schemas()
+        context = self.compactor.prepare(prompt_id, cancel, tools)
+        _check_answered(context.messages)
+        audit = AuditedRequest(self.session, self.agent, prompt_id=prompt_id, message_ids=context.message_ids,
+                               emit=self.emit, estimated_tokens=context.tokens,
+                               compaction_id=context.compaction.id if context.compaction else None)
         self.emit(Event("model.request", {"agent": self.agent, "prompt": prompt_id,
-                                          "messages": len(context)}))
+                                          "messages": len(context.messages), "tokens": context.tokens,
+                                          "window": self.compactor.settings.window}))
         reply = self.model.complete(
-            [m.to_api() for m in context], self.runner.schemas(), log=audit, cancel=cancel,
+            [m.to_api() for m in context.messages], tools, log=audit, cancel=cancel,
             on_text=lambda text: self.emit(Event("assistant.delta", {"agent": self.agent, "text": text})),
         )
         message = audit.answer
@@ -117,7 +121,7 @@ class AgentLoop:
             "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
             "usage": None if usage is None else {
                 "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.total_tokens,
+                "total_tokens": usage.total_tokens, "cached_tokens": usage.cached_tokens,
             },
         }))
         return message

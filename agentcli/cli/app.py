@@ -21,9 +21,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from agentcli.cli.commands import inspect, rollback, run, trust
+    from agentcli.cli.commands import compact, inspect, rollback, run, trust
 
     run.register(app)
+    compact.register(app)
     rollback.register(app)
     inspect.register(app)
     trust.register(app)

@@ -18,12 +18,13 @@ from agentcli.errors import UsageError
 from agentcli.session.session import Session
 
 if TYPE_CHECKING:
+    from agentcli.agent.context import ContextSettings
     from agentcli.agent.model.protocol import Model
     from agentcli.agent.tools.registry import ToolRegistry
 
 # What a session remembers of how it was started (never a key): resume uses it.
 REMEMBERED = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout",
-              "scouts", "scout_depth", "scout_model", "scout_steps")
+              "scouts", "scout_depth", "scout_model", "scout_steps", "no_compact")
 
 
 @dataclass
@@ -164,7 +165,8 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     add_scout_tool(session, toolbox, model.for_model(settings.scout_model or settings.model), emit, settings)
     runner = ToolRunner(session, ORCHESTRATOR, toolbox, Approver(settings.approval or "ask", asker),
                         tracker, emit)
-    loop = AgentLoop(session, ORCHESTRATOR, model, runner, emit, context_window=settings.context_window)
+    loop = AgentLoop(session, ORCHESTRATOR, model, runner, emit, context_window=settings.context_window or 0,
+                     context=context_settings(settings))
     return Orchestrator(session, loop, tracker, emit, max_turns=settings.max_turns)
 
 
@@ -181,6 +183,14 @@ def add_scout_tool(session: Session, toolbox: ToolRegistry, model: Model, emit: 
         context_window=settings.context_window,
     ))
     toolbox.register(ScoutTool(fanout, depth=0))
+
+
+def context_settings(settings: Settings) -> ContextSettings:
+    """The compaction settings of a run."""
+    from agentcli.agent.context import ContextSettings
+
+    return ContextSettings(window=settings.context_window or 0, compact_at=settings.compact_at,
+                           compact=not settings.no_compact)
 
 
 def finish(session: Session, result: TurnResult, options: RunOptions, emit: EventSink) -> int:

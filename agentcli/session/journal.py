@@ -143,6 +143,9 @@ class AuditLog:
         attempt: int,
         prompt_id: int | None,
         agent: str,
+        purpose: str = "turn",
+        estimated_tokens: int | None = None,
+        compaction_id: int | None = None,
     ) -> int:
         """Journal an attempt as ``pending`` before it is sent; returns its row id.
 
@@ -156,10 +159,10 @@ class AuditLog:
             digest = self._blobs.put(tools_json(self._redact.data(tools)))
         cur = self._db.execute(
             "INSERT INTO model_calls (agent, prompt_id, attempt, model, endpoint_host, request, "
-            "request_message_ids, tools_hash, status, started_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            "request_message_ids, tools_hash, status, started_at, purpose, estimated_tokens, compaction_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
             [agent, prompt_id, attempt, model, endpoint_host, json.dumps(self._redact.data(body)),
-             encode_ids(message_ids), digest, now_iso()],
+             encode_ids(message_ids), digest, now_iso(), purpose, estimated_tokens, compaction_id],
         )
         return cur.lastrowid
 
@@ -173,6 +176,7 @@ class AuditLog:
         http_status: int | None = None,
         latency_ms: int | None = None,
         usage: tuple[int | None, int | None, int | None] | None = None,
+        cached_tokens: int | None = None,
         message: Message | None = None,
     ) -> None:
         """Close an attempt: ``ok``, ``error`` or ``interrupted``.
@@ -189,11 +193,23 @@ class AuditLog:
         self._db.execute(
             "UPDATE model_calls SET status = ?, response = ?, error = ?, http_status = ?, "
             "latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?, "
-            "finished_at = ? WHERE id = ?",
+            "cached_tokens = ?, finished_at = ? WHERE id = ?",
             [status, json.dumps(response) if response is not None else None,
              self._redact.text(error) if error else error, http_status,
-             latency_ms, prompt_tokens, completion_tokens, total_tokens, now_iso(), model_call_id],
+             latency_ms, prompt_tokens, completion_tokens, total_tokens, cached_tokens, now_iso(),
+             model_call_id],
         )
+
+    def calibration(self, agent: str) -> tuple[int, int] | None:
+        """``(prompt_tokens, estimated_tokens)`` of the agent's newest answered request that
+        has both: how the endpoint's count compares with agentcli's estimate."""
+        row = self._db.execute(
+            # the newest few only: an endpoint that never reports usage must not cost a full scan
+            "SELECT prompt_tokens, estimated_tokens FROM (SELECT * FROM model_calls WHERE agent = ? "
+            "ORDER BY id DESC LIMIT 20) WHERE status = 'ok' AND prompt_tokens > 0 AND estimated_tokens > 0 "
+            "ORDER BY id DESC LIMIT 1", [agent]
+        ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def all(self, agent: str | None = None) -> list[ModelCallRecord]:
         """Every attempt, oldest first."""

@@ -175,6 +175,10 @@ class ModelCallRecord:
     total_tokens: int | None
     started_at: str
     finished_at: str | None
+    purpose: str = "turn"  # "turn": the agent's own step; "compaction": a summarising call
+    estimated_tokens: int | None = None  # the request's size as estimated before it was sent
+    cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens, when reported
+    compaction_id: int | None = None  # the summary the request carried in place of older turns
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ModelCallRecord:
@@ -187,6 +191,45 @@ class ModelCallRecord:
                 "response": _loads(row["response"]),
             }
         )
+
+
+COMPACTION = "compaction"
+"""The ``purpose`` of a summarising model call (its ``agent`` is the agent it compacts)."""
+
+
+@dataclass
+class CompactionRecord:
+    """One compaction: the summary that stands for an agent's live messages with ids
+    ``first_message_id`` .. ``last_message_id`` in every later request.
+
+    ``status`` is ``pending`` (its summarising call not answered yet), ``done``,
+    ``failed`` (the call failed; nothing changed) or ``dropped`` (no summary: the
+    messages left the model's view, and the user was told).
+    """
+
+    id: int
+    agent: str
+    prompt_id: int | None
+    reason: str  # auto, manual, no-compact, failed
+    status: str
+    first_message_id: int
+    last_message_id: int
+    at_message_id: int  # the newest message of the transcript when it was made
+    pinned_message_id: int | None  # the user message of the turn the kept tail starts in
+    previous_id: int | None  # the compaction it builds on (its summary is folded in)
+    summary: str | None  # exactly what requests carry in place of the covered messages
+    model_call_id: int | None
+    tokens_before: int | None
+    tokens_after: int | None
+    error: str | None
+    created_at: str
+    finished_at: str | None
+    rolled_back_by: int | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> CompactionRecord:
+        """Build from a ``compactions`` row."""
+        return cls(**row)
 
 
 @dataclass

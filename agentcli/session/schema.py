@@ -225,6 +225,37 @@ CREATE INDEX scouts_prompt ON scouts (prompt_id)
 """
 
 
+_COMPACTION_TABLES = """
+CREATE TABLE compactions (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL DEFAULT 'orchestrator',
+    prompt_id INTEGER REFERENCES prompts(id),
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    first_message_id INTEGER NOT NULL,
+    last_message_id INTEGER NOT NULL,
+    at_message_id INTEGER NOT NULL,
+    pinned_message_id INTEGER,
+    previous_id INTEGER REFERENCES compactions(id),
+    summary TEXT,
+    model_call_id INTEGER REFERENCES model_calls(id),
+    tokens_before INTEGER,
+    tokens_after INTEGER,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    rolled_back_by INTEGER
+);
+CREATE INDEX compactions_agent ON compactions (agent, id);
+CREATE INDEX compactions_pending ON compactions (agent) WHERE status = 'pending';
+
+ALTER TABLE model_calls ADD COLUMN purpose TEXT NOT NULL DEFAULT 'turn';
+ALTER TABLE model_calls ADD COLUMN estimated_tokens INTEGER;
+ALTER TABLE model_calls ADD COLUMN cached_tokens INTEGER;
+ALTER TABLE model_calls ADD COLUMN compaction_id INTEGER
+"""
+
+
 @SCHEMA.migration
 def m004_scouts(db: Any) -> None:
     """SPEC §4: one row per scout, linking its agent id to the tool call and task."""
@@ -254,3 +285,12 @@ def m005_linear_audit(db: Any) -> None:
         ids = json.loads(message_ids) if (message_ids or "").startswith("[") else None
         db.execute("UPDATE model_calls SET request = ?, request_message_ids = ?, tools_hash = ? WHERE id = ?",
                    [json.dumps(body), encode_ids(ids) if ids is not None else message_ids, digest, row_id])
+
+
+@SCHEMA.migration
+def m006_compaction(db: Any) -> None:
+    """SPEC §4b: summaries of older turns, and what each request cost in tokens.
+    """
+    for statement in _COMPACTION_TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)

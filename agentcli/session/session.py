@@ -10,6 +10,7 @@ from typing import Any
 
 from agentcli import __version__
 from agentcli.errors import SessionFileError
+from agentcli.session.compactions import Compactions
 from agentcli.session.files import Checkpoints, FileLog, Grants, Plan
 from agentcli.session.journal import AuditLog, ToolJournal
 from agentcli.session.records import ORCHESTRATOR, Prompt, SessionMeta, now_iso
@@ -53,6 +54,7 @@ class Session:
         self.snapshots = Snapshots(db)
         self.rollbacks = Rollbacks(db)
         self.scouts = Scouts(db)
+        self.compactions = Compactions(db, self.redactor)
 
     @classmethod
     def create(

@@ -191,6 +191,42 @@ class Transcript:
         system = self.system(agent)
         return ([system] if system else []) + picked
 
+    def tail(self, agent: str, after_id: int, budget_chars: int, *, tool_chars: int | None = None,
+             upto_id: int | None = None) -> tuple[list[Message], bool]:
+        """The agent's live non-system messages with ids above ``after_id`` (and at most
+        ``upto_id``), oldest first, read backwards from the newest until ``budget_chars``
+        is passed.
+
+        A tool message counts at most ``tool_chars`` (it is sent trimmed). Returns the
+        messages and whether they reach back to ``after_id`` (False: older ones were left
+        unread because the budget ran out). Its cost follows the budget, not the session.
+        """
+        picked: list[Message] = []
+        used = 0
+        complete = True
+        sql = (f"SELECT chars, {_MESSAGE_COLUMNS} FROM messages WHERE agent = ? AND id > ? "
+               "AND id <= ? AND role != 'system' AND rolled_back_by IS NULL ORDER BY id DESC")
+        role_at = 1 + _MESSAGE_FIELDS.index("role")
+        with self._db.cursor(sql, [agent, after_id, upto_id if upto_id is not None else 2**62]) as cursor:
+            for row in cursor:
+                if used > budget_chars:
+                    complete = False
+                    break
+                chars = row[0]
+                if tool_chars is not None and row[role_at] == "tool":
+                    chars = min(chars, tool_chars)
+                picked.append(_message(row[1:]))
+                used += chars
+        picked.reverse()
+        return picked, complete
+
+    def last_user_at_or_before(self, agent: str, message_id: int) -> Message | None:
+        """The agent's newest live user message with an id of at most ``message_id``."""
+        rows = list(self._db.query(
+            "SELECT * FROM messages WHERE agent = ? AND id <= ? AND role = 'user' AND rolled_back_by IS NULL "
+            "ORDER BY id DESC LIMIT 1", [agent, message_id]))
+        return Message.from_row(rows[0]) if rows else None
+
     def mark_rolled_back(self, after_message_id: int, rollback_id: int) -> int:
         """Hide live messages after ``after_message_id`` from future requests."""
         cur = self._db.execute(

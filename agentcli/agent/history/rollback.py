@@ -142,6 +142,7 @@ def undo_last_rollback(session: Session, workspace_root: Path, *, force: bool = 
         plan.expected[path] = after_side(change)
     if last.mode != "files":
         def show_again(_rollback_id: int) -> tuple[int, int]:
+            session.compactions.unmark_rolled_back(last.id)  # its summaries count again
             messages = session.transcript.unmark_rolled_back(last.id)
             session.scouts.unmark_rolled_back(last.id)
             return messages, session.prompts.unmark_rolled_back(last.id)
@@ -178,6 +179,8 @@ def recover_interrupted(session: Session, root: Path) -> None:
 
 def _hide_after(session: Session, checkpoint: Checkpoint) -> ConversationStep:
     def hide(rollback_id: int) -> tuple[int, int]:
+        # a summary made after the checkpoint no longer counts: the context of that time returns
+        session.compactions.mark_rolled_back(checkpoint.last_message_id, rollback_id)
         messages = session.transcript.mark_rolled_back(checkpoint.last_message_id, rollback_id)
         prompts = 0
         if checkpoint.prompt_id is not None:

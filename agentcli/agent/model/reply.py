@@ -37,6 +37,7 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cached_tokens: int | None = None  # prompt tokens the endpoint served from its prompt cache
 
 
 @dataclass
@@ -210,7 +211,9 @@ def _derived_id(response: dict[str, Any], position: int) -> str:
 
 
 def _usage(raw: dict[str, Any]) -> Usage:
-
     prompt = int(raw.get("prompt_tokens") or 0)
     completion = int(raw.get("completion_tokens") or 0)
-    return Usage(prompt, completion, int(raw.get("total_tokens") or prompt + completion))
+    details = raw.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(prompt, completion, int(raw.get("total_tokens") or prompt + completion),
+                 int(cached) if isinstance(cached, (int, float)) else None)

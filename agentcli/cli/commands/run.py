@@ -32,7 +32,16 @@ MaxTurnsOpt = Annotated[
 ]
 ContextOpt = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option("--context-window", help="Tokens the model accepts (default 128000)."),
+    typer.Option("--context-window",
+                 help="Tokens the model accepts (default: the model's, from the config or agentcli's "
+                      "table, else 128000); older turns are summarised to fit."),
+]
+
+NoCompactOpt = Annotated[
+    Optional[bool],  # noqa: UP045
+    typer.Option("--no-compact/--compact",
+                 help="Never summarise older turns: they leave the model's view (you are told which). "
+                      "Remembered by the session; --compact turns summaries back on."),
 ]
 
 ScoutsOpt = Annotated[
@@ -55,10 +64,11 @@ ScoutStepsOpt = Annotated[
 
 def _flags(model: str | None, base_url: str | None, approval: str | None, max_turns: int | None,
            context_window: int | None, scouts: int | None = None, scout_depth: int | None = None,
-           scout_model: str | None = None, scout_steps: int | None = None) -> dict[str, object]:
+           scout_model: str | None = None, scout_steps: int | None = None,
+           no_compact: bool | None = None) -> dict[str, object]:
     return {"model": model, "base_url": base_url, "approval": approval, "max_turns": max_turns,
             "context_window": context_window, "scouts": scouts, "scout_depth": scout_depth,
-            "scout_model": scout_model, "scout_steps": scout_steps}
+            "scout_model": scout_model, "scout_steps": scout_steps, "no_compact": no_compact}
 
 
 def register(app: typer.Typer) -> None:
@@ -78,6 +88,7 @@ def register(app: typer.Typer) -> None:
         scout_depth: ScoutDepthOpt = None,
         scout_model: ScoutModelOpt = None,
         scout_steps: ScoutStepsOpt = None,
+        no_compact: NoCompactOpt = None,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -88,7 +99,7 @@ def register(app: typer.Typer) -> None:
 
         options = RunOptions(prompt, print_mode, json,
                              _flags(model, base_url, approval, max_turns, context_window, scouts,
-                                    scout_depth, scout_model, scout_steps))
+                                    scout_depth, scout_model, scout_steps, no_compact))
         return start_session(make_context(workspace, sessions_dir), options)
 
     @app.command()
@@ -106,6 +117,7 @@ def register(app: typer.Typer) -> None:
         scout_depth: ScoutDepthOpt = None,
         scout_model: ScoutModelOpt = None,
         scout_steps: ScoutStepsOpt = None,
+        no_compact: NoCompactOpt = None,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -116,7 +128,7 @@ def register(app: typer.Typer) -> None:
 
         options = RunOptions(prompt, print_mode, json,
                              _flags(model, base_url, approval, max_turns, context_window, scouts,
-                                    scout_depth, scout_model, scout_steps))
+                                    scout_depth, scout_model, scout_steps, no_compact))
         return resume_session(make_context(workspace, sessions_dir), session, options,
                               explicit_workspace=workspace is not None)
 

@@ -92,6 +92,20 @@ class EventPrinter:
         style = "green" if data["status"] == "done" and not data.get("is_error") else "red"
         self._line(f"  {mark} {data['status']}{extra}  {first}", style)
 
+    def _on_compaction_started(self, data: dict[str, Any]) -> None:
+        count = f"{data['messages']} older messages" if data.get("messages") is not None else "older messages"
+        self._line(f"compacting the context: summarising {count} (the next request would take about "
+                   f"{data['tokens_before']} of {data['window']} tokens)", "dim")
+
+    def _on_compaction_finished(self, data: dict[str, Any]) -> None:
+        if data["status"] == "done":
+            self._line(f"compacted: the next request takes about {data['tokens_after']} tokens", "dim")
+        else:
+            self._line(f"compaction failed: {data.get('error') or data['status']}", "yellow")
+
+    def _on_context_dropped(self, data: dict[str, Any]) -> None:
+        self._line(f"warning: {data['message']}", "bold yellow")
+
     def _on_error(self, data: dict[str, Any]) -> None:
         self._line(f"error: {data['message']}", "bold red")
 

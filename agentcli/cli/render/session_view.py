@@ -12,6 +12,7 @@ from typing import Any
 
 from agentcli.session.records import (
     Checkpoint,
+    CompactionRecord,
     FileChange,
     Grant,
     Message,
@@ -44,6 +45,7 @@ class SessionView:
     checkpoints: list[Checkpoint] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
     scouts: list[ScoutRecord] = field(default_factory=list)
+    compactions: list[CompactionRecord] = field(default_factory=list)
 
     def main_messages(self) -> list[Message]:
         """The messages of the orchestrator (and any agent that is not a scout)."""
@@ -87,6 +89,7 @@ def load_view(session: Session, *, busy: bool, everything: bool = False) -> Sess
         tool_calls=session.tool_calls.all(),
         audit_totals=session.model_calls.totals(),
         scouts=session.scouts.all(),
+        compactions=session.compactions.all(),
     )
     if everything:
         view.model_calls = session.model_calls.all()
@@ -151,6 +154,7 @@ def show_json(view: SessionView) -> dict[str, Any]:
         "messages": [asdict(m) for m in view.messages],
         "tool_calls": [asdict(c) for c in view.tool_calls],
         "scouts": [asdict(s) for s in view.scouts],
+        "compactions": [asdict(c) for c in view.compactions],
         "totals": view.totals(),
     }
 

@@ -15,7 +15,14 @@ from rich.text import Text
 
 from agentcli.cli.render.session_view import SessionView
 from agentcli.cli.render.text import clean, excerpt, local_time
-from agentcli.session.records import ORCHESTRATOR, Message, PlanItem, ScoutRecord, ToolCallRecord
+from agentcli.session.records import (
+    ORCHESTRATOR,
+    CompactionRecord,
+    Message,
+    PlanItem,
+    ScoutRecord,
+    ToolCallRecord,
+)
 
 ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold yellow", "system": "dim"}
 STATUS_STYLES = {"done": "green", "failed": "red", "denied": "magenta", "interrupted": "yellow",
@@ -46,7 +53,7 @@ class ShowRenderer:
         """The whole of ``show``: header, plan, transcript, totals."""
         self.header(view)
         self.plan(view.plan)
-        self.transcript(view.main_messages(), view.calls_by_message())
+        self.transcript(view.main_messages(), view.calls_by_message(), view.compactions)
         if view.scouts:
             self.scouts(view.scouts)
             self.console.print(Text(f"(agentcli show {view.meta.id} --scout ID shows a scout's transcript)",
@@ -111,11 +118,41 @@ class ShowRenderer:
             style = "dim" if item.status == "done" else ("bold" if item.status == "in_progress" else "")
             self.console.print(Text(f"  {item.mark} {clean(item.title)}", style=style))
 
-    def transcript(self, messages: list[Message], calls: dict[int, list[ToolCallRecord]]) -> None:
-        """Every message in order, each assistant message followed by its tool calls."""
+    def transcript(self, messages: list[Message], calls: dict[int, list[ToolCallRecord]],
+                   compactions: list[CompactionRecord] | None = None) -> None:
+        """Every message in order, each assistant message followed by its tool calls, and a
+        line where each compaction happened."""
         answered = {c.call_id for group in calls.values() for c in group}
+        marks = sorted(compactions or [], key=lambda c: (c.at_message_id, c.id))
         for message in messages:
+            while marks and marks[0].at_message_id < message.id:
+                self.compaction(marks.pop(0))
             self.message(message, calls.get(message.id, []), answered)
+        for mark in marks:
+            self.compaction(mark)
+
+    def compaction(self, record: CompactionRecord) -> None:
+        """A line where the context was compacted: what the model stopped seeing verbatim."""
+        span = f"#{record.first_message_id}\u2013#{record.last_message_id}"
+        if record.status == "done":
+            what = f"compacted: messages {span} summarised"
+        elif record.status == "dropped":
+            what = f"context full: messages {span} dropped from the model's view without a summary"
+        elif record.status == "failed":
+            what = f"compaction of messages {span} failed: {clean(record.error or '')}"
+        else:
+            what = f"compaction of messages {span} pending (its call did not finish)"
+        details = [f"compaction {record.id}"]
+        if record.model_call_id is not None:
+            details.append(f"model call {record.model_call_id}")
+        if record.tokens_before is not None:
+            details.append(f"~{record.tokens_before} \u2192 {record.tokens_after or '?'} tokens")
+        if record.agent != ORCHESTRATOR:
+            what = f"[{clean(record.agent)}] {what}"
+        line = Text(f"\n\u2500\u2500 {what} ({', '.join(details)})", style="bold magenta")
+        if record.rolled_back_by is not None:
+            line.append(f"  (rolled back by rollback {record.rolled_back_by})", style="bold yellow")
+        self.console.print(line)
 
     def message(
         self,

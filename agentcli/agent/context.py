@@ -1,0 +1,164 @@
+"""What the next model request carries, and how many tokens that is, before it is sent.
+
+The active context of an agent is its system prompt (with the latest summary, if
+any, appended), the user message of the turn the kept part starts in (when that
+part starts mid-turn), then every live message after the summary's covered range.
+Between compactions it only grows at the end, so each request repeats the previous
+one as its prefix and an endpoint's prompt cache keeps hitting.
+
+Tokens are estimated from characters (no tokenizer: these machines are offline),
+conservatively, and scaled up by what the endpoint reported for an earlier request
+when it counted more than the estimate said. A tool result longer than a limit is
+sent as its head and tail with a marker between, the same way in every request
+(stored whole; the marker says how to read the rest).
+
+Example:
+    >>> builder = ContextBuilder(session, "orchestrator", ContextSettings(window=16_000))
+    >>> context = builder.build(tools_tokens=900)
+    >>> context.tokens <= 16_000, [m.role for m in context.messages][:2]
+    (True, ['system', 'user'])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from agentcli.session.records import CompactionRecord, Message
+
+if TYPE_CHECKING:
+    from agentcli.session.session import Session
+
+CHARS_PER_TOKEN = 3.0  # conservative: English runs ~4 characters a token, code and JSON ~3
+MESSAGE_OVERHEAD = 4  # tokens for a message's role and separators
+SUMMARY_HEADING = "# Earlier in this session (compacted)"
+
+
+@dataclass
+class ContextSettings:
+    """How big a request may get, and when older turns are summarised.
+
+    ``compact_at`` is the share of ``window`` a request may reach before a compaction
+    (or, with ``compact`` off, a recorded cut); ``keep`` the share the newest turns may
+    keep verbatim after one.
+    """
+
+    window: int = 128_000
+    compact_at: float = 0.8
+    compact: bool = True
+    keep: float = 0.3
+    summary_share: float = 0.15  # the most of the window a summary may take
+
+    @property
+    def threshold(self) -> int:
+        """Tokens a request may reach before older turns are compacted."""
+        return int(self.window * self.compact_at)
+
+    @property
+    def tool_result_chars(self) -> int:
+        """A tool result longer than this is sent trimmed (an eighth of the window, within bounds)."""
+        return min(40_000, max(2_000, int(self.window * CHARS_PER_TOKEN / 8)))
+
+    @property
+    def summary_chars(self) -> int:
+        """The longest summary kept, in characters."""
+        return int(self.window * self.summary_share * CHARS_PER_TOKEN)
+
+
+def tokens_of_chars(chars: int) -> int:
+    """The estimated tokens of ``chars`` characters of text."""
+    return math.ceil(chars / CHARS_PER_TOKEN)
+
+
+def message_tokens(message: Message) -> int:
+    """The estimated tokens of one message as sent."""
+    calls = len(json.dumps(message.tool_calls)) if message.tool_calls else 0
+    return tokens_of_chars(len(message.content) + calls) + MESSAGE_OVERHEAD
+
+
+def tools_tokens(tools: list[dict[str, Any]]) -> int:
+    """The estimated tokens of the ``tools`` list of a request."""
+    return tokens_of_chars(len(json.dumps(tools))) if tools else 0
+
+
+def trim_tool_result(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` characters, else its head and tail around a marker
+    saying how much was cut and how to read it.
+
+    Example:
+        >>> len(trim_tool_result("x" * 100_000, 2_000)) <= 2_000
+        True
+    """
+    if len(text) <= limit:
+        return text
+    marker = (f"\n\n[... {{cut:,}} of {len(text):,} characters cut from the middle of this tool result "
+              "to fit the context window; the session keeps it whole. To see the cut part, call "
+              "read_file with offset and limit, or narrow the search or the command's output ...]\n\n")
+    room = max(0, limit - len(marker) - 8)
+    head, tail = room * 2 // 3, room - room * 2 // 3
+    cut = len(text) - head - tail
+    return text[:head] + marker.format(cut=cut) + (text[-tail:] if tail else "")
+
+
+def summary_section(summary: str) -> str:
+    """What the system prompt gains from a compaction (appended to it)."""
+    return f"\n\n{SUMMARY_HEADING}\n\n{summary.strip()}\n"
+
+
+@dataclass
+class ActiveContext:
+    """The messages of the next request, with the estimate of its size."""
+
+    messages: list[Message]
+    compaction: CompactionRecord | None  # the summary (or cut) it is built on
+    tokens: int  # the estimated prompt tokens, tools included
+    complete: bool  # False: live messages older than those read exist (it surely does not fit)
+    tail: list[Message]  # the live messages after the compaction, as stored (untrimmed)
+    scale: float = 1.0  # how much more the endpoint counted than the estimate, lately
+
+    @property
+    def message_ids(self) -> list[int]:
+        """The transcript rows the request is built from (for the audit log)."""
+        return [m.id for m in self.messages if m.id > 0]
+
+
+class ContextBuilder:
+    """Builds one agent's active context from the session file: cost bounded by the window."""
+
+    def __init__(self, session: Session, agent: str, settings: ContextSettings):
+        self.session = session
+        self.agent = agent
+        self.settings = settings
+
+    def scale(self) -> float:
+        """How much more than the estimate the endpoint counted for a recent request (at least 1)."""
+        known = self.session.model_calls.calibration(self.agent)
+        return max(1.0, known[0] / known[1]) if known else 1.0
+
+    def build(self, tools: int) -> ActiveContext:
+        """The next request's context; ``tools`` is the estimated size of the tools list."""
+        session, settings = self.session, self.settings
+        compaction = session.compactions.latest(self.agent)
+        after = compaction.last_message_id if compaction else 0
+        read_budget = int(settings.window * CHARS_PER_TOKEN * 1.25)  # more than fits: then we know
+        tail, complete = session.transcript.tail(self.agent, after, read_budget,
+                                                 tool_chars=settings.tool_result_chars)
+        while tail and tail[0].role == "tool":  # a result whose call is hidden: never sent alone
+            tail.pop(0)
+        messages: list[Message] = []
+        system = session.transcript.system(self.agent)
+        if compaction is not None and compaction.summary:
+            base = system or Message(0, self.agent, None, "system", "", None, None, None, "", None)
+            system = replace(base, content=base.content + summary_section(compaction.summary))
+        if system is not None:
+            messages.append(system)
+        if compaction is not None and compaction.pinned_message_id and (not tail or tail[0].role != "user"):
+            messages.append(session.transcript.get(compaction.pinned_message_id))
+        limit = settings.tool_result_chars
+        messages += [replace(m, content=trim_tool_result(m.content, limit))
+                     if m.role == "tool" and len(m.content) > limit else m for m in tail]
+        scale = self.scale()
+        tokens = math.ceil((sum(message_tokens(m) for m in messages) + tools) * scale)
+        return ActiveContext(messages, compaction, tokens, complete, tail, scale)
