@@ -51,6 +51,7 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
     """Restore files and conversation to a checkpoint (default: undo the last prompt)."""
     from agentcli.agent.history.rollback import rollback, undo_last_rollback
     from agentcli.session.session import Session
+    from agentcli.store.durable import damage_as_error
 
     if files_only and conversation_only:
         raise UsageError("--files-only and --conversation-only exclude each other (give neither for both)")
@@ -58,7 +59,7 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
         raise UsageError("--undo reverts the last rollback as it was: it takes no --to or --*-only")
     ctx = make_context(workspace, sessions_dir)
     path = ctx.sessions.resolve(session, ctx.workspace_root)
-    with Session.open(path, writer=True) as opened:
+    with damage_as_error(path), Session.open(path, writer=True) as opened:
         if workspace is None:
             _check_workspace(opened.meta().workspace_root, ctx.workspace_root)
         try:
