@@ -11,6 +11,7 @@ it, writers refuse it. Every run compares the file's sha256 and the folder's lis
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -192,3 +193,22 @@ def test_rm_deletes_a_read_only_session(read_only, workspace, env):
     result = run("rm", read_only.stem, read_only.parent, workspace, env)
     assert result.code == 0, result.stderr
     assert os.listdir(read_only.parent) == [".gitignore"]
+
+
+@pytest.mark.parametrize("kind", ["undecodable-meta", "damaged-meta"])
+def test_a_meta_row_that_is_not_utf8_or_damaged_lists_as_damaged(workspace, env, kind) -> None:
+    folder = workspace / "sessions"
+    folder.mkdir()
+    path = folder / "0000000000bad.sqlite"
+    make_bad(kind, path, workspace)
+    before = state(path)
+    listed = agentcli(["list", "--all", "--json", "--sessions-dir", str(folder), "-C", str(workspace)],
+                      env=env, cwd=workspace)
+    assert listed.code == 0, listed.stderr
+    [item] = json.loads(listed.stdout)
+    assert item["id"] == "0000000000bad" and item["status"] == "error" and "is damaged" in item["error"]
+    mine = agentcli(["list", "--sessions-dir", str(folder), "-C", str(workspace)], env=env, cwd=workspace)
+    assert mine.code == 0 and "0000000000bad" not in mine.stdout  # not this workspace's, as far as we know
+    for command in ("show", "resume", "rollback"):
+        assert_one_line(run(command, "0000000000bad", folder, workspace, env), "is damaged")
+    assert state(path) == before
