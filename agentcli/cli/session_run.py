@@ -42,8 +42,18 @@ def start_session(ctx: CliContext, options: RunOptions) -> int:
 
 def resume_session(ctx: CliContext, ref: str, options: RunOptions, *, explicit_workspace: bool) -> int:
     """``agentcli resume``: open the file as its single writer and carry on from it."""
+    from agentcli.store.durable import damage_as_error
+
     path = ctx.sessions.resolve(ref, ctx.workspace_root)
     prompt = read_prompt(options, required=False)
+    # Opening checks the file before its first write; damage met later (a blob read
+    # by a restore, say) still ends as one line, exit 2.
+    with damage_as_error(path):
+        return _resume(ctx, path, prompt, options, explicit_workspace=explicit_workspace)
+
+
+def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions, *,
+            explicit_workspace: bool) -> int:
     session = Session.open(path, writer=True)
     try:
         meta = session.meta()

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentcli.errors import AgentcliError, SessionNotFoundError, UsageError
+from agentcli.errors import AgentcliError, SessionFileError, SessionNotFoundError, UsageError
 from agentcli.session.records import SessionMeta
 from agentcli.session.session import Session
 from agentcli.store.durable import BUILDING, damage_as_error, ensure_private_dir, lock_path
@@ -80,9 +80,10 @@ class SessionDirectory:
                 with damage_as_error(path), Session.open(path, writer=False) as session:
                     meta = session.meta()
                     count = session.transcript.count()
-            except AgentcliError as err:
+            except (AgentcliError, OSError) as err:  # one bad file never breaks the listing
                 if workspace_root is None:
-                    entries.append(SessionEntry(path, None, busy, error=str(err)))
+                    error = str(err) if isinstance(err, AgentcliError) else f"cannot read {path}: {err}"
+                    entries.append(SessionEntry(path, None, busy, error=error))
                 continue
             if workspace_root is None or Path(meta.workspace_root) == workspace_root:
                 entries.append(SessionEntry(path, meta, busy, count))
@@ -99,7 +100,11 @@ class SessionDirectory:
         ref = ref.strip()
         as_path = Path(ref).expanduser()
         if ref.endswith(SUFFIX) or "/" in ref:
-            if as_path.is_file():
+            try:
+                found = as_path.is_file()
+            except OSError as err:  # a folder on the way we may not search
+                raise SessionFileError(f"cannot read {ref}: {err.strerror or err}") from None
+            if found:
                 return as_path
             raise SessionNotFoundError(f"no session file at {ref}")
         if ref == "last":

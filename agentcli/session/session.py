@@ -21,7 +21,7 @@ from agentcli.session.scouts import Scouts
 from agentcli.session.snapshots import Snapshots
 from agentcli.session.transcript import Prompts, Transcript
 from agentcli.store.db import Db
-from agentcli.store.durable import DurableFile
+from agentcli.store.durable import DurableFile, damage_as_error
 
 
 class Session:
@@ -98,8 +98,12 @@ class Session:
 
     @classmethod
     def open(cls, path: Path, *, writer: bool) -> Session:
-        """Open an existing session file; ``writer`` takes the single-writer lock."""
-        session = cls(DurableFile.open(path, SCHEMA, writer=writer))
+        """Open an existing session file; ``writer`` takes the single-writer lock.
+
+        A writer reads the ``meta`` row before its first write: a file whose row is
+        missing or undecodable is refused as it is (SessionFileError), never half updated.
+        """
+        session = cls(DurableFile.open(path, SCHEMA, writer=writer, check=lambda db: _read_meta(db, path)))
         if writer:
             session.db.execute(
                 "UPDATE meta SET schema_version = ?, agentcli_version = ?", [SCHEMA.version, __version__]
@@ -117,10 +121,7 @@ class Session:
 
     def meta(self) -> SessionMeta:
         """The session's ``meta`` row."""
-        row = next(self.db.query("SELECT * FROM meta"), None)
-        if row is None:
-            raise SessionFileError(f"{self.path} has no meta row: not a complete agentcli session")
-        return SessionMeta.from_row(row)
+        return _read_meta(self.db, self.path)
 
     def update_meta(self, **fields: Any) -> None:
         """Change ``meta`` columns (``settings`` as a dict); ``updated_at`` follows."""
@@ -153,6 +154,15 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_meta(db: Db, path: Path) -> SessionMeta:
+    """The ``meta`` row; SessionFileError when it is missing, damaged or not UTF-8."""
+    with damage_as_error(path):
+        row = next(db.query("SELECT * FROM meta"), None)
+    if row is None:
+        raise SessionFileError(f"{path} has no meta row: not a complete agentcli session")
+    return SessionMeta.from_row(row)
 
 
 TITLE_CHARS = 80

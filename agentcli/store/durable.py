@@ -1,9 +1,11 @@
 """Open one SQLite file as a durable object: WAL, migrations, single writer, blobs.
 
 The file is created 0600 in a folder created 0700. Before anything is written the
-file is checked: a foreign SQLite file, a corrupt one, or one from a newer program is
-refused untouched. Migrations are numbered; each one and its record commit in one
-transaction (``sqlite_utils.Migrations``) and advance ``PRAGMA user_version``.
+file is checked: a blank, foreign, corrupt or damaged file, or one from a newer
+program, is refused untouched, with no ``-wal``, ``-shm`` or ``.lock`` file left
+beside it; a file this process may not write is read without any (``immutable``).
+Migrations are numbered; each one and its record commit in one transaction
+(``sqlite_utils.Migrations``) and advance ``PRAGMA user_version``.
 """
 
 from __future__ import annotations
@@ -119,51 +121,97 @@ class DurableFile:
             raise
 
     @classmethod
-    def open(cls, path: Path, schema: Schema, *, writer: bool) -> DurableFile:
+    def open(cls, path: Path, schema: Schema, *, writer: bool,
+             check: Callable[[Db], None] | None = None) -> DurableFile:
         """Open an existing file; migrate it if it is older and we may write.
+
+        Nothing is written, and no companion file (``-wal``, ``-shm``, ``.lock``) is
+        left, unless the file proves to be ours and whole: its header is read as plain
+        bytes before SQLite sees it, a file we may not write is read without companions
+        (``immutable``) and refused to a writer, and a writer checks the file page by
+        page (``blobs`` aside: they are checked by hash when read) and runs ``check``
+        (the layer above's own reads) before it takes the lock or writes anything.
 
         Raises:
             SessionNotFoundError: no such file.
-            SessionFileError: corrupt, foreign, or written by a newer program.
+            SessionFileError: blank, corrupt, foreign, damaged, written by a newer
+                program, or (``writer``) read-only.
             SessionBusyError: ``writer`` and another process holds the lock.
         """
         if not path.is_file():
             raise SessionNotFoundError(f"no session file at {path}")
+        _check_header(path, schema)
+        read_only = _why_read_only(path)
+        if read_only is not None:
+            if writer:
+                raise SessionFileError(f"{path} {read_only}: make it writable (chmod u+w) to change it")
+            return cls._open_read_only(path, schema, why=read_only)
+        conn = _connect(path)
         lock = None
-        if writer:
-            lock = WriterLock(lock_path(path))
-            lock.acquire(f"session {path.stem}")
-        return cls._open_locked(path, schema, writer=writer, lock=lock)
+        try:
+            _check_identity(conn, path, schema)
+            if writer:
+                _check_pages(conn, path)
+                if check is not None:
+                    check(Db(conn))
+                lock = WriterLock(lock_path(path))
+                lock.acquire(f"session {path.stem}")
+            return cls._ready(conn, path, schema, writer=writer, lock=lock)
+        except BaseException:
+            conn.close()
+            if lock is not None:
+                lock.release()
+            raise
+
+    @classmethod
+    def _open_read_only(cls, path: Path, schema: Schema, *, why: str) -> DurableFile:
+        """A reader of a file it may not write: SQLite must create nothing beside it."""
+        wal, shm = (path.with_name(path.name + extra) for extra in ("-wal", "-shm"))
+        if not wal.exists():
+            conn = _connect(path, "?immutable=1")  # no log to read: the file alone is the session
+        elif shm.exists():
+            conn = _connect(path, "?mode=ro")  # both companions are there already
+        else:
+            raise SessionFileError(f"{path} {why} and its write-ahead log {wal.name} was never merged: "
+                                   "make it writable (chmod u+w) to read it")
+        try:
+            version = _check_identity(conn, path, schema)
+            if version < schema.version:
+                raise SessionFileError(f"{path} {why} and from an older agentcli (schema {version}): "
+                                       "make it writable (chmod u+w) so it can be upgraded")
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, Db(conn), None)
 
     @classmethod
     def _open_locked(cls, path: Path, schema: Schema, *, writer: bool,
                      lock: WriterLock | None) -> DurableFile:
+        conn = _connect(path)
         try:
-            conn = _connect(path)
-            version = _check_identity(conn, path, schema)
-            if version == 0 and not writer:
-                # A reader never turns an empty file into a session: it may be one
-                # that its creator is still setting up.
-                conn.close()
-                raise SessionFileError(f"{path} is empty: not an agentcli session (yet)")
-            if version == 0:
-                conn.execute(f"PRAGMA application_id = {schema.application_id}")
-            if version < schema.version and not writer:
-                # A reader of an old file migrates it only if nobody is driving it.
-                lock = WriterLock(lock_path(path))
-                lock.acquire(f"session {path.stem}")
-            if version < schema.version:
-                _apply_pragmas(conn)
-                schema.apply(conn)
-                if not writer and lock is not None:
-                    lock.release()
-                    lock = None
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                _apply_pragmas(conn)
+            return cls._ready(conn, path, schema, writer=writer, lock=lock)
         except BaseException:
+            conn.close()
             if lock is not None:
                 lock.release()
             raise
+
+    @classmethod
+    def _ready(cls, conn: sqlite3.Connection, path: Path, schema: Schema, *, writer: bool,
+               lock: WriterLock | None) -> DurableFile:
+        """Migrate an older file (a reader only while nobody drives it) and switch WAL on."""
+        version = _check_identity(conn, path, schema)  # again: now we may hold the lock
+        if version < schema.version:
+            if not writer:
+                with WriterLock(lock_path(path)) as migrating:
+                    migrating.acquire(f"session {path.stem}")
+                    _apply_pragmas(conn)
+                    schema.apply(conn)
+            else:
+                _apply_pragmas(conn)
+                schema.apply(conn)
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            _apply_pragmas(conn)
         return cls(path, Db(conn), lock)
 
     @contextlib.contextmanager
@@ -198,6 +246,9 @@ def damage_as_error(path: Path) -> Iterator[None]:
         damaged = name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or (
             not name and ("malformed" in str(err) or "not a database" in str(err))
         )
+        if "Could not decode to UTF-8" in str(err):  # raised by Python's sqlite3 itself
+            raise SessionFileError(f"{path} is damaged (a text value is not valid UTF-8); "
+                                   "it may be corrupt") from None
         if not damaged:
             raise
         raise SessionFileError(f"{path} is damaged ({err}); it may be corrupt") from None
@@ -274,9 +325,9 @@ def _publish(tmp: Path, path: Path) -> None:
         os.close(folder)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, query: str = "?mode=rw") -> sqlite3.Connection:
     try:
-        uri = path.resolve().as_uri() + "?mode=rw"
+        uri = path.resolve().as_uri() + query
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
     except sqlite3.Error as err:
         raise SessionFileError(f"cannot open {path}: {err}") from None
@@ -291,24 +342,73 @@ def _apply_pragmas(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = FULL")
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_header(path: Path, schema: Schema) -> None:
+    """Refuse a file that is not ours from its first 100 bytes, read as a plain file: no
+    SQLite connection yet, so nothing (not even a ``-wal``) appears beside a stranger's
+    file. The connection checks again: a newer ``user_version`` may sit in the log."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(100)
+    except OSError as err:
+        raise SessionFileError(f"cannot read {path}: {err.strerror or err}") from None
+    if not header:
+        raise SessionFileError(f"{path} is empty: not an agentcli session (sessions are created whole)")
+    if not header.startswith(SQLITE_MAGIC) or len(header) < 100:
+        raise SessionFileError(f"{path} is not a readable SQLite file (wrong header); it may be corrupt")
+    if int.from_bytes(header[68:72], "big") != schema.application_id:
+        raise SessionFileError(f"{path} is a SQLite file but not an {schema.label}")
+    version = int.from_bytes(header[60:64], "big")
+    if version > schema.version:
+        raise SessionFileError(_newer(path, version, schema))
+
+
+def _why_read_only(path: Path) -> str | None:
+    """None when this process may write ``path`` and create files beside it; else why not.
+
+    The permission bits count even for root: a session file someone made 0400 is not
+    written behind their back."""
+    if not (os.access(path, os.W_OK) and path.stat().st_mode & 0o222):
+        return "is read-only"
+    folder = path.parent
+    if not (os.access(folder, os.W_OK | os.X_OK) and folder.stat().st_mode & 0o222):
+        return f"is in a read-only folder ({folder})"
+    return None
+
+
+def _check_pages(conn: sqlite3.Connection, path: Path) -> None:
+    """Check every table but ``blobs`` page by page (``PRAGMA quick_check``), before the
+    first write: about 40 ms for 10,000 messages."""
+    try:
+        tables = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'blobs'")]
+        problems = [row[0] for name in tables
+                    for row in conn.execute("SELECT * FROM pragma_quick_check(?)", [name])]
+    except sqlite3.DatabaseError as err:
+        raise SessionFileError(f"{path} is damaged ({err}); it may be corrupt") from None
+    problems = [p for p in problems if p != "ok"]
+    if problems:
+        raise SessionFileError(f"{path} is damaged ({problems[0]}); it may be corrupt")
+
+
+def _newer(path: Path, version: int, schema: Schema) -> str:
+    return (f"{path} was written by a newer agentcli (schema {version}; this one knows up to "
+            f"{schema.version}); upgrade agentcli to open it")
+
+
 def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema) -> int:
     """Read-only checks before any write; returns the file's schema version."""
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as err:
-        conn.close()
         raise SessionFileError(f"{path} is not a readable SQLite file ({err}); it may be corrupt") from None
-    if app_id == 0 and version == 0 and tables == 0:
-        return 0  # blank: only a writer may make it a session
     if app_id != schema.application_id:
-        conn.close()
         raise SessionFileError(f"{path} is a SQLite file but not an {schema.label}")
     if version > schema.version:
-        conn.close()
-        raise SessionFileError(
-            f"{path} was written by a newer agentcli (schema {version}; this one knows up to "
-            f"{schema.version}); upgrade agentcli to open it"
-        )
+        raise SessionFileError(_newer(path, version, schema))
+    if version == 0:
+        raise SessionFileError(f"{path} is empty: not an agentcli session (sessions are created whole)")
     return version

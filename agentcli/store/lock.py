@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentcli.errors import SessionBusyError
+from agentcli.errors import SessionBusyError, SessionFileError
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,14 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(self, what: str = "the session") -> None:
-        """Take the lock at once or raise :class:`SessionBusyError` naming the holder."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        """Take the lock at once or raise :class:`SessionBusyError` naming the holder
+        (:class:`SessionFileError` when the lock file cannot be made or opened)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as err:
+            raise SessionFileError(
+                f"cannot lock {what}: {self.path}: {err.strerror or err} (check the folder's permissions)"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -64,6 +70,12 @@ class WriterLock:
             os.close(self._fd)
             self._fd = None
 
+    def __enter__(self) -> WriterLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
 
 def read_holder(path: Path) -> LockHolder:
     """Read what the holder wrote; tolerate a file caught half-written."""
@@ -75,10 +87,11 @@ def read_holder(path: Path) -> LockHolder:
 
 
 def is_locked(path: Path) -> bool:
-    """True when some process holds the lock on ``path`` right now."""
+    """True when some process holds the lock on ``path`` right now (False when absent or
+    unreadable: then nobody can be told apart, and a writer's own attempt decides)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    except OSError:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

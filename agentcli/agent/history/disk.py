@@ -47,6 +47,12 @@ class FolderNotEmptyError(OSError):
     """A folder to remove still holds files agentcli does not track."""
 
 
+# The "hash" of a path this process may not read (mode 000, or a folder on the way it
+# may not search): it matches no logged state, so the path counts as changed outside
+# agentcli, and its content cannot be kept for an undo.
+UNREADABLE = "unreadable: permission denied"
+
+
 @dataclass(frozen=True)
 class Side:
     """One side of a change: ``mode`` None means absent; ``hash`` None for a folder."""
@@ -173,7 +179,7 @@ def read_inside(path: Path, root: Path, max_bytes: int) -> tuple[str, bytes | No
             if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
                 return None
             return read_content(path, st, max_bytes, folder)
-    except (FileNotFoundError, UnsafeFolderError):
+    except (FileNotFoundError, PermissionError, UnsafeFolderError):
         return None
 
 
@@ -181,8 +187,9 @@ def disk_side(path: Path, known: PathState | None, max_bytes: int, *, root: Path
     """What is at ``path`` (inside ``root``) now; a matching baseline row spares reading the file.
 
     A path below a symlinked folder is absent: what lies behind the symlink is not the
-    workspace's.
+    workspace's. One this process may not read shows as :data:`UNREADABLE`.
     """
+    st = None
     try:
         with parent_folder(path, root=root) as (folder, name):
             st = os.stat(name, dir_fd=folder, follow_symlinks=False)
@@ -197,6 +204,10 @@ def disk_side(path: Path, known: PathState | None, max_bytes: int, *, root: Path
             return Side(mode, digest, st.st_size)
     except (FileNotFoundError, UnsafeFolderError):
         return Side()
+    except PermissionError:
+        if st is None:  # a folder on the way we may not search: what is there is unknown
+            return Side(0, UNREADABLE)
+        return Side(tracked_mode(st.st_mode), UNREADABLE, st.st_size)
 
 
 def state_of(rel: str, path: Path, side: Side, restorable: bool = True, *, root: Path) -> PathState | None:

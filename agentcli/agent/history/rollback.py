@@ -72,6 +72,7 @@ class RollbackResult:
     kept: list[str] = field(default_factory=list)  # folders left in place: they hold other files
     not_restorable: list[str] = field(default_factory=list)  # content over the size limit
     forced: list[str] = field(default_factory=list)  # changed outside agentcli, overwritten
+    blocked: list[str] = field(default_factory=list)  # not restored: a folder of other files is there
     failed: list[str] = field(default_factory=list)  # "path: reason"
     messages: int = 0  # messages hidden (or shown again by an undo)
     prompts: int = 0
@@ -210,11 +211,11 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
             f"({shown}); nothing was rolled back (--force overwrites them)",
             conflicts,
         )
-    result = RollbackResult(0, plan.checkpoint_id, plan.mode, plan.undo_of, forced=conflicts,
-                            not_restorable=not_restorable)
+    result = RollbackResult(0, plan.checkpoint_id, plan.mode, plan.undo_of, not_restorable=not_restorable)
     work = _Work(todo, current, where)
     rows = _record_intent(session, root, plan, work, force, max_bytes, result)
-    applied = _apply(session, root, work, result)
+    applied = _apply(session, root, work, result, conflicts)
+    result.forced = [p for p in conflicts if p in applied]  # only what was really overwritten
     states: list[PathState] = []
     gone: list[str] = []
     for path in applied:
@@ -230,7 +231,8 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
         if plan.conversation is not None:
             result.messages, result.prompts = plan.conversation(result.rollback_id)
         summary = {k: v for k, v in vars(result).items() if k not in ("rollback_id", "checkpoint_id", "mode")}
-        session.rollbacks.finish(result.rollback_id, "done", summary)
+        status = "partial" if result.blocked or result.failed else "done"
+        session.rollbacks.finish(result.rollback_id, status, summary)
     return result
 
 
@@ -272,9 +274,16 @@ def _record_intent(session: Session, root: Path, plan: _Plan, work: _Work, force
     return rows
 
 
-def _apply(session: Session, root: Path, work: _Work, result: RollbackResult) -> set[str]:
+def _apply(session: Session, root: Path, work: _Work, result: RollbackResult,
+           conflicts: list[str]) -> set[str]:
     """Make the disk show every target: removals first (folders deepest first), then
-    folders (shallowest first), then files. Returns the paths done."""
+    folders (shallowest first), then files. Returns the paths done.
+
+    A folder holding files agentcli never tracked is never deleted, ``--force`` or not:
+    those files are not the session's to revert. A folder the session created is then
+    simply kept (its own files are gone); anything else that folder stands in the way
+    of is not restored (``blocked``).
+    """
     todo, current, where = work.todo, work.current, work.where
 
     def order(path: str) -> tuple[int, int, str]:
@@ -288,7 +297,8 @@ def _apply(session: Session, root: Path, work: _Work, result: RollbackResult) ->
         try:
             make_disk_show(where[path], todo[path], session.blobs, current[path], root=root)
         except FolderNotEmptyError:
-            result.kept.append(path)
+            wanted_gone = todo[path].absent and path not in conflicts
+            (result.kept if wanted_gone else result.blocked).append(path)
             continue
         except KeyError:
             result.not_restorable.append(path)

@@ -69,7 +69,11 @@ def print_json(document: Any) -> None:
 
 @contextlib.contextmanager
 def reading(ctx: CliContext, ref: str) -> Iterator[tuple[Session, bool]]:
-    """Open the session ``ref`` names as a reader; also say whether it is busy."""
+    """Open the session ``ref`` names as a reader; also say whether it is busy.
+
+    Its ``meta`` row is read first: a file whose row is missing, damaged or not UTF-8
+    is refused (SessionFileError) by every command alike, whatever else it reads.
+    """
     from agentcli.session.session import Session
     from agentcli.store.durable import damage_as_error, lock_path
     from agentcli.store.lock import is_locked
@@ -77,6 +81,7 @@ def reading(ctx: CliContext, ref: str) -> Iterator[tuple[Session, bool]]:
     path = ctx.sessions.resolve(ref, ctx.workspace_root)
     busy = is_locked(lock_path(path))
     with damage_as_error(path), Session.open(path, writer=False) as session:
+        session.meta()
         yield session, busy
 
 
@@ -247,34 +252,26 @@ def rm(session: SessionArg, yes: YesOpt = False, workspace: WorkspaceOpt = None,
 def _lock_for_removal(path: Path, *, in_folder: bool) -> tuple[Callable[[], None], str]:
     """Hold the writer lock (SessionBusyError if busy); return its release and a description.
 
-    A damaged file inside the sessions folder may be deleted; one named by a path
-    elsewhere must be a readable session, so ``rm`` never deletes a stranger's file.
+    The file is read first, as a reader: nothing is written to it, and no lock file
+    appears beside a file that is refused. A bad file inside the sessions folder may be
+    deleted; one named by a path elsewhere must be a readable session, so ``rm`` never
+    deletes a stranger's file.
     """
     from agentcli.session.session import Session
-    from agentcli.store.durable import lock_path
+    from agentcli.store.durable import damage_as_error, lock_path
     from agentcli.store.lock import WriterLock
 
     try:
-        opened = Session.open(path, writer=True)
+        with damage_as_error(path), Session.open(path, writer=False) as opened:
+            meta = opened.meta()
+            what = f"session {meta.id} '{meta.title}' ({opened.transcript.count()} messages)"
     except SessionFileError as err:
         if not in_folder:
-            raise
-        lock = WriterLock(lock_path(path))
-        lock.acquire(f"session {path.stem}")
-        return lock.release, f"the unreadable file {path} ({err})"
-    try:
-        meta = opened.meta()
-        count = opened.transcript.count()
-    except SessionFileError as err:
-        if not in_folder:
-            opened.close()
             raise
         what = f"the unreadable file {path} ({err})"
-    else:
-        what = f"session {meta.id} '{meta.title}' ({count} messages)"
-    opened.db.close()  # keep only the lock while the files go
-    lock = opened.store.lock
-    return (lock.release if lock else (lambda: None)), what
+    lock = WriterLock(lock_path(path))
+    lock.acquire(f"session {path.stem}")
+    return lock.release, what
 
 
 def register(app: typer.Typer) -> None:

@@ -51,6 +51,7 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
     """Restore files and conversation to a checkpoint (default: undo the last prompt)."""
     from agentcli.agent.history.rollback import rollback, undo_last_rollback
     from agentcli.session.session import Session
+    from agentcli.store.durable import damage_as_error
 
     if files_only and conversation_only:
         raise UsageError("--files-only and --conversation-only exclude each other (give neither for both)")
@@ -58,7 +59,7 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
         raise UsageError("--undo reverts the last rollback as it was: it takes no --to or --*-only")
     ctx = make_context(workspace, sessions_dir)
     path = ctx.sessions.resolve(session, ctx.workspace_root)
-    with Session.open(path, writer=True) as opened:
+    with damage_as_error(path), Session.open(path, writer=True) as opened:
         if workspace is None:
             _check_workspace(opened.meta().workspace_root, ctx.workspace_root)
         try:
@@ -74,6 +75,7 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
         sys.stdout.write(_summary(result, opened.id))
     for line in _warnings(result):
         sys.stderr.write(f"agentcli: {line}\n")
+    _refuse_partial(result, opened.id)
 
 
 def checkpoints(session: SessionArg, json_out: JsonOpt = False, workspace: WorkspaceOpt = None,
@@ -149,7 +151,8 @@ def _summary(result: RollbackResult, session_id: str) -> str:
     lines = [head]
     lines += [f"  restored  {p}\n" for p in result.restored]
     lines += [f"  removed   {p}\n" for p in result.removed]
-    if result.mode != "conversation" and not (result.restored or result.removed):
+    if result.mode != "conversation" and not (result.restored or result.removed or result.blocked
+                                                  or result.failed or result.kept):
         lines.append("  no file needed restoring\n")
     if result.mode != "files":
         verb = "shown again" if result.undo_of is not None else "hidden from the model (kept in the session)"
@@ -164,8 +167,24 @@ def _warnings(result: RollbackResult) -> list[str]:
     notes += [f"not restorable: {p} (over the size limit, its content was never stored)"
               for p in result.not_restorable]
     notes += [f"kept folder {p}: it holds files agentcli did not create" for p in result.kept]
+    notes += [f"not restored: {p} is now a folder holding files agentcli did not create (kept as it is)"
+              for p in result.blocked]
     notes += [f"could not restore {p}" for p in result.failed]
     return notes
+
+
+def _refuse_partial(result: RollbackResult, session_id: str) -> None:
+    """Exit 5 when some path was not put back, even with ``--force``: the rollback is
+    recorded (``partial``) and the rest of it stands, but it is not what was asked."""
+    left = result.blocked + [f.split(": ", 1)[0] for f in result.failed]
+    if not left:
+        return
+    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    raise RollbackConflictError(
+        f"rollback {result.rollback_id} is partial: {len(left)} path(s) not restored ({shown}); "
+        f"everything else was rolled back (agentcli rollback {session_id} --undo reverts it)",
+        left,
+    )
 
 
 def register(app: typer.Typer) -> None:

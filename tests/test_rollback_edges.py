@@ -1,0 +1,77 @@
+"""Rollback where the disk fights back: a file nobody may read, a folder where a file was.
+
+Reuses the two-prompt scenario of ``test_rollback`` (prompt 2 appends to ``src/app.py``);
+``rollback SESSION`` puts the workspace back to ``before[2]``. The unreadable file needs
+permission bits that bind, so those runs go through :func:`permissions.agentcli_bound`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from permissions import agentcli_bound, needs_permission_bits
+from test_rollback import SESSION, Built, build, cli, snapshot
+
+from agentcli.session.session import Session
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Built:
+    return build(tmp_path / "ws")
+
+
+def session_file(built: Built) -> Path:
+    return built.root / "sessions" / f"{SESSION}.sqlite"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def bound(built: Built, *args: str):
+    return agentcli_bound([*args, "-C", str(built.root)], env=dict(os.environ), cwd=built.root)
+
+
+@needs_permission_bits
+def test_a_changed_file_nobody_may_read_is_a_conflict_then_restored_with_force(built: Built) -> None:
+    app = built.root / "src" / "app.py"
+    app.chmod(0o000)
+    file_before = digest(session_file(built))
+    stopped = bound(built, "rollback", SESSION)
+    assert stopped.code == 5, stopped.stderr
+    assert "src/app.py" in stopped.stderr and "internal error" not in stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1].startswith("agentcli: ")
+    assert (app.stat().st_mode & 0o777) == 0 and digest(session_file(built)) == file_before
+    forced = bound(built, "rollback", SESSION, "--force")
+    assert forced.code == 0, forced.stderr
+    assert "restored  src/app.py" in forced.stdout and "overwrote src/app.py" in forced.stderr
+    assert snapshot(built.root) == built.before[2]
+
+
+def test_force_onto_a_folder_of_the_users_files_keeps_it_and_exits_5(built: Built) -> None:
+    app = built.root / "src" / "app.py"
+    app.unlink()
+    app.mkdir()
+    (app / "mine.txt").write_text("my own work\n")
+    stopped = cli(built, "rollback", SESSION)
+    assert stopped.returncode == 5, stopped.stderr
+    forced = cli(built, "rollback", SESSION, "--force")
+    assert forced.returncode == 5, forced.stderr
+    assert "overwrote" not in forced.stderr and "internal error" not in forced.stderr
+    last = forced.stderr.strip().splitlines()[-1]
+    assert last.startswith("agentcli: ") and "src/app.py" in last and "not restored" in last
+    assert (app / "mine.txt").read_text() == "my own work\n"  # the user's folder is kept
+    rest = {k: v for k, v in snapshot(built.root).items() if not k.startswith("src/app.py")}
+    assert rest == {k: v for k, v in built.before[2].items() if k != "src/app.py"}
+    with Session.open(session_file(built), writer=False) as session:
+        record = session.rollbacks.all()[-1]
+    assert record.status == "partial"
+    conn = sqlite3.connect(session_file(built))
+    [(status,)] = conn.execute("SELECT status FROM file_changes WHERE source = 'rollback' "
+                               "AND path = 'src/app.py'").fetchall()
+    conn.close()
+    assert status == "abandoned"
