@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from agent_harness import API_KEY, Run, agentcli, rows, session_file
+from agent_harness import API_KEY, Run, agentcli, rows, session_file, sessions_folder
 from openai_answers import error_answer, text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
@@ -88,7 +88,7 @@ def test_the_api_key_never_reaches_the_session_file(openai_server, workspace, en
     run = run_new(openai_server, workspace, env)
     assert run.code == 0, run.stderr
     assert openai_server.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
-    folder = workspace / "sessions"
+    folder = sessions_folder(workspace)
     for path in folder.iterdir():
         assert API_KEY.encode() not in path.read_bytes(), path
         assert b"Bearer" not in path.read_bytes()
@@ -124,7 +124,7 @@ def test_malformed_tool_calls_become_error_results(openai_server, workspace, env
         tool_call("write_file", {"path": "../outside.txt", "content": "x"}),
         tool_call("write_file", {"path": "/tmp/agentcli-escape-test.txt", "content": "x"}),
         tool_call("write_file", {"path": ".git/config", "content": "x"}),
-        tool_call("write_file", {"path": "sessions/evil.sqlite", "content": "x"}),
+        tool_call("write_file", {"path": ".agentcli/sessions/evil.sqlite", "content": "x"}),
         tool_call("write_file", {"path": "link/escaped.txt", "content": "x"}),
         tool_call("list_files", {"path": ".."}),
     ],

@@ -26,7 +26,7 @@ How to work:
 - For multi-step work, keep a short plan with update_plan and update it as items finish.
 - Change files with edit_file (exact replacement of a unique old_string) or write_file
   (whole new content). Paths are relative to the workspace root; nothing outside it, in
-  .git or in the sessions folder can be touched.
+  .git or in agentcli's own files (.agentcli/, agentcli.toml) can be touched.
 - run_shell runs a command in the workspace root (bash) with a timeout; use it to run
   tests, builds and other commands. Its output is capped.
 - A tool result that starts with "error:" tells you what went wrong: correct the call

@@ -21,12 +21,13 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from agentcli.cli.commands import inspect, rollback, run, trust
+    from agentcli.cli.commands import inspect, move, rollback, run, trust
 
     run.register(app)
     rollback.register(app)
     inspect.register(app)
     trust.register(app)
+    move.register(app)
 
 
 _register()

@@ -12,7 +12,7 @@ from agentcli.agent.approval import Asker
 from agentcli.agent.config import Settings, resolve_settings
 from agentcli.agent.events import Event, EventSink, serialized
 from agentcli.agent.loop import Orchestrator, TurnResult
-from agentcli.cli.options import CliContext
+from agentcli.cli.options import STATE_DIR, CliContext
 from agentcli.cli.render.events import EventPrinter, JsonLines
 from agentcli.errors import UsageError
 from agentcli.session.session import Session
@@ -129,14 +129,15 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
         policy = ShellEnvPolicy.from_setting(settings.shell_env)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    # agentcli's own state and configuration: the folder of the session actually open
-    # (wherever it lives), the sessions folder, and the workspace's agentcli.toml
-    own = [session.path.parent, sessions_dir, root / "agentcli.toml"]
-    workspace = Workspace(root, protected=own)
+    # agentcli's own state and configuration, and nothing else: its .agentcli folder, the
+    # sessions folder, the open session's files (wherever they live: a session still in an
+    # old ./sessions folder must not hide a project's own sessions/ package) and agentcli.toml
+    files = [session.path.with_name(session.path.name + extra) for extra in ("", "-wal", "-shm", ".lock")]
+    state = [root / STATE_DIR, sessions_dir, *files]
+    workspace = Workspace(root, protected=[*state, root / "agentcli.toml"])
     toolbox = default_registry(workspace, ToolLimits(shell_timeout=settings.shell_timeout),
                                shell_env=shell_environment(os.environ, policy))
-    tracker = Tracker(session, root, exclude=[session.path.parent, sessions_dir],
-                      max_file_bytes=settings.max_file_bytes)
+    tracker = Tracker(session, root, exclude=state, max_file_bytes=settings.max_file_bytes)
     model = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,

@@ -82,6 +82,10 @@ def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: Wo
 
     ctx = make_context(workspace, sessions_dir)
     entries = ctx.sessions.entries(None if all_ else ctx.workspace_root)
+    old = ctx.sessions.legacy_files()
+    if old:
+        sys.stderr.write(f"agentcli: {len(old)} of these sessions are in the old folder {old[0].parent}: "
+                         "agentcli move-sessions moves them to .agentcli/sessions\n")
     if json_out:
         print_json([entry_json(e) for e in entries])
     elif entries:
