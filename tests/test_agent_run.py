@@ -177,7 +177,7 @@ def test_unreachable_endpoint_exits_3(workspace, env):
     run = agentcli(["new", "hello", "-p", "--base-url", f"http://127.0.0.1:{port}/v1"], env=env,
                    cwd=workspace)
     assert run.code == 3, run.stderr
-    assert "could not reach" in run.stderr
+    assert "cannot connect to 127.0.0.1" in run.stderr and "connection refused" in run.stderr
     assert "Traceback" not in run.stderr
 
 

@@ -35,6 +35,7 @@ class AuditedRequest:
         self.emit = emit
         self.answer: Message | None = None
         self._row: int | None = None
+        self._last_error: str | None = None  # why the previous attempt failed, told with a retry
 
     def started(self, attempt: Attempt) -> None:
         """Journal the attempt ``pending`` before it is sent."""
@@ -45,12 +46,14 @@ class AuditedRequest:
         )
         if attempt.number:
             self.emit(Event("model.retry", {"agent": self.agent, "attempt": attempt.number,
-                                            "prompt": self.prompt_id}))
+                                            "prompt": self.prompt_id, "endpoint": attempt.endpoint_host,
+                                            "error": self._last_error}))
 
     def ended(self, attempt: Attempt, reply: ModelReply | None) -> None:
         """Close the attempt's row; an answer is appended to the transcript in the same step."""
         assert self._row is not None, "ended() before started()"
         if reply is None:
+            self._last_error = attempt.error
             self.session.model_calls.finish(
                 self._row, status="interrupted" if attempt.interrupted else "error",
                 error=attempt.error, http_status=attempt.http_status, latency_ms=attempt.latency_ms,

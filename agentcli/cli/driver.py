@@ -37,19 +37,43 @@ class RunOptions:
 
 
 def read_prompt(options: RunOptions, *, required: bool) -> str | None:
-    """The prompt text: the argument, or stdin for ``-`` (or when stdin is not a terminal)."""
+    """The prompt text: the argument, stdin for ``-`` (or when stdin is not a terminal), or
+    both: piped input is appended to a prompt argument (``git diff | agentcli new -p "review"``)."""
     text = options.prompt
     if text == "-":
         text = sys.stdin.read()
         if not text.strip():
             raise UsageError("the prompt read from stdin is empty")
-    elif text is None and not options.interactive and not sys.stdin.isatty():
-        text = sys.stdin.read() or None  # piped input is the prompt; nothing piped is no prompt
+    elif not options.interactive and not sys.stdin.isatty():
+        if text is None:
+            text = sys.stdin.read() or None  # piped input is the prompt; nothing piped is no prompt
+        elif (piped := _piped_input()).strip():
+            text = f"{text.rstrip()}\n\n{piped}"
     if text is not None and not text.strip():
         raise UsageError("the prompt is empty")
     if text is None and required and not options.interactive:
         raise UsageError("no prompt given: pass one as an argument, or '-' to read it from stdin")
     return text
+
+
+STDIN_WAIT_SECONDS = 2.0
+"""How long a prompt argument waits for piped input to start: a CI step whose stdin is an
+open pipe nobody writes to must not hang (input that has started is read to its end)."""
+
+
+def _piped_input() -> str:
+    """What is piped on stdin: everything, once it starts within ``STDIN_WAIT_SECONDS``."""
+    import select
+
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests, embedding): just read
+        return sys.stdin.read()
+    try:
+        ready, _, _ = select.select([fd], [], [], STDIN_WAIT_SECONDS)
+    except (OSError, ValueError):
+        ready = [fd]
+    return sys.stdin.read() if ready else ""
 
 
 def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None) -> Settings:
@@ -103,13 +127,23 @@ def run_secrets(settings: Settings) -> list[str]:
     return [s for s in secrets if s]
 
 
-def make_sink(options: RunOptions) -> EventSink:
-    """JSON lines on stdout for ``--json``; else progress for people (stderr when scripted)."""
+def make_sink(options: RunOptions, settings: Settings | None = None) -> EventSink:
+    """JSON lines on stdout for ``--json``; else progress for people (stderr when scripted).
+
+    For people, retries of one request are told once, with the schedule (not a line per
+    attempt); a scripted run's own error is left to :func:`finish`, which prints it once.
+    """
+    from agentcli.cli.render.progress import Progress
+
     if options.json:
         return serialized(JsonLines(sys.stdout))
+    attempts = settings.max_attempts if settings else 6
+    cap = settings.retry_max_wait if settings else 60.0
     if options.interactive:
-        return serialized(EventPrinter(sys.stdout, stream_text=True))
-    return serialized(EventPrinter(sys.stderr, stream_text=False))
+        printer = EventPrinter(sys.stdout, stream_text=True)
+        return serialized(Progress(printer, sys.stdout, attempts=attempts, cap=cap))
+    printer = EventPrinter(sys.stderr, stream_text=False)
+    return serialized(Progress(printer, sys.stderr, attempts=attempts, cap=cap, own_errors=False))
 
 
 def build_orchestrator(session: Session, root: Path, sessions_dir: Path, settings: Settings,
@@ -148,10 +182,16 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     return Orchestrator(session, loop, tracker, emit, max_turns=settings.max_turns)
 
 
-def finish(session: Session, result: TurnResult, options: RunOptions, emit: EventSink) -> int:
-    """Report the end of a run (event, stdout answer, stderr notes) and return the exit code."""
+def finish(session: Session, result: TurnResult, options: RunOptions, emit: EventSink, *,
+           fresh: bool = False) -> int:
+    """Report the end of a run (event, stdout answer, stderr notes) and return the exit code.
+
+    ``fresh``: the session was created by this run; when it never got an answer it is not
+    kept (:func:`unkept`), and the advice says so instead of offering to resume it.
+    """
+    approval = (session.meta().settings or {}).get("approval") or "ask"
     denied = [
-        {"tool": c.name, "summary": c.summary, "reason": c.result}
+        {"tool": c.name, "summary": c.summary, "reason": c.result, "allowed_by": _mode_that_allows(c.kind)}
         for c in session.tool_calls.denied(result.prompt_ids)
     ]
     code = result.exit_code if result.status != "done" else 0
@@ -159,22 +199,50 @@ def finish(session: Session, result: TurnResult, options: RunOptions, emit: Even
         code = 130
     if code == 0 and denied and not options.interactive:
         code = 6
+    error = result.error
+    if error and not options.interactive:  # in a terminal the person is already in the session
+        error += _advice(session, result, discarded=fresh and unkept(session, result))
     emit(Event("session.finished", {
-        "session": session.id, "status": result.status, "exit_code": code, "answer": result.answer,
-        "error": result.error, "denied": denied, "totals": session.model_calls.totals(),
+        "session": session.id, "status": result.status, "exit_code": code, "reason": result.reason,
+        "answer": result.answer, "error": error, "denied": denied, "totals": session.model_calls.totals(),
     }))
     if not options.json and not options.interactive and result.answer:
         sys.stdout.write(result.answer.rstrip("\n") + "\n")
         sys.stdout.flush()
     if not options.interactive:
         for item in denied:
-            sys.stderr.write(f"agentcli: denied by the approval policy: {item['summary'] or item['tool']}\n")
-        if result.error:
-            sys.stderr.write(f"agentcli: {result.error}\n")
+            sys.stderr.write(f"agentcli: denied by the approval policy (--approval {approval}): "
+                             f"{item['summary'] or item['tool']} — {item['allowed_by']} allows it\n")
+        if error:
+            sys.stderr.write(f"agentcli: {error}\n")
         if not result.prompt_ids and result.status == "done":
             sys.stderr.write("agentcli: nothing to do: the session has no unfinished turn "
                              "(give a PROMPT to go on)\n")
     return code
+
+
+def unkept(session: Session, result: TurnResult) -> bool:
+    """Whether a session this run created is not worth keeping: nobody sent it a prompt
+    (opened and quit), or the endpoint failed before answering anything (a bad key)."""
+    if session.model_calls.totals()["by_status"].get("ok"):  # no answer: no tool calls either
+        return False
+    return not session.prompts.all() or result.reason == "endpoint"
+
+
+def _mode_that_allows(kind: str | None) -> str:
+    """The least permissive approval mode that runs a call of ``kind`` unasked."""
+    return "--approval auto-edit" if kind == "edit" else "--approval full-auto"
+
+
+def _advice(session: Session, result: TurnResult, *, discarded: bool) -> str:
+    """How to go on after a run that stopped early, for a scripted run's last line."""
+    if discarded:
+        return " (no session was kept: run the command again once this is fixed)"
+    if not result.resumable:
+        return ""
+    extra = {"max_turns": " --max-turns N", "budget": " --max-cost DOLLARS (or --max-tokens N)"}
+    return (f" — the session is saved: agentcli resume {session.id}"
+            f"{extra.get(result.reason or '', '')} goes on")
 
 
 def announce(session: Session, settings: Settings, options: RunOptions, emit: EventSink,

@@ -1,0 +1,66 @@
+"""What a person is told while a run goes on, around the event printer: retries once, errors once.
+
+A refused connection used to print "retrying (attempt N)" five times over half a minute
+and say nothing of why. :class:`Progress` tells the first retry of a request in one line
+— the endpoint, the reason and the schedule of the retries to come — and keeps the rest
+quiet. In a scripted run it also leaves the orchestrator's error to the run's last line
+(``finish``), so an error is printed once, not as ``error:`` and ``agentcli:``.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from agentcli.agent.events import Event, EventSink
+from agentcli.session.records import ORCHESTRATOR
+
+
+def retry_schedule(attempts: int, cap: float) -> tuple[float, float]:
+    """The least and most seconds the retries after a first failure wait in all, with the
+    model client's back-off (1, 2, 4 ... s plus up to 1 s of jitter, each capped at ``cap``).
+
+    Example:
+        >>> retry_schedule(6, 60)
+        (31.0, 36.0)
+    """
+    waits = [2.0 ** n for n in range(max(attempts - 1, 0))]
+    return sum(min(w, cap) for w in waits), sum(min(w + 1, cap) for w in waits)
+
+
+class Progress:
+    """Wraps an event printer: condenses retries, and (``own_errors=False``) drops the
+    orchestrator's ``error`` events that the caller reports itself."""
+
+    def __init__(self, printer: Any, file: IO[str], *, attempts: int, cap: float, own_errors: bool = True):
+        self.printer: EventSink = printer
+        self.console = getattr(printer, "console", None)
+        self.file = file
+        self.attempts = attempts
+        self.cap = cap
+        self.own_errors = own_errors
+
+    def __call__(self, event: Event) -> None:
+        data = event.data
+        if event.type == "model.retry":
+            if data.get("attempt") == 1:
+                self._say(self.retry_line(data))
+            return
+        if event.type == "error" and not self.own_errors and data.get("agent", ORCHESTRATOR) == ORCHESTRATOR:
+            return
+        self.printer(event)
+
+    def retry_line(self, data: dict[str, Any]) -> str:
+        """``model call to HOST failed (connection error: ...); retrying 5 more times over 31-36 s``."""
+        left = self.attempts - 1
+        low, high = retry_schedule(self.attempts, self.cap)
+        who = f" [{data['agent']}]" if data.get("agent", ORCHESTRATOR) != ORCHESTRATOR else ""
+        why = f" ({data['error']})" if data.get("error") else ""
+        return (f"model call{who} to {data.get('endpoint') or 'the endpoint'} failed{why}; retrying "
+                f"{left} more time{'s' if left != 1 else ''} over {low:g}-{high:g} s (Ctrl-C stops)")
+
+    def _say(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(text, style="yellow")
+        else:
+            self.file.write(text + "\n")
+            self.file.flush()
