@@ -4,8 +4,10 @@ Files are TOML: ``agentcli.toml`` at the workspace root, and ``config.toml`` in 
 user config folder (``platformdirs``, e.g. ``~/.config/agentcli/config.toml``).
 Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``approval``, ``max_turns``, ``context_window``, ``shell_timeout``, ``max_attempts``,
-``retry_max_wait``, ``stream``, ``max_file_bytes``. An unknown key is a warning naming the
-file and the key, not an error: a newer agentcli's config still works here.
+``retry_max_wait``, ``stream``, ``max_file_bytes``, ``max_cost``, ``max_tokens`` and the
+``prices`` table (see ``agent/pricing.py``). An unknown key is a warning naming the file
+and the key, not an error: a newer agentcli's config still works here; a bad value is an
+error naming where it came from.
 """
 
 from __future__ import annotations
@@ -52,9 +54,13 @@ class Settings:
     retry_max_wait: float = ModelSettings.retry_max_wait  # cap in seconds on one wait between retries
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # larger files are logged by hash only, not restorable
     shell_env: dict[str, Any] | None = None  # {include = [...], exclude = [...]}: see agent/secrets.py
+    max_cost: float | None = None  # dollars one run may spend (needs a known price), then it stops
+    max_tokens: int | None = None  # tokens one run may spend, then it stops
+    prices: dict[str, Any] | None = None  # {model = {input, output, cached_input}}: $ per 1M tokens
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
     trusted: bool = field(default=False, repr=False)  # the workspace's agentcli.toml may set everything
+    sources: dict[str, str] = field(default_factory=dict, repr=False)  # setting -> where it came from
 
     @property
     def endpoint_host(self) -> str:
@@ -67,9 +73,10 @@ class Settings:
         return public_url(self.base_url) if self.base_url else None
 
 
-SENSITIVE = ("base_url", "approval", "shell_env")
+SENSITIVE = ("base_url", "approval", "shell_env", "prices")
 """Settings that decide where the key goes or what runs unasked: a workspace's own
-``agentcli.toml`` may set them only once the user trusts that workspace."""
+``agentcli.toml`` may set them only once the user trusts that workspace (``prices``: a cloned
+repository must not be able to make a ``--max-cost`` budget meaningless)."""
 
 
 def user_config_path() -> Path:
@@ -101,7 +108,7 @@ def resolve_settings(
         'llama3'
     """
     environ = os.environ if environ is None else environ
-    known = {f.name for f in fields(Settings)} - {"warnings"}
+    known = {f.name for f in fields(Settings)} - {"warnings", "trusted", "sources"}
     merged: dict[str, Any] = {}
     warnings: list[str] = []
     user_path = user_file or user_config_path()
@@ -122,30 +129,58 @@ def resolve_settings(
         ("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)}),
         ("", {key: value for key, value in flags.items() if value is not None}),
     ]
-    for source, layer in layers:
+    sources: dict[str, str] = {}
+    for index, (source, layer) in enumerate(layers):
         for key, value in layer.items():
             name = key.replace("-", "_")
             if name in known:
                 merged[name] = value
+                sources[name] = source or (f"${ENVIRONMENT[name]}" if index == 2 else "flag")
             elif source:
                 warnings.append(f"{source}: unknown setting '{key}' is ignored")
-    settings = Settings(**merged, warnings=warnings, trusted=trusted)
+    settings = Settings(**merged, warnings=warnings, trusted=trusted, sources=sources)
+    try:
+        _check(settings)
+    except UsageError as err:  # name where the bad value came from
+        name = str(err).split(" ", 1)[0].rstrip(":").replace("-", "_").split(".")[0]
+        where = sources.get(name)
+        raise UsageError(f"{where}: {err}" if where and where != "flag" else str(err)) from None
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    """Coerce and check the values; UsageError starting with the setting's name."""
+    from agentcli.agent.pricing import Pricing
+
     try:
         settings.retry_max_wait = float(settings.retry_max_wait)
     except (TypeError, ValueError):
         raise UsageError("retry_max_wait must be a number of seconds") from None
-    for name in ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes"):
+    whole = ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes", "max_tokens")
+    for name in whole:
+        if getattr(settings, name) is None:
+            continue
         try:
             setattr(settings, name, int(getattr(settings, name)))
         except (TypeError, ValueError):
             raise UsageError(f"{name.replace('_', '-')} must be a whole number") from None
         if getattr(settings, name) < 1:
             raise UsageError(f"{name.replace('_', '-')} must be at least 1")
+    if settings.max_cost is not None:
+        try:
+            settings.max_cost = float(settings.max_cost)
+        except (TypeError, ValueError):
+            raise UsageError("max-cost must be a number of dollars") from None
+        if settings.max_cost <= 0:
+            raise UsageError("max-cost must be more than 0 dollars")
+    if settings.prices is not None:
+        if not isinstance(settings.prices, dict):
+            raise UsageError("prices must be a table: [prices.\"MODEL\"] input = ..., output = ...")
+        Pricing(settings.prices)  # raises naming the bad entry
     if settings.shell_env is not None and not isinstance(settings.shell_env, dict):
         raise UsageError("shell_env must be a table: shell_env = {include = [...], exclude = [...]}")
     if settings.approval is not None and settings.approval not in APPROVAL_MODES:
-        raise UsageError(f"unknown approval mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
-    return settings
+        raise UsageError(f"approval: unknown mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
 
 
 def trust_file() -> Path:

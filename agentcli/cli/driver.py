@@ -12,6 +12,7 @@ from agentcli.agent.approval import Asker
 from agentcli.agent.config import Settings, resolve_settings
 from agentcli.agent.events import Event, EventSink, serialized
 from agentcli.agent.loop import Orchestrator, TurnResult
+from agentcli.agent.model.protocol import Model
 from agentcli.cli.options import STATE_DIR, CliContext
 from agentcli.cli.render.events import EventPrinter, JsonLines
 from agentcli.errors import UsageError
@@ -150,9 +151,11 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
                        emit: EventSink, asker: Asker | None) -> Orchestrator:
     """Wire the agent's parts for one session; ``asker`` None when nobody can be asked."""
     from agentcli.agent.approval import Approver
+    from agentcli.agent.budget import Budget, BudgetedModel
     from agentcli.agent.history.tracker import Tracker
     from agentcli.agent.loop import AgentLoop
     from agentcli.agent.model.client import ModelClient, ModelSettings
+    from agentcli.agent.pricing import Pricing
     from agentcli.agent.runner import ToolRunner
     from agentcli.agent.secrets import ShellEnvPolicy, shell_environment
     from agentcli.agent.tools.registry import ToolLimits, default_registry
@@ -172,12 +175,15 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     toolbox = default_registry(workspace, ToolLimits(shell_timeout=settings.shell_timeout),
                                shell_env=shell_environment(os.environ, policy))
     tracker = Tracker(session, root, exclude=state, max_file_bytes=settings.max_file_bytes)
-    model = ModelClient(ModelSettings(
+    model: Model = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
     ))
     runner = ToolRunner(session, ORCHESTRATOR, toolbox, Approver(settings.approval or "ask", asker),
                         tracker, emit)
+    budget = Budget(max_tokens=settings.max_tokens, max_cost=settings.max_cost)
+    if budget:
+        model = BudgetedModel(model, session, budget, Pricing(settings.prices))
     loop = AgentLoop(session, ORCHESTRATOR, model, runner, emit, context_window=settings.context_window)
     return Orchestrator(session, loop, tracker, emit, max_turns=settings.max_turns)
 
@@ -204,7 +210,7 @@ def finish(session: Session, result: TurnResult, options: RunOptions, emit: Even
         error += _advice(session, result, discarded=fresh and unkept(session, result))
     emit(Event("session.finished", {
         "session": session.id, "status": result.status, "exit_code": code, "reason": result.reason,
-        "answer": result.answer, "error": error, "denied": denied, "totals": session.model_calls.totals(),
+        "answer": result.answer, "error": error, "denied": denied, "totals": run_totals(session),
     }))
     if not options.json and not options.interactive and result.answer:
         sys.stdout.write(result.answer.rstrip("\n") + "\n")
@@ -219,6 +225,16 @@ def finish(session: Session, result: TurnResult, options: RunOptions, emit: Even
             sys.stderr.write("agentcli: nothing to do: the session has no unfinished turn "
                              "(give a PROMPT to go on)\n")
     return code
+
+
+def run_totals(session: Session) -> dict[str, Any]:
+    """The session's audit totals with their cost in dollars (``cost_usd``, None when a
+    model's price is unknown)."""
+    from agentcli.agent.pricing import configured_pricing, session_cost
+
+    totals = session.model_calls.totals()
+    totals["cost_usd"] = session_cost(session, configured_pricing(session.meta().workspace_root))
+    return totals
 
 
 def unkept(session: Session, result: TurnResult) -> bool:

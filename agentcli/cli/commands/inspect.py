@@ -125,18 +125,21 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,
         workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False) -> None:
     """Show the audit log: every model call attempt with its latency, tokens and status."""
-    from agentcli.cli.render.session_view import model_call_full, model_call_summary
+    from agentcli.agent.pricing import configured_pricing
+    from agentcli.cli.render.session_view import audit_totals, model_call_full, model_call_summary
     from agentcli.cli.render.text import log_full_text, log_text
 
     with reading(make_context(workspace, sessions_dir), session) as (opened, _busy):
+        pricing = configured_pricing(opened.meta().workspace_root)
         calls = opened.model_calls.all()
-        totals = opened.model_calls.totals()
+        totals = audit_totals(opened)
         messages = {m.id: m for m in opened.transcript.all()} if full else {}
         if json_out:
-            rows = [model_call_full(c, messages) if full else model_call_summary(c) for c in calls]
+            rows = [model_call_full(c, messages, pricing) if full else model_call_summary(c, pricing)
+                    for c in calls]
             print_json({"session": opened.id, "model_calls": rows, "totals": totals})
             return
-        print(log_text(calls, totals))
+        print(log_text(calls, totals, pricing))
         if full and calls:
             print("\n" + log_full_text(calls, messages), end="")
 

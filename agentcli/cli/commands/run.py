@@ -35,11 +35,21 @@ ContextOpt = Annotated[
     typer.Option("--context-window", help="Tokens the model accepts (default 128000)."),
 ]
 
+MaxCostOpt = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option("--max-cost", help="Dollars this run may spend on the model, then it stops (resumable)."),
+]
+MaxTokensOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--max-tokens", help="Tokens this run may spend, then it stops (resumable)."),
+]
+
 
 def _flags(model: str | None, base_url: str | None, approval: str | None, max_turns: int | None,
-           context_window: int | None) -> dict[str, object]:
+           context_window: int | None, max_cost: float | None = None,
+           max_tokens: int | None = None) -> dict[str, object]:
     return {"model": model, "base_url": base_url, "approval": approval, "max_turns": max_turns,
-            "context_window": context_window}
+            "context_window": context_window, "max_cost": max_cost, "max_tokens": max_tokens}
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +65,8 @@ def register(app: typer.Typer) -> None:
         approval: ApprovalOpt = None,
         max_turns: MaxTurnsOpt = None,
         context_window: ContextOpt = None,
+        max_cost: MaxCostOpt = None,
+        max_tokens: MaxTokensOpt = None,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -64,7 +76,8 @@ def register(app: typer.Typer) -> None:
         from agentcli.cli.session_run import start_session
 
         options = RunOptions(prompt, print_mode, json,
-                             _flags(model, base_url, approval, max_turns, context_window))
+                             _flags(model, base_url, approval, max_turns, context_window, max_cost,
+                                    max_tokens))
         return start_session(make_context(workspace, sessions_dir), options)
 
     @app.command()
@@ -78,6 +91,8 @@ def register(app: typer.Typer) -> None:
         approval: ApprovalOpt = None,
         max_turns: MaxTurnsOpt = None,
         context_window: ContextOpt = None,
+        max_cost: MaxCostOpt = None,
+        max_tokens: MaxTokensOpt = None,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -87,7 +102,8 @@ def register(app: typer.Typer) -> None:
         from agentcli.cli.session_run import resume_session
 
         options = RunOptions(prompt, print_mode, json,
-                             _flags(model, base_url, approval, max_turns, context_window))
+                             _flags(model, base_url, approval, max_turns, context_window, max_cost,
+                                    max_tokens))
         return resume_session(make_context(workspace, sessions_dir), session, options,
                               explicit_workspace=workspace is not None)
 

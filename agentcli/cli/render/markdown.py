@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from agentcli.cli.render.session_view import SessionView
+from agentcli.cli.render.text import cost_note
 from agentcli.session.records import ORCHESTRATOR, Message, ToolCallRecord
 
 
@@ -118,7 +119,7 @@ def export_markdown(view: SessionView) -> str:
     totals = view.audit_totals
     out += [f"Totals: {totals['attempts']} attempts, {totals['total_tokens']} tokens "
             f"({totals['prompt_tokens']} prompt, {totals['completion_tokens']} completion), "
-            f"{totals['latency_ms']} ms.", ""]
+            f"{totals['latency_ms']} ms" + cost_note(totals).replace(" \u00b7 ", ", ") + ".", ""]
 
     out += ["## File changes", "", md_table(
         ["id", "prompt", "tool call", "source", "path", "op", "before", "after", "status", "time"],

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from agentcli.cli.render.session_view import SessionView
-from agentcli.cli.render.text import clean, excerpt, local_time
+from agentcli.cli.render.text import clean, cost_note, excerpt, local_time
 from agentcli.session.records import ORCHESTRATOR, Message, PlanItem, ToolCallRecord
 
 ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold yellow", "system": "dim"}
@@ -165,6 +165,7 @@ class ShowRenderer:
             + f" \u00b7 {plural(totals['model_call_attempts'], 'model call')}"
             + f" \u00b7 {totals['total_tokens']} tokens"
             + f" ({totals['prompt_tokens']} prompt, {totals['completion_tokens']} completion)"
+            + cost_note(totals)
         )
         self.console.print(Text(text, style="dim"))
 

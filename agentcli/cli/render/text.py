@@ -12,7 +12,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from agentcli.cli.render.session_view import model_call_full
+from agentcli.agent.pricing import Pricing, dollars
+from agentcli.cli.render.session_view import call_cost, model_call_full
 from agentcli.session.directory import SessionEntry
 from agentcli.session.records import Message, ModelCallRecord
 
@@ -104,17 +105,18 @@ def _num(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def log_text(calls: list[ModelCallRecord], totals: dict[str, Any]) -> str:
-    """The ``log`` table and its totals line."""
+def log_text(calls: list[ModelCallRecord], totals: dict[str, Any], pricing: Pricing | None = None) -> str:
+    """The ``log`` table (with each attempt's cost when ``pricing`` is given) and its totals line."""
     headers = ["ID", "TIME", "AGENT", "MODEL", "HOST", "TRY", "STATUS", "HTTP", "MS",
-               "PROMPT", "COMPL", "TOTAL", "ERROR"]
+               "PROMPT", "COMPL", "TOTAL", "COST", "ERROR"]
     rows = [
         [str(c.id), local_time(c.started_at), c.agent, c.model, c.endpoint_host, str(c.attempt),
          c.status, _num(c.http_status), _num(c.latency_ms), _num(c.prompt_tokens),
-         _num(c.completion_tokens), _num(c.total_tokens), excerpt(c.error, 80)]
+         _num(c.completion_tokens), _num(c.total_tokens),
+         dollars(call_cost(c, pricing)) if pricing else "", excerpt(c.error, 80)]
         for c in calls
     ]
-    body = table(headers, rows, right={0, 5, 7, 8, 9, 10, 11}) if rows else "no model calls yet"
+    body = table(headers, rows, right={0, 5, 7, 8, 9, 10, 11, 12}) if rows else "no model calls yet"
     return body + "\n" + totals_line(totals)
 
 
@@ -125,7 +127,15 @@ def totals_line(totals: dict[str, Any]) -> str:
         f"total: {totals['attempts']} attempts" + (f" ({outcomes})" if outcomes else "")
         + f" \u00b7 tokens {totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion"
         + f" = {totals['total_tokens']} \u00b7 {totals['latency_ms']} ms"
+        + cost_note(totals)
     )
+
+
+def cost_note(totals: dict[str, Any]) -> str:
+    """`` · $0.0123`` when the cost is known (a model without a price shows tokens only)."""
+    if totals.get("cost_usd") is None:
+        return ""
+    return f" \u00b7 {dollars(totals['cost_usd'])}"
 
 
 def log_full_text(calls: list[ModelCallRecord], messages: dict[int, Message]) -> str:
