@@ -21,13 +21,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from agentcli.cli.commands import inspect, move, rollback, run, trust
+    from agentcli.cli.commands import doctor, inspect, move, rollback, run, trust
 
     run.register(app)
     rollback.register(app)
     inspect.register(app)
     trust.register(app)
     move.register(app)
+    doctor.register(app)
 
 
 _register()

@@ -84,7 +84,7 @@ def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any
     unless ``--base-url`` says otherwise: an endpoint added later to the environment or
     a config file is not where its key and transcript go.
     """
-    given = {k: v for k, v in options.flags.items() if v is not None}
+    given = {k: v for k, v in options.flags.items() if v is not None and k != "local"}
     settings = resolve_settings(ctx.workspace_root, {**(remembered or {}), **given})
     if remembered is not None and "base_url" not in given:
         settings.base_url = recorded_endpoint(remembered.get("base_url"))
@@ -92,12 +92,47 @@ def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any
         sys.stderr.write(f"agentcli: warning: {warning}\n")
     if not settings.approval:
         settings.approval = "ask"
+    if options.flags.get("local"):
+        use_local_server(settings, model_given="model" in given)
     if not settings.base_url and not os.environ.get("OPENAI_API_KEY"):
-        raise UsageError(
-            "no API key: set OPENAI_API_KEY, or point --base-url (or OPENAI_BASE_URL) at a local "
-            "OpenAI-compatible server that needs none"
-        )
+        raise UsageError(no_endpoint_message())
     return settings
+
+
+def use_local_server(settings: Settings, *, model_given: bool) -> None:
+    """``--local``: point ``settings`` at the first local server found (and, unless a model
+    was given on the command line, at the first model it lists)."""
+    from agentcli.agent.model.local import candidates, find_local_servers
+
+    if settings.sources.get("base_url") == "flag":
+        raise UsageError("--local and --base-url both name the endpoint: give one of them")
+    servers = find_local_servers()
+    if not servers:
+        where = ", ".join(f"{port} ({name})" for name, port in candidates())
+        raise UsageError(f"--local found no OpenAI-compatible server on 127.0.0.1 ports {where}: start "
+                         "one, or pass --base-url")
+    server = servers[0]
+    settings.base_url = server.base_url
+    settings.sources["base_url"] = "--local"
+    if not model_given and server.models:
+        settings.model = server.models[0]
+        settings.sources["model"] = "--local"
+    sys.stderr.write(f"agentcli: using {server.name} at {server.base_url}, model {settings.model}\n")
+
+
+def no_endpoint_message() -> str:
+    """Why a run without a key and an endpoint cannot start, and the local server to use if
+    one is running (as ``--local`` would)."""
+    from agentcli.agent.model.local import find_local_servers
+
+    servers = find_local_servers()
+    if servers:
+        first = servers[0]
+        model = f" --model {first.models[0]}" if first.models else ""
+        return (f"no API key (OPENAI_API_KEY), but {first.name} is running at {first.base_url}: "
+                f"use it with --local, or --base-url {first.base_url}{model}")
+    return ("no API key: set OPENAI_API_KEY, or point --base-url (or OPENAI_BASE_URL) at a local "
+            "OpenAI-compatible server that needs none (agentcli looked on ports 11434, 1234, 8080)")
 
 
 def remembered_settings(settings: Settings) -> dict[str, Any]:

@@ -87,6 +87,37 @@ class ModelClient:
         """Release the HTTP connections."""
         self._client.close()
 
+    # -- probes for ``agentcli doctor`` ------------------------------------------------------
+    def list_models(self) -> list[str]:
+        """The model ids the endpoint's ``GET /models`` lists (one attempt, no retries).
+
+        Raises:
+            ModelEndpointError: the one line a failed run would show.
+        """
+        try:
+            return [model.id for model in self._client.models.list()]
+        except Exception as err:
+            if not _is_endpoint_failure(err):
+                raise
+            raise ModelEndpointError(self._explain(err, 1)) from err
+
+    def accepts_tools(self) -> str | None:
+        """Send one tiny request offering one tool (one attempt); None when it is accepted,
+        else the reason it was refused. Costs a few tokens."""
+        schema = {"type": "object", "properties": {}}
+        tool = {"type": "function", "function": {"name": "ping", "description": "Answers pong.",
+                                                 "parameters": schema}}
+        try:
+            self._client.chat.completions.create(
+                model=self.settings.model, tools=[tool],  # type: ignore[list-item]
+                messages=[{"role": "user", "content": "Reply with the single word OK."}],
+            )
+        except Exception as err:
+            if not _is_endpoint_failure(err):
+                raise
+            return self._explain(err, 1)
+        return None
+
     def complete(
         self,
         messages: list[dict[str, Any]],
@@ -251,9 +282,10 @@ class ModelClient:
         said = self._redact(" ".join(_server_message(err).split()))[:300] if status else ""
         if _is_retryable(err):
             if _is_unreachable(err):
+                tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
                 return (
-                    f"cannot connect to {host} ({_refusal(err)}; {attempts} attempts) — is the "
-                    "server running? check --base-url / OPENAI_BASE_URL (agentcli doctor probes it)"
+                    f"cannot connect to {host} ({_refusal(err)}; {tries}) — is the server running? "
+                    "check --base-url / OPENAI_BASE_URL (agentcli doctor probes it)"
                 )
             return f"model endpoint {host} failed after {attempts} attempts: {self._describe(err)}"
         if status == 401:

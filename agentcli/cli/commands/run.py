@@ -44,12 +44,18 @@ MaxTokensOpt = Annotated[
     typer.Option("--max-tokens", help="Tokens this run may spend, then it stops (resumable)."),
 ]
 
+LocalOpt = Annotated[
+    bool,
+    typer.Option("--local", help="Use the local server found on 127.0.0.1 (Ollama, LM Studio, llama.cpp)."),
+]
+
 
 def _flags(model: str | None, base_url: str | None, approval: str | None, max_turns: int | None,
            context_window: int | None, max_cost: float | None = None,
-           max_tokens: int | None = None) -> dict[str, object]:
+           max_tokens: int | None = None, local: bool = False) -> dict[str, object]:
     return {"model": model, "base_url": base_url, "approval": approval, "max_turns": max_turns,
-            "context_window": context_window, "max_cost": max_cost, "max_tokens": max_tokens}
+            "context_window": context_window, "max_cost": max_cost, "max_tokens": max_tokens,
+            "local": local or None}
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +73,7 @@ def register(app: typer.Typer) -> None:
         context_window: ContextOpt = None,
         max_cost: MaxCostOpt = None,
         max_tokens: MaxTokensOpt = None,
+        local: LocalOpt = False,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -77,7 +84,7 @@ def register(app: typer.Typer) -> None:
 
         options = RunOptions(prompt, print_mode, json,
                              _flags(model, base_url, approval, max_turns, context_window, max_cost,
-                                    max_tokens))
+                                    max_tokens, local))
         return start_session(make_context(workspace, sessions_dir), options)
 
     @app.command()
@@ -93,6 +100,7 @@ def register(app: typer.Typer) -> None:
         context_window: ContextOpt = None,
         max_cost: MaxCostOpt = None,
         max_tokens: MaxTokensOpt = None,
+        local: LocalOpt = False,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -103,7 +111,7 @@ def register(app: typer.Typer) -> None:
 
         options = RunOptions(prompt, print_mode, json,
                              _flags(model, base_url, approval, max_turns, context_window, max_cost,
-                                    max_tokens))
+                                    max_tokens, local))
         return resume_session(make_context(workspace, sessions_dir), session, options,
                               explicit_workspace=workspace is not None)
 
