@@ -30,7 +30,7 @@ def test_list_shows_this_workspaces_sessions(capsys, workspace: Path, session_pa
     code, out, _ = cli(capsys, workspace, "list")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:6] == ["ID", "STATUS", "BUSY", "MODEL", "UPDATED", "MSGS"]
+    assert lines[0].split()[:5] == ["ID", "STATUS", "MODEL", "UPDATED", "MSGS"]
     assert len(lines) == 2
     assert session_path.stem in lines[1] and "fix the failing test" in lines[1]
     assert "idle" in lines[1] and "gpt-test" in lines[1] and " 5 " in lines[1]
@@ -56,7 +56,7 @@ def test_list_json_and_busy(capsys, workspace: Path, session_path: Path) -> None
         code, out, _ = cli(capsys, workspace, "list", "--json")
     assert code == 0
     [item] = json.loads(out)
-    assert item["id"] == session_path.stem and item["busy"] is True
+    assert item["id"] == session_path.stem and item["busy"] is True and item["status"] == "running"
     assert item["title"] == "fix the failing test" and item["model"] == "gpt-test"
     assert item["workspace_root"] == str(workspace) and item["error"] is None
 
@@ -105,7 +105,8 @@ def test_show_works_while_another_process_writes(capsys, workspace: Path, sessio
     with writer_process(session_path, "--open-transaction"):
         code, out, _ = cli(capsys, workspace, "show", session_path.stem)
     assert code == 0
-    assert "busy" in out and "Let me read it." in out and "not committed" not in out
+    assert "running (a process is driving it)" in out and "Let me read it." in out
+    assert "not committed" not in out
 
 
 def test_log_lists_every_attempt_with_totals(capsys, workspace: Path, session_path: Path) -> None:

@@ -49,6 +49,10 @@ FollowOpt = Annotated[
     bool, typer.Option("--follow", "-f", help="Keep printing what a running session does until it stops.")
 ]
 FullOpt = Annotated[bool, typer.Option("--full", help="Also print each request (as sent) and response.")]
+CallOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--call", help="Only the model call with this ID (the log's first column)."),
+]
 FormatOpt = Annotated[ExportFormat, typer.Option("--format", help="md (Markdown) or json.")]
 OutputOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
@@ -121,7 +125,7 @@ def show(session: SessionArg, json_out: JsonOpt = False, follow: FollowOpt = Fal
             follow_session(opened, renderer, Tail.after(view))
 
 
-def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,
+def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False, call: CallOpt = None,
         workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False) -> None:
     """Show the audit log: every model call attempt with its latency, tokens and status."""
@@ -133,6 +137,11 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,
         pricing = configured_pricing(opened.meta().workspace_root)
         calls = opened.model_calls.all()
         totals = audit_totals(opened)
+        if call is not None:
+            calls = [c for c in calls if c.id == call]
+            if not calls:
+                raise UsageError(f"session {opened.id} has no model call {call} (agentcli log {opened.id} "
+                                 "lists them)")
         messages = {m.id: m for m in opened.transcript.all()} if full else {}
         if json_out:
             rows = [model_call_full(c, messages, pricing) if full else model_call_summary(c, pricing)

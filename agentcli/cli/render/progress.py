@@ -1,5 +1,7 @@
 """What a person is told while a run goes on, around the event printer: retries once, errors once.
 
+After an ``update_plan`` call it shows the plan itself, not only "Plan updated:".
+
 A refused connection used to print "retrying (attempt N)" five times over half a minute
 and say nothing of why. :class:`Progress` tells the first retry of a request in one line
 — the endpoint, the reason and the schedule of the retries to come — and keeps the rest
@@ -27,6 +29,13 @@ def retry_schedule(attempts: int, cap: float) -> tuple[float, float]:
     return sum(min(w, cap) for w in waits), sum(min(w + 1, cap) for w in waits)
 
 
+def plan_lines(items: list[dict[str, Any]]) -> list[str]:
+    """The plan as the person sees it after each ``update_plan``: ``    [x] title``."""
+    from agentcli.session.records import PLAN_MARKS
+
+    return [f"    {PLAN_MARKS.get(item.get('status', ''), '[?]')} {item.get('title', '')}" for item in items]
+
+
 class Progress:
     """Wraps an event printer: condenses retries, and (``own_errors=False``) drops the
     orchestrator's ``error`` events that the caller reports itself."""
@@ -48,6 +57,9 @@ class Progress:
         if event.type == "error" and not self.own_errors and data.get("agent", ORCHESTRATOR) == ORCHESTRATOR:
             return
         self.printer(event)
+        if event.type == "tool.finished" and data.get("name") == "update_plan" and data.get("items"):
+            for line in plan_lines(data["items"]):
+                self._say(line, style="dim")
 
     def retry_line(self, data: dict[str, Any]) -> str:
         """``model call to HOST failed (connection error: ...); retrying 5 more times over 31-36 s``."""
@@ -58,9 +70,9 @@ class Progress:
         return (f"model call{who} to {data.get('endpoint') or 'the endpoint'} failed{why}; retrying "
                 f"{left} more time{'s' if left != 1 else ''} over {low:g}-{high:g} s (Ctrl-C stops)")
 
-    def _say(self, text: str) -> None:
+    def _say(self, text: str, style: str = "yellow") -> None:
         if self.console is not None:
-            self.console.print(text, style="yellow")
+            self.console.print(text, style=style)
         else:
             self.file.write(text + "\n")
             self.file.flush()

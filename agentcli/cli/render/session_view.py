@@ -151,6 +151,7 @@ def show_json(view: SessionView) -> dict[str, Any]:
     """The JSON document ``show --json`` prints."""
     return {
         "meta": asdict(view.meta),
+        "status": _status(view),
         "busy": view.busy,
         "plan": [asdict(item) for item in view.plan],
         "prompts": [asdict(p) for p in view.prompts],
@@ -158,6 +159,12 @@ def show_json(view: SessionView) -> dict[str, Any]:
         "tool_calls": [asdict(c) for c in view.tool_calls],
         "totals": view.totals(),
     }
+
+
+def _status(view: SessionView) -> str:
+    from agentcli.cli.render.text import session_status  # text imports this module
+
+    return session_status(view.meta, view.busy)
 
 
 def export_json(view: SessionView) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from agentcli.cli.render.session_view import SessionView
-from agentcli.cli.render.text import clean, cost_note, excerpt, local_time
+from agentcli.cli.render.text import clean, cost_note, excerpt, local_time, session_status
 from agentcli.session.records import ORCHESTRATOR, Message, PlanItem, ToolCallRecord
 
 ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold yellow", "system": "dim"}
@@ -52,10 +52,10 @@ class ShowRenderer:
     def header(self, view: SessionView) -> None:
         """Who the session is: id, title, status, workspace, model, times."""
         meta = view.meta
-        shown = meta.status_now(view.busy)
+        shown = session_status(meta, view.busy)
         status = Text(shown, style=STATUS_STYLES.get(shown, "bold"))
         if view.busy:
-            status.append(" (busy: a process is driving it)", style="bold")
+            status.append(" (a process is driving it)", style="dim")
         title = Text.assemble(("session ", "dim"), (meta.id, "bold"), "  ", clean(meta.title))
         self.console.print(title)
         rows: list[tuple[str, str | Text]] = [
