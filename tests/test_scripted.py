@@ -105,7 +105,8 @@ def test_turn_limit_advice_goes_to_the_script_not_into_the_event_a_terminal_prin
 def test_a_session_the_endpoint_never_answered_is_not_kept(openai_server, workspace: Path, env):
     run = agentcli(["new", "hi", "-p", "--base-url", openai_server.base_url], env=env, cwd=workspace)
     assert run.code == 3  # the scripted server has no answer: a 500 after every retry
-    assert not list(sessions_folder(workspace).glob("*.sqlite"))
+    assert "no session was kept" in run.stderr.splitlines()[-1]
+    assert sessions_folder(workspace).is_dir() and not list(sessions_folder(workspace).glob("*.sqlite"))
 
 
 def test_a_session_opened_and_left_without_a_prompt_is_not_worth_keeping(tmp_path, workspace):
