@@ -148,4 +148,9 @@ def rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str
 
 def session_file(workspace: Path, session_id: str) -> Path:
     """Where a session of ``workspace`` lives by default."""
-    return workspace / "sessions" / f"{session_id}.sqlite"
+    return sessions_folder(workspace) / f"{session_id}.sqlite"
+
+
+def sessions_folder(workspace: Path) -> Path:
+    """The default sessions folder of ``workspace``: ``.agentcli/sessions`` at its root."""
+    return workspace / ".agentcli" / "sessions"

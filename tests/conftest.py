@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_harness import cli_env
+from agent_harness import cli_env, sessions_folder
 from openai_server import ScriptedOpenAIServer
 from session_factory import make_session
 
@@ -90,4 +90,4 @@ def workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def session_path(workspace: Path) -> Path:
     """A populated session of ``workspace``, in its default sessions folder."""
-    return make_session(workspace / "sessions", workspace)
+    return make_session(sessions_folder(workspace), workspace)

@@ -77,7 +77,7 @@ class ScriptedOpenAIServer:
 
     Every request is recorded in ``requests``; answers are queued with ``script``/``push``
     (thread-safe, at any time). An empty queue answers 500 with a message saying the
-    script is exhausted.
+    script is exhausted. ``GET /v1/models`` lists ``models`` once they are set (else 404).
     """
 
     def __init__(self, port: int = 0, log_path: str | Path | None = None) -> None:
@@ -90,6 +90,7 @@ class ScriptedOpenAIServer:
         self._thread: threading.Thread | None = None
         self.requests: list[RecordedRequest] = []
         self.base_url = ""
+        self.models: list[str] | None = None  # when set, GET /v1/models lists them
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> ScriptedOpenAIServer:
@@ -229,6 +230,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.owner._record(self.path, dict(self.headers), None)
+        models = self.owner.models
+        if models is not None and self.path.split("?", 1)[0] in ("/v1/models", "/models"):
+            listed = [{"id": name, "object": "model", "created": 0, "owned_by": "test"} for name in models]
+            self._send_json(200, {"object": "list", "data": listed})
+            return
         self._send_json(404, error_body(f"no route GET {self.path}", 404))
 
     def do_POST(self) -> None:

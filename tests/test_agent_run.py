@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from agent_harness import API_KEY, Run, agentcli, rows, session_file
+from agent_harness import API_KEY, Run, agentcli, rows, session_file, sessions_folder
 from openai_answers import error_answer, text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
@@ -88,7 +88,7 @@ def test_the_api_key_never_reaches_the_session_file(openai_server, workspace, en
     run = run_new(openai_server, workspace, env)
     assert run.code == 0, run.stderr
     assert openai_server.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
-    folder = workspace / "sessions"
+    folder = sessions_folder(workspace)
     for path in folder.iterdir():
         assert API_KEY.encode() not in path.read_bytes(), path
         assert b"Bearer" not in path.read_bytes()
@@ -124,7 +124,7 @@ def test_malformed_tool_calls_become_error_results(openai_server, workspace, env
         tool_call("write_file", {"path": "../outside.txt", "content": "x"}),
         tool_call("write_file", {"path": "/tmp/agentcli-escape-test.txt", "content": "x"}),
         tool_call("write_file", {"path": ".git/config", "content": "x"}),
-        tool_call("write_file", {"path": "sessions/evil.sqlite", "content": "x"}),
+        tool_call("write_file", {"path": ".agentcli/sessions/evil.sqlite", "content": "x"}),
         tool_call("write_file", {"path": "link/escaped.txt", "content": "x"}),
         tool_call("list_files", {"path": ".."}),
     ],
@@ -177,7 +177,7 @@ def test_unreachable_endpoint_exits_3(workspace, env):
     run = agentcli(["new", "hello", "-p", "--base-url", f"http://127.0.0.1:{port}/v1"], env=env,
                    cwd=workspace)
     assert run.code == 3, run.stderr
-    assert "could not reach" in run.stderr
+    assert "cannot connect to 127.0.0.1" in run.stderr and "connection refused" in run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -283,7 +283,6 @@ def test_each_retry_is_one_line_saying_why_and_when(openai_server, workspace, en
     assert run.code == 0, run.stderr
     retry = [line for line in run.stderr.splitlines() if "retrying" in line]
     assert len(retry) == 1 and "HTTP 500: the GPU caught fire" in retry[0] and "retrying in" in retry[0]
-    assert "(attempt 2)" in retry[0]
 
 
 @pytest.mark.parametrize("setting, answer, why", [

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from agent_harness import sessions_folder
 from session_factory import MARKUP_TEXT, make_session, run_main, writer_process
 
 from agentcli.session.directory import SessionDirectory
@@ -25,18 +26,18 @@ def cli(capsys: pytest.CaptureFixture[str], workspace: Path, *args: str) -> tupl
 
 
 def test_list_shows_this_workspaces_sessions(capsys, workspace: Path, session_path: Path) -> None:
-    make_session(workspace / "sessions", workspace / "elsewhere", title="another workspace")
+    make_session(sessions_folder(workspace), workspace / "elsewhere", title="another workspace")
     code, out, _ = cli(capsys, workspace, "list")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:6] == ["ID", "STATUS", "BUSY", "MODEL", "UPDATED", "MSGS"]
+    assert lines[0].split()[:5] == ["ID", "STATUS", "MODEL", "UPDATED", "MSGS"]
     assert len(lines) == 2
     assert session_path.stem in lines[1] and "fix the failing test" in lines[1]
     assert "idle" in lines[1] and "gpt-test" in lines[1] and " 5 " in lines[1]
 
 
 def test_list_all_shows_every_file_and_the_errors_of_unreadable_ones(capsys, workspace, session_path):
-    folder = workspace / "sessions"
+    folder = sessions_folder(workspace)
     make_session(folder, workspace / "elsewhere", title="another workspace")
     (folder / "0000000000bad.sqlite").write_bytes(os.urandom(4096))
     code, out, _ = cli(capsys, workspace, "list", "--all")
@@ -55,7 +56,7 @@ def test_list_json_and_busy(capsys, workspace: Path, session_path: Path) -> None
         code, out, _ = cli(capsys, workspace, "list", "--json")
     assert code == 0
     [item] = json.loads(out)
-    assert item["id"] == session_path.stem and item["busy"] is True
+    assert item["id"] == session_path.stem and item["busy"] is True and item["status"] == "running"
     assert item["title"] == "fix the failing test" and item["model"] == "gpt-test"
     assert item["workspace_root"] == str(workspace) and item["error"] is None
 
@@ -104,7 +105,8 @@ def test_show_works_while_another_process_writes(capsys, workspace: Path, sessio
     with writer_process(session_path, "--open-transaction"):
         code, out, _ = cli(capsys, workspace, "show", session_path.stem)
     assert code == 0
-    assert "busy" in out and "Let me read it." in out and "not committed" not in out
+    assert "running (a process is driving it)" in out and "Let me read it." in out
+    assert "not committed" not in out
 
 
 def test_log_lists_every_attempt_with_totals(capsys, workspace: Path, session_path: Path) -> None:
@@ -157,7 +159,7 @@ def test_export_markdown_and_json(capsys, workspace: Path, session_path: Path, t
 def test_rm_deletes_the_file_and_its_companions(capsys, workspace: Path, session_path: Path) -> None:
     code, out, _ = cli(capsys, workspace, "rm", session_path.stem, "--yes")
     assert code == 0 and "deleted" in out
-    assert list((workspace / "sessions").glob(f"{session_path.stem}*")) == []
+    assert list(sessions_folder(workspace).glob(f"{session_path.stem}*")) == []
 
 
 def test_rm_refuses_without_confirmation_and_without_a_terminal(capsys, workspace, session_path):
@@ -174,8 +176,8 @@ def test_rm_refuses_a_busy_session_with_exit_4(capsys, workspace: Path, session_
 
 
 def test_rm_deletes_a_damaged_file_of_the_folder_but_not_a_foreign_file_elsewhere(capsys, workspace):
-    folder = workspace / "sessions"
-    folder.mkdir()
+    folder = sessions_folder(workspace)
+    folder.mkdir(parents=True)
     damaged = folder / "0000000000bad.sqlite"
     damaged.write_bytes(os.urandom(4096))
     code, _, _ = cli(capsys, workspace, "rm", "0000000000bad", "--yes")
@@ -208,8 +210,8 @@ def _newer(path: Path) -> None:
 )
 @pytest.mark.parametrize("command", ["show", "log", "export", "rm"])
 def test_errors_are_one_line_with_exit_2(capsys, workspace, command, ref, setup, message) -> None:
-    folder = workspace / "sessions"
-    folder.mkdir()
+    folder = sessions_folder(workspace)
+    folder.mkdir(parents=True)
     if setup == "two":
         (folder / "0000000000aaa.sqlite").touch()
         (folder / "0000000000bbb.sqlite").touch()

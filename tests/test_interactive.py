@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from agent_harness import rows
+from agent_harness import rows, sessions_folder
 from openai_answers import text_answer, tool_answer, tool_call
 
 pytestmark = pytest.mark.slow
@@ -81,7 +81,7 @@ def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path,
     assert term.close() == 0
     assert (workspace / "a.txt").read_text() == "1\n" and (workspace / "b.txt").read_text() == "2\n"
     assert term.screen.count("[a]lways") == 1
-    db = next((workspace / "sessions").glob("*.sqlite"))
+    db = next(sessions_folder(workspace).glob("*.sqlite"))
     assert [r["approval"] for r in rows(db, "SELECT approval FROM tool_calls ORDER BY id")] == [
         "always", "granted"]
     assert rows(db, "SELECT kind FROM approvals")[0]["kind"] == "edits"

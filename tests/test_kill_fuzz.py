@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from agent_harness import agentcli, rows, start
+from agent_harness import agentcli, rows, sessions_folder, start
 from openai_answers import text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
@@ -41,7 +41,7 @@ def _args(server: ScriptedOpenAIServer) -> list[str]:
 
 def _finish(server: ScriptedOpenAIServer, root: Path, env: dict[str, str]) -> str:
     """Carry the killed session to its end as a user would; returns the final answer."""
-    folder = root / "sessions"
+    folder = sessions_folder(root)
     files = sorted(folder.glob("*.sqlite")) if folder.is_dir() else []
     if not files:  # killed before the session existed: nothing was lost, start again
         run = agentcli(["new", "do it", *_args(server)], env=env, cwd=root)
@@ -77,13 +77,14 @@ def test_random_kills_always_resume_to_the_clean_result(tmp_path: Path, env: dic
             time.sleep(rng.uniform(0.0, span * 1.1))
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=30)
-            killed_early += not (root / "sessions").is_dir() or not any((root / "sessions").glob("*.sqlite"))
+            folder = sessions_folder(root)
+            killed_early += not folder.is_dir() or not any(folder.glob("*.sqlite"))
             answer = _finish(server, root, env)
             assert answer == out.strip() == "all done"
             assert (root / "notes.txt").read_text() == clean_notes
             log = (root / "log.txt").read_text().splitlines() if (root / "log.txt").exists() else []
             assert sorted(set(log)) == sorted(log) and set(log) <= {"step", "again"}  # never twice
-            db = next((root / "sessions").glob("*.sqlite"))
+            db = next((sessions_folder(root)).glob("*.sqlite"))
             statuses = {r["status"] for r in rows(db, "SELECT status FROM tool_calls")}
             assert statuses <= {"done", "interrupted"}
             assert rows(db, "SELECT status FROM prompts")[0]["status"] == "done"

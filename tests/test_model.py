@@ -164,7 +164,7 @@ def test_unreachable_endpoint_fails_after_max_attempts(rec: Recorder) -> None:
     with pytest.raises(ModelEndpointError) as caught:
         client.complete(USER, [], **rec.hooks())
     message = str(caught.value)
-    assert "could not reach" in message and f"127.0.0.1:{port}" in message and "--base-url" in message
+    assert "cannot connect to" in message and f"127.0.0.1:{port}" in message and "--base-url" in message
     assert len(rec.started) == 4 and len(rec.sleeps) == 3
     assert all(a.http_status is None and a.error for a in rec.ended)
 

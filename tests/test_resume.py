@@ -53,7 +53,7 @@ def args(server: ScriptedOpenAIServer, *extra: str) -> list[str]:
 
 def tree(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*"))
-            if p.is_file() and "sessions" not in p.parts}
+            if p.is_file() and ".agentcli" not in p.parts}
 
 
 def transcript_lengths(server: ScriptedOpenAIServer) -> list[int]:
@@ -286,7 +286,7 @@ def test_a_copied_session_file_resumes_against_a_copied_tree(openai_server, work
     artifact.parent.mkdir()
     shutil.copy(session_file(workspace, first.session_id), artifact)
     checkout = tmp_path / "checkout"
-    shutil.copytree(workspace, checkout, ignore=shutil.ignore_patterns("sessions"))
+    shutil.copytree(workspace, checkout, ignore=shutil.ignore_patterns(".agentcli"))
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -40,7 +40,8 @@ def snapshot(root: Path) -> Tree:
     found: Tree = {}
     for folder, dirs, files in os.walk(root):
         rel_folder = Path(folder).relative_to(root)
-        dirs[:] = [d for d in dirs if not (rel_folder == Path(".") and d in ("sessions", ".git", "build"))]
+        top = rel_folder == Path(".")
+        dirs[:] = [d for d in dirs if not (top and d in ("sessions", ".agentcli", ".git", "build"))]
         for name in dirs + files:
             path = Path(folder) / name
             rel = (rel_folder / name).as_posix()

@@ -20,7 +20,7 @@ def snapshot(root: Path) -> tuple[dict[str, tuple[bytes, int]], set[str]]:
     files, folders = {}, set()
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if rel == "sessions" or rel.startswith("sessions/"):
+        if rel == ".agentcli" or rel.startswith(".agentcli/"):
             continue
         if path.is_dir():
             folders.add(rel)

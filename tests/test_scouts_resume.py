@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from agent_harness import agentcli, rows, session_file, start
+from agent_harness import agentcli, rows, session_file, sessions_folder, start
 from openai_answers import text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
 
@@ -75,7 +75,7 @@ def test_a_stopped_fan_out_resumes_without_asking_a_finished_scout_again(
         hold_b.set()
         hold_c.set()
     assert proc.returncode == (-signal.SIGKILL if stop == signal.SIGKILL else 130)
-    db = next((workspace / "sessions").glob("*.sqlite"))
+    db = next(sessions_folder(workspace).glob("*.sqlite"))
     scouts = {s["agent"]: s for s in rows(db, "SELECT * FROM scouts")}
     assert scouts["scout-1-1"]["status"] == "done" and scouts["scout-1-1"]["report"] == "report A"
     unfinished = "running" if stop == signal.SIGKILL else "interrupted"

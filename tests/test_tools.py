@@ -268,7 +268,7 @@ def test_update_plan_validation(box: ToolRegistry) -> None:
     assert out.data == {"items": items}
     assert out.text == "Plan updated:\n[x] Read code\n[>] Fix\n[ ] Test"
     bad = [
-        ({"items": [{"title": "x", "status": "completed"}]}, r"items\[0\].status must be one of"),
+        ({"items": [{"title": "x", "status": "someday"}]}, r"items\[0\].status must be one of"),
         ({"items": [{"status": "done"}]}, r"items\[0\].title"),
         ({"items": ["x"]}, r"items\[0\] must be an object"),
         ({"items": "x"}, "items of update_plan must be an array"),

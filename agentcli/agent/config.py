@@ -5,10 +5,11 @@ user config folder (``platformdirs``, e.g. ``~/.config/agentcli/config.toml``).
 Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``approval``, ``max_turns``, ``context_window``, ``shell_timeout``, ``max_attempts``,
 ``retry_max_wait``, ``stream``, ``max_file_bytes``, ``scouts``, ``scout_depth``,
-``scout_model``, ``scout_steps``, ``compact_at``, ``no_compact``, and the table
-``context_windows`` of per-model windows (``[context_windows]`` then
-``"llama3.1:8b" = 8192``). An unknown key is a warning naming the file and the key, not an
-error: a newer agentcli's config still works here.
+``scout_model``, ``scout_steps``, ``compact_at``, ``no_compact``, ``max_cost``, ``max_tokens``,
+the ``prices`` table (see ``agent/pricing.py``) and the table ``context_windows`` of
+per-model windows (``[context_windows]`` then ``"llama3.1:8b" = 8192``). An unknown key is
+a warning naming the file and the key, not an error: a newer agentcli's config still works
+here; a bad value is an error naming where it came from.
 
 The context window is ``--context-window``, else ``context_window`` from the environment
 or a file, else the model's entry in ``context_windows``, else agentcli's own table of
@@ -75,9 +76,13 @@ class Settings:
     scout_depth: int = 1  # how deep scouts may nest: 1, scouts send no scouts of their own
     scout_model: str | None = None  # None: the orchestrator's model
     scout_steps: int = 20  # model calls per scout
+    max_cost: float | None = None  # dollars one run may spend (needs a known price), then it stops
+    max_tokens: int | None = None  # tokens one run may spend, then it stops
+    prices: dict[str, Any] | None = None  # {model = {input, output, cached_input}}: $ per 1M tokens
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
     trusted: bool = field(default=False, repr=False)  # the workspace's agentcli.toml may set everything
+    sources: dict[str, str] = field(default_factory=dict, repr=False)  # setting -> where it came from
 
     @property
     def endpoint_host(self) -> str:
@@ -90,9 +95,10 @@ class Settings:
         return public_url(self.base_url) if self.base_url else None
 
 
-SENSITIVE = ("base_url", "approval", "shell_env")
+SENSITIVE = ("base_url", "approval", "shell_env", "prices")
 """Settings that decide where the key goes or what runs unasked: a workspace's own
-``agentcli.toml`` may set them only once the user trusts that workspace."""
+``agentcli.toml`` may set them only once the user trusts that workspace (``prices``: a cloned
+repository must not be able to make a ``--max-cost`` budget meaningless)."""
 
 
 def user_config_path() -> Path:
@@ -124,7 +130,7 @@ def resolve_settings(
         'llama3'
     """
     environ = os.environ if environ is None else environ
-    known = {f.name for f in fields(Settings)} - {"warnings"}
+    known = {f.name for f in fields(Settings)} - {"warnings", "trusted", "sources"}
     merged: dict[str, Any] = {}
     warnings: list[str] = []
     user_path = user_file or user_config_path()
@@ -145,14 +151,29 @@ def resolve_settings(
         ("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)}),
         ("", {key: value for key, value in flags.items() if value is not None}),
     ]
-    for source, layer in layers:
+    sources: dict[str, str] = {}
+    for index, (source, layer) in enumerate(layers):
         for key, value in layer.items():
             name = key.replace("-", "_")
             if name in known:
                 merged[name] = value
+                sources[name] = source or (f"${ENVIRONMENT[name]}" if index == 2 else "flag")
             elif source:
                 warnings.append(f"{source}: unknown setting '{key}' is ignored")
-    settings = Settings(**merged, warnings=warnings, trusted=trusted)
+    settings = Settings(**merged, warnings=warnings, trusted=trusted, sources=sources)
+    try:
+        _check(settings)
+    except UsageError as err:  # name where the bad value came from
+        name = str(err).split(" ", 1)[0].rstrip(":").replace("-", "_").split(".")[0]
+        where = sources.get(name)
+        raise UsageError(f"{where}: {err}" if where and where != "flag" else str(err)) from None
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    """Coerce and check the values; UsageError starting with the setting's name."""
+    from agentcli.agent.pricing import Pricing
+
     for name in ("retry_max_wait", "idle_timeout", "attempt_deadline"):
         try:
             value = float(getattr(settings, name))
@@ -162,14 +183,28 @@ def resolve_settings(
             raise UsageError(f"{name} must be a positive number of seconds")
         setattr(settings, name, value)
     _resolve_context(settings)
-    for name in ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes",
-                 "scouts", "scout_steps"):
+    whole = ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes", "max_tokens",
+             "scouts", "scout_steps")
+    for name in whole:
+        if getattr(settings, name) is None:
+            continue
         try:
             setattr(settings, name, int(getattr(settings, name)))
         except (TypeError, ValueError):
             raise UsageError(f"{name.replace('_', '-')} must be a whole number") from None
         if getattr(settings, name) < 1:
             raise UsageError(f"{name.replace('_', '-')} must be at least 1")
+    if settings.max_cost is not None:
+        try:
+            settings.max_cost = float(settings.max_cost)
+        except (TypeError, ValueError):
+            raise UsageError("max-cost must be a number of dollars") from None
+        if settings.max_cost <= 0:
+            raise UsageError("max-cost must be more than 0 dollars")
+    if settings.prices is not None:
+        if not isinstance(settings.prices, dict):
+            raise UsageError("prices must be a table: [prices.\"MODEL\"] input = ..., output = ...")
+        Pricing(settings.prices)  # raises naming the bad entry
     if settings.shell_env is not None and not isinstance(settings.shell_env, dict):
         raise UsageError("shell_env must be a table: shell_env = {include = [...], exclude = [...]}")
     try:
@@ -179,8 +214,7 @@ def resolve_settings(
     if settings.scout_depth < 0:
         raise UsageError("scout-depth must be at least 0 (0: no scout tool)")
     if settings.approval is not None and settings.approval not in APPROVAL_MODES:
-        raise UsageError(f"unknown approval mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
-    return settings
+        raise UsageError(f"approval: unknown mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
 
 
 def _resolve_context(settings: Settings) -> None:

@@ -124,6 +124,9 @@ class ActiveContext:
         return [m.id for m in self.messages if m.id > 0]
 
 
+MAX_SCALE = 4.0  # CJK text runs near a token a character: 3x our estimate
+
+
 class ContextBuilder:
     """Builds one agent's active context from the session file: cost bounded by the window."""
 
@@ -133,9 +136,11 @@ class ContextBuilder:
         self.settings = settings
 
     def scale(self) -> float:
-        """How much more than the estimate the endpoint counted for a recent request (at least 1)."""
+        """How much more than the estimate the endpoint counted for a recent request: at
+        least 1, at most ``MAX_SCALE`` (no tokenizer counts more than a token a character
+        or so; an endpoint reporting more is not counting our request)."""
         known = self.session.model_calls.calibration(self.agent)
-        return max(1.0, known[0] / known[1]) if known else 1.0
+        return min(MAX_SCALE, max(1.0, known[0] / known[1])) if known else 1.0
 
     def build(self, tools: int) -> ActiveContext:
         """The next request's context; ``tools`` is the estimated size of the tools list."""

@@ -51,6 +51,9 @@ class TurnResult:
     exit_code: int = 0
     prompt_ids: list[int] = field(default_factory=list)
     resumable: bool = False  # the turn stays open: ``agentcli resume`` takes it up again
+    # why it stopped, for the interface's advice and ``session.finished``: max_turns,
+    # gave_up, endpoint, budget, interrupted (None when done)
+    reason: str | None = None
 
 
 class AgentLoop:
@@ -91,7 +94,7 @@ class AgentLoop:
             replies = transcript.count_replies(prompt_id, self.agent) - used_before if prompt_id else asked
             if replies >= max_steps:
                 return TurnResult("failed", error=f"turn limit reached: {max_steps} model calls for "
-                                  "this prompt", exit_code=1, resumable=True)
+                                  "this prompt", exit_code=1, resumable=True, reason="max_turns")
             self.ask(prompt_id, cancel)
             asked += 1
 
@@ -169,21 +172,19 @@ class Orchestrator:
         try:
             self._begin(prompt)
             outcome = self.loop.run_turn(prompt.id, cancel, self.max_turns)
-            if outcome.status == "failed" and outcome.resumable:  # the turn limit
-                outcome.error += f" (go on with: agentcli resume {self.session.id} --max-turns N)"
         except Cancelled as stop:
+            # what happened only: how to go on is the interface's to say (a terminal
+            # session is not told to resume itself)
             outcome = TurnResult("interrupted", exit_code=130, resumable=cancel.resumable,
-                                 error=f"interrupted ({stop}): the session is saved; continue with: "
-                                 f"agentcli resume {self.session.id}")
+                                 error=f"interrupted ({stop})", reason="interrupted")
             status = "interrupted" if cancel.resumable else "cancelled"
             self.session.model_calls.close_pending(ORCHESTRATOR, "stopped before the answer arrived")
             self.session.prompts.finish(prompt.id, status, "stopped before it finished")
             self.emit(Event("turn.finished", {"agent": ORCHESTRATOR, "prompt": prompt.id, "status": status}))
             return outcome
         except ModelEndpointError as err:
-            outcome = TurnResult("failed", exit_code=err.exit_code, resumable=True,
-                                 error=f"{err} (the turn is saved: agentcli resume {self.session.id} "
-                                 "takes it up again)")
+            outcome = TurnResult("failed", exit_code=err.exit_code, resumable=True, error=str(err),
+                                 reason=getattr(err, "reason", "endpoint"))
         # A turn cut short by the endpoint or the turn limit is recorded as interrupted,
         # so resume takes it up again; a model that gave up is failed for good.
         self.session.prompts.finish(prompt.id, "interrupted" if outcome.resumable else outcome.status,

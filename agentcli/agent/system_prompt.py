@@ -26,7 +26,7 @@ How to work:
 - For multi-step work, keep a short plan with update_plan and update it as items finish.
 - Change files with edit_file (exact replacement of a unique old_string) or write_file
   (whole new content). Paths are relative to the workspace root; nothing outside it, in
-  .git or in the sessions folder can be touched.
+  .git or in agentcli's own files (.agentcli/, agentcli.toml) can be touched.
 - scout (when offered) sends read-only helpers that investigate in parallel, each with
   its own task; use it for several independent questions at once (surveying a
   repository, finding where things are handled) and work from their reports.

@@ -21,13 +21,15 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from agentcli.cli.commands import compact, inspect, rollback, run, trust
+    from agentcli.cli.commands import compact, doctor, inspect, move, rollback, run, trust
 
     run.register(app)
     compact.register(app)
     rollback.register(app)
     inspect.register(app)
     trust.register(app)
+    move.register(app)
+    doctor.register(app)
 
 
 _register()

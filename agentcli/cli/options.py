@@ -14,18 +14,24 @@ from agentcli.errors import UsageError
 if TYPE_CHECKING:
     from agentcli.session.directory import SessionDirectory
 
+STATE_DIR = ".agentcli"
+"""agentcli's one folder at the workspace root: sessions, input history, a ``.gitignore`` of ``*``."""
+
 SessionArg = Annotated[
     str, typer.Argument(help="Session id, a unique prefix of 4+ characters, 'last', or a .sqlite path.")
 ]
 WorkspaceOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
-    typer.Option("--workspace", "-C", help="Workspace root (default: the current directory)."),
+    typer.Option("--workspace", "-C",
+                 help="Workspace root (default: the enclosing git work tree's root, else the current "
+                      "directory)."),
 ]
 SessionsDirOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option(
         "--sessions-dir",
-        help="Folder of session files (default: $AGENTCLI_SESSIONS_DIR, else ./sessions in the workspace).",
+        help="Folder of session files (default: $AGENTCLI_SESSIONS_DIR, else .agentcli/sessions at the "
+             "workspace root).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -34,28 +40,77 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks 
 
 @dataclass
 class CliContext:
-    """Where a command works: the workspace root and its sessions folder."""
+    """Where a command works: the workspace root, agentcli's state folder there, the sessions folder.
+
+    ``root_source`` says how the root was chosen: ``-C``, ``git`` or ``cwd``; ``sessions_source``
+    how the sessions folder was: ``--sessions-dir``, ``AGENTCLI_SESSIONS_DIR`` or ``default``.
+    """
 
     workspace_root: Path
     sessions: SessionDirectory
+    root_source: str = "cwd"
+    sessions_source: str = "default"
+
+    @property
+    def state_dir(self) -> Path:
+        """``.agentcli/`` at the workspace root."""
+        return self.workspace_root / STATE_DIR
+
+    @property
+    def history_file(self) -> Path:
+        """The terminal's input history of this workspace (kept across sessions).
+
+        Call :meth:`SessionDirectory.ensure_state` (or create a session) before writing it,
+        so the folder exists with its ``.gitignore``."""
+        return self.state_dir / "history"
+
+    def protected(self) -> list[Path]:
+        """agentcli's own files, which the tools may not touch: its state folder, the
+        sessions folder and the workspace's ``agentcli.toml``."""
+        return [self.state_dir, self.sessions.path, self.workspace_root / "agentcli.toml"]
+
+
+def git_work_tree(start: Path) -> Path | None:
+    """The root of the git work tree holding ``start`` (a folder with ``.git``), or None."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
 
 
 def workspace_root(workspace: Path | None) -> Path:
-    """The workspace root: ``-C DIR``, else the current directory, absolute."""
-    root = (workspace or Path.cwd()).expanduser()
-    if not root.is_dir():
-        raise UsageError(f"workspace {root} is not a directory")
-    return root.resolve()
+    """The workspace root: ``-C DIR``, else the enclosing git work tree's root, else the
+    current directory (absolute, resolved)."""
+    return locate_workspace(workspace)[0]
+
+
+def locate_workspace(workspace: Path | None) -> tuple[Path, str]:
+    """The workspace root and how it was chosen: ``-C``, ``git`` or ``cwd``."""
+    if workspace is not None:
+        root = workspace.expanduser()
+        if not root.is_dir():
+            raise UsageError(f"workspace {root} is not a directory")
+        return root.resolve(), "-C"
+    cwd = Path.cwd().resolve()
+    repo = git_work_tree(cwd)
+    return (repo, "git") if repo is not None else (cwd, "cwd")
 
 
 def make_context(workspace: Path | None, sessions_dir: Path | None) -> CliContext:
     """Resolve ``-C`` and ``--sessions-dir`` into absolute paths (one clear error if bad)."""
-    root = workspace_root(workspace)
-    folder = sessions_dir or (Path(os.environ["AGENTCLI_SESSIONS_DIR"])
-                              if os.environ.get("AGENTCLI_SESSIONS_DIR") else root / "sessions")
     from agentcli.session.directory import SessionDirectory
 
+    root, root_source = locate_workspace(workspace)
+    if sessions_dir is not None:
+        folder, source = sessions_dir, "--sessions-dir"
+    elif os.environ.get("AGENTCLI_SESSIONS_DIR"):
+        folder, source = Path(os.environ["AGENTCLI_SESSIONS_DIR"]), "AGENTCLI_SESSIONS_DIR"
+    else:
+        folder, source = root / STATE_DIR / "sessions", "default"
     folder = folder.expanduser()
     if not folder.is_absolute():
         folder = Path.cwd() / folder
-    return CliContext(root, SessionDirectory(folder.resolve()))
+    folder = folder.resolve()
+    legacy = root / "sessions" if source == "default" else None
+    sessions = SessionDirectory(folder, state_dir=root / STATE_DIR, legacy=legacy)
+    return CliContext(root, sessions, root_source, source)

@@ -15,6 +15,7 @@ from agentcli.cli.driver import (
     read_prompt,
     remembered_settings,
     settings_for,
+    unkept,
 )
 from agentcli.cli.options import CliContext
 from agentcli.session.session import Session
@@ -34,10 +35,14 @@ def start_session(ctx: CliContext, options: RunOptions) -> int:
                              instruction_folders(ctx.workspace_root, Path.cwd())), prompt=prompt,
         prompt_source="stdin" if options.prompt in (None, "-") else "argument", step=failpoint,
     )
+    keep = True
     try:
-        return _drive(ctx, session, settings, options, resumed=False)
+        code, keep = _drive(ctx, session, settings, options, resumed=False)
     finally:
         session.close()
+        if not keep:  # never answered: opened and quit, or a bad key (the advice said so)
+            ctx.sessions.remove(session.path)
+    return code
 
 
 def resume_session(ctx: CliContext, ref: str, options: RunOptions, *, explicit_workspace: bool) -> int:
@@ -65,12 +70,14 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
                             settings=remembered_settings(settings))
         if prompt is not None:
             session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
-        return _drive(ctx, session, settings, options, resumed=True)
+        return _drive(ctx, session, settings, options, resumed=True)[0]
     finally:
         session.close()
 
 
-def _drive(ctx: CliContext, session: Session, settings, options: RunOptions, *, resumed: bool) -> int:
+def _drive(ctx: CliContext, session: Session, settings, options: RunOptions, *,
+           resumed: bool) -> tuple[int, bool]:
+    """Run the session to the end of this run: (exit code, whether the file is worth keeping)."""
     from agentcli.agent.cancel import CancelToken
     from agentcli.agent.secrets import redacting
     from agentcli.cli.driver import run_secrets
@@ -78,7 +85,7 @@ def _drive(ctx: CliContext, session: Session, settings, options: RunOptions, *, 
     from agentcli.cli.worker import AgentWorker, signals_cancel
 
     session.redact_secrets(run_secrets(settings))
-    emit = redacting(make_sink(options), session.redactor)
+    emit = redacting(make_sink(options, settings), session.redactor)
     worker = AgentWorker(ask_in_terminal if options.interactive else None)
     agent: Orchestrator = build_orchestrator(session, ctx.workspace_root, ctx.sessions.path, settings,
                                              emit, worker.ask if worker.can_ask else None)
@@ -98,4 +105,5 @@ def _drive(ctx: CliContext, session: Session, settings, options: RunOptions, *, 
             agent.model.close()
     if result.status == "interrupted" and not options.interactive:
         sys.stderr.write("\n")
-    return finish(session, result, options, emit)
+    code = finish(session, result, options, emit, fresh=not resumed)
+    return code, resumed or not unkept(session, result)

@@ -36,11 +36,16 @@ class SessionDirectory:
         >>> session = folder.create(workspace_root=Path.cwd(), title="fix the tests")
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, state_dir: Path | None = None, legacy: Path | None = None):
         self.path = path
+        self.state_dir = state_dir
+        self.legacy = legacy if legacy is not None and legacy.resolve() != path.resolve() else None
 
     def ensure(self) -> None:
-        """Create the folder 0700 with a ``.gitignore`` of ``*`` when it is absent."""
+        """Create the folder 0700 with a ``.gitignore`` of ``*`` when it is absent (and
+        agentcli's state folder around it, when it lies inside one)."""
+        if self.state_dir is not None and self.state_dir in self.path.parents:
+            ensure_state_dir(self.state_dir)
         created = not self.path.exists()
         ensure_private_dir(self.path)
         if created:
@@ -66,10 +71,39 @@ class SessionDirectory:
                 tmp.unlink(missing_ok=True)
 
     def files(self) -> list[Path]:
-        """Every session file in the folder, oldest id first."""
-        if not self.path.is_dir():
+        """Every session file in the folder (and in the old ``./sessions`` folder), oldest id first."""
+        own = sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file()) if self.path.is_dir() else []
+        return sorted(own + self.legacy_files(), key=lambda p: p.stem)
+
+    def legacy_files(self) -> list[Path]:
+        """Session files agentcli used to keep in ``./sessions`` at the workspace root: still
+        found, listed and resumed there until :meth:`move_legacy` moves them. Only files that
+        are agentcli sessions count: a project's own ``sessions/`` folder is left alone."""
+        if self.legacy is None or not self.legacy.is_dir():
             return []
-        return sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file())
+        return sorted(p for p in self.legacy.glob(f"*{SUFFIX}") if p.is_file() and is_session_file(p))
+
+    def move_legacy(self) -> list[Path]:
+        """Move the old folder's session files (with their WAL files) here; busy ones stay.
+
+        Returns the files moved (their new paths). A busy file, or one whose name is
+        taken here already, is left where it is."""
+        moved = []
+        for path in self.legacy_files():
+            if is_locked(lock_path(path)):
+                continue
+            self.ensure()
+            target = self.path / path.name
+            if target.exists():
+                continue
+            for extra in ("-wal", "-shm"):
+                side = path.with_name(path.name + extra)
+                if side.exists():
+                    os.replace(side, target.with_name(target.name + extra))
+            os.replace(path, target)
+            lock_path(path).unlink(missing_ok=True)
+            moved.append(target)
+        return moved
 
     def entries(self, workspace_root: Path | None = None) -> list[SessionEntry]:
         """Sessions in the folder, of one workspace unless ``workspace_root`` is None."""
@@ -139,6 +173,27 @@ class SessionDirectory:
             path.with_name(path.name + extra).unlink(missing_ok=True)
         path.unlink()
         lock_path(path).unlink(missing_ok=True)
+
+
+def ensure_state_dir(folder: Path) -> None:
+    """Create agentcli's state folder (``.agentcli/``) 0700, and keep a ``.gitignore`` of
+    ``*`` in it, so nothing agentcli writes there ever shows in ``git status``."""
+    ensure_private_dir(folder)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+
+
+def is_session_file(path: Path) -> bool:
+    """True when ``path`` starts like an agentcli session file (SQLite with our application id)."""
+    from agentcli.session.schema import APPLICATION_ID
+
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(72)
+    except OSError:
+        return False
+    return header.startswith(b"SQLite format 3\x00") and header[68:72] == APPLICATION_ID.to_bytes(4, "big")
 
 
 def _running(pid: int) -> bool:

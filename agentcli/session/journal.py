@@ -245,6 +245,21 @@ class AuditLog:
         )
         return cur.rowcount
 
+    def last_id(self) -> int:
+        """The newest attempt's row id (0 when there is none): where a run's own usage starts."""
+        return self._db.execute("SELECT coalesce(max(id), 0) FROM model_calls").fetchone()[0]
+
+    def usage_by_model(self, since: int = 0) -> list[dict[str, object]]:
+        """Tokens per model over the attempts after row ``since``: ``model``, ``prompt_tokens``,
+        ``completion_tokens``, ``cached_tokens`` (0 when the file has no such column)."""
+        columns = {r["name"] for r in self._db.query("PRAGMA table_info(model_calls)")}
+        cached = "coalesce(sum(cached_tokens), 0)" if "cached_tokens" in columns else "0"
+        return list(self._db.query(
+            "SELECT model, coalesce(sum(prompt_tokens), 0) AS prompt_tokens, "
+            f"coalesce(sum(completion_tokens), 0) AS completion_tokens, {cached} AS cached_tokens "
+            "FROM model_calls WHERE id > ? GROUP BY model ORDER BY model", [since],
+        ))
+
     def totals(self) -> dict[str, object]:
         """Attempts, their outcomes, tokens and latency summed over the session: the one
         place these totals are computed (``log``, ``show``, ``export``, ``session.finished``)."""

@@ -107,6 +107,37 @@ class ModelClient:
         twin.name = model
         return twin
 
+    # -- probes for ``agentcli doctor`` ------------------------------------------------------
+    def list_models(self) -> list[str]:
+        """The model ids the endpoint's ``GET /models`` lists (one attempt, no retries).
+
+        Raises:
+            ModelEndpointError: the one line a failed run would show.
+        """
+        try:
+            return [model.id for model in self._client.models.list()]
+        except Exception as err:
+            if not _is_endpoint_failure(err):
+                raise
+            raise ModelEndpointError(self._explain(err, 1)) from err
+
+    def accepts_tools(self) -> str | None:
+        """Send one tiny request offering one tool (one attempt); None when it is accepted,
+        else the reason it was refused. Costs a few tokens."""
+        schema = {"type": "object", "properties": {}}
+        tool = {"type": "function", "function": {"name": "ping", "description": "Answers pong.",
+                                                 "parameters": schema}}
+        try:
+            self._client.chat.completions.create(
+                model=self.settings.model, tools=[tool],  # type: ignore[list-item]
+                messages=[{"role": "user", "content": "Reply with the single word OK."}],
+            )
+        except Exception as err:
+            if not _is_endpoint_failure(err):
+                raise
+            return self._explain(err, 1)
+        return None
+
     def complete(
         self,
         messages: list[dict[str, Any]],
@@ -297,16 +328,23 @@ class ModelClient:
         """The one line a user sees once the call has failed for good."""
         host, model = self.endpoint_host, self.settings.model
         status = _status_of(err)
+        said = self._redact(" ".join(_server_message(err).split()))[:300] if status else ""
         if _is_retryable(err):
             if _is_unreachable(err):
+                tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
                 return (
-                    f"could not reach {host} after {attempts} attempts — is the server "
-                    "running? check --base-url / OPENAI_BASE_URL"
+                    f"cannot connect to {host} ({_refusal(err)}; {tries}) — is the server running? "
+                    "check --base-url / OPENAI_BASE_URL (agentcli doctor probes it)"
                 )
             return f"model endpoint {host} failed after {attempts} attempts: {self._describe(err)}"
         if status == 401:
-            what = "rejected the API key" if self.settings.api_key else "requires an API key"
-            return f"the endpoint at {host} {what} (401) — set OPENAI_API_KEY"
+            if self.settings.api_key:
+                return (f"the endpoint at {host} rejected the API key (401: {said}) — OPENAI_API_KEY "
+                        "is set but not accepted there: check the key, and that --base-url is its endpoint")
+            return f"the endpoint at {host} requires an API key (401: {said}) — set OPENAI_API_KEY"
+        if status == 400 and _is_context_overflow(said):
+            return (f"the request is longer than model {model!r} accepts (400: {said}) — set "
+                    "--context-window to the model's context size (in tokens) so agentcli sends less")
         if status == 403:
             return (
                 f"the endpoint at {host} refused access (403) — check that the API key "
@@ -360,6 +398,28 @@ def _is_unreachable(err: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+_OVERFLOW_HINTS = ("context length", "context_length", "context window", "maximum context", "n_ctx",
+                   "too many tokens", "prompt is too long", "exceeds the context")
+
+
+def _is_context_overflow(message: str) -> bool:
+    """True when a 400's message says the request does not fit the model's context."""
+    lowered = message.lower()
+    return any(hint in lowered for hint in _OVERFLOW_HINTS)
+
+
+def _refusal(err: BaseException) -> str:
+    """``connection refused`` / ``name not resolved``: what stopped the connection, briefly."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if "Name or service not known" in str(seen) or "nodename nor servname" in str(seen):
+            return "unknown host"
+        seen = seen.__cause__ or seen.__context__
+    return "no connection"
 
 
 def _status_of(err: BaseException) -> int | None:

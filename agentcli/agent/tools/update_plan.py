@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
 PLAN_STATUSES = ("pending", "in_progress", "done")
 _MARKS = {"pending": "[ ]", "in_progress": "[>]", "done": "[x]"}
+# The words models actually send (Codex's and Claude's plan tools use some of them): each
+# is stored as one of PLAN_STATUSES, so the plan has one vocabulary however it was written.
+STATUS_ALIASES = {
+    "todo": "pending", "to_do": "pending", "not_started": "pending", "open": "pending", "planned": "pending",
+    "inprogress": "in_progress", "doing": "in_progress", "active": "in_progress", "started": "in_progress",
+    "working": "in_progress", "current": "in_progress",
+    "completed": "done", "complete": "done", "finished": "done", "closed": "done",
+}
 
 
 class UpdatePlan(Tool):
@@ -49,7 +57,8 @@ class UpdatePlan(Tool):
                         "type": "object",
                         "properties": {
                             "title": {"type": "string", "description": "What the step does."},
-                            "status": {"type": "string", "enum": list(PLAN_STATUSES)},
+                            "status": {"type": "string", "enum": list(PLAN_STATUSES),
+                                       "description": "pending, in_progress or done."},
                         },
                         "required": ["title", "status"],
                         "additionalProperties": False,
@@ -81,12 +90,21 @@ def validate_plan(items: list[Any]) -> list[dict[str, str]]:
         where = f"items[{index}]"
         if not isinstance(item, dict):
             raise ToolError(f"{where} must be an object with title and status.")
-        title, status = item.get("title"), item.get("status")
+        title, status = item.get("title"), normal_status(item.get("status"))
         if not isinstance(title, str) or not title.strip():
             raise ToolError(f"{where}.title must be a non-empty string.")
         if status not in PLAN_STATUSES:
             raise ToolError(
-                f"{where}.status must be one of {', '.join(PLAN_STATUSES)}, not {status!r}."
+                f"{where}.status must be one of {', '.join(PLAN_STATUSES)}, not {item.get('status')!r}."
             )
         plan.append({"title": title.strip(), "status": status})
     return plan
+
+
+def normal_status(status: Any) -> Any:
+    """A plan status as stored: ``completed`` and ``In-Progress`` become ``done`` and
+    ``in_progress``; anything unknown is returned as it came (and refused)."""
+    if not isinstance(status, str):
+        return status
+    key = status.strip().lower().replace("-", "_").replace(" ", "_")
+    return key if key in PLAN_STATUSES else STATUS_ALIASES.get(key, status)

@@ -49,6 +49,10 @@ FollowOpt = Annotated[
     bool, typer.Option("--follow", "-f", help="Keep printing what a running session does until it stops.")
 ]
 FullOpt = Annotated[bool, typer.Option("--full", help="Also print each request (as sent) and response.")]
+CallOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--call", help="Only the model call with this ID (the log's first column)."),
+]
 FormatOpt = Annotated[ExportFormat, typer.Option("--format", help="md (Markdown) or json.")]
 OutputOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
@@ -92,6 +96,10 @@ def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: Wo
 
     ctx = make_context(workspace, sessions_dir)
     entries = ctx.sessions.entries(None if all_ else ctx.workspace_root)
+    old = ctx.sessions.legacy_files()
+    if old:
+        sys.stderr.write(f"agentcli: {len(old)} of these sessions are in the old folder {old[0].parent}: "
+                         "agentcli move-sessions moves them to .agentcli/sessions\n")
     if json_out:
         print_json([entry_json(e) for e in entries])
     elif entries:
@@ -159,22 +167,30 @@ def _show_scouts(view: Any, ref: str | None, json_out: bool) -> None:
         renderer.scout(view, found)
 
 
-def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,
+def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False, call: CallOpt = None,
         workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False) -> None:
     """Show the audit log: every model call attempt with its latency, tokens and status."""
-    from agentcli.cli.render.session_view import model_call_full, model_call_summary
+    from agentcli.agent.pricing import configured_pricing
+    from agentcli.cli.render.session_view import audit_totals, model_call_full, model_call_summary
     from agentcli.cli.render.text import log_full_text, log_text
 
     with reading(make_context(workspace, sessions_dir), session) as (opened, _busy):
+        pricing = configured_pricing(opened.meta().workspace_root)
         calls = opened.model_calls.all()
-        totals = opened.model_calls.totals()
+        totals = audit_totals(opened)
+        if call is not None:
+            calls = [c for c in calls if c.id == call]
+            if not calls:
+                raise UsageError(f"session {opened.id} has no model call {call} (agentcli log {opened.id} "
+                                 "lists them)")
         messages = {m.id: m for m in opened.transcript.all()} if full else {}
         if json_out:
-            rows = [model_call_full(c, messages) if full else model_call_summary(c) for c in calls]
+            rows = [model_call_full(c, messages, pricing) if full else model_call_summary(c, pricing)
+                    for c in calls]
             print_json({"session": opened.id, "model_calls": rows, "totals": totals})
             return
-        print(log_text(calls, totals))
+        print(log_text(calls, totals, pricing))
         if full and calls:
             print("\n" + log_full_text(calls, messages), end="")
 

@@ -61,14 +61,30 @@ ScoutStepsOpt = Annotated[
     typer.Option("--scout-steps", help="Most model calls of one scout (default 20)."),
 ]
 
+MaxCostOpt = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option("--max-cost", help="Dollars this run may spend on the model, then it stops (resumable)."),
+]
+MaxTokensOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--max-tokens", help="Tokens this run may spend, then it stops (resumable)."),
+]
+
+LocalOpt = Annotated[
+    bool,
+    typer.Option("--local", help="Use the local server found on 127.0.0.1 (Ollama, LM Studio, llama.cpp)."),
+]
+
 
 def _flags(model: str | None, base_url: str | None, approval: str | None, max_turns: int | None,
            context_window: int | None, scouts: int | None = None, scout_depth: int | None = None,
            scout_model: str | None = None, scout_steps: int | None = None,
-           no_compact: bool | None = None) -> dict[str, object]:
+           no_compact: bool | None = None, max_cost: float | None = None,
+           max_tokens: int | None = None, local: bool = False) -> dict[str, object]:
     return {"model": model, "base_url": base_url, "approval": approval, "max_turns": max_turns,
             "context_window": context_window, "scouts": scouts, "scout_depth": scout_depth,
-            "scout_model": scout_model, "scout_steps": scout_steps, "no_compact": no_compact}
+            "scout_model": scout_model, "scout_steps": scout_steps, "no_compact": no_compact,
+            "max_cost": max_cost, "max_tokens": max_tokens, "local": local or None}
 
 
 def register(app: typer.Typer) -> None:
@@ -89,6 +105,9 @@ def register(app: typer.Typer) -> None:
         scout_model: ScoutModelOpt = None,
         scout_steps: ScoutStepsOpt = None,
         no_compact: NoCompactOpt = None,
+        max_cost: MaxCostOpt = None,
+        max_tokens: MaxTokensOpt = None,
+        local: LocalOpt = False,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -99,7 +118,8 @@ def register(app: typer.Typer) -> None:
 
         options = RunOptions(prompt, print_mode, json,
                              _flags(model, base_url, approval, max_turns, context_window, scouts,
-                                    scout_depth, scout_model, scout_steps, no_compact))
+                                    scout_depth, scout_model, scout_steps, no_compact, max_cost,
+                                    max_tokens, local))
         return start_session(make_context(workspace, sessions_dir), options)
 
     @app.command()
@@ -118,6 +138,9 @@ def register(app: typer.Typer) -> None:
         scout_model: ScoutModelOpt = None,
         scout_steps: ScoutStepsOpt = None,
         no_compact: NoCompactOpt = None,
+        max_cost: MaxCostOpt = None,
+        max_tokens: MaxTokensOpt = None,
+        local: LocalOpt = False,
         workspace: WorkspaceOpt = None,
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
@@ -128,7 +151,8 @@ def register(app: typer.Typer) -> None:
 
         options = RunOptions(prompt, print_mode, json,
                              _flags(model, base_url, approval, max_turns, context_window, scouts,
-                                    scout_depth, scout_model, scout_steps, no_compact))
+                                    scout_depth, scout_model, scout_steps, no_compact, max_cost,
+                                    max_tokens, local))
         return resume_session(make_context(workspace, sessions_dir), session, options,
                               explicit_workspace=workspace is not None)
 

@@ -1,8 +1,11 @@
 """``export --format md``: the whole session as one Markdown document.
 
-Free text (prompts, messages, tool arguments and results) goes into fenced blocks
-whose fence is longer than any run of backticks inside, so a transcript that itself
-contains Markdown cannot break the document. Table cells are escaped.
+Free text (prompts, tool arguments and results, system and user messages) goes into
+fenced blocks whose fence is longer than any run of backticks inside, so a transcript
+that itself contains Markdown cannot break the document. The model's answers are
+Markdown already: they are shown as written, with their headings pushed below the
+transcript's (``# Summary`` becomes ``#### Summary``), so the document keeps one outline.
+Table cells are escaped.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from typing import Any
 
 from agentcli.cli.render.session_view import SessionView
+from agentcli.cli.render.text import cost_note
 from agentcli.session.records import ORCHESTRATOR, Message, ToolCallRecord
 
 
@@ -40,6 +44,37 @@ def md_table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+_HEADING = re.compile(r"^( {0,3})(#{1,6})(?=\s|$)")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def nest_headings(text: str, under: int) -> str:
+    """Markdown ``text`` with its ATX headings pushed below level ``under`` (``# Plan`` under
+    a level-3 heading becomes ``#### Plan``), so an answer's own outline nests inside the
+    transcript's. Past level 6 a heading becomes a bold line. Code blocks are left alone.
+
+    Example:
+        >>> nest_headings("# Summary\nDone.", 3)
+        '#### Summary\nDone.'
+    """
+    out, fence = [], ""
+    for line in text.splitlines():
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+        elif opened:
+            fence = opened.group(1)
+        elif heading := _HEADING.match(line):
+            level = len(heading.group(2)) + under
+            title = line[heading.end():].strip().rstrip("#").strip()
+            line = f"{'#' * level} {title}" if level <= 6 else f"**{title}**"
+        out.append(line)
+    if fence:  # an answer's unclosed code block must not swallow the rest of the document
+        out.append(fence)
+    return "\n".join(out)
+
+
 def _pretty_arguments(arguments: str) -> tuple[str, str]:
     try:
         return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False), "json"
@@ -56,7 +91,10 @@ def _message(message: Message, calls: list[ToolCallRecord]) -> list[str]:
     if message.rolled_back_by is not None:
         notes.append(f"**rolled back** by rollback {message.rolled_back_by}")
     out = [head, "", "*" + " \u00b7 ".join(notes) + "*", ""]
-    if message.content:
+    if message.content and message.role == "assistant":
+        # the model writes Markdown: shown as such, its headings nested under this message's
+        out += [nest_headings(message.content.strip("\n"), under=3), ""]
+    elif message.content:
         out += [fenced(message.content, "text"), ""]
     for call in calls:
         arguments, lang = _pretty_arguments(call.arguments)
@@ -125,7 +163,7 @@ def export_markdown(view: SessionView) -> str:
     totals = view.audit_totals
     out += [f"Totals: {totals['attempts']} attempts, {totals['total_tokens']} tokens "
             f"({totals['prompt_tokens']} prompt, {totals['completion_tokens']} completion), "
-            f"{totals['latency_ms']} ms.", ""]
+            f"{totals['latency_ms']} ms" + cost_note(totals).replace(" \u00b7 ", ", ") + ".", ""]
 
     out += ["## File changes", "", md_table(
         ["id", "prompt", "tool call", "source", "path", "op", "before", "after", "status", "time"],

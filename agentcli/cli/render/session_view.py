@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcli.session.records import (
     Checkpoint,
@@ -24,6 +24,9 @@ from agentcli.session.records import (
     ToolCallRecord,
 )
 from agentcli.session.session import Session
+
+if TYPE_CHECKING:
+    from agentcli.agent.pricing import Pricing
 
 EXPORT_FORMAT = "agentcli-session-export"
 EXPORT_VERSION = 1
@@ -74,6 +77,7 @@ class SessionView:
             "prompt_tokens": self.audit_totals["prompt_tokens"],
             "completion_tokens": self.audit_totals["completion_tokens"],
             "total_tokens": self.audit_totals["total_tokens"],
+            "cost_usd": self.audit_totals.get("cost_usd"),
             "model_latency_ms": self.audit_totals["latency_ms"],
         }
 
@@ -87,7 +91,7 @@ def load_view(session: Session, *, busy: bool, everything: bool = False) -> Sess
         prompts=session.prompts.all(),
         messages=session.transcript.all(),
         tool_calls=session.tool_calls.all(),
-        audit_totals=session.model_calls.totals(),
+        audit_totals=audit_totals(session),
         scouts=session.scouts.all(),
         compactions=session.compactions.all(),
     )
@@ -106,6 +110,15 @@ def scout_json(view: SessionView, scout: ScoutRecord) -> dict[str, Any]:
         "messages": [asdict(m) for m in view.messages if m.agent == scout.agent],
         "tool_calls": [asdict(c) for c in view.tool_calls if c.agent == scout.agent],
     }
+
+
+def audit_totals(session: Session) -> dict[str, Any]:
+    """The audit log's totals with their cost in dollars (``cost_usd``: None when unknown)."""
+    from agentcli.agent.pricing import configured_pricing, session_cost
+
+    totals = session.model_calls.totals()
+    totals["cost_usd"] = session_cost(session, configured_pricing(session.meta().workspace_root))
+    return totals
 
 
 def rebuild_request(call: ModelCallRecord, messages: dict[int, Message]) -> dict[str, Any]:
@@ -127,17 +140,30 @@ def rebuild_request(call: ModelCallRecord, messages: dict[int, Message]) -> dict
     return with_messages(call.request, rebuilt)
 
 
-def model_call_summary(call: ModelCallRecord) -> dict[str, Any]:
-    """One audit-log row without its request and response bodies."""
+def model_call_summary(call: ModelCallRecord, pricing: Pricing | None = None) -> dict[str, Any]:
+    """One audit-log row without its request and response bodies (with ``cost_usd`` when
+    ``pricing`` is given)."""
     row = asdict(call)
     for name in ("request", "request_message_ids", "response"):
         row.pop(name)
+    if pricing is not None:
+        row["cost_usd"] = call_cost(call, pricing)
     return row
 
 
-def model_call_full(call: ModelCallRecord, messages: dict[int, Message]) -> dict[str, Any]:
+def call_cost(call: ModelCallRecord, pricing: Pricing) -> float | None:
+    """What one attempt cost, in dollars (None: unknown price, or no usage reported)."""
+    if call.prompt_tokens is None and call.completion_tokens is None:
+        return None
+    return pricing.cost(call.model, prompt_tokens=call.prompt_tokens,
+                        completion_tokens=call.completion_tokens,
+                        cached_tokens=getattr(call, "cached_tokens", None))
+
+
+def model_call_full(call: ModelCallRecord, messages: dict[int, Message],
+                    pricing: Pricing | None = None) -> dict[str, Any]:
     """One audit-log row with the rebuilt request and the stored response."""
-    row = model_call_summary(call)
+    row = model_call_summary(call, pricing)
     row["request_message_ids"] = call.request_message_ids
     row["request"] = rebuild_request(call, messages)
     row["response"] = call.response
@@ -148,6 +174,7 @@ def show_json(view: SessionView) -> dict[str, Any]:
     """The JSON document ``show --json`` prints."""
     return {
         "meta": asdict(view.meta),
+        "status": _status(view),
         "busy": view.busy,
         "plan": [asdict(item) for item in view.plan],
         "prompts": [asdict(p) for p in view.prompts],
@@ -157,6 +184,12 @@ def show_json(view: SessionView) -> dict[str, Any]:
         "compactions": [asdict(c) for c in view.compactions],
         "totals": view.totals(),
     }
+
+
+def _status(view: SessionView) -> str:
+    from agentcli.cli.render.text import session_status  # text imports this module
+
+    return session_status(view.meta, view.busy)
 
 
 def export_json(view: SessionView) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from agentcli.cli.render.session_view import SessionView
-from agentcli.cli.render.text import clean, excerpt, local_time
+from agentcli.cli.render.text import clean, cost_note, excerpt, local_time, session_status
 from agentcli.session.records import (
     ORCHESTRATOR,
     CompactionRecord,
@@ -92,10 +92,10 @@ class ShowRenderer:
     def header(self, view: SessionView) -> None:
         """Who the session is: id, title, status, workspace, model, times."""
         meta = view.meta
-        shown = meta.status_now(view.busy)
+        shown = session_status(meta, view.busy)
         status = Text(shown, style=STATUS_STYLES.get(shown, "bold"))
         if view.busy:
-            status.append(" (busy: a process is driving it)", style="bold")
+            status.append(" (a process is driving it)", style="dim")
         title = Text.assemble(("session ", "dim"), (meta.id, "bold"), "  ", clean(meta.title))
         self.console.print(title)
         rows: list[tuple[str, str | Text]] = [
@@ -235,6 +235,7 @@ class ShowRenderer:
             + f" \u00b7 {plural(totals['model_call_attempts'], 'model call')}"
             + f" \u00b7 {totals['total_tokens']} tokens"
             + f" ({totals['prompt_tokens']} prompt, {totals['completion_tokens']} completion)"
+            + cost_note(totals)
         )
         self.console.print(Text(text, style="dim"))
 

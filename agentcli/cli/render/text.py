@@ -12,9 +12,10 @@ import re
 from datetime import datetime
 from typing import Any
 
-from agentcli.cli.render.session_view import model_call_full
+from agentcli.agent.pricing import Pricing, dollars
+from agentcli.cli.render.session_view import call_cost, model_call_full
 from agentcli.session.directory import SessionEntry
-from agentcli.session.records import Message, ModelCallRecord
+from agentcli.session.records import Message, ModelCallRecord, SessionMeta
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -63,23 +64,34 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] | None = No
     return "\n".join([line(headers)] + [line(r) for r in rows])
 
 
+STATUSES = ("running", "idle", "interrupted", "failed", "cancelled", "error")
+"""The one status vocabulary of ``list``, ``show`` and their ``--json``: ``running`` (a process
+drives it now), ``idle`` (waiting for a prompt), ``interrupted`` (a turn stopped part-way:
+``resume`` finishes it), ``failed``, ``cancelled``, ``error`` (the file cannot be read)."""
+
+
+def session_status(meta: SessionMeta, busy: bool) -> str:
+    """What to call a session now: ``running`` whenever a process holds it (a REPL waiting
+    for input too), ``interrupted`` when its process died mid-turn."""
+    return "running" if busy else meta.status_now(False)
+
+
 def list_text(entries: list[SessionEntry], *, show_workspace: bool) -> str:
     """The ``list`` table: one row per session, unreadable files with their error."""
-    headers = ["ID", "STATUS", "BUSY", "MODEL", "UPDATED", "MSGS", "TITLE"]
+    headers = ["ID", "STATUS", "MODEL", "UPDATED", "MSGS", "TITLE"]
     if show_workspace:
         headers.append("WORKSPACE")
     rows = []
     for entry in entries:
-        busy = "busy" if entry.busy else ""
         if entry.meta is None:
-            row = [entry.path.stem, "error", busy, "", "", "", excerpt(entry.error, 200)]
+            row = [entry.path.stem, "error", "", "", "", excerpt(entry.error, 200)]
             rows.append(row + ([""] if show_workspace else []))
             continue
         meta = entry.meta
-        row = [meta.id, meta.status_now(entry.busy), busy, meta.model or "", local_time(meta.updated_at),
+        row = [meta.id, session_status(meta, entry.busy), meta.model or "", local_time(meta.updated_at),
                str(entry.messages), excerpt(meta.title, 60)]
         rows.append(row + ([clean(meta.workspace_root)] if show_workspace else []))
-    return table(headers, rows, right={5})
+    return table(headers, rows, right={4})
 
 
 def entry_json(entry: SessionEntry) -> dict[str, Any]:
@@ -89,7 +101,7 @@ def entry_json(entry: SessionEntry) -> dict[str, Any]:
         "id": meta.id if meta else entry.path.stem,
         "path": str(entry.path),
         "title": meta.title if meta else None,
-        "status": meta.status_now(entry.busy) if meta else "error",
+        "status": session_status(meta, entry.busy) if meta else "error",
         "busy": entry.busy,
         "model": meta.model if meta else None,
         "workspace_root": meta.workspace_root if meta else None,
@@ -104,17 +116,18 @@ def _num(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def log_text(calls: list[ModelCallRecord], totals: dict[str, Any]) -> str:
-    """The ``log`` table and its totals line."""
+def log_text(calls: list[ModelCallRecord], totals: dict[str, Any], pricing: Pricing | None = None) -> str:
+    """The ``log`` table (with each attempt's cost when ``pricing`` is given) and its totals line."""
     headers = ["ID", "TIME", "AGENT", "MODEL", "HOST", "TRY", "STATUS", "HTTP", "MS",
-               "PROMPT", "COMPL", "TOTAL", "ERROR"]
+               "PROMPT", "COMPL", "TOTAL", "COST", "ERROR"]
     rows = [
         [str(c.id), local_time(c.started_at), c.agent, c.model, c.endpoint_host, str(c.attempt),
          c.status, _num(c.http_status), _num(c.latency_ms), _num(c.prompt_tokens),
-         _num(c.completion_tokens), _num(c.total_tokens), excerpt(c.error, 80)]
+         _num(c.completion_tokens), _num(c.total_tokens),
+         dollars(call_cost(c, pricing)) if pricing else "", excerpt(c.error, 80)]
         for c in calls
     ]
-    body = table(headers, rows, right={0, 5, 7, 8, 9, 10, 11}) if rows else "no model calls yet"
+    body = table(headers, rows, right={0, 5, 7, 8, 9, 10, 11, 12}) if rows else "no model calls yet"
     return body + "\n" + totals_line(totals)
 
 
@@ -125,7 +138,15 @@ def totals_line(totals: dict[str, Any]) -> str:
         f"total: {totals['attempts']} attempts" + (f" ({outcomes})" if outcomes else "")
         + f" \u00b7 tokens {totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion"
         + f" = {totals['total_tokens']} \u00b7 {totals['latency_ms']} ms"
+        + cost_note(totals)
     )
+
+
+def cost_note(totals: dict[str, Any]) -> str:
+    """`` · $0.0123`` when the cost is known (a model without a price shows tokens only)."""
+    if totals.get("cost_usd") is None:
+        return ""
+    return f" \u00b7 {dollars(totals['cost_usd'])}"
 
 
 def log_full_text(calls: list[ModelCallRecord], messages: dict[int, Message]) -> str:
