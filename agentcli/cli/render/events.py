@@ -7,9 +7,12 @@ Model and tool text is printed as-is (``markup=False``): rich would otherwise ea
 from __future__ import annotations
 
 import json
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from agentcli.agent.events import Event
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _MARKS = {"done": "✓", "failed": "✗", "denied": "⊘", "interrupted": "…"}
 
@@ -22,11 +25,12 @@ class EventPrinter:
         >>> printer(Event("tool.started", {"name": "read_file", "arguments": '{"path": "a"}'}))
     """
 
-    def __init__(self, file: IO[str], *, stream_text: bool, color: bool | None = None):
+    def __init__(self, file: IO[str] | None, *, stream_text: bool, color: bool | None = None,
+                 console: Console | None = None):
         from rich.console import Console
 
-        self.console = Console(file=file, markup=False, highlight=False, emoji=False,
-                               force_terminal=color, soft_wrap=True)
+        self.console = console or Console(file=file, markup=False, highlight=False, emoji=False,
+                                          force_terminal=color, soft_wrap=True)
         self.stream_text = stream_text
         self._mid_line = False
 
