@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentcli.agent.config import Settings
 from agentcli.agent.loop import Orchestrator
@@ -21,6 +22,10 @@ from agentcli.cli.driver import (
 from agentcli.cli.options import CliContext
 from agentcli.errors import UsageError
 from agentcli.session.session import Session
+
+if TYPE_CHECKING:
+    from agentcli.agent.events import EventSink
+    from agentcli.cli.repl import Repl, TerminalIO
 
 
 def _create(ctx: CliContext, settings: Settings, prompt: str | None, source: str) -> Session:
@@ -114,18 +119,41 @@ def _drive(ctx: CliContext, session: Session, settings: Settings, options: RunOp
 def _drive_terminal(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, *,
                     resumed: bool) -> int:
     """A person at a terminal: the prompt-toolkit loop, every turn on the worker thread."""
+    from agentcli.cli.repl import terminal_io
+    from agentcli.cli.worker import signals_cancel
+
+    repl, sinks = terminal_repl(ctx, session, settings, options, terminal_io(), resumed=resumed)
+    try:
+        with signals_cancel(lambda: repl.current[0]):
+            try:
+                result = repl.run()
+            finally:
+                repl.agent.model.close()
+                for _, other in repl.opened:
+                    other.model.close()
+        return finish(repl.session, result, options, sinks[repl.session.id])
+    finally:
+        for opened, _ in repl.opened:
+            opened.close()
+
+
+def terminal_repl(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, io: TerminalIO,
+                  *, resumed: bool) -> tuple[Repl, dict[str, EventSink]]:
+    """Wire the terminal to a session: its view, the approval questions, the agent, the loop.
+
+    Returns the loop and each session's event sink (``/new`` adds one).
+    """
     from agentcli.agent.cancel import CancelToken
-    from agentcli.agent.events import Event, EventSink, serialized
+    from agentcli.agent.events import Event, serialized
     from agentcli.agent.secrets import redacting
     from agentcli.cli.driver import run_secrets
-    from agentcli.cli.repl import Repl, line_reader, terminal_io
+    from agentcli.cli.repl import Repl, line_reader
     from agentcli.cli.terminal.approval import TerminalAsker
     from agentcli.cli.terminal.recap import show_recap
     from agentcli.cli.terminal.view import TerminalView
-    from agentcli.cli.worker import AgentWorker, signals_cancel
+    from agentcli.cli.worker import AgentWorker
     from agentcli.session.records import ORCHESTRATOR
 
-    io = terminal_io()
     view = TerminalView(io.console, session)
     sink = serialized(view)
     worker = AgentWorker(TerminalAsker(io.console, line_reader(io), view))
@@ -151,18 +179,6 @@ def _drive_terminal(ctx: CliContext, session: Session, settings: Settings, optio
     announce(session, settings, options, sinks[session.id], resumed)
     if resumed:
         show_recap(io.console, session)
-    current = [CancelToken()]
-    repl = Repl(session, agent, worker, current, io, view=view, root=ctx.workspace_root, settings=settings,
-                open_new=open_new, protected=[session.path.parent, ctx.sessions.path])
-    try:
-        with signals_cancel(lambda: current[0]):
-            try:
-                result = repl.run()
-            finally:
-                agent.model.close()
-                for _, other in repl.opened:
-                    other.model.close()
-        return finish(repl.session, result, options, sinks[repl.session.id])
-    finally:
-        for opened, _ in repl.opened:
-            opened.close()
+    repl = Repl(session, agent, worker, [CancelToken()], io, view=view, root=ctx.workspace_root,
+                settings=settings, open_new=open_new, protected=[session.path.parent, ctx.sessions.path])
+    return repl, sinks

@@ -231,8 +231,8 @@ def _model(repl: Repl, argument: str) -> None:
 
 def _approval(repl: Repl, argument: str) -> None:
     if argument not in APPROVAL_MODES:
-        repl.console.print(f"approval: {repl.settings.approval} — /approval MODE with MODE one of "
-                           f"{', '.join(APPROVAL_MODES)}", markup=False, highlight=False,
+        repl.console.print(f"approval is {repl.settings.approval}; the modes: {', '.join(APPROVAL_MODES)}",
+                           markup=False, highlight=False,
                            style=None if not argument else "yellow")
         return
     repl.set_approval(argument)

@@ -68,6 +68,8 @@ class MarkdownStream:
     def _print(self, text: str) -> None:
         if not text.strip():
             return
+        if self.printed_any:
+            self.console.print()  # the blank line between two blocks of one answer
         self.console.print(markdown(text))
         self.printed_any = True
 
