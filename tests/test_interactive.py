@@ -80,7 +80,7 @@ def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path,
     term.send("\x04")  # Ctrl-D leaves
     assert term.close() == 0
     assert (workspace / "a.txt").read_text() == "1\n" and (workspace / "b.txt").read_text() == "2\n"
-    assert term.screen.count("wants to write") == 1  # asked once: the question can be redrawn
+    assert term.screen.count("wants to create") == 1  # asked once: the question can be redrawn
     db = next((workspace / "sessions").glob("*.sqlite"))
     assert [r["approval"] for r in rows(db, "SELECT approval FROM tool_calls ORDER BY id")] == [
         "always", "granted"]
