@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,11 +61,20 @@ class TerminalIO:
 
 
 def terminal_io() -> TerminalIO:
-    """The process's terminal: rich honours ``NO_COLOR`` and the width, markup is off."""
+    """The process's terminal: rich honours ``NO_COLOR`` and the width, markup is off.
+
+    rich writes through a :class:`ScreenWriter`, so that what it prints while a prompt is
+    open appears above the prompt, in order.
+    """
+    from prompt_toolkit.output import create_output
     from rich.console import Console
 
-    console = Console(markup=False, highlight=False, emoji=False, force_terminal=sys.stdout.isatty())
-    return TerminalIO(console, real=True)
+    from agentcli.cli.terminal.screen import ScreenWriter
+
+    output = create_output()
+    console = Console(file=ScreenWriter(output), markup=False, highlight=False, emoji=False,
+                      force_terminal=sys.stdout.isatty())
+    return TerminalIO(console, output=output, real=True)
 
 
 def line_reader(io: TerminalIO) -> Callable[[str], str]:
@@ -119,22 +128,21 @@ class Repl:
         """Take prompts until /exit, Ctrl-D or two Ctrl-C; return the last turn's result."""
         self._drop_early_keys()
         last = TurnResult("done")
-        with self._above_prompt():
-            if self.session.prompts.next_pending() is not None:  # the first prompt, or a resumed turn
-                last = self.run_turn()
-                if last.status == "interrupted" and last.resumable:  # SIGTERM or SIGHUP
+        if self.session.prompts.next_pending() is not None:  # the first prompt, or a resumed turn
+            last = self.run_turn()
+            if last.status == "interrupted" and last.resumable:  # SIGTERM or SIGHUP
+                return last
+        while True:
+            text = self._read()
+            if text is None:
+                break
+            outcome = self._handle(text)
+            if outcome == "exit":
+                break
+            if isinstance(outcome, TurnResult):
+                last = outcome
+                if last.status == "interrupted" and last.resumable:
                     return last
-            while True:
-                text = self._read()
-                if text is None:
-                    break
-                outcome = self._handle(text)
-                if outcome == "exit":
-                    break
-                if isinstance(outcome, TurnResult):
-                    last = outcome
-                    if last.status == "interrupted" and last.resumable:
-                        return last
         self.console.print(f"bye — continue this session with: agentcli resume {self.session.id}",
                            style="bold", markup=False, highlight=False)
         return TurnResult("done", prompt_ids=last.prompt_ids)  # the person chose to leave
@@ -169,13 +177,22 @@ class Repl:
 
     def run_turn(self) -> TurnResult:
         """Run the pending prompts on the worker; the input line stays open meanwhile."""
-        token = self.current[0] = CancelToken()
         self.idle.clear()
-        result = self.worker.run(self.agent.run, token, idle=self._type_ahead,
-                                 on_interrupt=lambda: token.cancel("Ctrl-C", resumable=False))
+        while True:
+            token = self.current[0] = CancelToken()
+            result = self.worker.run(self.agent.run, token, idle=self._type_ahead,
+                                     on_interrupt=lambda token=token: token.cancel("Ctrl-C", resumable=False))
+            # a prompt typed just as the turn ended is taken now, not left waiting
+            if result.status != "done" or not self.session.prompts.count_queued():
+                break
         if result.status == "interrupted" and not result.resumable:
             self.console.print("(turn stopped — recorded as cancelled; the session is saved and "
                                "your next prompt continues from here)", style="yellow", markup=False)
+            waiting = self.session.prompts.count_queued()
+            if waiting:
+                self.console.print(f"{waiting} queued prompt{'s' if waiting > 1 else ''} kept: press Enter "
+                                   "to run, or type a new prompt (it runs after them)", style="yellow",
+                                   markup=False)
         self._footer()
         return result
 
@@ -276,17 +293,6 @@ class Repl:
 
         with contextlib.suppress(termios.error, OSError):
             termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
-
-    @contextlib.contextmanager
-    def _above_prompt(self) -> Iterator[None]:
-        """In a real terminal, output printed while a prompt is open goes above it."""
-        if not self.io.real:
-            yield
-            return
-        from prompt_toolkit.patch_stdout import patch_stdout
-
-        with patch_stdout(raw=True):
-            yield
 
     # -- what slash commands change -----------------------------------------------------
     def set_model(self, name: str) -> None:

@@ -68,7 +68,7 @@ class MarkdownStream:
     def _print(self, text: str) -> None:
         if not text.strip():
             return
-        if self.printed_any:
+        if self.printed_any and not _FENCE.match(text):  # a code block brings its own padding
             self.console.print()  # the blank line between two blocks of one answer
         self.console.print(markdown(text))
         self.printed_any = True
