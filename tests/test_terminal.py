@@ -231,3 +231,31 @@ def test_resume_shows_a_recap_before_the_prompt(workspace, openai_server):
     assert "fix add" in screen and "last prompt" in screen and "Fixed the sign." in screen
     assert "[x] Fix add" in screen and "files changed: calc.py" in screen
     assert "**" not in screen
+
+
+def test_tool_lines_fit_80_columns_and_failures_are_red_never_green():
+    import io
+
+    from rich.console import Console
+
+    from agentcli.cli.terminal.view import tool_line
+
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=True, color_system="standard")
+    arguments = json.dumps({"command": "pytest -q " + "tests/test_something_long.py " * 10})
+    failed = {"name": "run_shell", "status": "done", "exit_code": 2, "duration_ms": 12345, "output": ""}
+    console.print(tool_line(failed, arguments, 80), no_wrap=True, overflow="ellipsis")
+    plain = Console(file=io.StringIO(), width=80)
+    plain.print(tool_line(failed, arguments, 80), no_wrap=True)
+    line = plain.file.getvalue().rstrip("\n")
+    assert len(line) <= 80 and line.endswith("exit 2 · 12.3s") and line.startswith("✗ run_shell $ pytest")
+    assert "\x1b[31m" in out.getvalue() and "\x1b[32m" not in out.getvalue()  # red, no green
+
+
+def test_list_and_log_cut_to_the_terminal_width_and_stay_whole_when_piped():
+    from agentcli.cli.render.text import fit_width
+
+    wide = "ID  TITLE\n1   " + "word " * 40
+    assert all(len(line) <= 80 for line in fit_width(wide, 80).splitlines())
+    assert fit_width(wide, 80).splitlines()[1].endswith("…")
+    assert fit_width("short", 80) == "short"

@@ -78,14 +78,16 @@ def reading(ctx: CliContext, ref: str) -> Iterator[tuple[Session, bool]]:
 def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: WorkspaceOpt = None,
                   sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
     """List the sessions of this workspace, oldest first (--all: every file in the folder)."""
-    from agentcli.cli.render.text import entry_json, list_text
+    from agentcli.cli.render.text import entry_json, fit_width, list_text, terminal_width
 
     ctx = make_context(workspace, sessions_dir)
     entries = ctx.sessions.entries(None if all_ else ctx.workspace_root)
     if json_out:
         print_json([entry_json(e) for e in entries])
     elif entries:
-        print(list_text(entries, show_workspace=all_))
+        width = terminal_width()
+        text = list_text(entries, show_workspace=all_)
+        print(fit_width(text, width) if width else text)
     else:
         where = "" if all_ else f" of workspace {ctx.workspace_root}"
         hint = " (agentcli list --all shows every one there)" if not all_ else ""
@@ -122,7 +124,7 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,
         debug: DebugOpt = False) -> None:
     """Show the audit log: every model call attempt with its latency, tokens and status."""
     from agentcli.cli.render.session_view import model_call_full, model_call_summary
-    from agentcli.cli.render.text import log_full_text, log_text
+    from agentcli.cli.render.text import fit_width, log_full_text, log_text, terminal_width
 
     with reading(make_context(workspace, sessions_dir), session) as (opened, _busy):
         calls = opened.model_calls.all()
@@ -132,7 +134,8 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False,
             rows = [model_call_full(c, messages) if full else model_call_summary(c) for c in calls]
             print_json({"session": opened.id, "model_calls": rows, "totals": totals})
             return
-        print(log_text(calls, totals))
+        width = terminal_width()
+        print(fit_width(log_text(calls, totals, narrow=True), width) if width else log_text(calls, totals))
         if full and calls:
             print("\n" + log_full_text(calls, messages), end="")
 

@@ -104,8 +104,9 @@ def _num(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def log_text(calls: list[ModelCallRecord], totals: dict[str, Any]) -> str:
-    """The ``log`` table and its totals line."""
+def log_text(calls: list[ModelCallRecord], totals: dict[str, Any], *, narrow: bool = False) -> str:
+    """The ``log`` table and its totals line; ``narrow`` (a terminal) leaves out the host,
+    the attempt and the HTTP status and shows the time of day only."""
     headers = ["ID", "TIME", "AGENT", "MODEL", "HOST", "TRY", "STATUS", "HTTP", "MS",
                "PROMPT", "COMPL", "TOTAL", "ERROR"]
     rows = [
@@ -114,8 +115,33 @@ def log_text(calls: list[ModelCallRecord], totals: dict[str, Any]) -> str:
          _num(c.completion_tokens), _num(c.total_tokens), excerpt(c.error, 80)]
         for c in calls
     ]
-    body = table(headers, rows, right={0, 5, 7, 8, 9, 10, 11}) if rows else "no model calls yet"
+    right = {0, 5, 7, 8, 9, 10, 11}
+    if narrow:
+        keep = [0, 1, 2, 3, 6, 8, 9, 10, 11, 12]
+        headers = [headers[i] for i in keep]
+        rows = [[r[i][11:] if i == 1 else r[i] for i in keep] for r in rows]
+        right = {keep.index(i) for i in right if i in keep}
+    body = table(headers, rows, right=right) if rows else "no model calls yet"
     return body + "\n" + totals_line(totals)
+
+
+def fit_width(text: str, width: int) -> str:
+    """Cut every line to ``width`` columns (the last, widest column loses its end), for a terminal."""
+    return "\n".join(line if len(line) <= width else line[: width - 1] + "\u2026"
+                     for line in text.split("\n"))
+
+
+def terminal_width() -> int | None:
+    """The width of the terminal stdout is, or None when it is piped (output stays whole)."""
+    import os
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except OSError:
+        return None
 
 
 def totals_line(totals: dict[str, Any]) -> str:

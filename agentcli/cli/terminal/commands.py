@@ -180,21 +180,23 @@ def _rollback(repl: Repl, argument: str) -> None:
 def _checkpoints(repl: Repl, argument: str) -> None:
     from rich.table import Table
 
-    from agentcli.cli.render.text import clean
+    from agentcli.cli.render.text import excerpt
 
     infos = repl.session.rollbacks.overview()
     if not infos:
         repl.console.print("no checkpoints yet: one is taken when each prompt starts", style="dim")
         return
     table = Table(box=None, padding=(0, 1), show_edge=False)
-    for name, right in (("N", True), ("created", False), ("changes", True), ("prompt", False)):
-        table.add_column(name, justify="right" if right else "left", no_wrap=True,
-                         overflow="ellipsis", ratio=1 if name == "prompt" else None)
+    table.add_column("N", justify="right", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("changes", justify="right", no_wrap=True)
+    table.add_column("prompt", no_wrap=True)
+    room = max(repl.console.width - 26 - len(str(infos[-1].id)), 10)
     for info in infos:
         note = " (rolled back)" if info.rolled_back_by else ""
+        first = info.prompt.strip().splitlines()[0] if info.prompt.strip() else ""
         table.add_row(str(info.id), info.created_at[11:19], str(info.changes),
-                      clean(" ".join(info.prompt.split())) + note,
-                      style="dim" if info.rolled_back_by else None)
+                      excerpt(first, room - len(note)) + note, style="dim" if info.rolled_back_by else None)
     repl.console.print(table)
 
 

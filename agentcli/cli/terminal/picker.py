@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from agentcli.cli.render.text import clean, local_time
+from agentcli.cli.render.text import excerpt, local_time
 from agentcli.errors import SessionNotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -40,13 +40,14 @@ def pick_session(console: Console, entries: list[SessionEntry], read: Callable[[
     table.add_column("id", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("title", no_wrap=True)
+    room = max(console.width - 2 - 1 - 13 - 11 - 11 - 5, 10)  # what the other columns leave
     for number, entry in enumerate(sessions, 1):
         meta = entry.meta
         assert meta is not None
-        status = meta.status_now(entry.busy)
+        status = meta.status_now(entry.busy) + (" busy" if entry.busy else "")
         table.add_row(str(number), meta.id, local_time(meta.updated_at)[5:16], status,
-                      clean(meta.title or "(untitled)"), style="dim" if entry.busy else None)
+                      excerpt(meta.title or "(untitled)", room), style="dim" if entry.busy else None)
     console.print(table)
     while True:
         try:

@@ -32,7 +32,9 @@ def show_recap(console: Console, session: Session) -> None:
     if prompt is None:
         return
     console.print(Text(f"▌ {clean(meta.title or '(untitled)')}", style="bold"))
-    console.print(Text(f"  last prompt: {excerpt(prompt.text, 200)}", style="dim"))
+    typed = prompt.text.strip().splitlines()  # the first line: attached @files follow it
+    more = f" (+{len(typed) - 1} lines)" if len(typed) > 1 else ""
+    console.print(Text(f"  last prompt: {excerpt(typed[0] if typed else '', 120)}{more}", style="dim"))
     answer = session.transcript.last(ORCHESTRATOR)
     if answer is not None and answer.role == "assistant" and answer.content.strip():
         lines = safe(answer.content).strip().splitlines()
@@ -55,3 +57,6 @@ def show_recap(console: Console, session: Session) -> None:
                            style="dim"))
     if prompt.status in ("running", "interrupted"):
         console.print(Text("  its last turn was interrupted: it continues now", style="yellow"))
+    from rich.rule import Rule
+
+    console.print(Rule(style="dim"))
