@@ -212,6 +212,9 @@ def test_an_at_mention_sends_the_file_with_the_prompt(workspace, openai_server):
     sent = openai_server.requests[0].body["messages"][-1]["content"]
     assert sent.startswith("what does @calc.py do?") and "return a - b" in sent
     assert "return a - b" in rows(_db(workspace), "SELECT text FROM prompts")[0]["text"]
+    history = workspace / ".agentcli" / "history"  # the workspace's input history, for every session
+    assert "+what does @calc.py do?" in history.read_text()
+    assert (workspace / ".agentcli" / ".gitignore").read_text() == "*\n"
 
 
 def test_resume_shows_a_recap_before_the_prompt(workspace, openai_server):
