@@ -16,7 +16,7 @@ from openai_answers import text_answer, tool_answer, tool_call
 
 pytestmark = pytest.mark.slow
 
-PROMPT = ">"  # ends the prompt_toolkit prompt (drawn with escapes, no space) and the approval question
+PROMPT = "›"  # ends the prompt_toolkit prompt (drawn with escapes) and the approval question
 
 
 class Terminal:
@@ -70,9 +70,9 @@ def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path,
     )
     term = Terminal(["new", "--base-url", openai_server.base_url], workspace,
                     env)
-    term.expect("/exit to leave")
+    term.expect("approval ask")
     term.send("write a\r")
-    term.expect("[a]lways")
+    term.expect("[y/n/a/r]")
     term.send("a\r")
     term.expect("wrote a")
     term.send("write b\r")  # edits were granted "always": no second question
@@ -80,7 +80,7 @@ def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path,
     term.send("\x04")  # Ctrl-D leaves
     assert term.close() == 0
     assert (workspace / "a.txt").read_text() == "1\n" and (workspace / "b.txt").read_text() == "2\n"
-    assert term.screen.count("[a]lways") == 1
+    assert term.screen.count("wants to create") == 1  # asked once: the question can be redrawn
     db = next(sessions_folder(workspace).glob("*.sqlite"))
     assert [r["approval"] for r in rows(db, "SELECT approval FROM tool_calls ORDER BY id")] == [
         "always", "granted"]

@@ -146,4 +146,4 @@ def test_lean_commands_never_import_pydantic(tmp_path: Path) -> None:
 def test_the_app_group_is_lean() -> None:
     from agentcli.cli.app import app
 
-    assert typer.main.get_command(app).__class__ is LeanGroup  # type: ignore[attr-defined]
+    assert isinstance(typer.main.get_command(app), LeanGroup)

@@ -6,18 +6,52 @@ import sys
 
 import typer
 
-from agentcli.cli.lean import LeanGroup
+from agentcli.cli.lean import LeanGroup, make_lean
 from agentcli.errors import AgentcliError
+
+
+class AppGroup(LeanGroup):
+    """The app's group: typer adds the completion options after the group is built, so
+    they are made lean when the arguments are parsed (else pydantic is imported for them)."""
+
+    def parse_args(self, ctx, args):  # noqa: ANN001, ANN201 - click's signature
+        for param in self.params:
+            make_lean(param)
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(
     name="agentcli",
-    cls=LeanGroup,
-    help="A coding agent whose every session is a durable SQLite file: resume, rollback, audit.",
+    cls=AppGroup,
+    help="A coding agent whose every session is a durable SQLite file: resume, rollback, audit. "
+         "Run agentcli alone in a terminal to start a session.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_show_locals=False,  # locals may hold the API key
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+GROUP_OPTIONS = ("-V", "--version", "-h", "--help", "--install-completion", "--show-completion")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from agentcli import __version__
+
+        print(f"agentcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """A coding agent whose every session is a durable SQLite file: resume, rollback, audit.
+
+    Run it alone in a terminal to start a session."""
 
 
 def _register() -> None:
@@ -59,7 +93,11 @@ def main(argv: list[str] | None = None) -> None:
     """
     args = sys.argv[1:] if argv is None else argv
     process = argv is None
-    if process and (not args or args[0] in ("new", "resume")):
+    if not args and sys.stdin.isatty() and sys.stdout.isatty():
+        args = ["new"]  # `agentcli` alone starts a session, as its peers do
+    elif args and args[0].startswith("-") and args[0] not in GROUP_OPTIONS:
+        args = ["new", *args]  # `agentcli --model X` too
+    if process and args and args[0] in ("new", "resume"):
         _warm_up("openai")
     code = _run(args)
     if process:

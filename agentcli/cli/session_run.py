@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from agentcli.agent.config import Settings
 from agentcli.agent.loop import Orchestrator
 from agentcli.cli.driver import (
     RunOptions,
@@ -18,23 +21,33 @@ from agentcli.cli.driver import (
     unkept,
 )
 from agentcli.cli.options import CliContext
+from agentcli.errors import UsageError
 from agentcli.session.session import Session
 
+if TYPE_CHECKING:
+    from agentcli.agent.events import EventSink
+    from agentcli.cli.repl import Repl, TerminalIO
 
-def start_session(ctx: CliContext, options: RunOptions) -> int:
-    """``agentcli new``: create the session file, then run like a resume."""
+
+def _create(ctx: CliContext, settings: Settings, prompt: str | None, source: str) -> Session:
+    """A new session file: schema, meta, system message and prompt, in one atomic step."""
     from agentcli.agent.failpoints import failpoint
     from agentcli.agent.system_prompt import instruction_folders, system_prompt
 
-    prompt = read_prompt(options, required=True)
-    settings = settings_for(ctx, options)
-    session = ctx.sessions.create(  # schema, meta, system message and prompt: one atomic step
+    return ctx.sessions.create(
         workspace_root=ctx.workspace_root, model=settings.model,
         endpoint_host=settings.endpoint_host, settings=remembered_settings(settings),
         system=system_prompt(ctx.workspace_root, settings.approval or "ask",
                              instruction_folders(ctx.workspace_root, Path.cwd())), prompt=prompt,
-        prompt_source="stdin" if options.prompt in (None, "-") else "argument", step=failpoint,
+        prompt_source=source, step=failpoint,
     )
+
+
+def start_session(ctx: CliContext, options: RunOptions) -> int:
+    """``agentcli new`` (and ``agentcli`` alone): create the session file, then run like a resume."""
+    prompt = read_prompt(options, required=True)
+    settings = settings_for(ctx, options)
+    session = _create(ctx, settings, prompt, "stdin" if options.prompt in (None, "-") else "argument")
     keep = True
     try:
         code, keep = _drive(ctx, session, settings, options, resumed=False)
@@ -45,11 +58,17 @@ def start_session(ctx: CliContext, options: RunOptions) -> int:
     return code
 
 
-def resume_session(ctx: CliContext, ref: str, options: RunOptions, *, explicit_workspace: bool) -> int:
-    """``agentcli resume``: open the file as its single writer and carry on from it."""
+def resume_session(ctx: CliContext, ref: str | None, options: RunOptions, *, explicit_workspace: bool) -> int:
+    """``agentcli resume``: open the file as its single writer and carry on from it.
+
+    Without ``ref``, a person at a terminal picks one of the workspace's sessions.
+    """
     from agentcli.store.durable import damage_as_error
 
-    path = ctx.sessions.resolve(ref, ctx.workspace_root)
+    if ref is None:
+        path = _picked(ctx, options)
+    else:
+        path = ctx.sessions.resolve(ref, ctx.workspace_root)
     prompt = read_prompt(options, required=False)
     # Opening checks the file before its first write; damage met later (a blob read
     # by a restore, say) still ends as one line, exit 2.
@@ -75,35 +94,108 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
         session.close()
 
 
-def _drive(ctx: CliContext, session: Session, settings, options: RunOptions, *,
+def _picked(ctx: CliContext, options: RunOptions) -> Path:
+    if not options.interactive:
+        raise UsageError("no SESSION given: name one (an id, a prefix of 4+ characters, or 'last'); "
+                         "agentcli list shows them")
+    from agentcli.cli.repl import line_reader, terminal_io
+    from agentcli.cli.terminal.picker import pick_session
+
+    io = terminal_io()
+    return pick_session(io.console, ctx.sessions.entries(ctx.workspace_root), line_reader(io)).path
+
+
+def _drive(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, *,
            resumed: bool) -> tuple[int, bool]:
     """Run the session to the end of this run: (exit code, whether the file is worth keeping)."""
     from agentcli.agent.cancel import CancelToken
     from agentcli.agent.secrets import redacting
     from agentcli.cli.driver import run_secrets
-    from agentcli.cli.repl import ask_in_terminal, run_repl
     from agentcli.cli.worker import AgentWorker, signals_cancel
 
+    if options.interactive:
+        return _drive_terminal(ctx, session, settings, options, resumed=resumed), True
     session.redact_secrets(run_secrets(settings))
     emit = redacting(make_sink(options, settings), session.redactor)
-    worker = AgentWorker(ask_in_terminal if options.interactive else None)
+    worker = AgentWorker(None)
     agent: Orchestrator = build_orchestrator(session, ctx.workspace_root, ctx.sessions.path, settings,
-                                             emit, worker.ask if worker.can_ask else None)
+                                             emit, None)
     announce(session, settings, options, emit, resumed)
     current = [CancelToken()]
-    # In a terminal Ctrl-C drops the running turn and returns to the prompt; in a
-    # scripted run it stops the run, which stays resumable (exit 130).
-    ctrl_c = (lambda: current[0].cancel("Ctrl-C", resumable=False)) if options.interactive else None
     with signals_cancel(lambda: current[0]):
         try:
-            result = worker.run(agent.run, current[0], on_interrupt=ctrl_c)
-            if options.interactive and not (result.status == "interrupted" and result.resumable):
-                if result.status == "interrupted":
-                    sys.stdout.write("\n(turn stopped — the session is saved)\n")
-                result = run_repl(session, agent, worker, current)
+            result = worker.run(agent.run, current[0])
         finally:
             agent.model.close()
-    if result.status == "interrupted" and not options.interactive:
+    if result.status == "interrupted":
         sys.stderr.write("\n")
     code = finish(session, result, options, emit, fresh=not resumed)
     return code, resumed or not unkept(session, result)
+
+
+def _drive_terminal(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, *,
+                    resumed: bool) -> int:
+    """A person at a terminal: the prompt-toolkit loop, every turn on the worker thread."""
+    from agentcli.cli.repl import terminal_io
+    from agentcli.cli.worker import signals_cancel
+
+    repl, sinks = terminal_repl(ctx, session, settings, options, terminal_io(), resumed=resumed)
+    try:
+        with signals_cancel(lambda: repl.current[0]):
+            try:
+                result = repl.run()
+            finally:
+                repl.agent.model.close()
+                for _, other in repl.opened:
+                    other.model.close()
+        return finish(repl.session, result, options, sinks[repl.session.id])
+    finally:
+        for opened, _ in repl.opened:
+            opened.close()
+
+
+def terminal_repl(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, io: TerminalIO,
+                  *, resumed: bool) -> tuple[Repl, dict[str, EventSink]]:
+    """Wire the terminal to a session: its view, the approval questions, the agent, the loop.
+
+    Returns the loop and each session's event sink (``/new`` adds one).
+    """
+    from agentcli.agent.cancel import CancelToken
+    from agentcli.agent.events import Event, serialized
+    from agentcli.agent.secrets import redacting
+    from agentcli.cli.driver import run_secrets
+    from agentcli.cli.repl import Repl, line_reader
+    from agentcli.cli.terminal.approval import TerminalAsker
+    from agentcli.cli.terminal.recap import show_recap
+    from agentcli.cli.terminal.view import TerminalView
+    from agentcli.cli.worker import AgentWorker
+    from agentcli.session.records import ORCHESTRATOR
+
+    view = TerminalView(io.console, session)
+    sink = serialized(view)
+    worker = AgentWorker(TerminalAsker(io.console, line_reader(io), view))
+    sinks: dict[str, EventSink] = {}
+
+    def build(opened: Session) -> Orchestrator:
+        opened.redact_secrets(run_secrets(settings))
+        emit = sinks[opened.id] = redacting(sink, opened.redactor)
+        agent = build_orchestrator(opened, ctx.workspace_root, ctx.sessions.path, settings, emit, worker.ask)
+        # a running command's output, live (the shell tail above the prompt)
+        toolbox = agent.runner.toolbox
+        toolbox.ctx = replace(toolbox.ctx, on_output=lambda text: emit(
+            Event("tool.output", {"agent": ORCHESTRATOR, "text": text})))
+        return agent
+
+    def open_new() -> tuple[Session, Orchestrator]:
+        fresh = _create(ctx, settings, None, "terminal")
+        agent = build(fresh)
+        announce(fresh, settings, options, sinks[fresh.id], False)
+        return fresh, agent
+
+    agent = build(session)
+    announce(session, settings, options, sinks[session.id], resumed)
+    if resumed:
+        show_recap(io.console, session)
+    repl = Repl(session, agent, worker, [CancelToken()], io, view=view, root=ctx.workspace_root,
+                settings=settings, open_new=open_new, protected=[session.path.parent, ctx.sessions.path])
+    return repl, sinks

@@ -6,7 +6,7 @@ cancel of the token the agent checks. The agent never reads the terminal and nev
 sees ``KeyboardInterrupt``.
 
 Example:
-    >>> worker = AgentWorker(answer=ask_in_terminal)
+    >>> worker = AgentWorker(answer=TerminalAsker(console, read))
     >>> result = worker.run(lambda token: orchestrator.run(token), CancelToken())
 """
 
@@ -35,6 +35,7 @@ class AgentWorker:
     def __init__(self, answer: Answerer | None = None):
         self._answer = answer
         self._questions: queue.Queue[tuple[ApprovalRequest, Future[ApprovalAnswer]]] = queue.Queue()
+        self._wake = threading.Event()  # set when a question arrives or the work ends
 
     @property
     def can_ask(self) -> bool:
@@ -45,6 +46,7 @@ class AgentWorker:
         """The agent's side: put the question to the main thread and wait for the answer."""
         answered: Future[ApprovalAnswer] = Future()
         self._questions.put((request, answered))
+        self._wake.set()
         while True:
             cancel.check()
             try:
@@ -53,25 +55,38 @@ class AgentWorker:
                 continue
 
     def run(self, work: Callable[[CancelToken], T], cancel: CancelToken, *,
-            on_interrupt: Callable[[], None] | None = None) -> T:
+            on_interrupt: Callable[[], None] | None = None,
+            idle: Callable[[threading.Event], None] | None = None) -> T:
         """Run ``work(cancel)`` on a worker thread until it returns; re-raise what it raised.
 
         Meanwhile this thread answers questions. A ``KeyboardInterrupt`` here (Ctrl-C,
         also while a question is on screen) calls ``on_interrupt`` (by default: cancel
         the token, resumable) and keeps waiting for the work to wind down.
+
+        ``idle(wake)``, when given, is what this thread does while no question waits
+        (the terminal reads typed-ahead input): it must return soon after ``wake`` is
+        set, which happens when a question arrives or the work ends.
         """
         outcome: dict[str, Any] = {}
+        finished = threading.Event()
+        self._wake.clear()
 
         def body() -> None:
             try:
                 outcome["value"] = work(cancel)
             except BaseException as err:  # handed back to the caller's thread
                 outcome["error"] = err
+            finally:
+                finished.set()
+                self._wake.set()
 
         thread = threading.Thread(target=body, name="agentcli-agent", daemon=True)
         thread.start()
-        while thread.is_alive():
+        while not finished.is_set():
             try:
+                self._wake.clear()
+                if idle is not None and self._questions.empty() and not finished.is_set():
+                    idle(self._wake)
                 self._serve_one()
             except KeyboardInterrupt:
                 (on_interrupt or (lambda: cancel.cancel("interrupted")))()

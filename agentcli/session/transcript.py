@@ -72,6 +72,17 @@ class Prompts:
         )
         return Prompt.from_row(rows[0]) if rows else None
 
+    def latest(self) -> Prompt | None:
+        """The newest prompt not rolled back (a resume's recap quotes it)."""
+        rows = list(self._db.query(
+            "SELECT * FROM prompts WHERE rolled_back_by IS NULL ORDER BY id DESC LIMIT 1"))
+        return Prompt.from_row(rows[0]) if rows else None
+
+    def count_queued(self) -> int:
+        """How many prompts wait for a turn (typed ahead while the agent worked)."""
+        return self._db.scalar(
+            "SELECT count(*) FROM prompts WHERE status = 'queued' AND rolled_back_by IS NULL") or 0
+
     def start(self, prompt_id: int) -> None:
         """Mark a prompt as the running turn."""
         self._db.execute(

@@ -72,6 +72,7 @@ class ToolContext:
     workspace: Workspace
     limits: ToolLimits = DEFAULT_LIMITS
     shell_env: Mapping[str, str] | None = None  # None: agentcli's own environment
+    on_output: Callable[[str], None] | None = None  # a running command's output, as it comes
 
 
 @dataclass

@@ -64,7 +64,7 @@ class RunShell(Tool):
         def run(token: CancelToken) -> ToolOutput:
             result = run_command(command, ctx.workspace.root, timeout=timeout,
                                  max_output_chars=limits.max_output_chars, env=ctx.shell_env,
-                                 cancel=token)
+                                 cancel=token, on_output=ctx.on_output)
             return self._output(result, timeout, capped)
 
         return self.call(args, "$ " + one_line(command), run)

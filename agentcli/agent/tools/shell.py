@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +59,7 @@ def run_command(
     env: Mapping[str, str] | None = None,
     kill_grace: float = 1.0,
     cancel: CancelToken = NEVER,
+    on_output: Callable[[str], None] | None = None,
 ) -> ShellResult:
     """Run ``command`` with ``bash -c`` (``sh -c`` without bash) in ``cwd``.
 
@@ -67,7 +68,8 @@ def run_command(
     then SIGKILL after ``kill_grace`` seconds, and ``timed_out`` is set. The output
     keeps its head and tail within ``max_output_chars``. When ``cancel`` is set, the
     process group is killed at once and ``Cancelled`` raised; on KeyboardInterrupt (or
-    any exception) likewise, the exception re-raised.
+    any exception) likewise, the exception re-raised. ``on_output``, when given, is called
+    with each piece of output as it arrives (for a live view; the result keeps it all).
 
     Example:
         >>> run_command("echo hi; exit 3", Path("."), timeout=10).exit_code
@@ -88,7 +90,7 @@ def run_command(
     capture = OutputCapture(max_output_chars)
     try:
         timed_out = _pump(proc, capture, deadline=started + timeout, grace=kill_grace,
-                          cancel=cancel)
+                          cancel=cancel, on_output=on_output)
     except BaseException:
         _abandon(proc)
         raise
@@ -113,7 +115,7 @@ def _shell() -> str:
 
 
 def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: float,
-          grace: float, cancel: CancelToken) -> bool:
+          grace: float, cancel: CancelToken, on_output: Callable[[str], None] | None = None) -> bool:
     """Read the output until the command is done; enforce the deadline. True if timed out.
 
     Raises ``Cancelled`` as soon as ``cancel`` is set (its descriptor wakes the select);
@@ -122,6 +124,7 @@ def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: fl
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     timed_out, eof = False, False
+    live = codecs.getincrementaldecoder("utf-8")(errors="replace")  # for on_output only
     kill_at: float | None = None  # when to escalate to SIGKILL ourselves
     gone_at: float | None = None  # when the supervisor was first seen exited
     exited = _exit_descriptor(proc)  # readable once the supervisor exits: no sleep-polling
@@ -161,6 +164,8 @@ def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: fl
                 chunk = os.read(fd, 65536)
                 if chunk:
                     capture.feed(chunk)
+                    if on_output is not None:
+                        on_output(live.decode(chunk))
                 else:
                     eof = True
                     selector.unregister(fd)  # at EOF it would wake the select for ever

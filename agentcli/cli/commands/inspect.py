@@ -92,7 +92,7 @@ def reading(ctx: CliContext, ref: str) -> Iterator[tuple[Session, bool]]:
 def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: WorkspaceOpt = None,
                   sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
     """List the sessions of this workspace, oldest first (--all: every file in the folder)."""
-    from agentcli.cli.render.text import entry_json, list_text
+    from agentcli.cli.render.text import entry_json, fit_width, list_text, terminal_width
 
     ctx = make_context(workspace, sessions_dir)
     entries = ctx.sessions.entries(None if all_ else ctx.workspace_root)
@@ -103,7 +103,9 @@ def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: Wo
     if json_out:
         print_json([entry_json(e) for e in entries])
     elif entries:
-        print(list_text(entries, show_workspace=all_))
+        width = terminal_width()
+        text = list_text(entries, show_workspace=all_)
+        print(fit_width(text, width) if width else text)
     else:
         where = "" if all_ else f" of workspace {ctx.workspace_root}"
         hint = " (agentcli list --all shows every one there)" if not all_ else ""
@@ -173,7 +175,7 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False, c
     """Show the audit log: every model call attempt with its latency, tokens and status."""
     from agentcli.agent.pricing import configured_pricing
     from agentcli.cli.render.session_view import audit_totals, model_call_full, model_call_summary
-    from agentcli.cli.render.text import log_full_text, log_text
+    from agentcli.cli.render.text import fit_width, log_full_text, log_text, terminal_width
 
     with reading(make_context(workspace, sessions_dir), session) as (opened, _busy):
         pricing = configured_pricing(opened.meta().workspace_root)
@@ -190,7 +192,9 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False, c
                     for c in calls]
             print_json({"session": opened.id, "model_calls": rows, "totals": totals})
             return
-        print(log_text(calls, totals, pricing))
+        width = terminal_width()
+        text = log_text(calls, totals, pricing, narrow=bool(width))
+        print(fit_width(text, width) if width else text)
         if full and calls:
             print("\n" + log_full_text(calls, messages), end="")
 

@@ -6,7 +6,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from agentcli.cli.options import DebugOpt, JsonOpt, SessionArg, SessionsDirOpt, WorkspaceOpt, make_context
+from agentcli.cli.options import DebugOpt, JsonOpt, SessionsDirOpt, WorkspaceOpt, make_context
+
+MaybeSessionArg = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Argument(help="Session id, a unique prefix of 4+ characters, 'last', or a .sqlite path "
+                        "(none: pick one from a list, in a terminal)."),
+]
 
 PromptArg = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at run time
@@ -124,7 +130,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def resume(
-        session: SessionArg,
+        session: MaybeSessionArg = None,
         prompt: PromptArg = None,
         print_mode: PrintOpt = False,
         json: JsonOpt = False,
@@ -145,7 +151,9 @@ def register(app: typer.Typer) -> None:
         sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False,
     ) -> int:
-        """Continue a session: finish its interrupted turn, then take PROMPT (or, in a terminal, more)."""
+        """Continue a session: finish its interrupted turn, then take PROMPT (or, in a terminal, more).
+
+        Without SESSION, in a terminal: choose one of this workspace's sessions from a list."""
         from agentcli.cli.driver import RunOptions
         from agentcli.cli.session_run import resume_session
 

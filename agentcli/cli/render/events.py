@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from agentcli.agent.events import Event
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _MARKS = {"done": "✓", "failed": "✗", "denied": "⊘", "interrupted": "…"}
 
@@ -23,14 +26,14 @@ class EventPrinter:
         >>> printer(Event("tool.started", {"name": "read_file", "arguments": '{"path": "a"}'}))
     """
 
-    def __init__(self, file: IO[str], *, stream_text: bool, color: bool | None = None,
-                 live: bool | None = None):
+    def __init__(self, file: IO[str] | None, *, stream_text: bool, color: bool | None = None,
+                 live: bool | None = None, console: Console | None = None):
         from rich.console import Console
 
         from agentcli.cli.render.scouts import ScoutBoard
 
-        self.console = Console(file=file, markup=False, highlight=False, emoji=False,
-                               force_terminal=color, soft_wrap=True)
+        self.console = console or Console(file=file, markup=False, highlight=False, emoji=False,
+                                          force_terminal=color, soft_wrap=True)
         self.stream_text = stream_text
         self._mid_line = False
         # Scouts: a table redrawn in place on a terminal, else a line per start and finish.

@@ -116,8 +116,11 @@ def _num(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def log_text(calls: list[ModelCallRecord], totals: dict[str, Any], pricing: Pricing | None = None) -> str:
-    """The ``log`` table (with each attempt's cost when ``pricing`` is given) and its totals line."""
+def log_text(calls: list[ModelCallRecord], totals: dict[str, Any], pricing: Pricing | None = None, *,
+             narrow: bool = False) -> str:
+    """The ``log`` table (with each attempt's cost when ``pricing`` is given) and its totals line;
+    ``narrow`` (a terminal) leaves out the host, the attempt, the HTTP status and the prompt
+    and completion counts, and shows the time of day only."""
     headers = ["ID", "TIME", "AGENT", "MODEL", "HOST", "TRY", "STATUS", "HTTP", "MS",
                "PROMPT", "COMPL", "TOTAL", "COST", "ERROR"]
     rows = [
@@ -127,8 +130,33 @@ def log_text(calls: list[ModelCallRecord], totals: dict[str, Any], pricing: Pric
          dollars(call_cost(c, pricing)) if pricing else "", excerpt(c.error, 80)]
         for c in calls
     ]
-    body = table(headers, rows, right={0, 5, 7, 8, 9, 10, 11, 12}) if rows else "no model calls yet"
+    right = {0, 5, 7, 8, 9, 10, 11, 12}
+    if narrow:
+        keep = [0, 1, 2, 3, 6, 8, 11, 12, 13]
+        headers = [headers[i] for i in keep]
+        rows = [[r[i][11:] if i == 1 else r[i] for i in keep] for r in rows]
+        right = {keep.index(i) for i in right if i in keep}
+    body = table(headers, rows, right=right) if rows else "no model calls yet"
     return body + "\n" + totals_line(totals)
+
+
+def fit_width(text: str, width: int) -> str:
+    """Cut every line to ``width`` columns (the last, widest column loses its end), for a terminal."""
+    return "\n".join(line if len(line) <= width else line[: width - 1] + "\u2026"
+                     for line in text.split("\n"))
+
+
+def terminal_width() -> int | None:
+    """The width of the terminal stdout is, or None when it is piped (output stays whole)."""
+    import os
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except OSError:
+        return None
 
 
 def totals_line(totals: dict[str, Any]) -> str:

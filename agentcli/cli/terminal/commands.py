@@ -1,0 +1,314 @@
+"""Slash commands: each works on the live session without leaving it.
+
+A command is a name, a line of help and a handler ``(repl, argument) -> outcome``; the
+outcome ``"exit"`` or ``"new"`` tells the loop to leave or to start a new session. An
+unknown ``/word`` is refused here, with a suggestion, and never sent to the model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agentcli.errors import AgentcliError
+
+if TYPE_CHECKING:
+    from agentcli.cli.repl import Repl
+
+Handler = Callable[["Repl", str], "str | None"]
+APPROVAL_MODES = ("ask", "auto-edit", "full-auto", "read-only")
+COMMAND_WORD = re.compile(r"^/[a-z][a-z-]*$")
+# Words people try that are not commands here, and where that lives.
+SYNONYMS = {"/cost": "/status", "/tokens": "/status", "/usage": "/status", "/clear": "/new",
+            "/history": "/log", "/checkpoint": "/checkpoints", "/mode": "/approval", "/revert": "/undo",
+            "/q": "/exit", "/bye": "/exit"}
+
+
+@dataclass(frozen=True)
+class Command:
+    """One slash command."""
+
+    name: str
+    usage: str
+    help: str
+    handler: Handler
+    while_busy: bool = False  # may run while the agent works (it only reads)
+
+
+def is_command(text: str) -> bool:
+    """True when ``text`` is meant as a slash command (``/word ...``), not a path."""
+    first = text.strip().split(maxsplit=1)[0] if text.strip() else ""
+    return bool(COMMAND_WORD.match(first))
+
+
+def suggestion(word: str) -> str:
+    """The command an unknown ``/word`` most likely meant, or ""."""
+    if word in SYNONYMS:
+        return SYNONYMS[word]
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
+def run_command(repl: Repl, text: str, *, busy: bool = False) -> str | None:
+    """Run one slash command line; refuse unknown ones locally (nothing reaches the model)."""
+    word, _, argument = text.strip().partition(" ")
+    command = COMMANDS.get(word) or COMMANDS.get(ALIASES.get(word, ""))
+    console = repl.console
+    if command is None:
+        hint = suggestion(word)
+        console.print(f"unknown command {word}" + (f" — did you mean {hint}?" if hint else "")
+                      + " (/help lists the commands; nothing was sent to the model)",
+                      style="yellow", markup=False, highlight=False)
+        return None
+    if busy and not command.while_busy:
+        console.print(f"{command.name} waits until the agent has finished this turn "
+                      "(Ctrl-C stops the turn)", style="yellow", markup=False, highlight=False)
+        return None
+    try:
+        return command.handler(repl, argument.strip())
+    except AgentcliError as err:
+        console.print(f"{command.name}: {err}", style="red", markup=False, highlight=False)
+        return None
+
+
+# -- the commands ----------------------------------------------------------------------
+def _help(repl: Repl, argument: str) -> None:
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for command in COMMANDS.values():
+        table.add_row(command.usage, command.help)
+    repl.console.print(table)
+    repl.console.print(
+        "Enter sends · Alt-Enter or Ctrl-J: new line · Tab completes /commands and @files · "
+        "@path attaches a file · typing while the agent works queues a prompt · Ctrl-C stops "
+        "the turn; twice at an empty prompt, or Ctrl-D, leaves", style="dim", markup=False,
+        highlight=False)
+
+
+def _plan(repl: Repl, argument: str) -> None:
+    from agentcli.cli.terminal.view import plan_text
+
+    items = repl.session.plan.current()
+    if not items:
+        repl.console.print("no plan yet", style="dim")
+        return
+    repl.console.print(plan_text([{"title": i.title, "status": i.status} for i in items]))
+
+
+def _number(argument: str, what: str) -> int | None:
+    if not argument:
+        return None
+    if not argument.isdigit() or int(argument) < 1:
+        from agentcli.errors import UsageError
+
+        raise UsageError(f"{what} takes a checkpoint number (see /checkpoints), not {argument!r}")
+    return int(argument)
+
+
+def _diff(repl: Repl, argument: str) -> None:
+    from agentcli.agent.history.diff import diff_since
+    from agentcli.agent.history.rollback import find_checkpoint
+    from agentcli.cli.terminal.diffs import diff_text
+
+    number = find_checkpoint(repl.session, _number(argument, "/diff")).id
+    text = diff_since(repl.session, number)
+    if not text:
+        hint = " (/diff 1 shows the whole session)" if number > 1 else ""
+        repl.console.print(f"no changes since checkpoint {number}{hint}", style="dim", markup=False)
+        return
+    repl.console.print(diff_text(text, max_lines=2000))
+
+
+def _rollback_to(repl: Repl, to: int | None, *, undo: bool = False, force: bool = False) -> None:
+    from agentcli.agent.history.rollback import rollback, undo_last_rollback
+    from agentcli.errors import RollbackConflictError
+
+    try:
+        if undo:
+            result = undo_last_rollback(repl.session, repl.root, force=force)
+        else:
+            result = rollback(repl.session, repl.root, to=to, force=force)
+    except RollbackConflictError as err:
+        for path in err.paths:
+            repl.console.print(f"  changed outside agentcli: {path}", style="yellow", markup=False)
+        repl.console.print("nothing was rolled back; add --force to overwrite those files",
+                           style="yellow")
+        return
+    console = repl.console
+    if result.undo_of is not None:
+        console.print(f"undid rollback {result.undo_of}", style="bold", markup=False)
+    else:
+        console.print(f"rolled back to checkpoint {result.checkpoint_id} (the state before prompt "
+                      f"{result.checkpoint_id})", style="bold", markup=False)
+    for path in result.restored:
+        console.print(f"  restored  {path}", markup=False, highlight=False)
+    for path in result.removed:
+        console.print(f"  removed   {path}", markup=False, highlight=False)
+    for path in result.failed:
+        console.print(f"  could not restore {path}", style="red", markup=False, highlight=False)
+    verb = "shown to the model again" if result.undo_of is not None else "hidden from the model"
+    console.print(f"  {result.messages} message(s), {result.prompts} prompt(s) {verb}", style="dim")
+    if result.undo_of is None:
+        console.print("  /rollback --undo puts it back", style="dim")
+
+
+def _undo(repl: Repl, argument: str) -> None:
+    _rollback_to(repl, None, force=argument == "--force")
+
+
+def _rollback(repl: Repl, argument: str) -> None:
+    words = argument.split()
+    force = "--force" in words
+    words = [w for w in words if w != "--force"]
+    if words in (["--undo"], ["undo"]):
+        _rollback_to(repl, None, undo=True, force=force)
+        return
+    if len(words) != 1:
+        from agentcli.errors import UsageError
+
+        raise UsageError("give a checkpoint number, e.g. /rollback 2 (/checkpoints lists them), "
+                         "or /rollback --undo")
+    _rollback_to(repl, _number(words[0], "/rollback"), force=force)
+
+
+def _checkpoints(repl: Repl, argument: str) -> None:
+    from rich.table import Table
+
+    from agentcli.cli.render.text import excerpt
+
+    infos = repl.session.rollbacks.overview()
+    if not infos:
+        repl.console.print("no checkpoints yet: one is taken when each prompt starts", style="dim")
+        return
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    table.add_column("N", justify="right", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("changes", justify="right", no_wrap=True)
+    table.add_column("prompt", no_wrap=True)
+    room = max(repl.console.width - 26 - len(str(infos[-1].id)), 10)
+    for info in infos:
+        note = " (rolled back)" if info.rolled_back_by else ""
+        first = info.prompt.strip().splitlines()[0] if info.prompt.strip() else ""
+        table.add_row(str(info.id), info.created_at[11:19], str(info.changes),
+                      excerpt(first, room - len(note)) + note, style="dim" if info.rolled_back_by else None)
+    repl.console.print(table)
+
+
+def _log(repl: Repl, argument: str) -> None:
+    from rich.table import Table
+
+    from agentcli.cli.render.text import excerpt, local_time, totals_line
+
+    calls = repl.session.model_calls.all()
+    if not calls:
+        repl.console.print("no model calls yet", style="dim")
+        return
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    for name in ("ID", "TIME", "AGENT", "MODEL", "STATUS", "MS", "TOKENS", "ERROR"):
+        right = name in ("ID", "MS", "TOKENS")
+        table.add_column(name, justify="right" if right else "left", no_wrap=True, overflow="ellipsis",
+                         max_width=None if name == "ERROR" else 24)
+    for call in calls[-50:]:
+        table.add_row(str(call.id), local_time(call.started_at)[11:], call.agent, call.model,
+                      call.status, "" if call.latency_ms is None else str(call.latency_ms),
+                      "" if call.total_tokens is None else str(call.total_tokens),
+                      excerpt(call.error, 60), style="red" if call.status not in ("ok", "done") else None)
+    repl.console.print(table)
+    repl.console.print(totals_line(repl.session.model_calls.totals()), style="dim", markup=False)
+
+
+def _model(repl: Repl, argument: str) -> None:
+    if not argument:
+        repl.console.print(f"model: {repl.settings.model} (/model NAME changes it)", markup=False)
+        return
+    repl.set_model(argument)
+    repl.console.print(f"model is now {argument} for this session", markup=False)
+
+
+def _approval(repl: Repl, argument: str) -> None:
+    if argument not in APPROVAL_MODES:
+        repl.console.print(f"approval is {repl.settings.approval}; the modes: {', '.join(APPROVAL_MODES)}",
+                           markup=False, highlight=False,
+                           style=None if not argument else "yellow")
+        return
+    repl.set_approval(argument)
+    repl.console.print(f"approval mode is now {argument} for this session", markup=False)
+
+
+def _status(repl: Repl, argument: str) -> None:
+    from agentcli.cli.render.text import clean
+    from agentcli.cli.terminal.status import status_line
+
+    meta = repl.session.meta()
+    repl.console.print(f"session {meta.id} · {clean(meta.title or '(untitled)')}", markup=False,
+                       highlight=False)
+    repl.console.print(f"  file {repl.session.path}", style="dim", markup=False, highlight=False)
+    totals = repl.session.model_calls.totals()
+    repl.console.print(f"  {status_line(repl.status_facts())}", markup=False, highlight=False)
+    repl.console.print(f"  {totals['attempts']} model calls · {totals['prompt_tokens']:,} prompt + "
+                       f"{totals['completion_tokens']:,} completion tokens", style="dim", markup=False,
+                       highlight=False)
+
+
+def compact_session(repl: Repl) -> str | None:
+    """Compact the live session's context now (one model call, on the worker thread like a
+    turn, so Ctrl-C stops it); the line to show."""
+    from agentcli.agent.cancel import CancelToken
+    from agentcli.agent.compaction import compact_now
+    from agentcli.errors import AgentcliError
+
+    loop = repl.agent.loop
+    try:
+        done = repl.worker.run(lambda token: compact_now(loop, token), CancelToken())
+    except AgentcliError as err:
+        return f"could not compact: {err}"
+    except Exception as err:  # noqa: BLE001 - Cancelled, or the endpoint: say it, stay in the session
+        return f"compaction stopped: {err}"
+    if done is None:
+        return "nothing older to summarise yet"
+    if done.status != "done":
+        return f"the summary failed ({done.error or done.status}); the context is as it was"
+    sizes = (f" (about {done.tokens_before:,} tokens before)" if done.tokens_before else "")
+    return f"compacted: messages {done.first_message_id}–{done.last_message_id} are now a summary{sizes}"
+
+
+def _compact(repl: Repl, argument: str) -> None:
+    said = compact_session(repl)
+    repl.console.print(said or "/compact is not available yet: this agentcli cannot compact a "
+                       "session's context", style=None if said else "yellow", markup=False)
+
+
+def _new(repl: Repl, argument: str) -> str:
+    return "new"
+
+
+def _exit(repl: Repl, argument: str) -> str:
+    return "exit"
+
+
+COMMANDS: dict[str, Command] = {c.name: c for c in (
+    Command("/help", "/help", "the commands and keys", _help, while_busy=True),
+    Command("/plan", "/plan", "the agent's plan, as a checklist", _plan, while_busy=True),
+    Command("/diff", "/diff [N]", "what the agent changed since the last prompt (or checkpoint N)",
+            _diff, while_busy=True),
+    Command("/undo", "/undo", "roll back the last prompt: its file changes and conversation", _undo),
+    Command("/rollback", "/rollback N", "go back to checkpoint N (--undo reverts the last rollback)",
+            _rollback),
+    Command("/checkpoints", "/checkpoints", "the rollback points, one per prompt", _checkpoints,
+            while_busy=True),
+    Command("/log", "/log", "the audit log of model calls", _log, while_busy=True),
+    Command("/model", "/model NAME", "use another model from the next request on", _model),
+    Command("/approval", "/approval MODE", "ask, auto-edit, full-auto or read-only", _approval),
+    Command("/status", "/status", "session, model, tokens, context, cost", _status, while_busy=True),
+    Command("/compact", "/compact", "summarise older turns to free context", _compact),
+    Command("/new", "/new", "start a new session (this one stays resumable)", _new),
+    Command("/exit", "/exit", "leave; prints how to resume", _exit),
+)}
+ALIASES = {"/quit": "/exit"}
+ARGUMENTS = {"/approval": APPROVAL_MODES, "/rollback": ("--undo",)}

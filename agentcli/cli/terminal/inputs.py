@@ -1,0 +1,159 @@
+"""Reading input: history per workspace, multi-line keys, completion, ``@path`` mentions.
+
+Enter sends; Alt-Enter (Esc then Enter) or Ctrl-J starts a new line; pasted text keeps
+its lines (bracketed paste). Tab completes slash commands and ``@path`` mentions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.key_binding import KeyBindings
+
+from agentcli.cli.options import STATE_DIR as STATE_FOLDER
+
+MENTION = re.compile(r"(?<![\w@])@([^\s@]+)")
+MAX_MENTION_BYTES = 200_000
+_SKIP = {".git", STATE_FOLDER, "__pycache__", "node_modules", ".venv"}  # a user's sessions/ is theirs
+
+
+def history_path(root: Path) -> Path:
+    """The input history file of a workspace (one for all its sessions)."""
+    return root / STATE_FOLDER / "history"
+
+
+def open_history(root: Path):  # -> prompt_toolkit.history.History
+    """The workspace's history, kept in a file agentcli's own folder hides from git."""
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    from agentcli.session.directory import ensure_state_dir
+
+    path = history_path(root)
+    try:
+        ensure_state_dir(path.parent)  # 0700, with its .gitignore of *
+        path.touch(mode=0o600, exist_ok=True)
+    except OSError:  # a read-only workspace: history for this run only
+        return InMemoryHistory()
+    return FileHistory(str(path))
+
+
+def key_bindings() -> KeyBindings:
+    """Alt-Enter and Ctrl-J insert a newline; Enter sends."""
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    @bindings.add("c-j")
+    def _newline(event) -> None:  # noqa: ANN001 - prompt_toolkit's KeyPressEvent
+        event.current_buffer.insert_text("\n")
+
+    return bindings
+
+
+class SlashAndPathCompleter(Completer):
+    """Completes ``/commands`` (with their help) and ``@path`` mentions of workspace files."""
+
+    def __init__(self, root: Path, commands: dict[str, str], arguments: dict[str, Iterable[str]]):
+        self.root = root
+        self.commands = commands  # name -> one-line help
+        self.arguments = arguments  # command -> the words it takes
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
+        """What Tab offers at the cursor."""
+        before = document.text_before_cursor
+        if before.startswith("/") and " " not in before:
+            for name, help_text in self.commands.items():
+                if name.startswith(before):
+                    yield Completion(name, -len(before), display_meta=help_text)
+            return
+        if before.startswith("/") and before.count(" ") == 1:
+            command, word = before.split(" ")
+            for value in self.arguments.get(command, ()):
+                if value.startswith(word):
+                    yield Completion(value, -len(word))
+            return
+        word = before.split()[-1] if before.strip() and not before[-1].isspace() else ""
+        if word.startswith("@"):
+            for path in self._paths(word[1:]):
+                yield Completion("@" + path, -len(word))
+
+    def _paths(self, partial: str, limit: int = 200) -> list[str]:
+        folder, _, stem = partial.rpartition("/")
+        base = (self.root / folder) if folder else self.root
+        try:
+            real = base.resolve()
+            if real != self.root and self.root not in real.parents:
+                return []
+            entries = sorted(os.scandir(base), key=lambda e: e.name)
+        except OSError:
+            return []
+        found = []
+        for entry in entries:
+            if not entry.name.startswith(stem) or entry.name in _SKIP:
+                continue
+            if entry.name.startswith(".") and not stem.startswith("."):
+                continue
+            name = f"{folder}/{entry.name}" if folder else entry.name
+            found.append(name + "/" if entry.is_dir() else name)
+            if len(found) >= limit:
+                break
+        return found
+
+
+@dataclass
+class Mentions:
+    """A prompt with its ``@path`` files attached, and what could not be attached."""
+
+    text: str
+    attached: list[tuple[str, int]] = field(default_factory=list)  # (path, lines)
+    problems: list[str] = field(default_factory=list)
+
+
+def attach_mentions(prompt: str, root: Path, protected: Iterable[Path] = ()) -> Mentions:
+    """Append the content of every file the prompt mentions as ``@path`` (inside the workspace).
+
+    The model gets the files with the prompt; the session records the whole text.
+
+    Example:
+        >>> attach_mentions("explain @app.py", root).attached
+        [('app.py', 12)]
+    """
+    from agentcli.agent.errors import ToolError
+    from agentcli.agent.workspace.jail import Workspace
+    from agentcli.cli.render.markdown import fenced
+
+    workspace = Workspace(root, protected=list(protected))
+    result = Mentions(prompt)
+    parts = []
+    seen: set[str] = set()
+    for match in MENTION.finditer(prompt):
+        name = match.group(1).rstrip(".,;:!?)")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            path = workspace.resolve(name)
+        except ToolError as err:
+            result.problems.append(f"@{name}: {err}")
+            continue
+        if not path.is_file():
+            if path.exists():
+                result.problems.append(f"@{name}: not a file")
+            continue  # an @word that names no file is just text
+        data = path.read_bytes()[:MAX_MENTION_BYTES + 1]
+        if b"\0" in data[:8000]:
+            result.problems.append(f"@{name}: a binary file, not attached")
+            continue
+        text = data[:MAX_MENTION_BYTES].decode("utf-8", errors="replace")
+        cut = " (cut at 200 kB)" if len(data) > MAX_MENTION_BYTES else ""
+        rel = workspace.relative(path)
+        parts.append(f"File {rel}{cut}:\n{fenced(text)}")
+        result.attached.append((rel, text.count("\n") + (not text.endswith("\n"))))
+    if parts:
+        result.text = prompt.rstrip() + "\n\n" + "\n\n".join(parts)
+    return result

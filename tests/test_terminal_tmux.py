@@ -1,0 +1,137 @@
+"""End to end in a real terminal at 80 columns, through tmux: what a new user would do.
+
+Skipped where tmux is absent. One long test: start, approve an edit seen as a diff,
+read the Markdown answer, /undo, /diff, queue a prompt while a command runs, Ctrl-C
+the command, /exit, then ``agentcli resume`` and pick the session from the list.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from agent_harness import rows, sessions_folder
+from openai_answers import text_answer, tool_answer, tool_call
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+
+WIDTH = 80
+
+
+class Tmux:
+    """One tmux session running a command at 80x30; ``expect`` reads the visible screen."""
+
+    def __init__(self, command: str, cwd: Path, env: dict[str, str]):
+        self.name = f"agentcli-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
+                           if k in ("OPENAI_API_KEY", "XDG_CONFIG_HOME", "PATH", "HOME", "PYTHONPATH"))
+        script = f"cd {shlex.quote(str(cwd))} && env {exports} TERM=xterm-256color {command}; sleep 600"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(WIDTH), "-y", "30",
+                        script], check=True)
+        self.history = ""
+        self.found: dict[str, int] = {}  # how many times each expected text was already seen
+
+    def screen(self) -> str:
+        """The pane with its scrollback, as plain text."""
+        done = subprocess.run(["tmux", "capture-pane", "-p", "-J", "-S", "-500", "-t", self.name],
+                              capture_output=True, text=True, check=True)
+        self.history = done.stdout
+        return done.stdout
+
+    def expect(self, text: str, timeout: float = 20, *, times: int | None = None) -> str:
+        """Wait for one more occurrence of ``text`` than already seen (or ``times`` in all)."""
+        deadline = time.monotonic() + timeout
+        wanted = times or self.found.get(text, 0) + 1
+        while self.screen().count(text) < wanted:
+            assert time.monotonic() < deadline, f"never saw {text!r} on:\n{self.history}"
+            time.sleep(0.1)
+        self.found[text] = wanted
+        return self.history
+
+    def send(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def type(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        self.send("Enter")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def _lines_fit(screen: str) -> None:
+    for line in screen.splitlines():
+        assert len(line) <= WIDTH, line
+    assert "\x1b" not in screen and "[0m" not in screen and "##" not in screen
+
+
+def test_a_new_user_at_80_columns(tmp_path, openai_server, env):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    openai_server.script(
+        tool_answer(tool_call("edit_file", {"path": "calc.py", "old_string": "return a - b",
+                                            "new_string": "return a + b"})),
+        text_answer("## Fixed\n\nThe sign was **wrong**; `add` now adds.\n\n- one\n- two\n",
+                    chunk_delay=0.01),
+        tool_answer(tool_call("run_shell", {"command": "echo started; sleep 60"})),
+        text_answer("hi there"),
+    )
+    agentcli = f"{shlex.quote(sys.executable)} -m agentcli"
+    term = Tmux(f"{agentcli} --base-url {openai_server.base_url}", workspace, env)
+    try:
+        term.expect("approval ask")
+        time.sleep(0.3)
+        term.type("fix add in @calc.py")
+        screen = term.expect("[y/n/a/r]")
+        assert "-    return a - b" in screen and "+    return a + b" in screen
+        term.type("y")
+        screen = term.expect("context left")
+        assert "Fixed" in screen and "**" not in screen and "• one" in screen
+        assert (workspace / "calc.py").read_text().endswith("a + b\n")
+
+        term.type("/undo")
+        term.expect("rolled back to checkpoint 1")
+        assert (workspace / "calc.py").read_text().endswith("a - b\n")
+        term.type("/diff 1")
+        term.expect("no changes since checkpoint 1")
+
+        term.type("run the slow check")
+        term.expect("[y/n/a/r]")
+        term.type("y")
+        term.expect("│ started")  # the live tail of the running command
+        term.type("and then say hi")
+        term.expect("queued for the next turn")
+        term.send("C-c")
+        term.expect("turn stopped")
+        term.expect("1 queued prompt kept")
+        term.send("Enter")  # runs what was queued
+        term.expect("hi there")
+        term.expect("context left", times=3)  # the third footer: that turn is over
+        term.type("/exit")
+        screen = term.expect("agentcli resume ")
+        _lines_fit(screen)
+    finally:
+        term.close()
+    db = next(sessions_folder(workspace).glob("*.sqlite"))
+    statuses = [r["status"] for r in rows(db, "SELECT status FROM prompts ORDER BY id")]
+    assert statuses == ["done", "cancelled", "done"]
+
+    term = Tmux(f"{agentcli} resume --base-url {openai_server.base_url}", workspace, env)
+    try:
+        screen = term.expect("resume which?")
+        assert db.stem in screen and "fix add in @calc.py" in screen
+        term.send("Enter")
+        term.expect("last prompt: and then say hi")
+        term.expect("hi there")
+        term.type("/exit")
+        _lines_fit(term.expect(f"agentcli resume {db.stem}"))
+    finally:
+        term.close()
