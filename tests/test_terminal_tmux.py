@@ -131,6 +131,7 @@ def test_a_new_user_at_80_columns(tmp_path, openai_server, env):
         term.send("Enter")
         term.expect("last prompt: and then say hi")
         term.expect("hi there")
+        term.expect("Alt-Enter: new line")  # the prompt is up: keys typed before it are dropped
         term.type("/exit")
         _lines_fit(term.expect(f"agentcli resume {db.stem}"))
     finally:
