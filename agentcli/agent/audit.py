@@ -4,6 +4,7 @@ answer committed together with its row, so a recorded answer is never asked for 
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING
 
 from agentcli.agent.events import Event, EventSink
@@ -66,14 +67,29 @@ class AuditedRequest:
             return
         usage = reply.usage
         tokens = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) if usage else None
-        with self.session.transaction():
-            message = self.commit_answer(self._row, reply)
-            self.session.model_calls.finish(
-                self._row, status="ok", response=reply.response, http_status=attempt.http_status,
-                latency_ms=attempt.latency_ms, usage=tokens,
-                cached_tokens=usage.cached_tokens if usage else None, message=message,
-            )
+        try:
+            with self.session.transaction():
+                message = self.commit_answer(self._row, reply)
+                self.session.model_calls.finish(
+                    self._row, status="ok", response=reply.response, http_status=attempt.http_status,
+                    latency_ms=attempt.latency_ms, usage=tokens,
+                    cached_tokens=usage.cached_tokens if usage else None, message=message,
+                )
+        except (OSError, sqlite3.Error) as err:
+            self._not_stored(attempt, err)
+            raise
         failpoint("model.answered")
+
+    def _not_stored(self, attempt: Attempt, err: BaseException) -> None:
+        """The answer arrived but its transaction failed (a full disk): say so on its audit row
+        if a small write still fits, so the log never shows it as lost in flight."""
+        try:
+            self.session.model_calls.finish(
+                self._row, status="error", http_status=attempt.http_status, latency_ms=attempt.latency_ms,
+                error=f"the answer arrived but could not be stored ({err}); resume asks again",
+            )
+        except (OSError, sqlite3.Error):  # not even that fits: resume closes the row
+            pass
 
     def commit_answer(self, row: int, reply: ModelReply) -> Message | None:
         """Record what the answer is for, inside the transaction that closes its audit row:
