@@ -96,6 +96,10 @@ class ScriptedOpenAIServer:
     def start(self) -> ScriptedOpenAIServer:
         """Bind and serve in a background thread; ``base_url`` is set once this returns."""
         httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
+        # A client that connects and resets at once (a killed agentcli, a cancelled call)
+        # can leave select() saying "readable" with nothing to accept: a blocking accept()
+        # would then hang serve_forever, and stop() with it. Non-blocking, it just returns.
+        httpd.socket.setblocking(False)
         httpd.owner = self
         self._httpd = httpd
         self.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"

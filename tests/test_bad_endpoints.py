@@ -43,6 +43,10 @@ class RawServer:
                 conn.sendall(self.answer)
 
     def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        except OSError:
+            pass
         self.sock.close()
 
 
