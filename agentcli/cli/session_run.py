@@ -136,6 +136,11 @@ def _drive(ctx: CliContext, session: Session, settings: Settings, options: RunOp
 def _drive_terminal(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, *,
                     resumed: bool) -> int:
     """A person at a terminal: the prompt-toolkit loop, every turn on the worker thread."""
+    import warnings
+
+    # A Ctrl-C that lands while prompt-toolkit is starting its input line leaves its
+    # coroutine unstarted; Python would print a RuntimeWarning over the screen for it.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     from agentcli.cli.repl import terminal_io
     from agentcli.cli.worker import signals_cancel
 
