@@ -57,7 +57,8 @@ def one_run(steps: int, tmp: Path) -> dict[str, float]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "agentcli", "new", "go", "-p", "--base-url", server.base_url,
              "--approval", "full-auto", "--max-turns", str(steps + 5)],
-            cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=workspace, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
         )
         _, rusage = os.wait4(proc.pid, 0)[1:]
         ended = time.time()
@@ -65,7 +66,7 @@ def one_run(steps: int, tmp: Path) -> dict[str, float]:
         assert len(server.requests) == steps, f"{len(server.requests)} requests of {steps}: {err}"
         times = [r.received_at for r in server.requests]
     gaps = [(b - a) * 1000 for a, b in zip(times, times[1:])]
-    files = list((workspace / "sessions").glob("*.sqlite*"))
+    files = list((workspace / ".agentcli" / "sessions").glob("*.sqlite*"))
     size = sum(f.stat().st_size for f in files if not f.name.endswith(".lock"))
     return {
         "start_ms": (times[0] - began) * 1000,

@@ -84,12 +84,19 @@ class ModelClient:
         self._sleep = sleep
         base_url, query = split_query(settings.base_url)
         self._gate = gate  # shared with the session's other clients: one Retry-After holds them all
+        http_client = None
+        if base_url and base_url.lower().startswith("http://"):
+            # Plain HTTP (a local server): no TLS, so no certificate store to load (~0.1 s of
+            # the start). Redirects are not followed, so nothing can lead on to an https URL
+            # that this client would not verify.
+            http_client = openai.DefaultHttpxClient(verify=False, follow_redirects=False)
         self._client = openai.OpenAI(
             api_key=settings.api_key or NO_KEY_PLACEHOLDER,
             base_url=base_url,
             default_query=query or None,  # "?api-version=..." in a base URL goes on every request
             timeout=settings.timeout,
             max_retries=0,
+            http_client=http_client,
         )
         # shown in messages and logged: never the credentials a URL may carry
         self.base_url = public_url(str(self._client.base_url))
