@@ -41,6 +41,12 @@ class Terminal:
         self._wait_for(PROMPT, self.seen, 20)
         os.write(self.master, text.encode())
 
+    def send_when_idle(self, text: str) -> None:
+        """Type ``text`` once the idle prompt is back (its placeholder drawn): the turn is over
+        (``send`` would also type into the line a running turn offers for queueing)."""
+        self._wait_for("Alt-Enter: new line", self.seen, 20)
+        os.write(self.master, text.encode())
+
     def _wait_for(self, text: str, start: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.screen[start:]:
@@ -77,7 +83,7 @@ def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path,
     term.expect("wrote a")
     term.send("write b\r")  # edits were granted "always": no second question
     term.expect("wrote b")
-    term.send("\x04")  # Ctrl-D leaves
+    term.send_when_idle("\x04")  # Ctrl-D leaves
     assert term.close() == 0
     assert (workspace / "a.txt").read_text() == "1\n" and (workspace / "b.txt").read_text() == "2\n"
     assert term.screen.count("wants to create") == 1  # asked once: the question can be redrawn
