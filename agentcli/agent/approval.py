@@ -86,7 +86,7 @@ class Approver:
         if self.asker is None:
             return Decision(False, "denied", f"this {'shell command' if kind == 'shell' else 'edit'} "
                             f"needs approval (--approval {self.mode}) and nobody can be asked: "
-                            f"there is no terminal. Rerun with {_mode_that_allows(kind)} to allow it")
+                            f"there is no terminal. Rerun with {mode_that_allows(kind)} to allow it")
         answer = self.asker(request, cancel)
         if answer.choice == "always":
             # exactly what was shown (agent/grants.py); a compound command is allowed this
@@ -99,6 +99,6 @@ class Approver:
         return Decision(False, "denied", reason)
 
 
-def _mode_that_allows(kind: str) -> str:
-    """The least permissive mode that lets a call of ``kind`` run unasked."""
-    return "--approval auto-edit (or full-auto)" if kind == "edit" else "--approval full-auto"
+def mode_that_allows(kind: str | None) -> str:
+    """The least permissive approval mode that runs a call of ``kind`` unasked."""
+    return "--approval auto-edit" if kind == "edit" else "--approval full-auto"

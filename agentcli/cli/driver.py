@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentcli.agent.approval import Asker
+from agentcli.agent.approval import Asker, mode_that_allows
 from agentcli.agent.config import Settings, resolve_settings
 from agentcli.agent.events import Event, EventSink, serialized
 from agentcli.agent.loop import Orchestrator, TurnResult
@@ -278,7 +278,7 @@ def finish(session: Session, result: TurnResult, options: RunOptions, emit: Even
     """
     approval = (session.meta().settings or {}).get("approval") or "ask"
     denied = [
-        {"tool": c.name, "summary": c.summary, "reason": c.result, "allowed_by": _mode_that_allows(c.kind)}
+        {"tool": c.name, "summary": c.summary, "reason": c.result, "allowed_by": mode_that_allows(c.kind)}
         for c in session.tool_calls.denied(result.prompt_ids)
     ]
     code = result.exit_code if result.status != "done" else 0
@@ -329,11 +329,6 @@ def unkept(session: Session, result: TurnResult) -> bool:
     if any(call.status == "ok" for call in calls) or result.reason != "endpoint":
         return False
     return bool(calls) and all(call.http_status in (401, 403, 404) for call in calls)
-
-
-def _mode_that_allows(kind: str | None) -> str:
-    """The least permissive approval mode that runs a call of ``kind`` unasked."""
-    return "--approval auto-edit" if kind == "edit" else "--approval full-auto"
 
 
 def _advice(session: Session, result: TurnResult, *, discarded: bool) -> str:

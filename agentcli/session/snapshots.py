@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import astuple
 from typing import NamedTuple
 
-from agentcli.store.blobs import PackedBlob, pack_blob  # noqa: F401 - pack_blob used by the tracker
+from agentcli.store.blobs import PackedBlob
 from agentcli.store.db import Db
 
 _CHUNK = 500  # SQLite's default limit of host parameters is 999

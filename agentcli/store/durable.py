@@ -158,9 +158,7 @@ class DurableFile:
                 lock.acquire(f"session {path.stem}")
             return cls._ready(conn, path, schema, writer=writer, lock=lock)
         except BaseException:
-            conn.close()
-            if lock is not None:
-                lock.release()
+            _abandon(conn, lock)
             raise
 
     @classmethod
@@ -191,9 +189,7 @@ class DurableFile:
         try:
             return cls._ready(conn, path, schema, writer=writer, lock=lock)
         except BaseException:
-            conn.close()
-            if lock is not None:
-                lock.release()
+            _abandon(conn, lock)
             raise
 
     @classmethod
@@ -225,6 +221,13 @@ class DurableFile:
         self.db.close()
         if self.lock is not None:
             self.lock.release()
+
+
+def _abandon(conn: sqlite3.Connection, lock: WriterLock | None) -> None:
+    """An open that failed half-way: close the connection and let the lock go."""
+    conn.close()
+    if lock is not None:
+        lock.release()
 
 
 def lock_path(path: Path) -> Path:

@@ -42,7 +42,8 @@ from agentcli.agent.history.disk import (
 from agentcli.agent.workspace.treewalk import is_folder_mode
 from agentcli.errors import RollbackConflictError, UsageError
 from agentcli.session.records import Checkpoint, FileChange
-from agentcli.session.snapshots import PathState, pack_blob
+from agentcli.session.snapshots import PathState
+from agentcli.store.blobs import pack_blob
 
 if TYPE_CHECKING:
     from agentcli.session.session import Session

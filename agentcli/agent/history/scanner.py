@@ -26,7 +26,8 @@ from pathlib import Path
 
 from agentcli.agent.history.disk import lstat_inside, read_content, stat_matches, state_key
 from agentcli.agent.workspace.treewalk import TreeWalker, Walk, pack_key, tracked_mode
-from agentcli.session.snapshots import PackedBlob, PathState, pack_blob
+from agentcli.session.snapshots import PathState
+from agentcli.store.blobs import PackedBlob, pack_blob
 
 FLUSH_BYTES = 32 << 20  # packed blobs held in memory before they are written
 _WINDOW_BYTES = 64 << 20  # file bytes read per round of worker threads

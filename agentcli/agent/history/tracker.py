@@ -45,7 +45,8 @@ from agentcli.agent.workspace.edits import FileEdit
 from agentcli.agent.workspace.jail import default_file_mode
 from agentcli.agent.workspace.treewalk import TreeWalker, is_folder_mode
 from agentcli.session.records import Checkpoint, FileChange
-from agentcli.session.snapshots import PackedBlob, PathState, pack_blob
+from agentcli.session.snapshots import PathState
+from agentcli.store.blobs import PackedBlob, pack_blob
 
 if TYPE_CHECKING:
     from agentcli.session.session import Session
