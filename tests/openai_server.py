@@ -64,12 +64,20 @@ EXHAUSTED = "ScriptedOpenAIServer: script exhausted, no answer queued for reques
 
 @dataclass
 class RecordedRequest:
-    """One request as received: ``headers`` keys lower-cased, ``body`` parsed JSON or raw text."""
+    """One request as received: ``headers`` keys lower-cased, ``body`` parsed JSON or raw text.
+
+    ``received_at`` is when it was read and parsed; ``arrived_at`` when its headers had
+    arrived, before the server read the body; ``answered_at`` when the answer was all
+    written (None before, or without one). ``arrived_at`` of a request minus
+    ``answered_at`` of the one before is the client's own time between them.
+    """
 
     path: str
     headers: dict[str, str]
     body: Any
     received_at: float
+    arrived_at: float = 0.0
+    answered_at: float | None = None
 
 
 class ScriptedOpenAIServer:
@@ -152,9 +160,11 @@ class ScriptedOpenAIServer:
             return list(self.requests)
 
     # -- used by the handler ---------------------------------------------------------
-    def _record(self, path: str, headers: dict[str, str], body: Any) -> int:
+    def _record(self, path: str, headers: dict[str, str], body: Any, arrived_at: float | None = None) -> int:
         lowered = {name.lower(): value for name, value in headers.items()}
-        entry = RecordedRequest(path=path, headers=lowered, body=body, received_at=time.time())
+        received = time.time()
+        entry = RecordedRequest(path=path, headers=lowered, body=body, received_at=received,
+                                arrived_at=arrived_at or received)
         with self._cond:
             self.requests.append(entry)
             number = len(self.requests)
@@ -242,12 +252,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(404, error_body(f"no route GET {self.path}", 404))
 
     def do_POST(self) -> None:
+        arrived = time.time()
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        number = self.owner._record(self.path, dict(self.headers), body)
+        number = self.owner._record(self.path, dict(self.headers), body, arrived)
         path = self.path.split("?", 1)[0]
         if path not in CHAT_PATHS:
             self._send_json(404, error_body(f"no route POST {path}", 404))
@@ -259,8 +270,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self._answer(answer, body if isinstance(body, dict) else {})
-        except ConnectionError:
+            self.wfile.flush()
+        except (ConnectionError, ValueError):  # ValueError: a dropped connection's closed file
             self.close_connection = True  # the client went away (e.g. it was killed)
+            return
+        self.owner.requests[number - 1].answered_at = time.time()
 
     def _answer(self, answer: Answer, request: dict[str, Any]) -> None:
         self.owner._pause(answer.delay)

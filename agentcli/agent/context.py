@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from agentcli.session.records import CompactionRecord, Message
@@ -72,10 +72,14 @@ def tokens_of_chars(chars: int) -> int:
     return math.ceil(chars / CHARS_PER_TOKEN)
 
 
+def message_chars(message: Message) -> int:
+    """The characters of one message as stored (its ``chars`` column): text and calls."""
+    return len(message.content) + (len(json.dumps(message.tool_calls)) if message.tool_calls else 0)
+
+
 def message_tokens(message: Message) -> int:
     """The estimated tokens of one message as sent."""
-    calls = len(json.dumps(message.tool_calls)) if message.tool_calls else 0
-    return tokens_of_chars(len(message.content) + calls) + MESSAGE_OVERHEAD
+    return tokens_of_chars(message_chars(message)) + MESSAGE_OVERHEAD
 
 
 def tools_tokens(tools: list[dict[str, Any]]) -> int:
@@ -117,6 +121,12 @@ class ActiveContext:
     complete: bool  # False: live messages older than those read exist (it surely does not fit)
     tail: list[Message]  # the live messages after the compaction, as stored (untrimmed)
     scale: float = 1.0  # how much more the endpoint counted than the estimate, lately
+    api: list[dict[str, Any]] | None = None  # ``messages`` as the API takes them (reused dicts)
+
+    def api_messages(self) -> list[dict[str, Any]]:
+        """The messages as the Chat Completions API takes them. The dicts of messages that
+        were in the previous request are the same objects: the client encodes only new ones."""
+        return self.api if self.api is not None else [m.to_api() for m in self.messages]
 
     @property
     def message_ids(self) -> list[int]:
@@ -134,6 +144,7 @@ class ContextBuilder:
         self.session = session
         self.agent = agent
         self.settings = settings
+        self._known: _Tail | None = None  # the tail read for the previous request
 
     def scale(self) -> float:
         """How much more than the estimate the endpoint counted for a recent request: at
@@ -146,24 +157,78 @@ class ContextBuilder:
         """The next request's context; ``tools`` is the estimated size of the tools list."""
         session, settings = self.session, self.settings
         compaction = session.compactions.latest(self.agent)
-        after = compaction.last_message_id if compaction else 0
-        read_budget = int(settings.window * CHARS_PER_TOKEN * 1.25)  # more than fits: then we know
-        tail, complete = session.transcript.tail(self.agent, after, read_budget,
-                                                 tool_chars=settings.tool_result_chars)
-        while tail and tail[0].role == "tool":  # a result whose call is hidden: never sent alone
-            tail.pop(0)
+        tail, complete = self._tail(compaction)
         messages: list[Message] = []
         system = session.transcript.system(self.agent)
         if compaction is not None and compaction.summary:
             base = system or Message(0, self.agent, None, "system", "", None, None, None, "", None)
             system = replace(base, content=base.content + summary_section(compaction.summary))
-        if system is not None:
-            messages.append(system)
-        if compaction is not None and compaction.pinned_message_id and (not tail or tail[0].role != "user"):
-            messages.append(session.transcript.get(compaction.pinned_message_id))
-        limit = settings.tool_result_chars
-        messages += [replace(m, content=trim_tool_result(m.content, limit))
-                     if m.role == "tool" and len(m.content) > limit else m for m in tail]
+        head: list[Message] = [system] if system is not None else []
+        if compaction is not None and compaction.pinned_message_id and (not tail.stored or
+                                                                        tail.stored[0].role != "user"):
+            head.append(session.transcript.get(compaction.pinned_message_id))
+        messages = head + tail.sent
         scale = self.scale()
-        tokens = math.ceil((sum(message_tokens(m) for m in messages) + tools) * scale)
-        return ActiveContext(messages, compaction, tokens, complete, tail, scale)
+        tokens = math.ceil((sum(message_tokens(m) for m in head) + tail.tokens + tools) * scale)
+        return ActiveContext(messages, compaction, tokens, complete, list(tail.stored), scale,
+                             api=[m.to_api() for m in head] + tail.api)
+
+    def _tail(self, compaction: CompactionRecord | None) -> tuple[_Tail, bool]:
+        """The live messages after ``compaction``: those read for the previous request plus
+        the ones appended since, or all of them read again when that reading no longer
+        holds (a new compaction, a rollback, a changed limit) or may no longer fit."""
+        settings, transcript = self.settings, self.session.transcript
+        after = compaction.last_message_id if compaction else 0
+        key = (compaction.id if compaction else None, after, settings.tool_result_chars, transcript.revision)
+        read_budget = int(settings.window * CHARS_PER_TOKEN * 1.25)  # more than fits: then we know
+        known = self._known if self._known is not None and self._known.key == key else None
+        if known is not None:
+            added, _ = transcript.tail(self.agent, known.last_id, 2**62, tool_chars=settings.tool_result_chars)
+            grown = known.extended(added, settings.tool_result_chars)
+            if grown.chars <= read_budget:  # then a full read would take them all too
+                self._known = grown
+                return grown, True
+        stored, complete = transcript.tail(self.agent, after, read_budget, tool_chars=settings.tool_result_chars)
+        tail = _Tail(key, last_id=stored[-1].id if stored else after).extended(stored, settings.tool_result_chars)
+        self._known = tail if complete else None
+        return tail, complete
+
+
+@dataclass
+class _Tail:
+    """The live messages after a compaction, as stored and as sent, with their sizes.
+
+    Between compactions (and rollbacks) they only grow at the end, so the builder keeps
+    the last one and reads only the rows appended since: a request's cost then follows
+    what is new, not the session's length.
+    """
+
+    key: tuple[Any, ...]  # what it was read under: compaction, limit, transcript revision
+    last_id: int  # the newest row read (even one dropped as a hidden call's result)
+    stored: list[Message] = field(default_factory=list)  # untrimmed, as in the session
+    sent: list[Message] = field(default_factory=list)  # large tool results trimmed
+    api: list[dict[str, Any]] = field(default_factory=list)  # ``sent`` as the API takes it
+    chars: int = 0  # counted as Transcript.tail counts them against its budget
+    tokens: int = 0  # the estimate of ``sent``
+
+    def extended(self, added: list[Message], limit: int) -> _Tail:
+        """A new tail with ``added`` (newer rows, oldest first) at the end; a tool result
+        at the very start is dropped (its call is hidden: never sent alone)."""
+        stored, sent, api = list(self.stored), list(self.sent), list(self.api)
+        chars, tokens, last_id = self.chars, self.tokens, self.last_id
+        for message in added:
+            last_id = max(last_id, message.id)
+            size = message_chars(message)
+            trimmed = message.role == "tool" and size > limit
+            chars += limit if trimmed else size
+            if not stored and message.role == "tool":
+                continue
+            message_sent = message
+            if trimmed:
+                message_sent = replace(message, content=trim_tool_result(message.content, limit))
+                size = message_chars(message_sent)
+            stored.append(message)
+            sent.append(message_sent)
+            api.append(message_sent.to_api())
+            tokens += tokens_of_chars(size) + MESSAGE_OVERHEAD
+        return _Tail(self.key, last_id, stored, sent, api, chars, tokens)

@@ -111,7 +111,7 @@ class AgentLoop:
                                           "messages": len(context.messages), "tokens": context.tokens,
                                           "window": self.compactor.settings.window}))
         reply = self.model.complete(
-            [m.to_api() for m in context.messages], tools, log=audit, cancel=cancel,
+            context.api_messages(), tools, log=audit, cancel=cancel,
             on_text=lambda text: self.emit(Event("assistant.delta", {"agent": self.agent, "text": text})),
         )
         message = audit.answer

@@ -99,11 +99,16 @@ class Prompts:
 
 
 class Transcript:
-    """The ``messages`` table. Rows are never deleted; rollback only marks them."""
+    """The ``messages`` table. Rows are never deleted; rollback only marks them.
+
+    ``revision`` counts the changes that are not appends (a rollback marking rows, or
+    its undo): whoever keeps messages read earlier reads them again when it moves.
+    """
 
     def __init__(self, db: Db, redactor: Redactor):
         self._db = db
         self._redact = redactor
+        self.revision = 0
 
     def append(
         self,
@@ -240,6 +245,7 @@ class Transcript:
 
     def mark_rolled_back(self, after_message_id: int, rollback_id: int) -> int:
         """Hide live messages after ``after_message_id`` from future requests."""
+        self.revision += 1
         cur = self._db.execute(
             "UPDATE messages SET rolled_back_by = ? WHERE id > ? AND rolled_back_by IS NULL",
             [rollback_id, after_message_id],
@@ -248,6 +254,7 @@ class Transcript:
 
     def unmark_rolled_back(self, rollback_id: int) -> int:
         """Bring back the messages one rollback hid."""
+        self.revision += 1
         cur = self._db.execute(
             "UPDATE messages SET rolled_back_by = NULL WHERE rolled_back_by = ?", [rollback_id]
         )

@@ -38,7 +38,7 @@ from agentcli.agent.model.reply import (
     StreamAssembler,
     reply_from_response,
 )
-from agentcli.agent.model.wire import request_body, request_bytes
+from agentcli.agent.model.wire import RequestEncoder, request_body
 from agentcli.errors import ModelEndpointError
 
 NO_KEY_PLACEHOLDER = "sk-no-key"
@@ -83,6 +83,7 @@ class ModelClient:
         self.name = settings.model
         self._sleep = sleep
         base_url, query = split_query(settings.base_url)
+        self._encoder = RequestEncoder()  # each message's JSON, encoded once
         self._gate = gate  # shared with the session's other clients: one Retry-After holds them all
         http_client = None
         if base_url and base_url.lower().startswith("http://"):
@@ -231,7 +232,7 @@ class ModelClient:
         the idle timeout between pieces and the attempt's overall deadline."""
         pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
         opened: list[Any] = []
-        payload = request_bytes(body)
+        payload = self._encoder.encode(body)
         reader = threading.Thread(target=self._read, args=(payload, pieces, opened, cancel),
                                   name="agentcli-model-reader", daemon=True)
         reader.start()

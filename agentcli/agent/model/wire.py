@@ -8,6 +8,7 @@ shows is byte for byte what went over the wire.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 
@@ -16,11 +17,12 @@ def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     and an empty ``tool_calls`` list (refused by OpenAI) is left out."""
     wire = []
     for message in messages:
-        if message.get("role") == "assistant" and "tool_calls" in message:
-            message = dict(message)
-            if not message["tool_calls"]:
+        if message.get("role") == "assistant" and "tool_calls" in message and (
+                not message["tool_calls"] or message.get("content") is None):
+            message = dict(message)  # a copy: the caller's dict stays as it was (and its identity
+            if not message["tool_calls"]:  # is what RequestEncoder remembers)
                 del message["tool_calls"]
-            elif message.get("content") is None:
+            else:
                 message["content"] = ""
         wire.append(message)
     return wire
@@ -41,6 +43,53 @@ def request_body(model: str, messages: list[dict[str, Any]], tools: list[dict[st
 def request_bytes(body: dict[str, Any]) -> bytes:
     """The body serialised once, as sent: compact JSON, UTF-8."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class RequestEncoder:
+    """:func:`request_bytes` that remembers each message's JSON between requests.
+
+    A session's request repeats the previous one as its prefix, so encoding it whole
+    each time costs more the longer the session runs. This encodes only the messages
+    it has not seen, told apart by identity (the context builder hands out the same
+    dict for a message each time; a sent message dict is never changed). The bytes are
+    those of :func:`request_bytes`, one memory per thread (each agent its own).
+
+    Example:
+        >>> encoder = RequestEncoder()
+        >>> encoder.encode(body) == request_bytes(body)
+        True
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def encode(self, body: dict[str, Any]) -> bytes:
+        """``body`` serialised as sent; messages from the previous call are not encoded again."""
+        known: dict[int, tuple[Any, str]] = getattr(self._local, "known", {})
+        kept: dict[int, tuple[Any, str]] = {}
+
+        def text(value: Any) -> str:
+            entry = known.get(id(value))
+            if entry is None or entry[0] is not value:  # the same id, another object: stale
+                entry = (value, _dumps(value))
+            kept[id(value)] = entry
+            return entry[1]
+
+        parts = []
+        for key, value in body.items():
+            if key == "messages":
+                encoded = "[" + ",".join(text(message) for message in value) + "]"
+            elif key == "tools" and value:
+                encoded = text(value)  # the same list for every request of a runner
+            else:
+                encoded = _dumps(value)
+            parts.append(_dumps(key) + ":" + encoded)
+        self._local.known = kept  # the entries holding their objects keep the ids unique
+        return ("{" + ",".join(parts) + "}").encode("utf-8")
 
 
 def with_messages(body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
