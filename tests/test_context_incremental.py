@@ -69,7 +69,8 @@ def _step(session: Session, rng: random.Random, turn: list[int], rollbacks: list
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_a_kept_builder_builds_what_a_fresh_one_builds_after_every_change(session: Session, seed: int) -> None:
+def test_a_kept_builder_builds_what_a_fresh_one_builds_after_every_change(session: Session,
+                                                                          seed: int) -> None:
     rng = random.Random(seed)
     settings = ContextSettings(window=rng.choice([8_000, 16_000, 64_000]))
     kept = ContextBuilder(session, ORCHESTRATOR, settings)
@@ -118,8 +119,8 @@ def test_the_encoder_sends_the_bytes_of_a_whole_encoding_request_after_request()
     messages: list[dict] = [{"role": "system", "content": "sé \u2028 \"q\""}]
     for n in range(30):
         messages.append({"role": "user", "content": f"prompt {n} 日本"})
-        messages.append({"role": "assistant", "content": "", "tool_calls": [{"id": f"c{n}", "type": "function",
-                         "function": {"name": "x", "arguments": "{}"}}]})
+        calls = [{"id": f"c{n}", "type": "function", "function": {"name": "x", "arguments": "{}"}}]
+        messages.append({"role": "assistant", "content": "", "tool_calls": calls})
         if n % 7 == 3:  # a message replaced by another dict (a compaction's new system prompt)
             messages[0] = {"role": "system", "content": f"summary {n}"}
         body = request_body("m", list(messages), tools, stream=n % 2 == 0)

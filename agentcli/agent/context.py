@@ -155,10 +155,9 @@ class ContextBuilder:
 
     def build(self, tools: int) -> ActiveContext:
         """The next request's context; ``tools`` is the estimated size of the tools list."""
-        session, settings = self.session, self.settings
+        session = self.session
         compaction = session.compactions.latest(self.agent)
         tail, complete = self._tail(compaction)
-        messages: list[Message] = []
         system = session.transcript.system(self.agent)
         if compaction is not None and compaction.summary:
             base = system or Message(0, self.agent, None, "system", "", None, None, None, "", None)
@@ -177,19 +176,19 @@ class ContextBuilder:
         """The live messages after ``compaction``: those read for the previous request plus
         the ones appended since, or all of them read again when that reading no longer
         holds (a new compaction, a rollback, a changed limit) or may no longer fit."""
-        settings, transcript = self.settings, self.session.transcript
+        transcript, limit = self.session.transcript, self.settings.tool_result_chars
         after = compaction.last_message_id if compaction else 0
-        key = (compaction.id if compaction else None, after, settings.tool_result_chars, transcript.revision)
-        read_budget = int(settings.window * CHARS_PER_TOKEN * 1.25)  # more than fits: then we know
+        key = (compaction.id if compaction else None, after, limit, transcript.revision)
+        read_budget = int(self.settings.window * CHARS_PER_TOKEN * 1.25)  # more than fits: then we know
         known = self._known if self._known is not None and self._known.key == key else None
         if known is not None:
-            added, _ = transcript.tail(self.agent, known.last_id, 2**62, tool_chars=settings.tool_result_chars)
-            grown = known.extended(added, settings.tool_result_chars)
+            added, _ = transcript.tail(self.agent, known.last_id, 2**62, tool_chars=limit)
+            grown = known.extended(added, limit)
             if grown.chars <= read_budget:  # then a full read would take them all too
                 self._known = grown
                 return grown, True
-        stored, complete = transcript.tail(self.agent, after, read_budget, tool_chars=settings.tool_result_chars)
-        tail = _Tail(key, last_id=stored[-1].id if stored else after).extended(stored, settings.tool_result_chars)
+        stored, complete = transcript.tail(self.agent, after, read_budget, tool_chars=limit)
+        tail = _Tail(key, last_id=after).extended(stored, limit)
         self._known = tail if complete else None
         return tail, complete
 
