@@ -81,8 +81,7 @@ class AgentLoop:
         The step budget counts this run only: a resumed turn gets a fresh one.
         """
         transcript = self.session.transcript
-        used_before = transcript.count_replies(prompt_id, self.agent) if prompt_id is not None else 0
-        asked = 0
+        asked = 0  # each answered request appends one reply (a failed one ends the run)
         while True:
             cancel.check()
             last = transcript.last(self.agent)
@@ -91,8 +90,7 @@ class AgentLoop:
                 continue
             if last is not None and last.role == "assistant":  # never empty: see model/reply.py
                 return TurnResult("done", answer=last.content)
-            replies = transcript.count_replies(prompt_id, self.agent) - used_before if prompt_id else asked
-            if replies >= max_steps:
+            if asked >= max_steps:
                 return TurnResult("failed", error=f"turn limit reached: {max_steps} model calls for "
                                   "this prompt", exit_code=1, resumable=True, reason="max_turns")
             self.ask(prompt_id, cancel)

@@ -170,13 +170,6 @@ class Transcript:
         )
         return Message.from_row(rows[0]) if rows else None
 
-    def count_replies(self, prompt_id: int, agent: str) -> int:
-        """How many assistant messages (model calls answered) a prompt has had."""
-        return self._db.execute(
-            "SELECT count(*) FROM messages WHERE agent = ? AND prompt_id = ? AND role = 'assistant'",
-            [agent, prompt_id],
-        ).fetchone()[0]
-
     def system(self, agent: str) -> Message | None:
         """The agent's system message, if one was recorded."""
         rows = list(
