@@ -17,6 +17,7 @@ running the tool, committing. Measured:
   steps 1–20 and over steps 180–200;
 - last answer → exit: from the last request to the process's exit;
 - bytes per step: the session file (with its WAL) divided by the steps;
+- the whole run: from spawning the process to its exit;
 - peak RSS of the process;
 - a ``run_shell`` of ``true``: ``run_command("true")`` in this process, median of 30.
 
@@ -81,6 +82,7 @@ def one_run(steps: int, tmp: Path) -> dict[str, float]:
         "late_ms": statistics.median(gaps[179:200]) if len(gaps) >= 199 else float("nan"),
         "exit_ms": (ended - times[-1]) * 1000,
         "bytes_per_step": size / steps,
+        "run_ms": (ended - began) * 1000,
         "rss_kb": rusage.ru_maxrss,
     }
 
@@ -121,12 +123,12 @@ def main() -> int:
             for steps in options.sizes:
                 results.setdefault(steps, []).append(one_run(steps, tmp))
     print(f"{'steps':>5}  {'start→req1 ms':>16}  {'step 1-20 ms':>14}  {'step 180-200 ms':>15}  "
-          f"{'last→exit ms':>14}  {'bytes/step':>10}  {'peak RSS MB':>11}")
+          f"{'last→exit ms':>14}  {'whole run ms':>18}  {'bytes/step':>10}  {'peak RSS MB':>11}")
     for steps, runs in results.items():
         def col(key: str, runs: list[dict[str, float]] = runs) -> list[float]:
             return [r[key] for r in runs]
         print(f"{steps:>5}  {spread(col('start_ms')):>16}  {spread(col('early_ms')):>14}  "
-              f"{spread(col('late_ms')):>15}  {spread(col('exit_ms')):>14}  "
+              f"{spread(col('late_ms')):>15}  {spread(col('exit_ms')):>14}  {spread(col('run_ms')):>18}  "
               f"{statistics.median(col('bytes_per_step')):>10.0f}  "
               f"{statistics.median(col('rss_kb')) / 1024:>11.0f}")
     shell = shell_true_ms()

@@ -19,6 +19,7 @@ from agent_harness import Run, agentcli, rows, session_file, start
 from openai_answers import Answer, error_answer, text_answer, tool_answer, tool_call
 
 from agentcli.agent.compaction import COMPACTOR_SYSTEM
+from agentcli.agent.model.wire import request_bytes
 
 WINDOW = 16_000
 STEPS = 40
@@ -130,6 +131,14 @@ def test_a_40_step_session_of_large_reads_fits_a_16k_window(openai_server, works
 
     shown = agentcli(["show", done.session_id], env=env, cwd=workspace)
     assert shown.code == 0 and shown.stdout.count("compacted: messages") == len(started)
+
+    # the audit log rebuilds every request byte for byte: summaries, trimmed results and
+    # the summarising calls included
+    log = agentcli(["log", done.session_id, "--full", "--json"], env=env, cwd=workspace)
+    rebuilt = [call["request"] for call in json.loads(log.stdout)["model_calls"]]
+    assert len(rebuilt) == len(openai_server.requests)
+    for mine, theirs in zip(rebuilt, openai_server.requests):
+        assert request_bytes(mine) == request_bytes(theirs.body)
 
 
 def test_no_compact_says_what_left_the_view(openai_server, workspace, env):

@@ -28,10 +28,13 @@ class AuditedRequest:
     """
 
     purpose = "turn"  # model_calls.purpose of the rows it writes
+    keeps_messages = False  # True: the messages are built for the request, stored as sent
 
     def __init__(self, session: Session, agent: str, *, prompt_id: int | None, message_ids: list[int],
-                 emit: EventSink, estimated_tokens: int | None = None, compaction_id: int | None = None):
+                 emit: EventSink, estimated_tokens: int | None = None, compaction_id: int | None = None,
+                 tool_result_chars: int | None = None):
         self.session = session
+        self.tool_result_chars = tool_result_chars
         self.agent = agent
         self.prompt_id = prompt_id
         self.message_ids = message_ids
@@ -47,7 +50,8 @@ class AuditedRequest:
             agent=self.agent, model=attempt.model, endpoint_host=attempt.endpoint_host,
             request=attempt.request, message_ids=self.message_ids, attempt=attempt.number,
             prompt_id=self.prompt_id, purpose=self.purpose, estimated_tokens=self.estimated_tokens,
-            compaction_id=self.compaction_id,
+            compaction_id=self.compaction_id, tool_result_chars=self.tool_result_chars,
+            keep_messages=self.keeps_messages,
         )
 
     def retrying(self, attempt: Attempt, seconds: float) -> None:

@@ -78,6 +78,7 @@ class _SummaryRequest(AuditedRequest):
     """The audit of one summarising call: its answer closes the ``compactions`` row."""
 
     purpose = COMPACTION
+    keeps_messages = True  # instructions and rendered turns: not transcript rows
 
     def __init__(self, session: Session, record: CompactionRecord, compose: Any, **kwargs: Any):
         super().__init__(session, record.agent, prompt_id=record.prompt_id, **kwargs)

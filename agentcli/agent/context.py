@@ -130,8 +130,9 @@ class ActiveContext:
 
     @property
     def message_ids(self) -> list[int]:
-        """The transcript rows the request is built from (for the audit log)."""
-        return [m.id for m in self.messages if m.id > 0]
+        """The transcript rows the request is built from (for the audit log); 0 stands for a
+        system message made of the summary alone (the agent has none of its own)."""
+        return [m.id for m in self.messages]
 
 
 MAX_SCALE = 4.0  # CJK text runs near a token a character: 3x our estimate

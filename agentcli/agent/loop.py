@@ -104,7 +104,8 @@ class AgentLoop:
         _check_answered(context.messages)
         audit = AuditedRequest(self.session, self.agent, prompt_id=prompt_id, message_ids=context.message_ids,
                                emit=self.emit, estimated_tokens=context.tokens,
-                               compaction_id=context.compaction.id if context.compaction else None)
+                               compaction_id=context.compaction.id if context.compaction else None,
+                               tool_result_chars=self.compactor.settings.tool_result_chars)
         self.emit(Event("model.request", {"agent": self.agent, "prompt": prompt_id,
                                           "messages": len(context.messages), "tokens": context.tokens,
                                           "window": self.compactor.settings.window}))

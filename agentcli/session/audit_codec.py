@@ -60,9 +60,11 @@ def tools_blob(tools: Any) -> PackedBlob:
     return pack_blob(tools_json(tools))
 
 
-def split_request(request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """A request body without ``messages`` and ``tools``, and its tools list (or None)."""
-    body = {k: v for k, v in request.items() if k not in ("messages", "tools")}
+def split_request(request: dict[str, Any], *, keep_messages: bool = False) -> tuple[dict[str, Any], Any]:
+    """A request body without ``tools`` (and without ``messages`` unless ``keep_messages``),
+    and its tools list (or None)."""
+    dropped = ("tools",) if keep_messages else ("messages", "tools")
+    body = {k: v for k, v in request.items() if k not in dropped}
     return body, request.get("tools")
 
 

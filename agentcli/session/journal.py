@@ -146,23 +146,29 @@ class AuditLog:
         purpose: str = "turn",
         estimated_tokens: int | None = None,
         compaction_id: int | None = None,
+        tool_result_chars: int | None = None,
+        keep_messages: bool = False,
     ) -> int:
         """Journal an attempt as ``pending`` before it is sent; returns its row id.
 
         ``request`` is the body sent. Its ``messages`` are the transcript rows listed in
-        ``message_ids`` (stored as id ranges) and its ``tools`` list is stored once as a
-        blob, so a row's size does not grow with the session (audit_codec.py).
+        ``message_ids`` (stored as id ranges; tool results longer than
+        ``tool_result_chars`` were sent trimmed, and the system message carried the summary
+        of ``compaction_id``) and its ``tools`` list is stored once as a blob, so a row's size
+        does not grow with the session (audit_codec.py). With ``keep_messages`` (messages
+        built for this request, not transcript rows) the messages are stored as sent.
         """
-        body, tools = split_request(request)
+        body, tools = split_request(request, keep_messages=keep_messages)
         digest = None
         if tools is not None:
             digest = self._blobs.put(tools_json(self._redact.data(tools)))
         cur = self._db.execute(
             "INSERT INTO model_calls (agent, prompt_id, attempt, model, endpoint_host, request, "
-            "request_message_ids, tools_hash, status, started_at, purpose, estimated_tokens, compaction_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+            "request_message_ids, tools_hash, status, started_at, purpose, estimated_tokens, compaction_id, "
+            "tool_result_chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
             [agent, prompt_id, attempt, model, endpoint_host, json.dumps(self._redact.data(body)),
-             encode_ids(message_ids), digest, now_iso(), purpose, estimated_tokens, compaction_id],
+             encode_ids(message_ids), digest, now_iso(), purpose, estimated_tokens, compaction_id,
+             tool_result_chars],
         )
         return cur.lastrowid
 

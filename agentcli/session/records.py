@@ -179,6 +179,7 @@ class ModelCallRecord:
     estimated_tokens: int | None = None  # the request's size as estimated before it was sent
     cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens, when reported
     compaction_id: int | None = None  # the summary the request carried in place of older turns
+    tool_result_chars: int | None = None  # tool results longer than this were sent trimmed
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ModelCallRecord:

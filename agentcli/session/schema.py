@@ -294,3 +294,11 @@ def m006_compaction(db: Any) -> None:
     for statement in _COMPACTION_TABLES.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+@SCHEMA.migration
+def m007_request_shape(db: Any) -> None:
+    """Issue 15: ``agentcli log --full`` rebuilds every request exactly. A turn's request
+    records the length above which it sent tool results trimmed; a summarising call
+    keeps its two messages in ``request`` (they are built for it, not transcript rows)."""
+    db.execute("ALTER TABLE model_calls ADD COLUMN tool_result_chars INTEGER")

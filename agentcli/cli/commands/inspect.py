@@ -174,7 +174,12 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False, c
         debug: DebugOpt = False) -> None:
     """Show the audit log: every model call attempt with its latency, tokens and status."""
     from agentcli.agent.pricing import configured_pricing
-    from agentcli.cli.render.session_view import audit_totals, model_call_full, model_call_summary
+    from agentcli.cli.render.session_view import (
+        audit_totals,
+        model_call_full,
+        model_call_summary,
+        summaries_of,
+    )
     from agentcli.cli.render.text import fit_width, log_full_text, log_text, terminal_width
 
     with reading(make_context(workspace, sessions_dir), session) as (opened, _busy):
@@ -187,16 +192,17 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False, c
                 raise UsageError(f"session {opened.id} has no model call {call} (agentcli log {opened.id} "
                                  "lists them)")
         messages = {m.id: m for m in opened.transcript.all()} if full else {}
+        summaries = summaries_of(opened.compactions.all()) if full else {}
         if json_out:
-            rows = [model_call_full(c, messages, pricing) if full else model_call_summary(c, pricing)
-                    for c in calls]
+            rows = [model_call_full(c, messages, summaries, pricing) if full
+                    else model_call_summary(c, pricing) for c in calls]
             print_json({"session": opened.id, "model_calls": rows, "totals": totals})
             return
         width = terminal_width()
         text = log_text(calls, totals, pricing, narrow=bool(width))
         print(fit_width(text, width) if width else text)
         if full and calls:
-            print("\n" + log_full_text(calls, messages), end="")
+            print("\n" + log_full_text(calls, messages, summaries), end="")
 
 
 def export(session: SessionArg, fmt: FormatOpt = ExportFormat.md, output: OutputOpt = None,

@@ -121,23 +121,47 @@ def audit_totals(session: Session) -> dict[str, Any]:
     return totals
 
 
-def rebuild_request(call: ModelCallRecord, messages: dict[int, Message]) -> dict[str, Any]:
-    """The request body as it was sent: the stored body plus its transcript messages, in
-    the order and shape the client sent them (so its JSON is the request's, byte for byte).
+def rebuild_request(call: ModelCallRecord, messages: dict[int, Message],
+                    summaries: dict[int, str]) -> dict[str, Any]:
+    """The request body as it was sent: the stored body plus its messages, in the order and
+    shape the client sent them (so its JSON is the request's, byte for byte).
 
-    A message id the transcript no longer holds (it never should) is shown as a
-    placeholder rather than silently dropped.
+    A turn's messages are transcript rows, sent as the context builder shaped them: the
+    system message with the summary of ``call.compaction_id`` (``summaries``: compaction
+    id to summary) appended, and tool results longer than ``call.tool_result_chars``
+    trimmed. A summarising call's messages are stored as sent. A message id the
+    transcript no longer holds (it never should) is shown as a placeholder rather than
+    silently dropped.
     """
+    from agentcli.agent.context import summary_section, trim_tool_result
     from agentcli.agent.model.wire import with_messages
 
+    body = dict(call.request)
+    if "messages" in body:  # kept as sent
+        return with_messages(body, body.pop("messages"))
+    summary = summaries.get(call.compaction_id) if call.purpose == "turn" and call.compaction_id else None
+    limit = call.tool_result_chars
     rebuilt = []
-    for message_id in call.request_message_ids:
+    for position, message_id in enumerate(call.request_message_ids):
+        if message_id == 0 and position == 0 and summary:  # a system message of the summary alone
+            rebuilt.append({"role": "system", "content": summary_section(summary)})
+            continue
         message = messages.get(message_id)
         if message is None:
             rebuilt.append({"role": "missing", "content": f"<message {message_id} not in transcript>"})
-        else:
-            rebuilt.append(message.to_api())
-    return with_messages(call.request, rebuilt)
+            continue
+        sent = message.to_api()
+        if position == 0 and summary and message.role == "system":
+            sent["content"] += summary_section(summary)
+        elif limit and message.role == "tool" and len(message.content) > limit:
+            sent["content"] = trim_tool_result(message.content, limit)
+        rebuilt.append(sent)
+    return with_messages(body, rebuilt)
+
+
+def summaries_of(compactions: list[CompactionRecord]) -> dict[int, str]:
+    """Compaction id to summary, for :func:`rebuild_request`."""
+    return {c.id: c.summary for c in compactions if c.summary}
 
 
 def model_call_summary(call: ModelCallRecord, pricing: Pricing | None = None) -> dict[str, Any]:
@@ -160,12 +184,13 @@ def call_cost(call: ModelCallRecord, pricing: Pricing) -> float | None:
                         cached_tokens=getattr(call, "cached_tokens", None))
 
 
-def model_call_full(call: ModelCallRecord, messages: dict[int, Message],
+def model_call_full(call: ModelCallRecord, messages: dict[int, Message], summaries: dict[int, str],
                     pricing: Pricing | None = None) -> dict[str, Any]:
-    """One audit-log row with the rebuilt request and the stored response."""
+    """One audit-log row with the rebuilt request (see :func:`rebuild_request`) and the
+    stored response."""
     row = model_call_summary(call, pricing)
     row["request_message_ids"] = call.request_message_ids
-    row["request"] = rebuild_request(call, messages)
+    row["request"] = rebuild_request(call, messages, summaries)
     row["response"] = call.response
     return row
 
@@ -195,11 +220,12 @@ def _status(view: SessionView) -> str:
 def export_json(view: SessionView) -> dict[str, Any]:
     """The JSON document ``export --format json`` writes: every table but blob contents."""
     messages = {m.id: m for m in view.messages}
+    summaries = summaries_of(view.compactions)
     return {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_VERSION,
         **show_json(view),
-        "model_calls": [model_call_full(c, messages) for c in view.model_calls],
+        "model_calls": [model_call_full(c, messages, summaries) for c in view.model_calls],
         "file_changes": [asdict(c) for c in view.file_changes],
         "checkpoints": [asdict(c) for c in view.checkpoints],
         "approvals": [asdict(g) for g in view.grants],

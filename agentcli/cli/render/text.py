@@ -177,11 +177,12 @@ def cost_note(totals: dict[str, Any]) -> str:
     return f" \u00b7 {dollars(totals['cost_usd'])}"
 
 
-def log_full_text(calls: list[ModelCallRecord], messages: dict[int, Message]) -> str:
+def log_full_text(calls: list[ModelCallRecord], messages: dict[int, Message],
+                  summaries: dict[int, str]) -> str:
     """Every attempt with its rebuilt request and its response, as indented JSON."""
     parts = []
     for call in calls:
-        full = model_call_full(call, messages)
+        full = model_call_full(call, messages, summaries)
         head = (f"=== model call {call.id} \u00b7 {local_time(call.started_at)} \u00b7 {call.model} @ "
                 f"{call.endpoint_host} \u00b7 attempt {call.attempt} \u00b7 {call.status}")
         if call.error:
