@@ -27,12 +27,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agentcli.agent.context import ContextBuilder, ContextSettings
 from agentcli.session.directory import SessionDirectory
 from agentcli.session.records import now_iso
 from agentcli.session.session import Session
 
 BODY = ("The quick brown fox jumps over the lazy dog; " * 23)[:1000]  # ~1 KB of text
-BUDGET_CHARS = 512_000
+SETTINGS = ContextSettings(window=128_000)  # a 128k-token window: ~480,000 characters read at most
+
+
+def _builder(session: Session) -> ContextBuilder:
+    """A fresh builder, as a resumed process has: it reads the whole live context."""
+    return ContextBuilder(session, "orchestrator", SETTINGS)
 
 
 def median_ms(runs: int, fn: Callable[[], object]) -> float:
@@ -104,7 +110,7 @@ def build_session(folder: Path, messages: int) -> Path:
 def open_and_load(path: Path) -> int:
     """What resuming costs before the first request: open as writer, load the context."""
     with Session.open(path, writer=True) as session:
-        return len(session.transcript.context(budget_chars=BUDGET_CHARS, agent="orchestrator"))
+        return len(_builder(session).build(tools=0).messages)
 
 
 def open_only(path: Path) -> None:
@@ -115,8 +121,7 @@ def open_only(path: Path) -> None:
 def context_only(path: Path, runs: int) -> float:
     """Median time of loading the context of an already open session."""
     with Session.open(path, writer=True) as session:
-        return median_ms(runs, lambda: session.transcript.context(budget_chars=BUDGET_CHARS,
-                                                                  agent="orchestrator"))
+        return median_ms(runs, lambda: _builder(session).build(tools=0))
 
 
 def cli_command() -> list[str]:

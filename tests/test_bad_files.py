@@ -212,3 +212,41 @@ def test_a_meta_row_that_is_not_utf8_or_damaged_lists_as_damaged(workspace, env,
     for command in ("show", "resume", "rollback"):
         assert_one_line(run(command, "0000000000bad", folder, workspace, env), "is damaged")
     assert state(path) == before
+
+
+def _leaf_pages(path: Path, table: str) -> list[int]:
+    conn = sqlite3.connect(path)
+    try:
+        return [r[0] for r in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno", [table])]
+    except sqlite3.OperationalError:  # SQLite built without the dbstat table
+        pytest.skip("this SQLite has no dbstat table to find a page with")
+    finally:
+        conn.close()
+
+
+def test_a_page_damaged_deep_inside_stops_only_what_reads_it_with_one_line(workspace, env,
+                                                                           openai_server) -> None:
+    from openai_answers import text_answer
+
+    from agentcli.session.session import Session
+
+    folder = workspace / ".agentcli" / "sessions"
+    path = make_session(folder, workspace)
+    with Session.open(path, writer=True) as session, session.transaction():
+        for n in range(1_500):  # ~1.5 MB of transcript: hundreds of leaf pages
+            session.transcript.append("user", f"message {n} " + "x" * 1_000, agent="scout-1")
+    leaves = _leaf_pages(path, "messages")
+    with path.open("r+b") as file:  # the first and last leaves stay whole
+        file.seek((leaves[len(leaves) // 2] - 1) * 4096)
+        file.write(b"\xa5" * 4096)
+    # opening for writing does not read every page: a turn that never reads the damage runs
+    openai_server.script(text_answer("carried on"))
+    resumed = agentcli(["resume", path.stem, "go on", "-p", "--base-url", openai_server.base_url],
+                       env=env, cwd=workspace)
+    assert resumed.code == 0, resumed.stderr
+    assert "carried on" in resumed.stdout
+    # whatever reads the damaged page ends in one line, exit 2, never an internal error
+    for command in (["show", path.stem], ["export", path.stem, "-o", str(workspace / "out.json")],
+                    ["rollback", path.stem, "--to", "1"]):
+        assert_one_line(agentcli(command, env=env, cwd=workspace), "damaged")

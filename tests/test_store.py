@@ -227,21 +227,30 @@ def test_committed_fixture_opens_reads_and_migrates(tmp_path: Path, fixture: Pat
     assert digest(fixture) == committed
 
 
-def test_context_is_the_system_message_then_the_newest_window_from_a_user_message(session: Session) -> None:
-    session.transcript.append("system", "rules", agent="orchestrator")
+def test_tail_reads_the_newest_live_rows_back_to_a_budget_and_says_if_it_reached_the_start(
+        session: Session) -> None:
+    transcript = session.transcript
+    transcript.append("system", "rules", agent="orchestrator")
     for n in range(6):
-        session.transcript.append("user", f"question {n}", prompt_id=None, agent="orchestrator")
-        session.transcript.append("assistant", "x" * 100, tool_calls=[{"id": f"c{n}"}], agent="orchestrator")
-        session.transcript.append("tool", "y" * 50, tool_call_id=f"c{n}", agent="orchestrator")
-    hidden = session.transcript.append("user", "rolled back", agent="orchestrator")
-    session.transcript.mark_rolled_back(hidden.id - 1, rollback_id=1)
-    window = session.transcript.context(budget_chars=400, agent="orchestrator")  # a round is 174 chars
-    assert window[0].content == "rules"
-    # past the budget only until the window can start at a user message
-    assert [m.content for m in window[1::3]] == ["question 3", "question 4", "question 5"]
-    assert window[-1].content == "y" * 50 and window[2].tool_calls == [{"id": "c3"}]
-    everything = session.transcript.context(budget_chars=10**9, agent="orchestrator")
-    assert len(everything) == 1 + 18 and everything[1].content == "question 0"
+        transcript.append("user", f"question {n}", prompt_id=None, agent="orchestrator")
+        transcript.append("assistant", "x" * 100, tool_calls=[{"id": f"c{n}"}], agent="orchestrator")
+        transcript.append("tool", "y" * 5_000, tool_call_id=f"c{n}", agent="orchestrator")
+    hidden = transcript.append("user", "rolled back", agent="orchestrator")
+    transcript.mark_rolled_back(hidden.id - 1, rollback_id=1)
+    everything, complete = transcript.tail("orchestrator", 0, 10**9)
+    assert complete and len(everything) == 18 and everything[0].content == "question 0"
+    assert everything[1].tool_calls == [{"id": "c0"}] and hidden.id not in [m.id for m in everything]
+    # a round is ~5,124 characters; rows are read newest first until more than the budget
+    # was taken, so 12,000 takes two rounds and the third round's tool result
+    newest, complete = transcript.tail("orchestrator", 0, 12_000)
+    assert not complete and len(newest) == 7
+    assert newest[0].tool_call_id == "c3" and newest[1].content == "question 4"
+    # a tool result counts at most tool_chars (it is sent trimmed): the same budget reaches further
+    trimmed, complete = transcript.tail("orchestrator", 0, 12_000, tool_chars=500)
+    assert complete and len(trimmed) == 18
+    # after_id and upto_id bound the rows read
+    middle, _ = transcript.tail("orchestrator", everything[2].id, 10**9, upto_id=everything[5].id)
+    assert [m.id for m in middle] == [m.id for m in everything[3:6]]
 
 
 def test_an_unusable_sessions_folder_is_one_clear_error(tmp_path: Path) -> None:

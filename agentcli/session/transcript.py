@@ -179,27 +179,6 @@ class Transcript:
         )
         return Message.from_row(rows[0]) if rows else None
 
-    def context(self, budget_chars: int, agent: str) -> list[Message]:
-        """What the next model request carries: the system message, then the newest
-        live messages that fit in ``budget_chars``, starting at a user message.
-
-        Reads backwards from the newest row and stops at the budget, so its cost
-        follows the context window, not the length of the session.
-        """
-        picked: list[Message] = []
-        used = 0
-        sql = (f"SELECT chars, {_MESSAGE_COLUMNS} FROM messages WHERE agent = ? AND role != 'system' "
-               "AND rolled_back_by IS NULL ORDER BY id DESC")
-        with self._db.cursor(sql, [agent]) as cursor:
-            for row in cursor:
-                if picked and used + row[0] > budget_chars and picked[-1].role == "user":
-                    break
-                picked.append(_message(row[1:]))
-                used += row[0]
-        picked.reverse()
-        system = self.system(agent)
-        return ([system] if system else []) + picked
-
     def tail(self, agent: str, after_id: int, budget_chars: int, *, tool_chars: int | None = None,
              upto_id: int | None = None) -> tuple[list[Message], bool]:
         """The agent's live non-system messages with ids above ``after_id`` (and at most
