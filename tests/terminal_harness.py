@@ -16,17 +16,20 @@ import io
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent_harness import API_KEY
+
+from agentcli.cli.repl import TerminalIO
 
 
 class TerminalHarness:
     """A real ``Repl`` over a real session, driven by keys from the test's side thread."""
 
     def __init__(self, workspace: Path, server: Any, *, approval: str = "ask", prompt: str | None = None,
-                 resume: str | None = None, width: int = 80):
+                 resume: str | None = None, width: int = 80, extra_keys: Any = None):
         self.workspace = workspace
         self.server = server
         self.approval = approval
@@ -37,6 +40,7 @@ class TerminalHarness:
         self.result: Any = None
         self.error: BaseException | None = None
         self.seen = 0
+        self.extra_keys = extra_keys  # prompt_toolkit KeyBindings added to every prompt (on top)
 
     # -- setting up ---------------------------------------------------------------------
     def __enter__(self) -> TerminalHarness:
@@ -56,6 +60,8 @@ class TerminalHarness:
         console = Console(file=self.out, width=self.width, force_terminal=False, color_system=None,
                           markup=False, highlight=False, emoji=False)
         self.io = TerminalIO(console, self.pipe, DummyOutput())
+        if self.extra_keys is not None:
+            self.io = _WithKeys(console, self.pipe, DummyOutput(), extra=self.extra_keys)
         self.ctx = make_context(self.workspace, None)
         flags = {"base_url": self.server.base_url, "approval": self.approval}
         options = RunOptions(None, False, False, flags)
@@ -127,3 +133,17 @@ class TerminalHarness:
         assert not self.thread.is_alive(), f"the REPL did not end:\n{self.screen}"
         if self.error is not None:
             raise self.error
+
+
+
+@dataclass
+class _WithKeys(TerminalIO):
+    """Pipes whose prompts also have the test's key bindings, on top of the REPL's own."""
+
+    extra: Any = None
+
+    def session(self, **options: Any):  # noqa: ANN201 - a prompt_toolkit PromptSession
+        from prompt_toolkit.key_binding import merge_key_bindings
+
+        keys = [k for k in (options.pop("key_bindings", None), self.extra) if k is not None]
+        return super().session(key_bindings=merge_key_bindings(keys), **options)

@@ -264,3 +264,125 @@ def test_list_and_log_cut_to_the_terminal_width_and_stay_whole_when_piped():
     assert all(len(line) <= 80 for line in fit_width(wide, 80).splitlines())
     assert fit_width(wide, 80).splitlines()[1].endswith("…")
     assert fit_width("short", 80) == "short"
+
+
+def _last_user_text(body: dict) -> str:
+    return next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+
+
+@pytest.mark.parametrize("offset_ms", [-20, 0, 10, 30, 60])
+def test_a_prompt_typed_as_a_turn_ends_is_run_never_left_in_the_line(workspace, openai_server, offset_ms):
+    import time
+
+    def answer(body: dict):
+        text = _last_user_text(body)
+        return text_answer(f"ok: {text}", delay=0.15 if text == "first" else 0.0)
+
+    openai_server.answer_with(answer)
+    with TerminalHarness(workspace, openai_server) as term:
+        term.type("first\r")
+        openai_server.wait_for_requests(1)
+        time.sleep(0.15 + offset_ms / 1000)  # the answer lands about now: the turn is ending
+        term.keys("second\r")
+        term.expect("ok: second", timeout=10)  # queued for the next turn or taken at the prompt: it ran
+        term.wait_idle()
+    assert [_last_user_text(r.body) for r in openai_server.requests] == ["first", "second"]
+
+
+@pytest.mark.parametrize("offset_ms", [-20, 0, 10, 40])
+def test_ctrl_d_pressed_as_a_turn_ends_leaves(workspace, openai_server, offset_ms):
+    import time
+
+    openai_server.answer_with(lambda body: text_answer("done", delay=0.15))
+    with TerminalHarness(workspace, openai_server) as term:
+        term.type("first\r")
+        openai_server.wait_for_requests(1)
+        time.sleep(0.15 + offset_ms / 1000)
+        term.keys("\x04")
+        term.finish(timeout=5)
+        assert term.result.status == "done" and "bye" in term.screen
+
+
+def _closing_key(before_closing) -> object:
+    """Ctrl-T closes the type-ahead line as the REPL does when a turn ends or a question
+    comes (after ``before_closing()``): the keys sent after it in the same write reach a
+    line that is closing — the instant the race is about."""
+    from prompt_toolkit.key_binding import KeyBindings
+
+    from agentcli.cli.repl import WOKEN
+
+    keys = KeyBindings()
+
+    @keys.add("c-t")
+    def _close(event) -> None:  # noqa: ANN001
+        before_closing()
+        event.app.exit(result=WOKEN)
+
+    return keys
+
+
+def _held_first(hold: threading.Event):
+    """Answer ``ok: TEXT``; the answer to ``first`` waits for ``hold``."""
+    def answer(body: dict):
+        text = _last_user_text(body)
+        return text_answer(f"ok: {text}", hold=hold if text == "first" else None)
+    return answer
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _turn_over(term_box: list, hold: threading.Event):
+    def over() -> None:  # let the answer through, and wait until the turn has ended
+        import time
+
+        hold.set()
+        term = term_box[0]
+        _wait_for(lambda: term.session.prompts.get(1).status == "done")
+        time.sleep(0.3)  # the worker has returned by now
+    return over
+
+
+def test_enter_reaching_the_line_as_it_closes_at_the_turns_end_sends_the_line(workspace, openai_server):
+    hold, box = threading.Event(), []
+    openai_server.answer_with(_held_first(hold))
+    with TerminalHarness(workspace, openai_server, extra_keys=_closing_key(_turn_over(box, hold))) as term:
+        box.append(term)
+        term.type("first\r")
+        openai_server.wait_for_requests(1)
+        term.keys("second\x14\r")  # the Enter is typeahead: the idle prompt reads it, with the text
+        term.expect("ok: second")
+        term.wait_idle()
+    assert [_last_user_text(r.body) for r in openai_server.requests] == ["first", "second"]
+
+
+def test_enter_reaching_the_line_as_it_closes_for_a_question_queues_the_line(workspace, openai_server):
+    hold = threading.Event()
+    openai_server.answer_with(_held_first(hold))
+    with TerminalHarness(workspace, openai_server, extra_keys=_closing_key(lambda: None)) as term:
+        term.type("first\r")
+        openai_server.wait_for_requests(1)
+        term.keys("second\x14\r")  # the turn goes on: the line opens again and queues it
+        term.expect("queued for the next turn: second")
+        hold.set()
+        term.expect("ok: second")
+        term.wait_idle()
+    assert [_last_user_text(r.body) for r in openai_server.requests] == ["first", "second"]
+
+
+def test_ctrl_d_reaching_the_line_as_it_closes_at_the_turns_end_leaves(workspace, openai_server):
+    hold, box = threading.Event(), []
+    openai_server.answer_with(lambda body: text_answer("done", hold=hold))
+    with TerminalHarness(workspace, openai_server, extra_keys=_closing_key(_turn_over(box, hold))) as term:
+        box.append(term)
+        term.type("first\r")
+        openai_server.wait_for_requests(1)
+        term.keys("\x14\x04")
+        term.finish(timeout=10)
+        assert term.result.status == "done" and "bye" in term.screen

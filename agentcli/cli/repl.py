@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from agentcli.cli.terminal.view import TerminalView
     from agentcli.session.session import Session
 
-_WOKEN = object()  # the type-ahead line was closed for a question or the end of the turn
+WOKEN = object()  # what the type-ahead line returns when closed for a question or the turn's end
 LEAVE_HINT = "(Ctrl-C again, or Ctrl-D, to leave; the session stays resumable)"
 AHEAD_PLACEHOLDER = "type a prompt to queue it for the next turn"
 IDLE_PLACEHOLDER = "ask for a change · /help · @file attaches a file · Alt-Enter: new line"
@@ -108,6 +108,7 @@ class Repl:
         self.idle = threading.Event()  # set while waiting at the prompt (tests wait for it)
         self._draft = ""
         self._ctrl_c = False
+        self._leave_after_turn = False  # Ctrl-D on the type-ahead line: leave once the turn ends
         self._build_prompts()
 
     def _build_prompts(self) -> None:
@@ -223,6 +224,8 @@ class Repl:
 
     def _read(self) -> str | None:
         """The next line at the prompt; None to leave (Ctrl-D, or Ctrl-C twice on an empty line)."""
+        if self._leave_after_turn:
+            return None
         while True:
             self.idle.set()
             try:
@@ -267,26 +270,35 @@ class Repl:
             async def until_woken() -> None:
                 while not wake.is_set():
                     await asyncio.sleep(0.05)
-                self._draft = app.current_buffer.text
                 with contextlib.suppress(Exception):  # already leaving: Enter came first
-                    app.exit(result=_WOKEN)
+                    app.exit(result=WOKEN)
 
             app.create_background_task(until_woken())
 
         try:
             text = self._ahead.prompt(self._ahead_message, default=self._draft, pre_run=watch)
-        except EOFError:
-            return
-        if text is _WOKEN:
-            return
+        except EOFError:  # Ctrl-D on the empty line: the person is done
+            return self._leave_soon()
+        if text is WOKEN:
+            # what the line holds as it closes; keys typed after that are prompt-toolkit's
+            # typeahead, read by the next prompt (the idle one, or this line reopened)
+            self._draft = self._ahead.default_buffer.text
+            return None
         self._draft = ""
         stripped = text.strip()
         if not stripped:
-            return
+            return None
         if is_command(stripped):
             run_command(self, stripped, busy=True)
-            return
+            return None
         self._queue(text, ahead=True)
+        return None
+
+    def _leave_soon(self) -> None:
+        if not self._leave_after_turn:
+            self._leave_after_turn = True
+            self.console.print("  (Ctrl-D: leaving when this turn ends; Ctrl-C stops it now)",
+                               style="dim", markup=False, highlight=False)
 
     def _drop_early_keys(self) -> None:
         """Keys typed while agentcli started are not a prompt: throw them away."""
