@@ -1,13 +1,15 @@
 """agentcli as the reaper of last resort: nothing a command started outlives it.
 
-The supervisor ends what a command leaves behind — unless the command kills it first
-(``kill -9 $PPID``). So agentcli itself makes sure, after each command:
+The command supervisor ends what a command leaves behind and says so — unless the
+command kills it first (``kill -9 $PPID``), or it could not tell (no ``/proc``). Then
+agentcli itself makes sure, after that command:
 
 - it is a *child subreaper* (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``): a process whose
   parent dies is re-parented to agentcli, not to init, so it stays findable;
 - :func:`sweep` then SIGKILLs every process left in the command's session (the
-  supervisor's session: the shell runs in a process group inside it), every child
-  re-parented to agentcli since the command started, every process started since then
+  command supervisor's session: the shell runs in a process group inside it), every
+  child re-parented to agentcli since the command started (the shell supervisor
+  excepted), every process started since then
   that carries the supervisor's mark (``AGENTCLI_RUN``) in its environment (one that
   made a session of its own and was orphaned before agentcli became a subreaper), and
   all their descendants.
@@ -28,7 +30,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -66,15 +68,18 @@ def become_subreaper() -> bool:
         return _subreaper
 
 
-def sweep(command_session: int | None, started: float | None = None) -> list[int]:
+def sweep(command_session: int | None, started: float | None = None,
+          spare: Collection[int] = ()) -> list[int]:
     """SIGKILL what a finished command left running; the pids ended.
 
     Args:
-        command_session: the supervisor's pid, which is the id of the session every
-            process of the command runs in (unless it made a session of its own).
+        command_session: the command supervisor's pid, which is the id of the session
+            every process of the command runs in (unless it made a session of its own).
         started: ``time.monotonic()`` when the command started: children re-parented
             to agentcli that started since then (outside agentcli's own session) are
             the command's too.
+        spare: pids never taken for the command's (with what only they started): the
+            shell supervisor, other commands' supervisors.
     """
     become_subreaper()
     if not os.path.isdir(f"{_PROC}/self"):
@@ -89,7 +94,7 @@ def sweep(command_session: int | None, started: float | None = None) -> list[int
         roots += [p.pid for p in recent if p.ppid == me and p.session != my_session]
         if command_session is not None:  # left the session and orphaned before we were a subreaper
             roots += [p.pid for p in recent if _marked(p.pid, command_session)]
-        victims = _with_descendants(roots, table) - {me}
+        victims = _with_descendants([pid for pid in roots if pid not in spare], table) - {me}
         if not any(not table[pid].zombie for pid in victims if pid in table):
             _reap(p.pid for p in table.values() if p.ppid == me and p.pid in victims)
             break
