@@ -40,6 +40,7 @@ _TICK_MARGIN_S = 0.02  # start times tick in clock ticks (10 ms); never miss a p
 RUN_MARK = "AGENTCLI_RUN"  # set by the supervisor to its pid in the command's environment
 _lock = threading.Lock()
 _subreaper: bool | None = None
+_fork_hook_registered = False
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,14 @@ class _Proc:
 def become_subreaper() -> bool:
     """Make this process a child subreaper (once); True when the kernel agreed.
 
-    Orphaned descendants are then re-parented to agentcli, which can end them.
+    Orphaned descendants are then re-parented to agentcli, which can end them. A child
+    of ``os.fork`` is not a subreaper: it asks the kernel again.
     """
-    global _subreaper
+    global _fork_hook_registered, _subreaper
     with _lock:
+        if not _fork_hook_registered:
+            os.register_at_fork(after_in_child=_forget_in_child)
+            _fork_hook_registered = True
         if _subreaper is None:
             _subreaper = False
             with contextlib.suppress(Exception):  # not Linux, no libc: nothing to do
@@ -66,6 +71,12 @@ def become_subreaper() -> bool:
                 libc = ctypes.CDLL(None, use_errno=True)
                 _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
         return _subreaper
+
+
+def _forget_in_child() -> None:
+    global _lock, _subreaper
+    _lock = threading.Lock()  # another thread of the parent may have held it
+    _subreaper = None
 
 
 def sweep(command_session: int | None, started: float | None = None,
