@@ -4,10 +4,10 @@ Run as a script, never imported by agentcli (stdlib only); agentcli starts it on
 its first command, as ``python -I -S supervisor.py`` in a session of its own, so a
 Ctrl-C or a hangup aimed at agentcli's terminal reaches neither it nor the commands.
 
-stdin is the *control socket* (``AF_UNIX``, ``SOCK_SEQPACKET``), whose other end only
-agentcli holds. It is the supervisor's lifeline: whenever agentcli dies — even by
-SIGKILL — the kernel closes it, the supervisor reads EOF, SIGTERMs its command
-supervisors (which SIGKILL their commands) and exits. Each message on it carries two
+stdin is the *control socket* (a Unix stream socket), whose other end only agentcli
+holds. It is the supervisor's lifeline: whenever agentcli dies — even by SIGKILL — the
+kernel closes it, the supervisor reads EOF, SIGTERMs its command supervisors (which
+SIGKILL their commands) and exits. Each request on it is one byte carrying two
 descriptors (``socket.send_fds``): one end of the command's *channel*, a stream socket
 pair whose other end only agentcli holds, and the write end of the command's *output
 pipe*. For each, the supervisor forks a *command supervisor* (no new interpreter: a
@@ -60,7 +60,7 @@ def serve(control: socket.socket) -> None:
             if signal.SIGTERM in caught or signal.SIGHUP in caught:
                 break
         if control in ready:
-            data, fds, _flags, _address = socket.recv_fds(control, 16, 2)
+            data, fds, _flags, _address = socket.recv_fds(control, 1, 2)  # one request
             if not data:  # agentcli is gone
                 break
             for fd in fds:  # received descriptors are inheritable: the shell must not get these

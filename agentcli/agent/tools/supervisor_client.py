@@ -41,6 +41,8 @@ from pathlib import Path
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 _START_SECONDS = 5.0  # a supervisor that has not acknowledged a request by then is stuck
 _LENGTH = struct.Struct("!I")  # the request's length prefix (the supervisor's too)
+_NO_SIGPIPE = getattr(socket, "MSG_NOSIGNAL", 0)  # Python ignores SIGPIPE anyway; embedders may not
+_LOADER_VARIABLES = ("LD_LIBRARY_PATH", "LD_PRELOAD", "DYLD_LIBRARY_PATH", "DYLD_FALLBACK_LIBRARY_PATH")
 
 
 class SupervisorError(OSError):
@@ -114,7 +116,7 @@ class Channel:
     def timeout(self) -> None:
         """Ask for SIGTERM now, then SIGKILL after the request's grace."""
         try:
-            self._sock.send(b"T", socket.MSG_NOSIGNAL)
+            self._sock.send(b"T", _NO_SIGPIPE)
         except OSError:  # already gone
             pass
 
@@ -200,7 +202,7 @@ def _send(channel_end: int, output: int) -> _Server:
             if _server is None:
                 _server = _start()
             try:
-                socket.send_fds(_server.control, [b"C"], [channel_end, output], socket.MSG_NOSIGNAL)
+                socket.send_fds(_server.control, [b"C"], [channel_end, output], _NO_SIGPIPE)
                 return _server
             except OSError as exc:  # it is gone: start another
                 _stop(_server)
@@ -238,13 +240,15 @@ def _start() -> _Server:
     if not _fork_hook_registered:
         os.register_at_fork(after_in_child=_forget_in_child)
         _fork_hook_registered = True
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    # Not agentcli's environment: a command can read its supervisor's /proc/PID/environ.
+    # Python -I reads no variable; the dynamic loader may need its own to start it.
+    env = {name: os.environ[name] for name in _LOADER_VARIABLES if name in os.environ}
     with theirs:
         process = subprocess.Popen(
             [sys.executable, "-I", "-S", str(SUPERVISOR)],
             stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={},  # not agentcli's: a command can read its supervisor's /proc/PID/environ
-            cwd="/", start_new_session=True,
+            env=env, cwd="/", start_new_session=True,
         )
     return _Server(process, ours)
 
