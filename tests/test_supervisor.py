@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -168,7 +169,7 @@ def test_the_supervisor_exits_when_agentcli_is_sigkilled(tmp_path: Path) -> None
         assert gone_within(server, 2), "the supervisor outlived the killed agentcli"
     finally:
         owner.kill()
-        owner.wait()
+        owner.communicate()
 
 
 def test_a_forked_child_does_not_keep_the_supervisor_alive(tmp_path: Path) -> None:
@@ -196,10 +197,12 @@ def test_a_forked_child_does_not_keep_the_supervisor_alive(tmp_path: Path) -> No
         assert alive(child)
         assert gone_within(server, 2), "a forked child kept the supervisor's lifeline open"
     finally:
-        owner.kill()
-        owner.wait()
         if child:
-            os.kill(child, signal.SIGKILL)
+            os.kill(child, signal.SIGKILL)  # it holds the owner's stdout too
+        owner.kill()
+        owner.communicate()
+        with contextlib.suppress(ChildProcessError):  # re-parented to us, a subreaper
+            os.waitpid(child, 0)
 
 
 def test_a_forked_child_runs_commands_with_a_supervisor_of_its_own(tmp_path: Path) -> None:

@@ -3,10 +3,11 @@
 One supervisor per agentcli process (``supervisor.py``, started on the first command;
 its client is :mod:`.supervisor_client`) forks a command supervisor for each command::
 
-    agentcli ──control socket──▶ supervisor ──fork──▶ command supervisor ──fork──▶ bash -c …
-        │  ▲                                            ▲   (session, subreaper)       │
-        │  └──────────────── output pipe (stdout and stderr) ───────────────────────────┘
-        └──────────────────── channel (T: timeout; EOF: kill; S…, X…: reports) ─┘
+    agentcli ──control socket──▶ supervisor ──fork──▶ command supervisor ──fork──▶ bash -c COMMAND
+      ▲  │                                             ▲   (own session, subreaper)      │
+      │  └── channel: T = timeout, EOF = kill ─────────┘                                 │
+      │      (back: S<pid> started, X<status> <clean> done)                              │
+      └───────────────────────── output pipe (stdout and stderr) ────────────────────────┘
 
 The commands run in sessions of their own, so a Ctrl-C or a hangup aimed at agentcli's
 terminal reaches none of them. agentcli holds the only other ends of the control socket

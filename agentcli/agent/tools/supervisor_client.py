@@ -170,13 +170,16 @@ def launch(request: Request, output: int) -> Channel:
     message = request.encode()
     for _attempt in range(2):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        with theirs:
-            server = _send(theirs.fileno(), output)
         try:
+            with theirs:
+                server = _send(theirs.fileno(), output)
             return _started(ours, message, request.cwd)
         except _LostError:
             ours.close()
             _retire(server)
+        except BaseException:
+            ours.close()
+            raise
     raise SupervisorError("the shell supervisor did not start the command")
 
 
@@ -198,18 +201,15 @@ def _send(channel_end: int, output: int) -> _Server:
     """Hand the two descriptors to the supervisor (starting one if none runs)."""
     global _server
     with _lock:
-        for attempt in range(2):
-            if _server is None:
-                _server = _start()
+        for _attempt in range(2):
+            server = _server = _server or _start()
             try:
-                socket.send_fds(_server.control, [b"C"], [channel_end, output], _NO_SIGPIPE)
-                return _server
-            except OSError as exc:  # it is gone: start another
-                _stop(_server)
-                _server = None
-                if attempt:
-                    raise SupervisorError("the shell supervisor does not take commands") from exc
-    raise AssertionError("unreachable")
+                socket.send_fds(server.control, [b"C"], [channel_end, output], _NO_SIGPIPE)
+                return server
+            except OSError as exc:  # it is gone: start another, once
+                _stop(server)
+                _server, error = None, exc
+        raise SupervisorError("the shell supervisor does not take commands") from error
 
 
 def _started(ours: socket.socket, message: bytes, cwd: Path) -> Channel:
@@ -228,7 +228,6 @@ def _started(ours: socket.socket, message: bytes, cwd: Path) -> Channel:
         raise _LostError from exc
     line, _, rest = buffer.partition(b"\n")
     if line.startswith(b"E"):
-        ours.close()
         number, _, reason = line[1:].decode(errors="replace").partition(" ")
         raise OSError(int(number), reason, str(cwd))
     return Channel(ours, int(line[1:]), rest)
@@ -244,12 +243,16 @@ def _start() -> _Server:
     # Not agentcli's environment: a command can read its supervisor's /proc/PID/environ.
     # Python -I reads no variable; the dynamic loader may need its own to start it.
     env = {name: os.environ[name] for name in _LOADER_VARIABLES if name in os.environ}
-    with theirs:
-        process = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(SUPERVISOR)],
-            stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=env, cwd="/", start_new_session=True,
-        )
+    try:
+        with theirs:
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(SUPERVISOR)],
+                stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env, cwd="/", start_new_session=True,
+            )
+    except BaseException:
+        ours.close()
+        raise
     return _Server(process, ours)
 
 
