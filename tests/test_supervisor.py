@@ -298,3 +298,15 @@ def test_the_sweep_after_a_first_command_spares_the_supervisor(tmp_path: Path) -
     assert (next_output, same) == ("next", "True"), done.stderr
     assert not alive(int((tmp_path / "pid").read_text()))
     assert gone_within(int(server), 2)  # its agentcli exited
+
+
+def test_a_shell_that_cannot_start_is_reported_like_a_missing_command(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        with launch(Request(str(tmp_path / "no-shell"), "true", tmp_path, {}, 1.0), write_end) as channel:
+            os.close(write_end)
+            finish(channel)
+            assert channel.report is not None and channel.report.status == 127
+        assert b"agentcli: cannot start" in os.read(read_end, 4096)
+    finally:
+        os.close(read_end)
