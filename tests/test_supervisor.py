@@ -310,3 +310,9 @@ def test_a_shell_that_cannot_start_is_reported_like_a_missing_command(tmp_path: 
         assert b"agentcli: cannot start" in os.read(read_end, 4096)
     finally:
         os.close(read_end)
+
+
+def test_a_command_starts_with_no_signal_blocked_or_ignored(tmp_path: Path) -> None:
+    # Python ignores SIGPIPE and SIGXFSZ; glibc's posix_spawn would ignore its own two.
+    result = run_command("grep -E '^Sig(Blk|Ign)' /proc/self/status", tmp_path, timeout=10)
+    assert result.output.split() == ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]

@@ -107,9 +107,6 @@ def supervise(channel: int, output: int, wake: int, subreaper: object) -> int:
     env[b"AGENTCLI_RUN"] = str(os.getpid()).encode()
     pid = _spawn_shell(shell, command, output, env)
     os.close(output)  # agentcli's EOF must mean "every writer is done"
-    if pid < 0:
-        _tell(channel, "X127 1")  # as a shell reports a command it cannot run
-        return 0
     group = Group(pid)
     status = _wait(group, channel, wake, grace)
     if group.alive():  # leftovers such as "server &": TERM, a moment, then KILL
@@ -143,24 +140,33 @@ def _read_exactly(fd: int, size: int) -> bytes:
 
 
 def _spawn_shell(shell: bytes, command: bytes, output: int, env: dict[bytes, bytes]) -> int:
-    """Start ``shell -c command``; its pid, or -1 (said on the output) if it cannot start.
+    """Start ``shell -c command`` in a process group of its own; its pid.
 
-    ``posix_spawn`` (a vfork on Linux) spares copying this interpreter the way a fork does.
+    A plain fork and exec: glibc's ``posix_spawn`` would be a little faster, but leaves
+    its internal signals (SIGCANCEL, SIGSETXID) ignored in the shell and all it starts.
     """
-    null = os.open(os.devnull, os.O_RDONLY)
+    pid = os.fork()
+    if pid == 0:
+        _exec_shell(shell, command, output, env)
+    try:  # from here too, so that the group exists before we may signal it
+        os.setpgid(pid, pid)
+    except OSError:  # the shell did it first (and has run exec since)
+        pass
+    return pid
+
+
+def _exec_shell(shell: bytes, command: bytes, output: int, env: dict[bytes, bytes]) -> None:
     try:
-        return os.posix_spawn(
-            shell, [shell, b"-c", command], env,
-            file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, output, 1),
-                          (os.POSIX_SPAWN_DUP2, output, 2)],
-            setpgroup=0,  # a group of its own, inside our session
-            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),  # Python ignores these; a shell must not
-        )
-    except OSError as exc:
-        _tell(output, f"agentcli: cannot start {shell.decode(errors='replace')}: {exc}")
-        return -1
-    finally:
-        os.close(null)
+        os.setpgid(0, 0)  # a group of its own, inside our session
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; a shell must not
+            signal.signal(sig, signal.SIG_DFL)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.execve(shell, [shell, b"-c", command], env)
+    except BaseException as exc:
+        os.write(2, f"agentcli: cannot start {shell.decode(errors='replace')}: {exc}\n".encode())
+    os._exit(127)
 
 
 class Group:
