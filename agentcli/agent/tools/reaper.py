@@ -109,14 +109,24 @@ def sweep(command_session: int | None, started: float | None = None,
         if not any(not table[pid].zombie for pid in victims if pid in table):
             _reap(p.pid for p in table.values() if p.ppid == me and p.pid in victims)
             break
-        for pid in victims:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            if pid not in ended:
-                ended.append(pid)
+        _stop_then_kill(victims)
+        ended += [pid for pid in victims if pid not in ended]
         _reap(p.pid for p in table.values() if p.ppid == me and p.pid in victims)
         time.sleep(0.005)
     return ended
+
+
+def _stop_then_kill(pids: Collection[int]) -> None:
+    """SIGSTOP them all, then SIGKILL them all.
+
+    Killed one by one, a process could run on because another died first: a shell whose
+    ``sleep`` is killed goes on to its next command before its own SIGKILL arrives (a
+    loaded machine may pause us between the two). A stopped process runs nothing more.
+    """
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
 
 
 def _with_descendants(roots: list[int], table: dict[int, _Proc]) -> set[int]:

@@ -270,9 +270,10 @@ def _sweep_orphans() -> bool:
             return False
         if not orphans:
             return True
-        for child in orphans:
-            _kill(child, signal.SIGKILL, group=True)
-            _kill(child, signal.SIGKILL, group=False)
+        for sig in (signal.SIGSTOP, signal.SIGKILL):  # none runs on because another died first
+            for child in orphans:
+                _kill(child, sig, group=True)
+                _kill(child, sig, group=False)
         time.sleep(0.01)
     return False
 
