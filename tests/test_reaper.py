@@ -95,3 +95,24 @@ def test_a_normal_command_leaves_other_children_alone(tmp_path: Path) -> None:
 
 def test_sweep_is_harmless_with_nothing_to_do() -> None:
     assert reaper.sweep(None) == []
+
+
+def _is_subreaper() -> bool:
+    import ctypes
+
+    flag = ctypes.c_int(0)
+    ctypes.CDLL(None).prctl(37, ctypes.byref(flag), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER
+    return flag.value == 1
+
+
+def test_a_forked_child_becomes_a_subreaper_of_its_own() -> None:
+    # The kernel does not pass the attribute on through fork; the cached answer must not either.
+    assert reaper.become_subreaper() and _is_subreaper()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        ok = False
+        try:
+            ok = not _is_subreaper() and reaper.become_subreaper() and _is_subreaper()
+        finally:
+            os._exit(0 if ok else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0

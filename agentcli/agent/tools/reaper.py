@@ -1,13 +1,15 @@
 """agentcli as the reaper of last resort: nothing a command started outlives it.
 
-The supervisor ends what a command leaves behind — unless the command kills it first
-(``kill -9 $PPID``). So agentcli itself makes sure, after each command:
+The command supervisor ends what a command leaves behind and says so — unless the
+command kills it first (``kill -9 $PPID``), or it could not tell (no ``/proc``). Then
+agentcli itself makes sure, after that command:
 
 - it is a *child subreaper* (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``): a process whose
   parent dies is re-parented to agentcli, not to init, so it stays findable;
 - :func:`sweep` then SIGKILLs every process left in the command's session (the
-  supervisor's session: the shell runs in a process group inside it), every child
-  re-parented to agentcli since the command started, every process started since then
+  command supervisor's session: the shell runs in a process group inside it), every
+  child re-parented to agentcli since the command started (the shell supervisor
+  excepted), every process started since then
   that carries the supervisor's mark (``AGENTCLI_RUN``) in its environment (one that
   made a session of its own and was orphaned before agentcli became a subreaper), and
   all their descendants.
@@ -28,7 +30,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -38,6 +40,7 @@ _TICK_MARGIN_S = 0.02  # start times tick in clock ticks (10 ms); never miss a p
 RUN_MARK = "AGENTCLI_RUN"  # set by the supervisor to its pid in the command's environment
 _lock = threading.Lock()
 _subreaper: bool | None = None
+_fork_hook_registered = False
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,14 @@ class _Proc:
 def become_subreaper() -> bool:
     """Make this process a child subreaper (once); True when the kernel agreed.
 
-    Orphaned descendants are then re-parented to agentcli, which can end them.
+    Orphaned descendants are then re-parented to agentcli, which can end them. A child
+    of ``os.fork`` is not a subreaper: it asks the kernel again.
     """
-    global _subreaper
+    global _fork_hook_registered, _subreaper
     with _lock:
+        if not _fork_hook_registered:
+            os.register_at_fork(after_in_child=_forget_in_child)
+            _fork_hook_registered = True
         if _subreaper is None:
             _subreaper = False
             with contextlib.suppress(Exception):  # not Linux, no libc: nothing to do
@@ -66,15 +73,24 @@ def become_subreaper() -> bool:
         return _subreaper
 
 
-def sweep(command_session: int | None, started: float | None = None) -> list[int]:
+def _forget_in_child() -> None:
+    global _lock, _subreaper
+    _lock = threading.Lock()  # another thread of the parent may have held it
+    _subreaper = None
+
+
+def sweep(command_session: int | None, started: float | None = None,
+          spare: Collection[int] = ()) -> list[int]:
     """SIGKILL what a finished command left running; the pids ended.
 
     Args:
-        command_session: the supervisor's pid, which is the id of the session every
-            process of the command runs in (unless it made a session of its own).
+        command_session: the command supervisor's pid, which is the id of the session
+            every process of the command runs in (unless it made a session of its own).
         started: ``time.monotonic()`` when the command started: children re-parented
             to agentcli that started since then (outside agentcli's own session) are
             the command's too.
+        spare: pids never taken for the command's (with what only they started): the
+            shell supervisor, other commands' supervisors.
     """
     become_subreaper()
     if not os.path.isdir(f"{_PROC}/self"):
@@ -89,18 +105,28 @@ def sweep(command_session: int | None, started: float | None = None) -> list[int
         roots += [p.pid for p in recent if p.ppid == me and p.session != my_session]
         if command_session is not None:  # left the session and orphaned before we were a subreaper
             roots += [p.pid for p in recent if _marked(p.pid, command_session)]
-        victims = _with_descendants(roots, table) - {me}
+        victims = _with_descendants([pid for pid in roots if pid not in spare], table) - {me}
         if not any(not table[pid].zombie for pid in victims if pid in table):
             _reap(p.pid for p in table.values() if p.ppid == me and p.pid in victims)
             break
-        for pid in victims:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            if pid not in ended:
-                ended.append(pid)
+        _stop_then_kill(victims)
+        ended += [pid for pid in victims if pid not in ended]
         _reap(p.pid for p in table.values() if p.ppid == me and p.pid in victims)
         time.sleep(0.005)
     return ended
+
+
+def _stop_then_kill(pids: Collection[int]) -> None:
+    """SIGSTOP them all, then SIGKILL them all.
+
+    Killed one by one, a process could run on because another died first: a shell whose
+    ``sleep`` is killed goes on to its next command before its own SIGKILL arrives (a
+    loaded machine may pause us between the two). A stopped process runs nothing more.
+    """
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
 
 
 def _with_descendants(roots: list[int], table: dict[int, _Proc]) -> set[int]:

@@ -1,30 +1,32 @@
 """Running a shell command so that it can never outlive agentcli.
 
-A tiny supervisor (``agentcli/agent/tools/supervisor.py``, run as ``python -I -S``) sits
-between agentcli and the command::
+One supervisor per agentcli process (``supervisor.py``, started on the first command;
+its client is :mod:`.supervisor_client`) forks a command supervisor for each command::
 
-    agentcli ──lifeline pipe──▶ supervisor ──fork, setsid──▶ bash -c COMMAND (+ children)
-        ▲                                                        │
-        └──────────────── output pipe (stdout and stderr) ───────┘
+    agentcli ──control socket──▶ supervisor ──fork──▶ command supervisor ──fork──▶ bash -c COMMAND
+      ▲  │                                             ▲   (own session, subreaper)      │
+      │  └── channel: T = timeout, EOF = kill ─────────┘                                 │
+      │      (back: S<pid> started, X<status> <clean> done)                              │
+      └───────────────────────── output pipe (stdout and stderr) ────────────────────────┘
 
-The supervisor and the command each run in a session of their own, so a Ctrl-C or a
-hangup aimed at agentcli's terminal reaches neither. agentcli holds the only write end
-of the lifeline: whenever agentcli dies — even by SIGKILL — the kernel closes it, the
-supervisor reads EOF and SIGKILLs the command's whole process group. On a timeout
-agentcli writes ``T`` and the supervisor sends SIGTERM, then SIGKILL after a grace.
-When bash exits, whatever it left running (``server &``) is ended too, and the
-supervisor exits with bash's status. See the supervisor module for the details.
+The commands run in sessions of their own, so a Ctrl-C or a hangup aimed at agentcli's
+terminal reaches none of them. agentcli holds the only other ends of the control socket
+and of every channel: whenever agentcli dies — even by SIGKILL — the kernel closes them
+and each command supervisor SIGKILLs its command's whole process group. On a timeout
+agentcli writes ``T`` and the command supervisor sends SIGTERM, then SIGKILL after a
+grace. When bash exits, whatever it left running (``server &``, ``setsid`` daemons) is
+ended too, and the command supervisor reports bash's status and whether anything is
+left. Only when something may be (it was killed, or could not tell) does agentcli sweep
+``/proc`` itself (:mod:`.reaper`).
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import os
 import selectors
 import shutil
-import subprocess
-import sys
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,11 +34,12 @@ from pathlib import Path
 
 from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.tools import reaper
+from agentcli.agent.tools.supervisor_client import Channel, Request, launch, spared
 
-SUPERVISOR = Path(__file__).with_name("supervisor.py")
 _POLL_SECONDS = 0.1
-_STRAY_WRITER_SECONDS = 0.25  # output still open after the supervisor exited: stop reading
+_STRAY_WRITER_SECONDS = 0.25  # output still open after the command supervisor finished: stop reading
 _SUPERVISOR_STUCK_SECONDS = 5.0
+_VANISHED_STATUS = 128 + signal.SIGKILL  # the command supervisor died without a report: killed
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,15 @@ def run_command(
 ) -> ShellResult:
     """Run ``command`` with ``bash -c`` (``sh -c`` without bash) in ``cwd``.
 
-    stdin is ``/dev/null``; stdout and stderr are merged in order. A non-zero exit is a
-    normal result. Past ``timeout`` seconds the command's process group gets SIGTERM,
-    then SIGKILL after ``kill_grace`` seconds, and ``timed_out`` is set. The output
-    keeps its head and tail within ``max_output_chars``. When ``cancel`` is set, the
-    process group is killed at once and ``Cancelled`` raised; on KeyboardInterrupt (or
-    any exception) likewise, the exception re-raised. ``on_output``, when given, is called
-    with each piece of output as it arrives (for a live view; the result keeps it all).
+    stdin is ``/dev/null``; stdout and stderr are merged in order; the environment is
+    exactly ``env`` (agentcli's own when ``None``). A non-zero exit is a normal result.
+    Past ``timeout`` seconds the command's process group gets SIGTERM, then SIGKILL
+    after ``kill_grace`` seconds, and ``timed_out`` is set. The output keeps its head
+    and tail within ``max_output_chars``. When ``cancel`` is set, the process group is
+    killed at once and ``Cancelled`` raised; on KeyboardInterrupt (or any exception)
+    likewise, the exception re-raised. ``on_output``, when given, is called with each
+    piece of output as it arrives (for a live view; the result keeps it all). Safe to
+    call from several threads at once.
 
     Example:
         >>> run_command("echo hi; exit 3", Path("."), timeout=10).exit_code
@@ -77,32 +82,29 @@ def run_command(
     """
     cancel.check()
     started = time.monotonic()
-    argv = [sys.executable, "-I", "-S", str(SUPERVISOR), _shell(), command, str(kill_grace)]
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=cwd,
-        env=None if env is None else dict(env),
-        start_new_session=True,
-    )
-    capture = OutputCapture(max_output_chars)
+    reaper.become_subreaper()  # what a killed command supervisor orphans comes back to us
+    request = Request(_shell(), command, cwd, dict(os.environ if env is None else env), kill_grace)
+    read_end, write_end = os.pipe()
     try:
-        timed_out = _pump(proc, capture, deadline=started + timeout, grace=kill_grace,
-                          cancel=cancel, on_output=on_output)
-    except BaseException:
-        _abandon(proc)
-        raise
+        try:
+            channel = launch(request, write_end)
+        finally:
+            os.close(write_end)  # the command holds the only write ends: EOF means "done"
+        with channel:
+            capture = OutputCapture(max_output_chars)
+            try:
+                timed_out = _pump(channel, read_end, capture, deadline=started + timeout,
+                                  grace=kill_grace, cancel=cancel, on_output=on_output)
+            except BaseException:
+                _abandon(channel, started)
+                raise
+            _sweep_unless_clean(channel, started)
     finally:
-        assert proc.stdout is not None
-        proc.stdout.close()
-    _close_lifeline(proc)
-    code = proc.wait()
-    reaper.sweep(proc.pid, started)  # what the command left, even if it killed the supervisor
+        os.close(read_end)
     output, truncated = capture.result()
+    report = channel.report
     return ShellResult(
-        exit_code=None if timed_out else code,
+        exit_code=None if timed_out else report.status if report else _VANISHED_STATUS,
         output=output,
         timed_out=timed_out,
         duration_ms=int((time.monotonic() - started) * 1000),
@@ -114,99 +116,70 @@ def _shell() -> str:
     return shutil.which("bash") or "/bin/sh"
 
 
-def _pump(proc: subprocess.Popen[bytes], capture: OutputCapture, *, deadline: float,
-          grace: float, cancel: CancelToken, on_output: Callable[[str], None] | None = None) -> bool:
+def _pump(channel: Channel, fd: int, capture: OutputCapture, *, deadline: float, grace: float,
+          cancel: CancelToken, on_output: Callable[[str], None] | None = None) -> bool:
     """Read the output until the command is done; enforce the deadline. True if timed out.
 
     Raises ``Cancelled`` as soon as ``cancel`` is set (its descriptor wakes the select);
-    the caller then closes the lifeline, which makes the supervisor SIGKILL the group.
+    the caller then stops the channel, which makes the command supervisor SIGKILL the group.
     """
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
     timed_out, eof = False, False
     live = codecs.getincrementaldecoder("utf-8")(errors="replace")  # for on_output only
     kill_at: float | None = None  # when to escalate to SIGKILL ourselves
-    gone_at: float | None = None  # when the supervisor was first seen exited
-    exited = _exit_descriptor(proc)  # readable once the supervisor exits: no sleep-polling
-    with contextlib.ExitStack() as stack, selectors.DefaultSelector() as selector:
+    done_at: float | None = None  # when the command supervisor was first seen finished
+    with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
+        selector.register(channel.fileno(), selectors.EVENT_READ)
         selector.register(cancel.fileno(), selectors.EVENT_READ)
-        if exited is not None:
-            stack.callback(os.close, exited)
-            selector.register(exited, selectors.EVENT_READ)
         while True:
             cancel.check()
             now = time.monotonic()
             if not timed_out and now >= deadline:
                 timed_out = True
-                _send(proc, b"T")
+                channel.timeout()
                 kill_at = now + grace + 1.0
             if kill_at is not None and now >= kill_at:
-                _close_lifeline(proc)  # the supervisor SIGKILLs the group at once
+                channel.stop()  # the command supervisor SIGKILLs the group at once
                 if now >= kill_at + _SUPERVISOR_STUCK_SECONDS:
-                    proc.kill()
-                    return timed_out
-            if proc.poll() is not None:
-                gone_at = gone_at or now
-                if eof or now - gone_at >= _STRAY_WRITER_SECONDS:
+                    return timed_out  # no report: the caller sweeps
+            if channel.finished:
+                done_at = done_at or now
+                if eof or now - done_at >= _STRAY_WRITER_SECONDS:
                     return timed_out
             wait = _POLL_SECONDS if timed_out else min(_POLL_SECONDS, max(0.0, deadline - now))
-            if eof and exited is None:
-                time.sleep(min(wait, 0.01))
-                continue
             for key, _events in selector.select(wait):
-                if key.fd == exited:
-                    selector.unregister(exited)  # seen: proc.poll() now answers at once
-                    continue
-                if key.fd != fd:
-                    cancel.check()  # the token's descriptor: it is set
-                    continue
-                chunk = os.read(fd, 65536)
-                if chunk:
-                    capture.feed(chunk)
-                    if on_output is not None:
-                        on_output(live.decode(chunk))
+                if key.fd == channel.fileno():
+                    channel.read()
+                    if channel.finished:
+                        selector.unregister(key.fd)  # at EOF it would wake the select for ever
+                elif key.fd == fd:
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        capture.feed(chunk)
+                        if on_output is not None:
+                            on_output(live.decode(chunk))
+                    else:
+                        eof = True
+                        selector.unregister(fd)
                 else:
-                    eof = True
-                    selector.unregister(fd)  # at EOF it would wake the select for ever
+                    cancel.check()  # the token's descriptor: it is set
 
 
-def _exit_descriptor(proc: subprocess.Popen[bytes]) -> int | None:
-    """A pidfd of ``proc`` (Linux 5.3+): it becomes readable when the process exits."""
-    opener = getattr(os, "pidfd_open", None)
-    if opener is None:
-        return None
-    try:
-        return opener(proc.pid)
-    except OSError:  # an older kernel, or the process is already reaped
-        return None
+def _abandon(channel: Channel, started: float) -> None:
+    """Kill the command now and wait (briefly) for its supervisor to say it is done."""
+    channel.stop()
+    with selectors.DefaultSelector() as selector:
+        selector.register(channel.fileno(), selectors.EVENT_READ)
+        until = time.monotonic() + _SUPERVISOR_STUCK_SECONDS
+        while not channel.finished and selector.select(max(0.0, until - time.monotonic())):
+            channel.read()
+    _sweep_unless_clean(channel, started)
 
 
-def _send(proc: subprocess.Popen[bytes], message: bytes) -> None:
-    try:
-        assert proc.stdin is not None
-        proc.stdin.write(message)
-        proc.stdin.flush()
-    except (OSError, ValueError):  # supervisor already gone, or lifeline already closed
-        pass
-
-
-def _close_lifeline(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        assert proc.stdin is not None
-        proc.stdin.close()
-    except OSError:
-        pass
-
-
-def _abandon(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the command now (the supervisor does it on EOF) and reap the supervisor."""
-    _close_lifeline(proc)
-    try:
-        proc.wait(timeout=_SUPERVISOR_STUCK_SECONDS)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def _sweep_unless_clean(channel: Channel, started: float) -> None:
+    """Sweep /proc for what the command left, unless its supervisor saw nothing left."""
+    if channel.report is None or not channel.report.clean:
+        reaper.sweep(channel.pid, started, spare=spared(channel))
 
 
 class OutputCapture:
