@@ -147,3 +147,36 @@ def test_the_app_group_is_lean() -> None:
     from agentcli.cli.app import app
 
     assert isinstance(typer.main.get_command(app), LeanGroup)
+
+
+START_PROBE = """
+import sys
+from agentcli.cli.app import main
+try:
+    main(sys.argv[1:])
+except SystemExit as done:
+    print(f"exit {done.code}", file=sys.stderr)
+print(" ".join(sorted({name.partition(".")[0] for name in sys.modules})), file=sys.stderr)
+"""
+
+# Imported by other commands or later in a run, never before a scripted run's first request
+# (issue 15: each cost 10-60 ms of a start). A new file is created from a schema snapshot
+# and a file at the current schema opens without sqlite_utils.
+NOT_ON_THE_START_PATH = ("sqlite_utils",)
+
+
+def test_a_scripted_start_imports_nothing_it_does_not_use(openai_server, tmp_path: Path, env) -> None:
+    from openai_answers import text_answer
+
+    openai_server.answer_with(lambda body: text_answer("done"))
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    for args in (["new", "go"], ["resume", "last", "again"]):
+        run = subprocess.run(
+            [sys.executable, "-c", START_PROBE, *args, "-p", "--base-url", openai_server.base_url,
+             "--approval", "full-auto"],
+            cwd=workspace, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        *_, code, modules = run.stderr.splitlines()
+        assert (code, run.stdout) == ("exit 0", "done\n"), run.stderr
+        loaded = sorted(set(modules.split()) & set(NOT_ON_THE_START_PATH))
+        assert loaded == [], f"agentcli {args[0]} -p imports {loaded}: keep them off the start path"
