@@ -162,7 +162,7 @@ print(" ".join(sorted({name.partition(".")[0] for name in sys.modules})), file=s
 # Imported by other commands or later in a run, never before a scripted run's first request
 # (issue 15: each cost 10-60 ms of a start). A new file is created from a schema snapshot
 # and a file at the current schema opens without sqlite_utils.
-NOT_ON_THE_START_PATH = ("sqlite_utils",)
+NOT_ON_THE_START_PATH = ("sqlite_utils", "rich")
 
 
 def test_a_scripted_start_imports_nothing_it_does_not_use(openai_server, tmp_path: Path, env) -> None:
