@@ -159,10 +159,12 @@ except SystemExit as done:
 print(" ".join(sorted({name.partition(".")[0] for name in sys.modules})), file=sys.stderr)
 """
 
-# Imported by other commands or later in a run, never before a scripted run's first request
-# (issue 15: each cost 10-60 ms of a start). A new file is created from a schema snapshot
-# and a file at the current schema opens without sqlite_utils.
-NOT_ON_THE_START_PATH = ("sqlite_utils", "rich")
+# What a scripted run that creates (or resumes) a session never needs, though each once cost
+# 10-60 ms of its start (issue 15): sqlite_utils (a new file comes from a schema snapshot; one
+# at the current schema needs no migration), rich (progress on a pipe is plain lines), regex
+# (only a search or a glob compiles one) and pathspec (only an ignore file is parsed by it:
+# this workspace has none).
+NOT_ON_THE_START_PATH = ("sqlite_utils", "rich", "regex", "pathspec")
 
 
 def test_a_scripted_start_imports_nothing_it_does_not_use(openai_server, tmp_path: Path, env) -> None:
