@@ -182,3 +182,20 @@ def test_a_scripted_start_imports_nothing_it_does_not_use(openai_server, tmp_pat
         assert (code, run.stdout) == ("exit 0", "done\n"), run.stderr
         loaded = sorted(set(modules.split()) & set(NOT_ON_THE_START_PATH))
         assert loaded == [], f"agentcli {args[0]} -p imports {loaded}: keep them off the start path"
+
+
+@pytest.mark.parametrize("argv", [
+    ["new", "--help"], ["resume", "-h"], ["new", "--no-such-option"], ["new", "hi", "--max-turns", "x"],
+    ["resume", "a", "b", "c"], ["new", "--scouts"],
+])
+def test_the_agent_commands_parse_alone_as_in_the_whole_app(argv: list[str]) -> None:
+    """``new`` and ``resume`` are parsed by an app of those two alone (typer builds every
+    command of the app it runs): same help, same errors."""
+    from agentcli.cli.app import make_app
+
+    results = []
+    for app in (make_app(), make_app(agent_only=True)):
+        result = CliRunner().invoke(app, argv, prog_name="agentcli")
+        results.append((result.exit_code, result.output))
+    assert results[0] == results[1]
+    assert results[0][0] in (0, 2) and results[0][1]  # help, or a usage error: nothing ran

@@ -20,20 +20,8 @@ class AppGroup(LeanGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(
-    name="agentcli",
-    cls=AppGroup,
-    help="A coding agent whose every session is a durable SQLite file: resume, rollback, audit. "
-         "Run agentcli alone in a terminal to start a session.",
-    no_args_is_help=True,
-    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
-    pretty_exceptions_show_locals=False,  # locals may hold the API key
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
 GROUP_OPTIONS = ("-V", "--version", "-h", "--help", "--install-completion", "--show-completion")
+AGENT_COMMANDS = ("new", "resume")
 
 
 def _version(value: bool) -> None:
@@ -44,7 +32,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
@@ -54,19 +41,36 @@ def _main(
     Run it alone in a terminal to start a session."""
 
 
-def _register() -> None:
-    from agentcli.cli.commands import compact, doctor, inspect, move, rollback, run, trust
+def make_app(*, agent_only: bool = False) -> typer.Typer:
+    """The ``agentcli`` app: every command, or (``agent_only``) only ``new`` and ``resume``.
 
-    run.register(app)
-    compact.register(app)
-    rollback.register(app)
-    inspect.register(app)
-    trust.register(app)
-    move.register(app)
-    doctor.register(app)
+    Typer builds the parameters of every command of an app each time it runs one (~13 ms
+    for all of ours); a command that starts an agent is parsed by an app of those two alone.
+    """
+    made = typer.Typer(
+        name="agentcli",
+        cls=AppGroup,
+        help="A coding agent whose every session is a durable SQLite file: resume, rollback, audit. "
+             "Run agentcli alone in a terminal to start a session.",
+        no_args_is_help=True,
+        add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
+        pretty_exceptions_show_locals=False,  # locals may hold the API key
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    made.callback()(_main)
+    from agentcli.cli.commands import run
+
+    run.register(made)
+    if not agent_only:
+        from agentcli.cli.commands import compact, doctor, inspect, move, rollback, trust
+
+        for module in (compact, rollback, inspect, trust, move, doctor):
+            module.register(made)
+    return made
 
 
-_register()
+app = make_app()
 
 
 def _error(message: str) -> None:
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         args = ["new"]  # `agentcli` alone starts a session, as its peers do
     elif args and args[0].startswith("-") and args[0] not in GROUP_OPTIONS:
         args = ["new", *args]  # `agentcli --model X` too
-    if process and args and args[0] in ("new", "resume"):
+    if process and args and args[0] in AGENT_COMMANDS:
         _warm_up("openai")
     code = _run(args)
     if process:
@@ -110,7 +114,8 @@ def _run(args: list[str]) -> int:
 
     debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="agentcli", standalone_mode=False)
+        parser = make_app(agent_only=True) if args and args[0] in AGENT_COMMANDS else app
+        result = parser(args=args, prog_name="agentcli", standalone_mode=False)
     except click.NoArgsIsHelpError as err:
         if err.ctx is not None:
             print(err.ctx.get_help())
