@@ -199,3 +199,21 @@ def test_the_agent_commands_parse_alone_as_in_the_whole_app(argv: list[str]) -> 
         results.append((result.exit_code, result.output))
     assert results[0] == results[1]
     assert results[0][0] in (0, 2) and results[0][1]  # help, or a usage error: nothing ran
+
+
+def test_started_turns_a_held_collector_back_on_and_leaves_a_running_one_alone() -> None:
+    import gc
+
+    from agentcli.cli import startup
+
+    frozen = gc.get_freeze_count()
+    startup.started()  # nobody held it (tests, embedding): nothing happens
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    startup.hold_collector()
+    try:
+        assert not gc.isenabled()
+        startup.started()
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.enable()
+        gc.unfreeze()

@@ -91,9 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn every failure into one line on stderr and the spec's exit code.
 
     Called with ``argv`` None it is the real process: a command that will talk to a model
-    starts importing the ``openai`` SDK on a thread at once (most of the start-up time),
-    and the process leaves with ``os._exit`` once its output is flushed: every step is
-    already committed, and the interpreter's teardown would only cost time.
+    starts importing the ``openai`` SDK on a thread at once (most of the start-up time) and
+    holds the garbage collector off until the agent is built (``cli/startup.py``); the
+    process leaves with ``os._exit`` once its output is flushed: every step is already
+    committed, and the interpreter's teardown would only cost time.
     """
     args = sys.argv[1:] if argv is None else argv
     process = argv is None
@@ -102,7 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args and args[0].startswith("-") and args[0] not in GROUP_OPTIONS:
         args = ["new", *args]  # `agentcli --model X` too
     if process and args and args[0] in AGENT_COMMANDS:
-        _warm_up("openai")
+        from agentcli.cli.startup import hold_collector, warm_up
+
+        warm_up("openai")
+        hold_collector()  # until the agent is built (session_run calls startup.started)
     code = _run(args)
     if process:
         _leave(code)
@@ -141,15 +145,6 @@ def _run(args: list[str]) -> int:
         _error(f"internal error: {err.__class__.__name__}: {err} (run again with --debug for details)")
         return 1
     return result if isinstance(result, int) else 0
-
-
-def _warm_up(module: str) -> None:
-    """Import ``module`` on a daemon thread; whoever imports it later waits for this one."""
-    import importlib
-    import threading
-
-    threading.Thread(target=importlib.import_module, args=(module,), name="agentcli-warm-up",
-                     daemon=True).start()
 
 
 def _leave(code: int) -> None:
