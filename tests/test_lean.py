@@ -3,6 +3,10 @@
 lean.py replaces typer's pydantic coercion of plain ``str``/``Path``/``bool`` parameters.
 A typer release that moves those internals must fail here, by name, rather than make
 ``agentcli`` slow (pydantic imported again) or wrong (a check skipped).
+
+Then the rest of a lean start (issue 15): what a scripted run never imports, the app of
+two commands ``new`` and ``resume`` are parsed by, and the garbage collector held off
+while an agent starts.
 """
 
 from __future__ import annotations
