@@ -3,6 +3,10 @@
 lean.py replaces typer's pydantic coercion of plain ``str``/``Path``/``bool`` parameters.
 A typer release that moves those internals must fail here, by name, rather than make
 ``agentcli`` slow (pydantic imported again) or wrong (a check skipped).
+
+Then the rest of a lean start (issue 15): what a scripted run never imports, the app of
+two commands ``new`` and ``resume`` are parsed by, and the garbage collector held off
+while an agent starts.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import typer.core
 import typer.models
 from typer.testing import CliRunner
 
-from agentcli.cli.lean import CONSTRAINTS, LeanCommand, LeanGroup, PlainValue
+from agentcli.cli.lean import CONSTRAINTS, LeanCommand, LeanGroup, PlainValue, TyperValue
 
 BROKEN = f"agentcli/cli/lean.py relies on typer internals that typer {typer.__version__} changed: "
 
@@ -41,8 +45,12 @@ def build(cls: type[typer.core.TyperCommand], seen: dict[str, Any]) -> typer.Typ
            text: Optional[str] = None,  # noqa: UP045
            flag: Annotated[bool, typer.Option("--flag/--no-flag", envvar="FLAG")] = False,
            where: Annotated[Path, typer.Option(envvar="WHERE")] = Path("."),
-           label: Annotated[str, typer.Option(envvar="LABEL")] = "x") -> None:
-        seen.update(name=name, path=path, text=text, flag=flag, where=where, label=label)
+           label: Annotated[str, typer.Option(envvar="LABEL")] = "x",
+           count: Annotated[Optional[int], typer.Option(envvar="COUNT")] = None,  # noqa: UP045
+           ratio: float = 0.5,
+           color: Optional[Color] = None) -> None:  # noqa: UP045
+        seen.update(name=name, path=path, text=text, flag=flag, where=where, label=label, count=count,
+                    ratio=ratio, color=color)
 
     @app.command("other", cls=cls)
     def other() -> None:
@@ -85,8 +93,11 @@ def test_plain_parameters_and_help_are_lean_and_others_are_not() -> None:
         """A second command."""
 
     command = typer.main.get_command(app).commands["go"]  # type: ignore[attr-defined]
-    lean = {p.name for p in command.params if isinstance(getattr(p, "get_runtime_param", type)(), PlainValue)}
+    given = {p.name: getattr(p, "get_runtime_param", type)() for p in command.params}
+    lean = {name for name, value in given.items() if isinstance(value, PlainValue)}
     assert lean == {"name", "path", "flag"}, BROKEN + f"lean parameters are {sorted(lean)}"
+    deferred = {name for name, value in given.items() if isinstance(value, TyperValue)}
+    assert deferred == {"count", "color", "real", "files"}, BROKEN + f"deferred: {sorted(deferred)}"
     with typer.Context(command) as ctx:
         help_option = command.get_help_option(ctx)
     help_value = getattr(help_option, "get_runtime_param", type)()
@@ -99,6 +110,13 @@ RUNS = [
     (["go", "n", "--path", "a/b", "--text", "", "--flag", "--where", "w", "--label", "l"], {}),
     (["go", "n", "--path", "", "--no-flag"], {}),
     (["go", "n"], {"WHERE": "/tmp", "LABEL": ""}),
+    *[(["go", "n", "--count", text], {}) for text in ("3", " 4 ", "+5", "1_000", "3.0", "3.5", "x", "")],
+    (["go", "n", "--count", "-1"], {}),
+    (["go", "n"], {"COUNT": "7"}),
+    (["go", "n"], {"COUNT": "seven"}),
+    (["go", "n", "--ratio", "1.5", "--color", "red"], {}),
+    (["go", "n", "--ratio", "half"], {}),
+    (["go", "n", "--color", "blue"], {}),
     *[(["go", "n"], {"FLAG": word}) for word in ("y", "T", " YES ", "on", "1", "off", "N", "0", "", "maybe")],
     (["go", "--help"], {}),
     (["--help"], {}),
@@ -126,8 +144,9 @@ def test_lean_commands_never_import_pydantic(tmp_path: Path) -> None:
         from agentcli.cli.lean import LeanCommand, LeanGroup
         app = typer.Typer(cls=LeanGroup, add_completion=False)
         @app.command(cls=LeanCommand)
-        def go(name: str, path: Optional[Path] = None, where: Path = Path("."), flag: bool = False) -> None:
-            print(repr((name, path, where, flag)))
+        def go(name: str, path: Optional[Path] = None, where: Path = Path("."), flag: bool = False,
+               count: Optional[int] = None) -> None:
+            print(repr((name, path, where, flag, count)))
         @app.command(cls=LeanCommand)
         def other() -> None: ...
         for args in (["go", "n", "--path", {str(tmp_path)!r}, "--flag"], ["go", "n"], ["go", "--help"]):
@@ -138,7 +157,7 @@ def test_lean_commands_never_import_pydantic(tmp_path: Path) -> None:
         print("pydantic" in sys.modules)
     """)
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert run.stdout.splitlines()[0] == repr(("n", tmp_path, Path("."), True))
+    assert run.stdout.splitlines()[0] == repr(("n", tmp_path, Path("."), True, None))
     assert run.stdout.splitlines()[-1] == "False", \
         BROKEN + "pydantic is imported: typer no longer coerces through get_runtime_param"
 
@@ -147,3 +166,75 @@ def test_the_app_group_is_lean() -> None:
     from agentcli.cli.app import app
 
     assert isinstance(typer.main.get_command(app), LeanGroup)
+
+
+START_PROBE = """
+import sys
+from agentcli.cli.app import main
+try:
+    main(sys.argv[1:])
+except SystemExit as done:
+    print(f"exit {done.code}", file=sys.stderr)
+print(" ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+# What a scripted run that creates (or resumes) a session never needs, though each once cost
+# 10-60 ms of its start (issue 15): sqlite_utils (a new file comes from a schema snapshot; one
+# at the current schema needs no migration), rich (progress on a pipe is plain lines), regex
+# (only a search or a glob compiles one), pathspec (only an ignore file is parsed by it:
+# this workspace has none) and typer's pydantic coercion (only for a number option given).
+NOT_ON_THE_START_PATH = ("sqlite_utils", "rich", "regex", "pathspec", "typer._adapters")
+
+
+def test_a_scripted_start_imports_nothing_it_does_not_use(openai_server, tmp_path: Path, env) -> None:
+    from openai_answers import text_answer
+
+    openai_server.answer_with(lambda body: text_answer("done"))
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    for args in (["new", "go"], ["resume", "last", "again"]):
+        run = subprocess.run(
+            [sys.executable, "-c", START_PROBE, *args, "-p", "--base-url", openai_server.base_url,
+             "--approval", "full-auto"],
+            cwd=workspace, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        *output, code, modules = run.stderr.splitlines()
+        assert (code, run.stdout) == ("exit 0", "done\n"), "\n".join(output)
+        names = modules.split()
+        loaded = [unwanted for unwanted in NOT_ON_THE_START_PATH
+                  if any(name == unwanted or name.startswith(unwanted + ".") for name in names)]
+        assert loaded == [], f"agentcli {args[0]} -p imports {loaded}: keep them off the start path"
+
+
+@pytest.mark.parametrize("argv", [
+    ["new", "--help"], ["resume", "-h"], ["new", "--no-such-option"], ["new", "hi", "--max-turns", "x"],
+    ["resume", "a", "b", "c"], ["new", "--scouts"],
+])
+def test_the_agent_commands_parse_alone_as_in_the_whole_app(argv: list[str]) -> None:
+    """``new`` and ``resume`` are parsed by an app of those two alone (typer builds every
+    command of the app it runs): same help, same errors."""
+    from agentcli.cli.app import make_app
+
+    results = []
+    for app in (make_app(), make_app(agent_only=True)):
+        result = CliRunner().invoke(app, argv, prog_name="agentcli")
+        results.append((result.exit_code, result.output))
+    assert results[0] == results[1]
+    assert results[0][0] in (0, 2) and results[0][1]  # help, or a usage error: nothing ran
+
+
+def test_started_turns_a_held_collector_back_on_and_leaves_a_running_one_alone() -> None:
+    import gc
+
+    from agentcli.cli import startup
+
+    frozen = gc.get_freeze_count()
+    startup.started()  # nobody held it (tests, embedding): nothing happens
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    startup.hold_collector()
+    try:
+        assert not gc.isenabled()
+        startup.started()
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.enable()
+        gc.unfreeze()

@@ -9,17 +9,19 @@ import signal
 import sqlite3
 import stat
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from session_factory import make_session, run_main, writer_process
 
 from agentcli.errors import SessionBusyError, SessionFileError
+from agentcli.session import schema_snapshot
 from agentcli.session.directory import SessionDirectory
 from agentcli.session.records import PlanItem
 from agentcli.session.schema import APPLICATION_ID, SCHEMA
 from agentcli.session.session import Session
-from agentcli.store.durable import DurableFile, Schema, lock_path
+from agentcli.store.durable import MIGRATIONS_TABLE, DurableFile, Schema, lock_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -201,6 +203,64 @@ def test_migrates_a_file_of_an_older_version(tmp_path: Path) -> None:
     assert pragma(path, "user_version") == 1
     DurableFile.open(path, SCHEMA, writer=True).close()
     assert pragma(path, "user_version") == SCHEMA.version
+
+
+STALE = ("agentcli/session/schema_snapshot.py is not the schema the migrations build: regenerate it "
+         "with python -m agentcli.session.schema_snapshot")
+
+
+def _migrated(path: Path) -> Path:
+    """A blank file brought to the current schema the long way: every migration, by sqlite_utils."""
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    SCHEMA.apply(conn)
+    conn.close()
+    return path
+
+
+def _schema_of(path: Path) -> dict[str, object]:
+    """All of a file's schema: sqlite_master (where its pages lie aside), the pragmas that
+    mark it, and the migration records (their times aside)."""
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            "sqlite_master": conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid").fetchall(),
+            **{name: conn.execute(f"PRAGMA {name}").fetchone()[0]
+               for name in ("user_version", "application_id", "page_size", "auto_vacuum", "encoding")},
+            "migrations": conn.execute(
+                f"SELECT id, migration_set, name FROM {MIGRATIONS_TABLE} ORDER BY id").fetchall(),
+        }
+    finally:
+        conn.close()
+
+
+def test_the_schema_snapshot_is_generated_from_the_current_migrations() -> None:
+    assert schema_snapshot.VERSION == SCHEMA.version, STALE  # else new files are migrated: slow
+    assert Path(schema_snapshot.__file__).read_text() == schema_snapshot.render(), STALE
+
+
+def test_a_new_file_has_exactly_the_schema_the_migrations_build(tmp_path: Path) -> None:
+    """New files come from the snapshot, in one step: the two ways must never drift."""
+    created = tmp_path / "created.sqlite"
+    DurableFile.create(created, SCHEMA).close()
+    migrated = _migrated(tmp_path / "migrated.sqlite")
+    assert _schema_of(created) == _schema_of(migrated), STALE
+    conn = sqlite3.connect(created)
+    times = [datetime.fromisoformat(t) for t, in conn.execute(f"SELECT applied_at FROM {MIGRATIONS_TABLE}")]
+    assert all(t.tzinfo is not None for t in times)  # written as sqlite_utils writes it
+    SCHEMA.apply(conn)  # sqlite_utils finds nothing pending
+    conn.close()
+    assert _schema_of(created) == _schema_of(migrated)
+
+
+def test_a_snapshot_of_an_older_version_is_not_used(tmp_path: Path) -> None:
+    stale = Schema("agentcli", application_id=APPLICATION_ID, label="agentcli session")
+    stale.snapshot(0, ["CREATE TABLE wrong (x)"])
+    path = tmp_path / "old.sqlite"
+    DurableFile.create(path, stale).close()
+    assert [row[1] for row in _schema_of(path)["sqlite_master"] if row[0] == "table"] == [  # type: ignore[index]
+        MIGRATIONS_TABLE, "blobs"]
 
 
 @pytest.mark.parametrize("fixture", sorted(FIXTURES.glob("session-v*.sqlite")), ids=lambda p: p.stem)

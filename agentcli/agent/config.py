@@ -30,11 +30,6 @@ from agentcli.agent.model.endpoint import endpoint_host, public_url
 from agentcli.agent.tools.registry import DEFAULT_LIMITS
 from agentcli.errors import UsageError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_CONTEXT_WINDOW = 128_000
 MODEL_WINDOWS = {
@@ -111,6 +106,10 @@ def user_config_path() -> Path:
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
+    if sys.version_info >= (3, 11):  # imported here: a run without config files needs no parser
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         return tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as err:

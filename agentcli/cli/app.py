@@ -20,20 +20,8 @@ class AppGroup(LeanGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(
-    name="agentcli",
-    cls=AppGroup,
-    help="A coding agent whose every session is a durable SQLite file: resume, rollback, audit. "
-         "Run agentcli alone in a terminal to start a session.",
-    no_args_is_help=True,
-    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
-    pretty_exceptions_show_locals=False,  # locals may hold the API key
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
 GROUP_OPTIONS = ("-V", "--version", "-h", "--help", "--install-completion", "--show-completion")
+AGENT_COMMANDS = ("new", "resume")
 
 
 def _version(value: bool) -> None:
@@ -44,7 +32,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
@@ -54,19 +41,36 @@ def _main(
     Run it alone in a terminal to start a session."""
 
 
-def _register() -> None:
-    from agentcli.cli.commands import compact, doctor, inspect, move, rollback, run, trust
+def make_app(*, agent_only: bool = False) -> typer.Typer:
+    """The ``agentcli`` app: every command, or (``agent_only``) only ``new`` and ``resume``.
 
-    run.register(app)
-    compact.register(app)
-    rollback.register(app)
-    inspect.register(app)
-    trust.register(app)
-    move.register(app)
-    doctor.register(app)
+    Typer builds the parameters of every command of an app each time it runs one (~13 ms
+    for all of ours); a command that starts an agent is parsed by an app of those two alone.
+    """
+    made = typer.Typer(
+        name="agentcli",
+        cls=AppGroup,
+        help="A coding agent whose every session is a durable SQLite file: resume, rollback, audit. "
+             "Run agentcli alone in a terminal to start a session.",
+        no_args_is_help=True,
+        add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
+        pretty_exceptions_show_locals=False,  # locals may hold the API key
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    made.callback()(_main)
+    from agentcli.cli.commands import run
+
+    run.register(made)
+    if not agent_only:
+        from agentcli.cli.commands import compact, doctor, inspect, move, rollback, trust
+
+        for module in (compact, rollback, inspect, trust, move, doctor):
+            module.register(made)
+    return made
 
 
-_register()
+app = make_app()
 
 
 def _error(message: str) -> None:
@@ -87,9 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn every failure into one line on stderr and the spec's exit code.
 
     Called with ``argv`` None it is the real process: a command that will talk to a model
-    starts importing the ``openai`` SDK on a thread at once (most of the start-up time),
-    and the process leaves with ``os._exit`` once its output is flushed: every step is
-    already committed, and the interpreter's teardown would only cost time.
+    starts importing the ``openai`` SDK on a thread at once (most of the start-up time) and
+    holds the garbage collector off until the agent is built (``cli/startup.py``); the
+    process leaves with ``os._exit`` once its output is flushed: every step is already
+    committed, and the interpreter's teardown would only cost time.
     """
     args = sys.argv[1:] if argv is None else argv
     process = argv is None
@@ -97,8 +102,11 @@ def main(argv: list[str] | None = None) -> None:
         args = ["new"]  # `agentcli` alone starts a session, as its peers do
     elif args and args[0].startswith("-") and args[0] not in GROUP_OPTIONS:
         args = ["new", *args]  # `agentcli --model X` too
-    if process and args and args[0] in ("new", "resume"):
-        _warm_up("openai")
+    if process and args and args[0] in AGENT_COMMANDS:
+        from agentcli.cli.startup import hold_collector, warm_up
+
+        warm_up("openai")
+        hold_collector()  # until the agent is built (session_run calls startup.started)
     code = _run(args)
     if process:
         _leave(code)
@@ -110,7 +118,8 @@ def _run(args: list[str]) -> int:
 
     debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="agentcli", standalone_mode=False)
+        parser = make_app(agent_only=True) if args and args[0] in AGENT_COMMANDS else app
+        result = parser(args=args, prog_name="agentcli", standalone_mode=False)
     except click.NoArgsIsHelpError as err:
         if err.ctx is not None:
             print(err.ctx.get_help())
@@ -136,15 +145,6 @@ def _run(args: list[str]) -> int:
         _error(f"internal error: {err.__class__.__name__}: {err} (run again with --debug for details)")
         return 1
     return result if isinstance(result, int) else 0
-
-
-def _warm_up(module: str) -> None:
-    """Import ``module`` on a daemon thread; whoever imports it later waits for this one."""
-    import importlib
-    import threading
-
-    threading.Thread(target=importlib.import_module, args=(module,), name="agentcli-warm-up",
-                     daemon=True).start()
 
 
 def _leave(code: int) -> None:

@@ -5,14 +5,16 @@ pydantic ``TypeAdapter``; importing pydantic for that costs about 70 ms, a third
 the 250 ms ``agentcli list`` may take to start. Our ``str`` and ``Path`` parameters
 need no validation beyond what the parser already did, so :class:`LeanCommand` hands
 them over as ``str`` or ``Path`` directly. Any other parameter (an enum, a number, a
-path with ``exists=True``...) keeps typer's own coercion.
+path with ``exists=True``...) keeps typer's own coercion, built only once it has a value
+(:class:`TyperValue`): an absent option is ``None`` either way.
 
 This leans on typer internals, pinned in ``pyproject.toml`` and checked against the
 installed typer by ``tests/test_lean.py``:
 
 - ``_TyperParameter.process_value`` coerces each value that is not already a ``bool``
   through ``self.get_runtime_param().coerce(value, param=..., ctx=...)``; we give each
-  plain parameter its own ``get_runtime_param``;
+  parameter its own ``get_runtime_param``; a single-valued parameter's runtime param
+  turns ``None`` into ``None`` without using its adapter;
 - a parameter's ``type_descriptor`` has ``annotation``, ``file_annotation`` and
   ``parameter_info``, the latter with the attributes named in :data:`CONSTRAINTS`;
 - ``get_help_option(ctx)`` of a command or group returns its ``--help`` parameter.
@@ -23,6 +25,7 @@ When a parameter lacks that shape it is simply left to typer: slower, never wron
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +43,17 @@ _DEFAULTS = {"file_okay": True, "dir_okay": True}
 
 
 class PlainValue:
-    """Typer's per-parameter coercion step, for a ``str``, ``Path`` or flag that needs none."""
+    """Typer's per-parameter coercion step, for a ``str``, ``Path`` or flag that needs none.
+
+    Installed as the parameter's ``get_runtime_param``: calling it gives itself.
+    """
 
     def __init__(self, kind: type[Any], readable: bool = False):
         self.kind = kind
         self.readable = readable
+
+    def __call__(self) -> PlainValue:
+        return self
 
     def coerce(self, value: Any, *, param: Any = None, ctx: Any = None) -> Any:
         """``None`` stays ``None``; anything else becomes ``kind(value)``, as typer would.
@@ -63,6 +72,30 @@ class PlainValue:
         if self.kind is Path and self.readable and os.path.exists(value) and not os.access(value, os.R_OK):
             _bad(f"Path {os.fspath(value)!r} is not readable.", param, ctx)
         return self.kind(value)
+
+
+class TyperValue:
+    """Typer's own coercion of a parameter that is not plain (a number, an enum...), built
+    the first time the parameter has a value: building it imports pydantic, and an absent
+    option is ``None`` either way (``agentcli new`` has seven numbers, nearly always absent).
+
+    Installed as the parameter's ``get_runtime_param``: calling it gives itself.
+    """
+
+    def __init__(self, build: Callable[[], Any]):
+        self._build = build
+        self._built: Any = None
+
+    def __call__(self) -> TyperValue:
+        return self
+
+    def coerce(self, value: Any, *, param: Any = None, ctx: Any = None) -> Any:
+        """``None`` stays ``None``; anything else goes through typer's coercion."""
+        if value is None:
+            return None
+        if self._built is None:
+            self._built = self._build()
+        return self._built.coerce(value, param=param, ctx=ctx)
 
 
 def _bad(message: str, param: Any, ctx: Any) -> None:
@@ -90,18 +123,26 @@ def _plain_value(param: Any) -> PlainValue | None:
 
 
 def make_lean(param: Any) -> bool:
-    """Give a plain ``str``/``Path``/``bool`` parameter our coercion; leave others alone.
+    """Give a plain ``str``/``Path``/``bool`` parameter our coercion, and any other
+    single-valued one typer's, built once it has a value (:class:`TyperValue`).
 
     Returns:
-        Whether the parameter is now lean.
+        Whether the parameter is now lean (plain).
     """
-    plain = _plain_value(param)
-    if plain is None or not callable(getattr(param, "get_runtime_param", None)):
+    getter = getattr(param, "get_runtime_param", None)
+    if isinstance(getter, (PlainValue, TyperValue)):  # made lean before
+        return isinstance(getter, PlainValue)
+    if not callable(getter):
         return False
     # typer builds this lazily per parameter; providing it up front means the
     # pydantic adapter is never built, so pydantic is never imported.
-    param.get_runtime_param = lambda: plain
-    return True
+    plain = _plain_value(param)
+    if plain is not None:
+        param.get_runtime_param = plain
+        return True
+    if getattr(param, "multiple", True) is False and getattr(param, "nargs", None) == 1:
+        param.get_runtime_param = TyperValue(getter)
+    return False
 
 
 class _Lean:

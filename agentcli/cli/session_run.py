@@ -111,15 +111,18 @@ def _drive(ctx: CliContext, session: Session, settings: Settings, options: RunOp
     from agentcli.agent.cancel import CancelToken
     from agentcli.agent.secrets import redacting
     from agentcli.cli.driver import run_secrets
+    from agentcli.cli.startup import started
     from agentcli.cli.worker import AgentWorker, signals_cancel
 
     if options.interactive:
+        started()
         return _drive_terminal(ctx, session, settings, options, resumed=resumed), True
     session.redact_secrets(run_secrets(settings))
     emit = redacting(make_sink(options, settings), session.redactor)
     worker = AgentWorker(None)
     agent: Orchestrator = build_orchestrator(session, ctx.workspace_root, ctx.sessions.path, settings,
                                              emit, None)
+    started()  # the garbage collector runs again from here
     announce(session, settings, options, emit, resumed)
     current = [CancelToken()]
     with signals_cancel(lambda: current[0]):

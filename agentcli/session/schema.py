@@ -1,7 +1,9 @@
 """The session file's schema, as numbered migrations. Documented in sessions/README.md.
 
-Never edit a migration that has shipped: add the next one. ``SCHEMA.version`` is the
-number of migrations and is what ``PRAGMA user_version`` holds after opening.
+Never edit a migration that has shipped: add the next one, then regenerate the snapshot
+new files are created from (``python -m agentcli.session.schema_snapshot``).
+``SCHEMA.version`` is the number of migrations and is what ``PRAGMA user_version`` holds
+after opening.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agentcli.session import schema_snapshot
 from agentcli.store.durable import Schema
 
 APPLICATION_ID = 0x41474E54  # "AGNT": marks a SQLite file as an agentcli session
 
 SCHEMA = Schema("agentcli", application_id=APPLICATION_ID, label="agentcli session")
+SCHEMA.snapshot(schema_snapshot.VERSION, schema_snapshot.STATEMENTS)
 
 _SESSION_TABLES = """
 CREATE TABLE meta (

@@ -15,14 +15,16 @@ import os
 import stat
 import time
 from pathlib import Path
-
-import regex
+from typing import TYPE_CHECKING
 
 from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.errors import ToolError
 from agentcli.agent.tools.registry import DEFAULT_LIMITS, ToolLimits
 from agentcli.agent.workspace.jail import Workspace
 from agentcli.agent.workspace.walk import compile_glob, walk_files
+
+if TYPE_CHECKING:
+    import regex
 
 _SNIFF_BYTES = 8192
 
@@ -176,6 +178,8 @@ def _search_line(compiled: regex.Pattern[str], line: str, deadline: float,
 def compile_regex(pattern: str) -> regex.Pattern[str]:
     """Compile a regular expression of Python's ``re`` syntax (``regex`` in its ``re``-compatible
     VERSION0, which can stop a match after a timeout); ``ToolError`` names any problem."""
+    import regex  # ~10 ms to import: only when a search runs, not at every start
+
     try:
         return regex.compile(pattern, regex.VERSION0)
     except (regex.error, ValueError, OverflowError, RecursionError) as exc:

@@ -20,9 +20,10 @@ import re
 import stat
 import time
 from collections.abc import Callable, Collection
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 GIT_DIR = ".git"
 MAX_IGNORE_BYTES = 1 << 20  # a larger ignore file is skipped, not read
@@ -32,7 +33,7 @@ _ALWAYS: _Check = re.compile("").match  # a rule whose patterns we cannot pre-ch
 # "[abc]", "[a-z0-9]", "[!._]": letters, digits, "." and "_", single ranges; "^" negates as "!" does
 _PLAIN_CLASS = re.compile(r"\[([!^]?)((?:[A-Za-z0-9_.](?:-[A-Za-z0-9_.])?)+)\]")
 # (prefix of the folder holding the .gitignore, its spec, quick checks by name and by path)
-_Rule = tuple[str, pathspec.GitIgnoreSpec, _Check | None, _Check | None]
+_Rule = tuple[str, "pathspec.GitIgnoreSpec", _Check | None, _Check | None]
 _RULE_CACHE: dict[tuple[str, str, int, int, int, int], _Rule | None] = {}
 
 
@@ -183,6 +184,8 @@ def _load_rule(path: str, prefix: str) -> _Rule | None:
     text = _read_ignore_file(path)
     if text is None:
         return None
+    import pathspec  # ~20 ms to import: only once there is an ignore file to parse
+
     lines = text.splitlines()
     kept = lines
     try:
@@ -324,6 +327,8 @@ def _segment_regex(segment: str) -> str | None:
 
 
 def _valid(line: str) -> bool:
+    import pathspec  # imported already by _load_rule, the one caller
+
     try:
         pathspec.GitIgnoreSpec.from_lines([line])
     except (ValueError, re.error):

@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterator
 from itertools import islice, pairwise
 from pathlib import Path
 
-import regex
-
 from agentcli.agent.errors import ToolError
 from agentcli.agent.workspace.gitignore import GitIgnore, list_folder, path_ignored
 from agentcli.agent.workspace.jail import Workspace
@@ -123,6 +121,8 @@ def _compile_name(glob: str, pattern: str) -> Callable[[str], bool]:
     The text between two stars is found at its first place, atomically: no backtracking
     into it, which is safe for fixed-length pieces and keeps matching linear.
     """
+    import regex  # ~10 ms to import: only when a glob is used, not at every start
+
     pieces = _pieces(glob)
     if len(pieces) == 1:
         source = pieces[0] + r"\Z"
@@ -137,6 +137,8 @@ def _compile_name(glob: str, pattern: str) -> Callable[[str], bool]:
 
 def _pieces(glob: str) -> list[str]:
     """The regexes of the fixed-length pieces between the star runs of one name's glob."""
+    import regex  # imported already by _compile_name, the one caller
+
     pieces: list[list[str]] = [[]]
     i = 0
     while i < len(glob):

@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from agentcli.cli.lean import LeanCommand
 from agentcli.cli.options import DebugOpt, JsonOpt, SessionsDirOpt, WorkspaceOpt, make_context
 
 MaybeSessionArg = Annotated[
@@ -96,7 +97,7 @@ def _flags(model: str | None, base_url: str | None, approval: str | None, max_tu
 def register(app: typer.Typer) -> None:
     """Add the commands that drive the agent to ``app``."""
 
-    @app.command()
+    @app.command(cls=LeanCommand)
     def new(
         prompt: PromptArg = None,
         print_mode: PrintOpt = False,
@@ -128,7 +129,7 @@ def register(app: typer.Typer) -> None:
                                     max_tokens, local))
         return start_session(make_context(workspace, sessions_dir), options)
 
-    @app.command()
+    @app.command(cls=LeanCommand)
     def resume(
         session: MaybeSessionArg = None,
         prompt: PromptArg = None,

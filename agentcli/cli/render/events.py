@@ -1,12 +1,14 @@
 """Draw agent events for a person: plain lines on a rich console, markup off.
 
 Model and tool text is printed as-is (``markup=False``): rich would otherwise eat
-``[bold]`` in a file's content.
+``[bold]`` in a file's content. A scripted run's progress on a stream that is no
+terminal needs no rich at all (:class:`PlainConsole`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import IO, TYPE_CHECKING, Any
 
@@ -15,7 +17,40 @@ from agentcli.agent.events import Event
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from agentcli.cli.render.scouts import ScoutBoard
+
 _MARKS = {"done": "✓", "failed": "✗", "denied": "⊘", "interrupted": "…"}
+
+
+class PlainConsole:
+    """The part of ``rich.console.Console`` an :class:`EventPrinter` uses, for a stream that
+    is no terminal: rich prints a printable line (:func:`printable`) there as it is, without
+    styles, and importing rich costs ~50 ms of a scripted run's start.
+
+    Example:
+        >>> PlainConsole(sys.stderr).print("checkpoint 1", style="dim")
+    """
+
+    is_terminal = False
+
+    def __init__(self, file: IO[str]):
+        self.file = file
+
+    def print(self, *objects: Any, style: str | None = None, end: str = "\n") -> None:
+        """Write ``objects`` as text (a rich ``Text`` as its plain text), then ``end``."""
+        self.file.write(" ".join(str(item) for item in objects) + end)
+        self.file.flush()  # as rich does: progress shows as it happens
+
+
+def plain_stream(file: IO[str]) -> bool:
+    """Whether rich would print plain text to ``file``: no terminal, and no colour forced
+    by the environment (``FORCE_COLOR``, ``TTY_COMPATIBLE=1``, as rich reads them)."""
+    if os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+        return False
+    try:
+        return not file.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed: rich says "no terminal" too
+        return True
 
 
 class EventPrinter:
@@ -27,17 +62,22 @@ class EventPrinter:
     """
 
     def __init__(self, file: IO[str] | None, *, stream_text: bool, color: bool | None = None,
-                 live: bool | None = None, console: Console | None = None):
-        from rich.console import Console
-
-        from agentcli.cli.render.scouts import ScoutBoard
-
-        self.console = console or Console(file=file, markup=False, highlight=False, emoji=False,
-                                          force_terminal=color, soft_wrap=True)
+                 live: bool | None = None, console: Console | PlainConsole | None = None):
+        self.console = console or _console(file, stream_text=stream_text, color=color)
         self.stream_text = stream_text
         self._mid_line = False
-        # Scouts: a table redrawn in place on a terminal, else a line per start and finish.
-        self.scouts = ScoutBoard(self.console, live=self.console.is_terminal if live is None else live)
+        self._live = self.console.is_terminal if live is None else live
+        self._scouts: ScoutBoard | None = None
+
+    @property
+    def scouts(self) -> ScoutBoard:
+        """The scouts: a table redrawn in place on a terminal, else a line per start and finish
+        (made at the first scout event: it needs rich's table and live display)."""
+        if self._scouts is None:
+            from agentcli.cli.render.scouts import ScoutBoard
+
+            self._scouts = ScoutBoard(self.console, live=self._live)  # type: ignore[arg-type]
+        return self._scouts
 
     def __call__(self, event: Event) -> None:
         if event.type.startswith(("scout.", "scouts.")):
@@ -54,7 +94,7 @@ class EventPrinter:
         if self._mid_line:
             self.console.print()
             self._mid_line = False
-        self.console.print(_printable(text), style=style)
+        self.console.print(printable(text), style=style)
 
     def _on_session_started(self, data: dict[str, Any]) -> None:
         verb = "resuming" if data.get("resumed") else "session"
@@ -117,11 +157,23 @@ class EventPrinter:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _printable(line: str) -> str:
+def printable(line: str) -> str:
     """A progress line that cannot drive the terminal: file contents and tool output may
-    hold escape sequences (colours, cursor moves, a retitled window); ESC shows as ␛."""
+    hold escape sequences (colours, cursor moves, a retitled window); ESC shows as ␛, a
+    tab as a space."""
     return _CONTROL.sub(lambda m: "\u241b" if m.group() == "\x1b" else " " if m.group() == "\t" else "?",
                         line)
+
+
+def _console(file: IO[str] | None, *, stream_text: bool, color: bool | None) -> Console | PlainConsole:
+    """Plain lines to a stream that is no terminal (streamed model text aside: rich expands
+    its tabs and strips its controls), else a rich console, markup off."""
+    if file is not None and not stream_text and color is None and plain_stream(file):
+        return PlainConsole(file)
+    from rich.console import Console
+
+    return Console(file=file, markup=False, highlight=False, emoji=False, force_terminal=color,
+                   soft_wrap=True)
 
 
 def _brief(arguments: str, limit: int = 120) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from agentcli.agent.events import Event, EventSink
+from agentcli.cli.render.events import printable
 from agentcli.session.records import ORCHESTRATOR
 
 
@@ -81,7 +82,7 @@ class Progress:
 
     def _say(self, text: str, style: str = "yellow") -> None:
         if self.console is not None:
-            self.console.print(text, style=style)
+            self.console.print(printable(text), style=style)  # a plan's titles are the model's
         else:
             self.file.write(text + "\n")
             self.file.flush()
