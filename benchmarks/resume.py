@@ -8,7 +8,8 @@ Run from the repository root (with agentcli installed)::
 Each run starts ``agentcli resume ID "go on" -p`` as a subprocess against the local
 scripted server (``tests/openai_server.py``) and measures from the spawn to the
 moment the server receives the request. The target (issue 4): 10,000 messages within
-2x of 10.
+2x of 10. A session that long has been compacted as it grew (issue 13), so the built
+one carries a compaction summarising all but its last 40 turns, as a real one would.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from openai_server import ScriptedOpenAIServer  # noqa: E402
 
 from agentcli.session.directory import SessionDirectory  # noqa: E402
 
+KEPT_TURNS = 40  # turns after the latest compaction: ~80 KB, well inside a 128k window
 BODY = ("Here is what I found in the module and what I propose to change. " * 15)[:1000]
 
 
@@ -39,12 +41,19 @@ def build(workspace: Path, messages: int) -> str:
     session = folder.create(workspace_root=workspace, title=f"{messages} messages", model="bench")
     with session.transaction():
         session.transcript.append("system", "You are agentcli.", agent="orchestrator")
+        users = []
         for index in range((messages - 1) // 2):
             prompt = session.prompts.add(f"prompt {index}")
             session.prompts.finish(prompt.id, "done")
-            session.transcript.append("user", f"{index}: {BODY}", prompt_id=prompt.id, agent="orchestrator")
+            users.append(session.transcript.append("user", f"{index}: {BODY}", prompt_id=prompt.id,
+                                                   agent="orchestrator"))
             session.transcript.append("assistant", f"{index}: {BODY}", prompt_id=prompt.id,
                                       agent="orchestrator")
+        if len(users) > KEPT_TURNS:  # as a session that grew this long has: older turns summarised
+            last = users[-KEPT_TURNS].id - 1
+            session.compactions.begin("orchestrator", prompt_id=None, reason="auto", first=users[0].id,
+                                      last=last, at=last, pinned=None, previous=None, tokens=None,
+                                      status="done", summary="The user asked for small changes; all done.")
     session.close()
     return session.id
 
