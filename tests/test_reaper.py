@@ -11,20 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from agentcli.agent.tools import reaper
 from agentcli.agent.tools.shell import run_command
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 def read_pids(pidfile: Path, count: int, seconds: float = 5.0) -> list[int]:

@@ -13,34 +13,19 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from agentcli.agent.cancel import Cancelled, CancelToken
 from agentcli.agent.tools.shell import OutputCapture, run_command
 
 
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie waiting to be reaped counts as gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _gone_within(pid: int, seconds: float) -> bool:
     until = time.monotonic() + seconds
     while time.monotonic() < until:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         time.sleep(0.02)
-    return not _alive(pid)
+    return not alive(pid)
 
 
 def _read_pid(pidfile: Path, seconds: float = 5.0) -> int:
@@ -195,7 +180,7 @@ def test_command_dies_when_agentcli_is_sigkilled(tmp_path: Path) -> None:
     owner = subprocess.Popen([sys.executable, "-c", script])
     try:
         sleeper = _read_pid(pidfile)
-        assert _alive(sleeper)
+        assert alive(sleeper)
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=5)
         assert _gone_within(sleeper, 2), "the command outlived the killed agentcli"

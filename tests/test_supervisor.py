@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from agentcli.agent.tools import supervisor_client
 from agentcli.agent.tools.shell import run_command
@@ -21,15 +22,6 @@ from agentcli.agent.tools.supervisor_client import Channel, Request, launch
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
 PARENT_OF = "cut -d' ' -f4 /proc/{}/stat"  # a process's parent pid, in a command
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 def gone_within(pid: int, seconds: float) -> bool:

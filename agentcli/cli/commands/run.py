@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from agentcli.cli.lean import LeanCommand
 from agentcli.cli.options import DebugOpt, JsonOpt, SessionsDirOpt, WorkspaceOpt, make_context
+
+if TYPE_CHECKING:
+    from agentcli.cli.driver import RunOptions
 
 MaybeSessionArg = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at run time
@@ -83,85 +88,62 @@ LocalOpt = Annotated[
 ]
 
 
-def _flags(model: str | None, base_url: str | None, approval: str | None, max_turns: int | None,
-           context_window: int | None, scouts: int | None = None, scout_depth: int | None = None,
-           scout_model: str | None = None, scout_steps: int | None = None,
-           no_compact: bool | None = None, max_cost: float | None = None,
-           max_tokens: int | None = None, local: bool = False) -> dict[str, object]:
-    return {"model": model, "base_url": base_url, "approval": approval, "max_turns": max_turns,
-            "context_window": context_window, "scouts": scouts, "scout_depth": scout_depth,
-            "scout_model": scout_model, "scout_steps": scout_steps, "no_compact": no_compact,
-            "max_cost": max_cost, "max_tokens": max_tokens, "local": local or None}
+# The options new and resume share, in the order --help lists them: (name, type, default).
+_RUN_OPTIONS: tuple[tuple[str, object, object], ...] = (
+    ("print_mode", PrintOpt, False), ("json", JsonOpt, False), ("model", ModelOpt, None),
+    ("base_url", BaseUrlOpt, None), ("approval", ApprovalOpt, None), ("max_turns", MaxTurnsOpt, None),
+    ("context_window", ContextOpt, None), ("scouts", ScoutsOpt, None), ("scout_depth", ScoutDepthOpt, None),
+    ("scout_model", ScoutModelOpt, None), ("scout_steps", ScoutStepsOpt, None),
+    ("no_compact", NoCompactOpt, None), ("max_cost", MaxCostOpt, None), ("max_tokens", MaxTokensOpt, None),
+    ("local", LocalOpt, False), ("workspace", WorkspaceOpt, None), ("sessions_dir", SessionsDirOpt, None),
+    ("debug", DebugOpt, False),
+)
+_FLAGS = ("model", "base_url", "approval", "max_turns", "context_window", "scouts", "scout_depth",
+          "scout_model", "scout_steps", "no_compact", "max_cost", "max_tokens")
+
+
+def _run_command(*leading: tuple[str, object, object]) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """Declare a command taking ``leading`` parameters and then the shared run options.
+
+    typer reads a command's parameters from its signature, so the two commands get one
+    list instead of two copies: the function takes them as keyword arguments.
+    """
+    def declare(func: Callable[..., int]) -> Callable[..., int]:
+        keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        func.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(name, keyword, default=default, annotation=annotation)
+             for name, annotation, default in (*leading, *_RUN_OPTIONS)], return_annotation=int)
+        return func
+    return declare
+
+
+def _run_options(given: dict[str, Any]) -> RunOptions:
+    """The command line's prompt, output mode and settings flags (None: not given)."""
+    from agentcli.cli.driver import RunOptions
+
+    flags: dict[str, object] = {name: given[name] for name in _FLAGS}
+    flags["local"] = given["local"] or None
+    return RunOptions(given["prompt"], given["print_mode"], given["json"], flags)
 
 
 def register(app: typer.Typer) -> None:
     """Add the commands that drive the agent to ``app``."""
 
     @app.command(cls=LeanCommand)
-    def new(
-        prompt: PromptArg = None,
-        print_mode: PrintOpt = False,
-        json: JsonOpt = False,
-        model: ModelOpt = None,
-        base_url: BaseUrlOpt = None,
-        approval: ApprovalOpt = None,
-        max_turns: MaxTurnsOpt = None,
-        context_window: ContextOpt = None,
-        scouts: ScoutsOpt = None,
-        scout_depth: ScoutDepthOpt = None,
-        scout_model: ScoutModelOpt = None,
-        scout_steps: ScoutStepsOpt = None,
-        no_compact: NoCompactOpt = None,
-        max_cost: MaxCostOpt = None,
-        max_tokens: MaxTokensOpt = None,
-        local: LocalOpt = False,
-        workspace: WorkspaceOpt = None,
-        sessions_dir: SessionsDirOpt = None,
-        debug: DebugOpt = False,
-    ) -> int:
+    @_run_command(("prompt", PromptArg, None))
+    def new(**given: Any) -> int:
         """Start a session: run PROMPT, then (in a terminal) take more prompts."""
-        from agentcli.cli.driver import RunOptions
         from agentcli.cli.session_run import start_session
 
-        options = RunOptions(prompt, print_mode, json,
-                             _flags(model, base_url, approval, max_turns, context_window, scouts,
-                                    scout_depth, scout_model, scout_steps, no_compact, max_cost,
-                                    max_tokens, local))
-        return start_session(make_context(workspace, sessions_dir), options)
+        return start_session(make_context(given["workspace"], given["sessions_dir"]), _run_options(given))
 
     @app.command(cls=LeanCommand)
-    def resume(
-        session: MaybeSessionArg = None,
-        prompt: PromptArg = None,
-        print_mode: PrintOpt = False,
-        json: JsonOpt = False,
-        model: ModelOpt = None,
-        base_url: BaseUrlOpt = None,
-        approval: ApprovalOpt = None,
-        max_turns: MaxTurnsOpt = None,
-        context_window: ContextOpt = None,
-        scouts: ScoutsOpt = None,
-        scout_depth: ScoutDepthOpt = None,
-        scout_model: ScoutModelOpt = None,
-        scout_steps: ScoutStepsOpt = None,
-        no_compact: NoCompactOpt = None,
-        max_cost: MaxCostOpt = None,
-        max_tokens: MaxTokensOpt = None,
-        local: LocalOpt = False,
-        workspace: WorkspaceOpt = None,
-        sessions_dir: SessionsDirOpt = None,
-        debug: DebugOpt = False,
-    ) -> int:
+    @_run_command(("session", MaybeSessionArg, None), ("prompt", PromptArg, None))
+    def resume(**given: Any) -> int:
         """Continue a session: finish its interrupted turn, then take PROMPT (or, in a terminal, more).
 
         Without SESSION, in a terminal: choose one of this workspace's sessions from a list."""
-        from agentcli.cli.driver import RunOptions
         from agentcli.cli.session_run import resume_session
 
-        options = RunOptions(prompt, print_mode, json,
-                             _flags(model, base_url, approval, max_turns, context_window, scouts,
-                                    scout_depth, scout_model, scout_steps, no_compact, max_cost,
-                                    max_tokens, local))
-        return resume_session(make_context(workspace, sessions_dir), session, options,
-                              explicit_workspace=workspace is not None)
-
+        return resume_session(make_context(given["workspace"], given["sessions_dir"]), given["session"],
+                              _run_options(given), explicit_workspace=given["workspace"] is not None)
