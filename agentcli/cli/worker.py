@@ -84,10 +84,13 @@ class AgentWorker:
         thread.start()
         while not finished.is_set():
             try:
-                self._wake.clear()
-                if idle is not None and self._questions.empty() and not finished.is_set():
+                self._wake.clear()  # before looking: a question or the end after this sets it again
+                if finished.is_set():
+                    break
+                if idle is not None and self._questions.empty():
                     idle(self._wake)
-                self._serve_one()
+                if not self._serve_one() and not finished.is_set():
+                    self._wake.wait(_WAKE_SECONDS)
             except KeyboardInterrupt:
                 (on_interrupt or (lambda: cancel.cancel("interrupted")))()
         thread.join()
@@ -96,19 +99,21 @@ class AgentWorker:
             raise outcome["error"]
         return outcome["value"]
 
-    def _serve_one(self) -> None:
+    def _serve_one(self) -> bool:
+        """Answer the oldest waiting question, if any (False: none was waiting)."""
         try:
-            request, answered = self._questions.get(timeout=_WAKE_SECONDS)
+            request, answered = self._questions.get_nowait()
         except queue.Empty:
-            return
+            return False
         if answered.done():
-            return
+            return True
         try:
             answer = self._answer(request) if self._answer else ApprovalAnswer("no")
         except (EOFError, KeyboardInterrupt):
             answered.set_result(ApprovalAnswer("no", "the question was not answered"))
             raise
         answered.set_result(answer)
+        return True
 
     def _refuse_leftovers(self) -> None:
         while True:
