@@ -51,7 +51,7 @@ def fan_out_ms(server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str
     if proc.returncode != 0:
         raise SystemExit(f"agentcli failed ({proc.returncode}):\n{proc.stderr}")
     session_id = proc.stderr.splitlines()[0].split()[-1]
-    conn = sqlite3.connect(workspace / "sessions" / f"{session_id}.sqlite")
+    conn = sqlite3.connect(workspace / ".agentcli" / "sessions" / f"{session_id}.sqlite")
     try:
         (duration,) = conn.execute("SELECT duration_ms FROM tool_calls WHERE name = 'scout'").fetchone()
         (done,) = conn.execute("SELECT count(*) FROM scouts WHERE status = 'done'").fetchone()
