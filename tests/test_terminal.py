@@ -386,3 +386,23 @@ def test_ctrl_d_reaching_the_line_as_it_closes_at_the_turns_end_leaves(workspace
         term.keys("\x14\x04")
         term.finish(timeout=10)
         assert term.result.status == "done" and "bye" in term.screen
+
+
+def test_the_spinner_line_fits_the_screen_with_wide_characters() -> None:
+    import io
+    import json as jsonlib
+
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    from agentcli.agent.events import Event
+    from agentcli.cli.terminal.view import TerminalView
+
+    view = TerminalView(Console(file=io.StringIO(), width=80))
+    command = "grep -rn '数据库连接失败时重试' src/ && echo 完成了所有的检查工作，没有发现任何问题"
+    view(Event("tool.started", {"agent": "orchestrator", "id": "c1", "name": "run_shell",
+                                "arguments": jsonlib.dumps({"command": command})}))
+    view(Event("tool.output", {"agent": "orchestrator", "id": "c1", "text": "日本語の出力行" * 12 + "\n"}))
+    lines = view.activity_lines()
+    assert len(lines) == 2 and "grep" in lines[0] and lines[1].startswith("  │ 日本語")
+    assert all(cell_len(line) <= 79 for line in lines), [cell_len(line) for line in lines]

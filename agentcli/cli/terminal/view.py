@@ -69,7 +69,7 @@ class TerminalView(EventPrinter):
         frame = SPINNER[int(elapsed * 10) % len(SPINNER)]
         width = self.console.width - 1
         clock = f" · {_seconds(elapsed)} · Ctrl-C stops"
-        lines = [f"{frame} {_fit(self.activity, width - 2 - len(clock))}{clock}"]
+        lines = [f"{frame} {_fit(self.activity, width - 2 - len(clock))}{clock}"]  # the clock is ASCII
         lines += [f"  │ {line}" for line in self.tail]
         if self._partial.strip():
             lines.append(f"  │ {self._partial}")
@@ -272,7 +272,12 @@ def tool_line(data: dict[str, Any], arguments: str = "", width: int = 80) -> Tex
 
 
 def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+    """``text`` in at most ``width`` terminal cells (a CJK character takes two), cut with "…"."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(width - 1, 0)).rstrip(" ") + "…"
 
 
 def _result_summary(data: dict[str, Any], failed: bool) -> str:
