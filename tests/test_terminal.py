@@ -406,3 +406,30 @@ def test_the_spinner_line_fits_the_screen_with_wide_characters() -> None:
     lines = view.activity_lines()
     assert len(lines) == 2 and "grep" in lines[0] and lines[1].startswith("  │ 日本語")
     assert all(cell_len(line) <= 79 for line in lines), [cell_len(line) for line in lines]
+
+
+@pytest.mark.parametrize(("keys", "chosen"), [("\r", 0), ("\x1b[B\r", 1), ("\x1b[B\x1b[B\x1b[B\r", 2),
+                                              ("\x1b[B\x1b[A\r", 0), ("3\r", 2)])
+def test_the_session_picker_takes_arrow_keys_or_a_number(tmp_path, keys, chosen) -> None:
+    import io
+    import time
+
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+    from rich.console import Console
+
+    from agentcli.cli.repl import TerminalIO
+    from agentcli.cli.terminal.picker import choice_reader, newest_first, pick_session
+    from agentcli.session.directory import SessionDirectory
+
+    folder = SessionDirectory(tmp_path / "sessions")
+    for title in ("oldest", "middle", "newest"):
+        folder.create(workspace_root=tmp_path, title=title).close()
+        time.sleep(0.01)  # distinct updated_at
+    entries = folder.entries(tmp_path)
+    with create_pipe_input() as pipe:
+        console = Console(file=io.StringIO(), width=80)
+        pipe.send_text(keys)
+        picked = pick_session(console, entries, choice_reader(TerminalIO(console, pipe, DummyOutput())))
+    assert picked.meta.title == ["newest", "middle", "oldest"][chosen]
+    assert [e.meta.title for e in newest_first(entries)] == ["newest", "middle", "oldest"]

@@ -98,11 +98,11 @@ def _picked(ctx: CliContext, options: RunOptions) -> Path:
     if not options.interactive:
         raise UsageError("no SESSION given: name one (an id, a prefix of 4+ characters, or 'last'); "
                          "agentcli list shows them")
-    from agentcli.cli.repl import line_reader, terminal_io
-    from agentcli.cli.terminal.picker import pick_session
+    from agentcli.cli.repl import terminal_io
+    from agentcli.cli.terminal.picker import choice_reader, pick_session
 
     io = terminal_io()
-    return pick_session(io.console, ctx.sessions.entries(ctx.workspace_root), line_reader(io)).path
+    return pick_session(io.console, ctx.sessions.entries(ctx.workspace_root), choice_reader(io)).path
 
 
 def _drive(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, *,

@@ -11,6 +11,7 @@ from agentcli.errors import SessionNotFoundError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from agentcli.cli.repl import TerminalIO
     from agentcli.session.directory import SessionEntry
 
 SHOWN = 20
@@ -22,8 +23,37 @@ def newest_first(entries: list[SessionEntry]) -> list[SessionEntry]:
     return sorted(readable, key=lambda e: (e.meta.updated_at, e.path.stem), reverse=True)  # type: ignore[union-attr]
 
 
-def pick_session(console: Console, entries: list[SessionEntry], read: Callable[[str], str]) -> SessionEntry:
+def choice_reader(io: TerminalIO) -> Callable[[str, int], str]:
+    """A one-line reader for a choice among ``count`` numbered rows: Up and Down step the
+    number on the line (an empty line stands for 1), typing works as usual."""
+    from prompt_toolkit.key_binding import KeyBindings
+
+    count = [1]
+    keys = KeyBindings()
+
+    def step(event, by: int) -> None:  # noqa: ANN001 - prompt_toolkit's KeyPressEvent
+        buffer = event.current_buffer
+        text = buffer.text.strip()
+        current = int(text) if text.isdigit() else 1
+        buffer.text = str(min(max(current + by, 1), count[0]))
+        buffer.cursor_position = len(buffer.text)
+
+    keys.add("up")(lambda event: step(event, -1))
+    keys.add("down")(lambda event: step(event, +1))
+    asker = io.session(key_bindings=keys)
+
+    def read(message: str, choices: int) -> str:
+        count[0] = choices
+        return asker.prompt(message)
+
+    return read
+
+
+def pick_session(console: Console, entries: list[SessionEntry],
+                 read: Callable[[str, int], str]) -> SessionEntry:
     """Show the sessions numbered, newest first; return the one chosen (Enter: the newest).
+
+    ``read(message, choices)`` reads the answer (:func:`choice_reader` in a terminal).
 
     Raises:
         SessionNotFoundError: the workspace has no session.
@@ -51,7 +81,8 @@ def pick_session(console: Console, entries: list[SessionEntry], read: Callable[[
     console.print(table)
     while True:
         try:
-            answer = read(f"resume which? [1-{len(sessions)}, Enter: 1, q: quit] › ").strip().lower()
+            answer = read(f"resume which? [1-{len(sessions)} or ↑/↓, Enter: 1, q: quit] › ",
+                          len(sessions)).strip().lower()
         except (EOFError, KeyboardInterrupt):
             answer = "q"
         if answer in ("q", "quit"):
