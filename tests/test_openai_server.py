@@ -131,6 +131,9 @@ def test_requests_are_recorded(openai_server: ScriptedOpenAIServer) -> None:
     assert request.path == "/v1/chat/completions"
     assert request.headers["authorization"] == "Bearer test"
     assert request.body == {"model": "gpt-test", "messages": USER, "temperature": 0}
+    deadline = time.monotonic() + 5  # the client may read the answer before the server stamps it
+    while request.answered_at is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     assert before <= request.arrived_at <= request.received_at <= (request.answered_at or 0) <= time.time()
 
 

@@ -101,6 +101,7 @@ def test_a_command_may_kill_the_supervisor_and_still_finish(tmp_path: Path) -> N
 
 def test_a_running_command_outlives_the_supervisor_being_replaced(tmp_path: Path) -> None:
     first = current_supervisor(tmp_path)
+    zombies_before = our_zombies()
     results = []
     slow = threading.Thread(target=lambda: results.append(run_command("sleep 0.8; echo slow", tmp_path,
                                                                       timeout=30)))
@@ -111,6 +112,22 @@ def test_a_running_command_outlives_the_supervisor_being_replaced(tmp_path: Path
     assert run_command("echo quick", tmp_path, timeout=10).output == "quick\n"
     slow.join(30)
     assert (results[0].output, results[0].exit_code) == ("slow\n", 0)
+    # its command supervisor came back to us when the supervisor died: a later command
+    # collects it once it has exited (it may still be exiting at the first)
+    for _ in range(50):
+        run_command("true", tmp_path, timeout=10)
+        if not our_zombies() - zombies_before:
+            break
+    assert not our_zombies() - zombies_before
+
+
+def our_zombies() -> set[int]:
+    """This process's children that have exited and wait to be collected."""
+    children: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        with contextlib.suppress(OSError):
+            children.update(int(p) for p in (task / "children").read_text().split())
+    return {pid for pid in children if not alive(pid)}
 
 
 def test_a_stuck_supervisor_is_replaced(tmp_path: Path) -> None:

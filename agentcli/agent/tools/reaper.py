@@ -77,6 +77,27 @@ def _forget_in_child() -> None:
     global _lock, _subreaper
     _lock = threading.Lock()  # another thread of the parent may have held it
     _subreaper = None
+    _uncollected.clear()
+
+
+_uncollected: set[int] = set()  # our re-parented children still running when last looked at
+
+
+def collect(pids: Iterable[int] = ()) -> None:
+    """Collect ``pids`` (children re-parented to us: a command supervisor whose supervisor
+    died) once they have exited; one still running is looked at again on every later
+    call, so none stays a zombie for the rest of the session. A pid that is not our
+    child is left alone."""
+    with _lock:
+        pending = {*pids, *_uncollected}
+        _uncollected.clear()
+        for candidate in pending:
+            try:
+                done, _ = os.waitpid(candidate, os.WNOHANG)
+            except ChildProcessError:  # not our child, or already collected
+                continue
+            if done == 0:
+                _uncollected.add(candidate)
 
 
 def sweep(command_session: int | None, started: float | None = None,

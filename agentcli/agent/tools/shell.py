@@ -34,7 +34,7 @@ from pathlib import Path
 
 from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.tools import reaper
-from agentcli.agent.tools.supervisor_client import Channel, Request, launch, spared
+from agentcli.agent.tools.supervisor_client import Channel, Request, launch, orphaned, spared
 
 _POLL_SECONDS = 0.1
 _STRAY_WRITER_SECONDS = 0.25  # output still open after the command supervisor finished: stop reading
@@ -101,6 +101,8 @@ def run_command(
             _sweep_unless_clean(channel, started)
     finally:
         os.close(read_end)
+    # its supervisor died meanwhile: the command supervisor was re-parented to us
+    reaper.collect([channel.pid] if orphaned(channel) else [])
     output, truncated = capture.result()
     report = channel.report
     return ShellResult(

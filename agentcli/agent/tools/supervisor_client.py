@@ -95,6 +95,7 @@ class Channel:
         self.pid = pid  # the command supervisor's, which is also the command's session id
         self.report: Report | None = None  # None until the end (and if it never came)
         self.finished = False  # the report came, or the command supervisor is gone
+        self.server: subprocess.Popen[bytes] | None = None  # the supervisor that forked it
         self._parse()
         _channels.add(self)
 
@@ -173,7 +174,9 @@ def launch(request: Request, output: int) -> Channel:
         try:
             with theirs:
                 server = _send(theirs.fileno(), output)
-            return _started(ours, message, request.cwd)
+            channel = _started(ours, message, request.cwd)
+            channel.server = server.process
+            return channel
         except _LostError:
             ours.close()
             _retire(server)
@@ -187,6 +190,12 @@ def server_pid() -> int | None:
     """The running supervisor's pid, if one was started (for tests and diagnostics)."""
     with _lock:
         return None if _server is None else _server.process.pid
+
+
+def orphaned(channel: Channel) -> bool:
+    """Whether the supervisor that started ``channel``'s command has died: its command
+    supervisor was then re-parented to agentcli, which must collect it."""
+    return channel.server is not None and channel.server.poll() is not None
 
 
 def spared(channel: Channel) -> set[int]:
