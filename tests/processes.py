@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 
 def alive(pid: int) -> bool:
@@ -20,3 +21,11 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``pid`` to be gone; True if it is."""
+    until = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < until:
+        time.sleep(0.02)
+    return not alive(pid)

@@ -13,19 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import alive
+from processes import alive, gone_within
 
 from agentcli.agent.cancel import Cancelled, CancelToken
 from agentcli.agent.tools.shell import OutputCapture, run_command
-
-
-def _gone_within(pid: int, seconds: float) -> bool:
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:
-        if not alive(pid):
-            return True
-        time.sleep(0.02)
-    return not alive(pid)
 
 
 def _read_pid(pidfile: Path, seconds: float = 5.0) -> int:
@@ -95,7 +86,7 @@ def test_timeout_kills_command_and_background_child(tmp_path: Path) -> None:
     result = run_command(f"sleep 100 & echo $! > {pidfile}; wait", tmp_path, timeout=0.5)
     assert result.timed_out and result.exit_code is None
     assert time.monotonic() - started < 10  # not the 100 s of the child (a generous bound: no benchmark)
-    assert _gone_within(_read_pid(pidfile), 2)
+    assert gone_within(_read_pid(pidfile), 2)
 
 
 def test_leftover_background_process_ends_with_the_command(tmp_path: Path) -> None:
@@ -104,7 +95,7 @@ def test_leftover_background_process_ends_with_the_command(tmp_path: Path) -> No
     result = run_command(f"sleep 100 & echo $! > {pidfile}; echo started", tmp_path, timeout=30)
     assert result.exit_code == 0 and result.output == "started\n"
     assert time.monotonic() - started < 10  # not the 100 s of the child (a generous bound: no benchmark)
-    assert _gone_within(_read_pid(pidfile), 2)
+    assert gone_within(_read_pid(pidfile), 2)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
@@ -112,7 +103,7 @@ def test_process_that_left_the_group_is_ended_too(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     result = run_command(f"setsid sleep 100 & echo $! > {pidfile}; sleep 0.2", tmp_path, timeout=30)
     assert result.exit_code == 0
-    assert _gone_within(_read_pid(pidfile), 2)
+    assert gone_within(_read_pid(pidfile), 2)
 
 
 def test_keyboard_interrupt_kills_the_group_and_reraises(tmp_path: Path) -> None:
@@ -129,7 +120,7 @@ def test_keyboard_interrupt_kills_the_group_and_reraises(tmp_path: Path) -> None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    assert _gone_within(_read_pid(pidfile), 2)
+    assert gone_within(_read_pid(pidfile), 2)
 
 
 def _group_gone_within(pgid: int, seconds: float) -> bool:
@@ -183,7 +174,7 @@ def test_command_dies_when_agentcli_is_sigkilled(tmp_path: Path) -> None:
         assert alive(sleeper)
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=5)
-        assert _gone_within(sleeper, 2), "the command outlived the killed agentcli"
+        assert gone_within(sleeper, 2), "the command outlived the killed agentcli"
     finally:
         owner.kill()
         owner.wait()

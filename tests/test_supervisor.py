@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import alive
+from processes import alive, gone_within
 
 from agentcli.agent.tools import supervisor_client
 from agentcli.agent.tools.shell import run_command
@@ -22,13 +22,6 @@ from agentcli.agent.tools.supervisor_client import Channel, Request, launch
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
 PARENT_OF = "cut -d' ' -f4 /proc/{}/stat"  # a process's parent pid, in a command
-
-
-def gone_within(pid: int, seconds: float) -> bool:
-    until = time.monotonic() + seconds
-    while alive(pid) and time.monotonic() < until:
-        time.sleep(0.02)
-    return not alive(pid)
 
 
 def current_supervisor(tmp_path: Path) -> int:
