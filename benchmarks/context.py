@@ -28,13 +28,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from store import median_ms  # benchmarks/ is on sys.path when this runs as a script
 
 from agentcli.agent.approval import Approver
 from agentcli.agent.cancel import NEVER, CancelToken
@@ -121,14 +122,6 @@ class ReadingModel:
         """Nothing to release."""
 
 
-def median_ms(runs: int, fn: Callable[[], object]) -> float:
-    """Median wall time of ``fn`` over ``runs`` calls, in milliseconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def open_and_build(path: Path, settings: ContextSettings, tools: int) -> None:

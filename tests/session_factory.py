@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -106,3 +107,14 @@ def run_main(args: list[str]) -> int:
         main(args)
     code = exited.value.code
     return code if isinstance(code, int) else 1
+
+
+def damage_table(path: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` with garbage, leaving the schema readable."""
+    conn = sqlite3.connect(path)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [table]).fetchone()[0]
+    conn.close()
+    data = bytearray(path.read_bytes())
+    data[(root - 1) * page_size:root * page_size] = b"\xa5" * page_size
+    path.write_bytes(bytes(data))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from agent_harness import agentcli
 from permissions import agentcli_bound, needs_permission_bits
-from session_factory import make_session
+from session_factory import damage_table, make_session
 
 READERS = ["show", "log", "export", "checkpoints", "diff"]
 WRITERS = ["resume", "rollback"]
@@ -38,15 +38,6 @@ def state(path: Path) -> tuple[str, list[str]]:
     return hashlib.sha256(path.read_bytes()).hexdigest(), sorted(os.listdir(path.parent))
 
 
-def damage_table(path: Path, table: str) -> None:
-    """Overwrite the root page of ``table`` with garbage, leaving the schema readable."""
-    conn = sqlite3.connect(path)
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [table]).fetchone()[0]
-    conn.close()
-    data = bytearray(path.read_bytes())
-    data[(root - 1) * page_size:root * page_size] = b"\xa5" * page_size
-    path.write_bytes(bytes(data))
 
 
 def make_bad(kind: str, path: Path, workspace: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from agent_harness import sessions_folder
-from session_factory import MARKUP_TEXT, make_session, run_main, writer_process
+from session_factory import MARKUP_TEXT, damage_table, make_session, run_main, writer_process
 
 from agentcli.session.directory import SessionDirectory
 from agentcli.session.session import Session
@@ -241,21 +241,12 @@ def test_debug_shows_the_traceback(workspace: Path) -> None:
     assert done.returncode != 0 and "Traceback" in done.stderr and "SessionNotFoundError" in done.stderr
 
 
-def _damage_table(path: Path, table: str) -> None:
-    """Overwrite the root page of ``table`` with garbage, leaving the schema readable."""
-    conn = sqlite3.connect(path)
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [table]).fetchone()[0]
-    conn.close()
-    data = bytearray(path.read_bytes())
-    data[(root - 1) * page_size:root * page_size] = b"\xa5" * page_size
-    path.write_bytes(bytes(data))
 
 
 @pytest.mark.parametrize("table", ["meta", "messages"])
 def test_a_damaged_page_is_one_line_exit_2_and_never_breaks_the_listing(capsys, workspace, session_path,
                                                                        table) -> None:
-    _damage_table(session_path, table)
+    damage_table(session_path, table)
     code, out, err = cli(capsys, workspace, "show", session_path.stem)
     assert code == 2 and "is damaged" in err and err.count("\n") == 1
     code, out, _ = cli(capsys, workspace, "list", "--all")
