@@ -17,6 +17,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError  # not the builtin before 3.11
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -51,7 +52,7 @@ class AgentWorker:
             cancel.check()
             try:
                 return answered.result(timeout=_WAKE_SECONDS)
-            except TimeoutError:
+            except FutureTimeoutError:
                 continue
 
     def run(self, work: Callable[[CancelToken], T], cancel: CancelToken, *,
