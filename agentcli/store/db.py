@@ -53,8 +53,11 @@ class Db:
         """Run a query and yield each row as a dict (read whole under the lock)."""
         with self._lock:
             cursor = self.conn.execute(sql, params)
-            names = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
+            try:
+                names = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+            finally:  # a statement left open (a row that failed to decode) keeps the file open
+                cursor.close()  # after conn.close() on Python 3.12+, with its -wal and -shm
         for values in rows:
             yield dict(zip(names, values))
 
