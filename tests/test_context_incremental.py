@@ -29,7 +29,7 @@ def session(tmp_path: Path) -> Iterator[Session]:
 def _snapshot(builder: ContextBuilder) -> tuple:
     context = builder.build(tools=500)
     return (context.messages, context.tokens, context.complete, context.tail,
-            context.compaction.id if context.compaction else None, context.api_messages())
+            context.compaction.id if context.compaction else None, context.api)
 
 
 def _step(session: Session, rng: random.Random, turn: list[int], rollbacks: list[int],

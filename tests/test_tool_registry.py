@@ -87,7 +87,10 @@ def session(tmp_path: Path) -> Iterator[Session]:
 
 
 def test_a_tool_registered_from_outside_is_offered_and_runs(tools: ToolRegistry) -> None:
+    before = tools.schemas()
+    assert tools.schemas() is before  # one list per tool set: the client encodes it once
     tools.register(Echo())
+    assert tools.schemas() is not before and len(tools.schemas()) == len(before) + 1
     assert tools.names == (*BUILTIN, "echo")
     assert tools.schemas()[-1]["function"]["name"] == "echo"
     call = tools.prepare("echo", '{"text": "hi", "times": 2.0}')

@@ -120,13 +120,10 @@ class ActiveContext:
     tokens: int  # the estimated prompt tokens, tools included
     complete: bool  # False: live messages older than those read exist (it surely does not fit)
     tail: list[Message]  # the live messages after the compaction, as stored (untrimmed)
+    # ``messages`` as the Chat Completions API takes them; a message that was in the
+    # previous request is the same dict again, so the client encodes only new ones
+    api: list[dict[str, Any]]
     scale: float = 1.0  # how much more the endpoint counted than the estimate, lately
-    api: list[dict[str, Any]] | None = None  # ``messages`` as the API takes them (reused dicts)
-
-    def api_messages(self) -> list[dict[str, Any]]:
-        """The messages as the Chat Completions API takes them. The dicts of messages that
-        were in the previous request are the same objects: the client encodes only new ones."""
-        return self.api if self.api is not None else [m.to_api() for m in self.messages]
 
     @property
     def message_ids(self) -> list[int]:
@@ -170,8 +167,8 @@ class ContextBuilder:
         messages = head + tail.sent
         scale = self.scale()
         tokens = math.ceil((sum(message_tokens(m) for m in head) + tail.tokens + tools) * scale)
-        return ActiveContext(messages, compaction, tokens, complete, list(tail.stored), scale,
-                             api=[m.to_api() for m in head] + tail.api)
+        return ActiveContext(messages, compaction, tokens, complete, list(tail.stored),
+                             [m.to_api() for m in head] + tail.api, scale)
 
     def _tail(self, compaction: CompactionRecord | None) -> tuple[_Tail, bool]:
         """The live messages after ``compaction``: those read for the previous request plus

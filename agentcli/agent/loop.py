@@ -110,7 +110,7 @@ class AgentLoop:
                                           "messages": len(context.messages), "tokens": context.tokens,
                                           "window": self.compactor.settings.window}))
         reply = self.model.complete(
-            context.api_messages(), tools, log=audit, cancel=cancel,
+            context.api, tools, log=audit, cancel=cancel,
             on_text=lambda text: self.emit(Event("assistant.delta", {"agent": self.agent, "text": text})),
         )
         message = audit.answer

@@ -156,6 +156,7 @@ class ToolRegistry:
     def __init__(self, tools: Iterable[Tool], ctx: ToolContext):
         self.ctx = ctx
         self._tools: dict[str, Tool] = {}
+        self._schemas: list[dict[str, Any]] | None = None  # built once, again after a register
         for tool in tools:
             self.register(tool)
 
@@ -175,6 +176,7 @@ class ToolRegistry:
         if declared != tool.name:
             raise ValueError(f"tool {tool.name!r} declares the schema of {declared!r}")
         self._tools[tool.name] = tool
+        self._schemas = None
 
     def get(self, name: str) -> Tool:
         """The tool called ``name``; ToolError (naming the tools there are) if none is."""
@@ -184,8 +186,11 @@ class ToolRegistry:
         return tool
 
     def schemas(self) -> list[dict[str, Any]]:
-        """The ``tools`` list for a Chat Completions request."""
-        return [tool.schema() for tool in self._tools.values()]
+        """The ``tools`` list for a Chat Completions request: the same list, not to be
+        changed, until a tool is added (the client encodes it once, by identity)."""
+        if self._schemas is None:
+            self._schemas = [tool.schema() for tool in self._tools.values()]
+        return self._schemas
 
     def prepare(self, name: str, raw_arguments: str | Mapping[str, Any]) -> PreparedCall:
         """Check a call against its tool's schema and work out what it will do, touching nothing.
