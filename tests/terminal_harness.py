@@ -48,10 +48,10 @@ class TerminalHarness:
         from prompt_toolkit.output import DummyOutput
         from rich.console import Console
 
-        from agentcli.cli.driver import RunOptions, settings_for
+        from agentcli.agent.engine.launch import create_session
+        from agentcli.cli.launch import RunOptions, TerminalSessions, settings_for
         from agentcli.cli.options import make_context
         from agentcli.cli.repl import TerminalIO
-        from agentcli.cli.session_run import _create, terminal_repl
         from agentcli.session.session import Session
 
         os.environ.setdefault("OPENAI_API_KEY", API_KEY)
@@ -70,9 +70,9 @@ class TerminalHarness:
             settings = settings_for(self.ctx, options, self.session.meta().settings)
         else:
             settings = settings_for(self.ctx, options)
-            self.session = _create(self.ctx, settings, self.prompt, "argument")
-        self.repl, _ = terminal_repl(self.ctx, self.session, settings, options, self.io,
-                                     resumed=bool(self.resume))
+            self.session = create_session(self.ctx.place, settings, self.prompt, "argument")
+        self.terminal = TerminalSessions(self.ctx, settings, self.io)
+        self.repl = self.terminal.repl(self.session, resumed=bool(self.resume))
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         return self
@@ -87,10 +87,7 @@ class TerminalHarness:
         if self.thread.is_alive():
             self.pipe.send_text("\x04")  # Ctrl-D leaves
             self.thread.join(20)
-        self.repl.agent.model.close()
-        for session, agent in self.repl.opened:
-            agent.model.close()
-            session.close()
+        self.terminal.close()
         self.session.close()
         self._pipe_cm.__exit__(None, None, None)
         if self.error is not None and not exc[0]:

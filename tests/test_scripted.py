@@ -117,11 +117,13 @@ def test_a_session_the_endpoint_refused_is_not_kept_but_one_it_failed_is(openai_
 
 
 def test_a_session_opened_and_left_without_a_prompt_is_not_worth_keeping(tmp_path, workspace):
-    from agentcli.agent.loop import TurnResult
-    from agentcli.cli.driver import unkept
+    from agentcli.agent.config import Settings
+    from agentcli.agent.engine.inspect import SessionFacts
+    from agentcli.agent.pricing import Pricing
     from agentcli.session.directory import SessionDirectory
 
     with SessionDirectory(tmp_path / "s").create(workspace_root=workspace, title="") as session:
-        assert unkept(session, TurnResult("done"))
+        facts = SessionFacts(session, Settings(), Pricing())
+        assert facts.never_answered("done")
         session.add_prompt("hello", source="terminal")
-        assert not unkept(session, TurnResult("interrupted", reason="interrupted"))
+        assert not facts.never_answered("interrupted")

@@ -104,7 +104,8 @@ def test_a_new_user_at_80_columns(tmp_path, openai_server, env):
         term.expect("no changes since checkpoint 1")
 
         term.type("run the slow check")
-        term.expect("[y/n/a/r]")
+        screen = term.expect("[y/n/r]")  # a compound command: "always" is not offered
+        assert "a always" not in screen.split("run_shell wants to run")[-1]
         term.type("y")
         term.expect("│ started")  # the live tail of the running command
         term.type("and then say hi")

@@ -26,7 +26,7 @@ class ApprovalRequest:
     """A question the agent puts to whoever can answer (a person at a terminal, a test).
 
     ``edits`` are exactly the bytes the call will write, for showing a diff;
-    ``command`` is the whole shell command line.
+    ``command`` is the whole shell command line; ``call_id`` the model's id of the call.
     """
 
     agent: str
@@ -35,6 +35,7 @@ class ApprovalRequest:
     summary: str
     command: str = ""
     edits: tuple[FileEdit, ...] = ()
+    call_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -52,16 +52,28 @@ class BudgetedModel:
 
     def __init__(self, model: Model, session: Session, budget: Budget, pricing: Pricing):
         self.model = model
-        self.name = model.name
-        self.endpoint_host = model.endpoint_host
         self.session = session
         self.budget = budget
         self.pricing = pricing
         self.since = session.model_calls.last_id()  # this run's calls come after this row
-        if budget.max_cost is not None and pricing.price(model.name) is None:
+        self.check_priced(model.name)
+
+    @property
+    def name(self) -> str:
+        """The model's name (it may be switched: see :class:`~.model.slot.ModelSlot`)."""
+        return self.model.name
+
+    @property
+    def endpoint_host(self) -> str:
+        """The model's endpoint host."""
+        return self.model.endpoint_host
+
+    def check_priced(self, model: str) -> None:
+        """Raise UsageError when ``--max-cost`` is set and ``model``'s price is unknown."""
+        if self.budget.max_cost is not None and self.pricing.price(model) is None:
             raise UsageError(
-                f"--max-cost needs the price of model {model.name!r}, which agentcli does not know: "
-                f'add [prices."{model.name}"] input = ..., output = ... (dollars per million tokens) '
+                f"--max-cost needs the price of model {model!r}, which agentcli does not know: "
+                f'add [prices."{model}"] input = ..., output = ... (dollars per million tokens) '
                 "to your config, or use --max-tokens")
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *,

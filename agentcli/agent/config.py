@@ -22,13 +22,16 @@ import os
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.history.disk import DEFAULT_MAX_FILE_BYTES
 from agentcli.agent.model.client import ModelSettings
 from agentcli.agent.model.endpoint import endpoint_host, public_url
 from agentcli.agent.tools.registry import DEFAULT_LIMITS
 from agentcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from agentcli.agent.pricing import Pricing
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_CONTEXT_WINDOW = 128_000
@@ -76,6 +79,7 @@ class Settings:
     prices: dict[str, Any] | None = None  # {model = {input, output, cached_input}}: $ per 1M tokens
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
+    notes: list[str] = field(default_factory=list, repr=False)  # what a person should be told (not wrong)
     trusted: bool = field(default=False, repr=False)  # the workspace's agentcli.toml may set everything
     sources: dict[str, str] = field(default_factory=dict, repr=False)  # setting -> where it came from
 
@@ -129,7 +133,7 @@ def resolve_settings(
         'llama3'
     """
     environ = os.environ if environ is None else environ
-    known = {f.name for f in fields(Settings)} - {"warnings", "trusted", "sources"}
+    known = {f.name for f in fields(Settings)} - {"warnings", "notes", "trusted", "sources"}
     merged: dict[str, Any] = {}
     warnings: list[str] = []
     user_path = user_file or user_config_path()
@@ -262,3 +266,15 @@ def trust(workspace_root: Path) -> bool:
     with path.open("a") as out:
         out.write(f"{root}\n")
     return True
+
+
+def configured_pricing(workspace_root: Path | str) -> Pricing:
+    """The prices for a workspace: the built-in table with its config files' ``prices``
+    (the built-in table alone when the config cannot be read: a price is no reason to fail).
+    For the read-only commands; a running session's engine builds one from its settings."""
+    from agentcli.agent.pricing import Pricing
+
+    try:
+        return Pricing(resolve_settings(Path(workspace_root), {}).prices)
+    except UsageError:
+        return Pricing()

@@ -118,16 +118,3 @@ def session_cost(session: Any, pricing: Pricing, since: int = 0) -> float | None
     """What a session's model calls cost (those after row ``since``): the one function the
     interface calls for ``log``, ``show``, the terminal's footer and ``session.finished``."""
     return pricing.total(session.model_calls.usage_by_model(since))
-
-
-def configured_pricing(workspace_root: Any) -> Pricing:
-    """The prices for a workspace: the built-in table with its config files' ``prices``
-    (the built-in table alone when the config cannot be read: a price is no reason to fail)."""
-    from pathlib import Path
-
-    from agentcli.agent.config import resolve_settings
-
-    try:
-        return Pricing(resolve_settings(Path(workspace_root), {}).prices)
-    except UsageError:
-        return Pricing()

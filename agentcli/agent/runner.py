@@ -22,6 +22,7 @@ from agentcli.agent.errors import ToolError
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
 from agentcli.agent.tools.registry import PreparedCall, ToolOutput, ToolRegistry
+from agentcli.agent.workspace.edit_text import describe_edit
 from agentcli.session.records import Message, ToolCallRecord
 
 if TYPE_CHECKING:
@@ -91,8 +92,12 @@ class ToolRunner:
         except ToolError as err:
             self._close_unrun(message, position, call, "failed", f"error: {err}", prompt_id)
             return
+        if prepared.edits:
+            self._event("tool.prepared", {"id": call["id"], "name": name, "kind": prepared.kind,
+                                          "summary": prepared.summary,
+                                          "edits": [describe_edit(edit) for edit in prepared.edits]})
         request = ApprovalRequest(self.agent, name, prepared.kind, prepared.summary,
-                                  str(prepared.args.get("command", "")), tuple(prepared.edits))
+                                  str(prepared.args.get("command", "")), tuple(prepared.edits), call["id"])
         decision = self.approver.decide(request, self.session.grants.all(), cancel)
         if not decision.allowed:
             self._close_unrun(message, position, call, "denied", f"denied: {decision.reason}", prompt_id,

@@ -12,6 +12,7 @@ import typer
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
+    from agentcli.agent.engine.launch import Place
     from agentcli.session.directory import SessionDirectory
 
 STATE_DIR = ".agentcli"
@@ -52,17 +53,16 @@ class CliContext:
     sessions_source: str = "default"
 
     @property
+    def place(self) -> Place:
+        """The workspace root and sessions folder, as the engine takes them."""
+        from agentcli.agent.engine.launch import Place
+
+        return Place(self.workspace_root, self.sessions)
+
+    @property
     def state_dir(self) -> Path:
         """``.agentcli/`` at the workspace root."""
         return self.workspace_root / STATE_DIR
-
-    @property
-    def history_file(self) -> Path:
-        """The terminal's input history of this workspace (kept across sessions).
-
-        Call :meth:`SessionDirectory.ensure_state` (or create a session) before writing it,
-        so the folder exists with its ``.gitignore``."""
-        return self.state_dir / "history"
 
     def protected(self) -> list[Path]:
         """agentcli's own files, which the tools may not touch: its state folder, the

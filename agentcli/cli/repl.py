@@ -1,47 +1,64 @@
-"""The interactive terminal's loop: read a prompt or a slash command, run the turn, repeat.
+"""The interactive terminal: a client of the engine that reads prompts and draws events.
 
-The agent runs on the worker thread; this thread owns the screen and the keyboard.
-While a turn runs, the input line stays open under the agent's output with a spinner
-above it: what is typed there is queued in the session file at once (Enter) and taken
-at the next turn boundary. Approval questions interrupt it, then it comes back with
-the text typed so far. Ctrl-C stops the turn (recorded ``cancelled``; the session
-stays resumable); a second Ctrl-C at an empty prompt, or Ctrl-D, leaves.
+The main thread owns the screen and the keyboard; the engine runs the agent on its own
+threads. What the person types becomes an operation (a prompt, an interrupt, a slash
+command's ``SetModel``, ``Rollback``...) and everything the agent does comes back as an
+event, drawn by the :class:`~agentcli.cli.terminal.view.TerminalView`. While a turn runs,
+the input line stays open under the agent's output with a spinner above it: a line typed
+there is a prompt queued in the session at once, taken at the next turn boundary. An
+approval question is an event: the line closes, the question is asked, the answer is an
+operation. Ctrl-C stops the turn (recorded ``cancelled``; the session stays resumable); a
+second Ctrl-C at an empty prompt, or Ctrl-D, leaves. SIGTERM or SIGHUP at any moment —
+the idle prompt, a question, ``/compact`` — shuts the engine down and leaves (exit 130).
 
 Example:
-    >>> repl = Repl(session, agent, worker, [CancelToken()], terminal_io(), view=view,
-    ...             root=root, settings=settings)
-    >>> result = repl.run()
+    >>> events = TerminalEvents(view)
+    >>> engine = Engine(session, settings, place, sink=events, interactive=True, live_output=True)
+    >>> result = Repl(engine, events, terminal_io(), root=root).run()
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentcli.agent.cancel import CancelToken
-from agentcli.agent.loop import Orchestrator, TurnResult
-from agentcli.cli.render.text import excerpt
+from agentcli.agent.engine.operations import (
+    AnswerApproval,
+    Interrupt,
+    Operation,
+    RunPending,
+    Shutdown,
+    SubmitPrompt,
+)
+from agentcli.agent.loop import TurnResult
 from agentcli.cli.terminal.commands import ARGUMENTS, COMMANDS, is_command, run_command
-from agentcli.cli.terminal.inputs import SlashAndPathCompleter, attach_mentions, key_bindings, open_history
-from agentcli.cli.terminal.status import StatusFacts, status_line
-from agentcli.cli.worker import AgentWorker
+from agentcli.cli.terminal.inputs import (
+    SlashAndPathCompleter,
+    attach_mentions,
+    key_bindings,
+    keys_kept_between_prompts,
+    open_history,
+)
+from agentcli.cli.terminal.status import status_line
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from agentcli.agent.config import Settings
+    from agentcli.agent.engine.engine import Engine
+    from agentcli.agent.events import Event
     from agentcli.cli.terminal.view import TerminalView
-    from agentcli.session.session import Session
 
-WOKEN = object()  # what the type-ahead line returns when closed for a question or the turn's end
+WOKEN = object()  # what an input line returns when it was closed for a question, the turn's end or a stop
 LEAVE_HINT = "(Ctrl-C again, or Ctrl-D, to leave; the session stays resumable)"
 AHEAD_PLACEHOLDER = "type a prompt to queue it for the next turn"
 IDLE_PLACEHOLDER = "ask for a change · /help · @file attaches a file · Alt-Enter: new line"
+_WATCH_SECONDS = 0.05
 
 
 @dataclass
@@ -77,35 +94,56 @@ def terminal_io() -> TerminalIO:
     return TerminalIO(console, output=output, real=True)
 
 
-def line_reader(io: TerminalIO) -> Callable[[str], str]:
-    """A one-line reader for questions (no history, no completion)."""
-    asker = io.session()
-    return lambda message: asker.prompt(message)
+class TerminalEvents:
+    """The engine's sink for a terminal: draws each event and tells the main thread what
+    needs it (a question to ask, a question withdrawn, work that ended) by waking it."""
+
+    def __init__(self, view: TerminalView):
+        self.view = view
+        self.wake = threading.Event()
+        self.questions: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.resolved: set[int] = set()  # questions answered or withdrawn
+
+    def __call__(self, event: Event) -> None:
+        self.view(event)
+        if event.type == "approval.requested":
+            self.questions.put(event.data)
+            self.wake.set()
+        elif event.type == "approval.resolved":
+            self.resolved.add(event.data["id"])
+            self.wake.set()
+        elif event.type in ("run.finished", "compact.finished", "rollback.finished", "operation.failed"):
+            self.wake.set()
+
+    def next_question(self) -> dict[str, Any] | None:
+        """The oldest question still waiting for its answer, if any."""
+        while True:
+            try:
+                question = self.questions.get_nowait()
+            except queue.Empty:
+                return None
+            if question["id"] not in self.resolved:
+                return question
 
 
-NewSession = Callable[[], "tuple[Session, Orchestrator]"]
+NewSession = Callable[[], "Engine"]
 
 
 class Repl:
-    """One interactive run: the prompts, the turns, the slash commands."""
+    """One interactive run: prompts, turns and slash commands, all through one engine."""
 
-    def __init__(self, session: Session, agent: Orchestrator, worker: AgentWorker,
-                 current: list[CancelToken], io: TerminalIO, *, view: TerminalView, root: Path,
-                 settings: Settings, open_new: NewSession | None = None,
-                 protected: list[Path] | None = None):
-        self.session = session
-        self.agent = agent
-        self.worker = worker
-        self.current = current
+    def __init__(self, engine: Engine, events: TerminalEvents, io: TerminalIO, *, root: Path,
+                 open_new: NewSession | None = None, protected: list[Path] | None = None):
+        self.engine = engine
+        self.events = events
+        self.view = events.view
         self.io = io
         self.console = io.console
-        self.view = view
         self.root = root
-        self.settings = settings
         self.open_new = open_new
         self.protected = protected or []
-        self.opened: list[tuple[Session, Orchestrator]] = []  # sessions /new made (closed by the caller)
         self.idle = threading.Event()  # set while waiting at the prompt (tests wait for it)
+        self.stopping: str | None = None  # a signal's name: shut down and leave (exit 130)
         self._draft = ""
         self._ctrl_c = False
         self._leave_after_turn = False  # Ctrl-D on the type-ahead line: leave once the turn ends
@@ -123,17 +161,29 @@ class Repl:
         self._ahead = self.io.session(
             placeholder=FormattedText([("fg:ansibrightblack", AHEAD_PLACEHOLDER)]),
             refresh_interval=0.1, erase_when_done=True, **common)
+        self._question = self.io.session()
+
+    # -- signals ----------------------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        """SIGTERM or SIGHUP (from the signal handler): shut the engine down and leave."""
+        self.stopping = reason
+        self.engine.submit(Shutdown(reason))
+        self.events.wake.set()
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> TurnResult:
-        """Take prompts until /exit, Ctrl-D or two Ctrl-C; return the last turn's result."""
+        """Take prompts until /exit, Ctrl-D, two Ctrl-C or a signal; the last turn's result."""
         self._drop_early_keys()
+        if self.io.real and sys.stdin.isatty():
+            with keys_kept_between_prompts(sys.stdin.fileno()):
+                return self._run()
+        return self._run()
+
+    def _run(self) -> TurnResult:
         last = TurnResult("done")
-        if self.session.prompts.next_pending() is not None:  # the first prompt, or a resumed turn
-            last = self.run_turn()
-            if last.status == "interrupted" and last.resumable:  # SIGTERM or SIGHUP
-                return last
-        while True:
+        if self.engine.facts.pending():  # the first prompt, or a resumed turn
+            last = self.run_turn(RunPending())
+        while self.stopping is None and not (last.status == "interrupted" and last.resumable):
             text = self._read()
             if text is None:
                 break
@@ -142,9 +192,11 @@ class Repl:
                 break
             if isinstance(outcome, TurnResult):
                 last = outcome
-                if last.status == "interrupted" and last.resumable:
-                    return last
-        self.console.print(f"bye — continue this session with: agentcli resume {self.session.id}",
+        if self.stopping is not None or (last.status == "interrupted" and last.resumable):
+            reason = self.stopping or last.reason or "interrupted"
+            return TurnResult("interrupted", error=f"interrupted ({reason})", exit_code=130,
+                              prompt_ids=last.prompt_ids, resumable=True, reason="interrupted")
+        self.console.print(f"bye — continue this session with: agentcli resume {self.engine.facts.meta().id}",
                            style="bold", markup=False, highlight=False)
         return TurnResult("done", prompt_ids=last.prompt_ids)  # the person chose to leave
 
@@ -156,46 +208,75 @@ class Repl:
                 self._switch_to_new()
             return outcome
         if not stripped:
-            if self.session.prompts.count_queued():
-                return self.run_turn()  # Enter on an empty line runs what is queued
+            if self.engine.facts.queued():
+                return self.run_turn(RunPending())  # Enter on an empty line runs what is queued
             return None
-        self._queue(text)
-        return self.run_turn()
+        return self.run_turn(self._prompt_op(text))
 
-    def _queue(self, text: str, *, ahead: bool = False) -> None:
-        """Store the prompt in the session now (with any @files); a turn takes it."""
+    def _prompt_op(self, text: str) -> SubmitPrompt:
+        """The prompt as it goes to the session: with the content of every ``@file``."""
         mentions = attach_mentions(text, self.root, self.protected)
         for problem in mentions.problems:
             self.console.print(f"  {problem}", style="yellow", markup=False, highlight=False)
-        prompt = self.session.add_prompt(mentions.text, source="terminal")
         for path, lines in mentions.attached:
             self.console.print(f"  attached {path} ({lines} lines)", style="dim", markup=False,
                                highlight=False)
-        if ahead:
-            self.view.queued_ids.add(prompt.id)
-            self.console.print(f"  queued for the next turn: {excerpt(text, 60)}", style="dim",
-                               markup=False, highlight=False)
+        return SubmitPrompt(mentions.text, source="terminal")
 
-    def run_turn(self) -> TurnResult:
-        """Run the pending prompts on the worker; the input line stays open meanwhile."""
-        self.idle.clear()
-        while True:
-            token = self.current[0] = CancelToken()
-            result = self.worker.run(self.agent.run, token, idle=self._type_ahead,
-                                     on_interrupt=lambda token=token: token.cancel("Ctrl-C", resumable=False))
-            # a prompt typed just as the turn ended is taken now, not left waiting
-            if result.status != "done" or not self.session.prompts.count_queued():
-                break
+    def run_turn(self, op: Operation) -> TurnResult:
+        """Submit ``op`` and wait for the turn it starts; the input line stays open meanwhile."""
+        self.engine.submit(op)
+        self.wait(type_ahead=True)
+        result = self.engine.result or TurnResult("done")
         if result.status == "interrupted" and not result.resumable:
             self.console.print("(turn stopped — recorded as cancelled; the session is saved and "
                                "your next prompt continues from here)", style="yellow", markup=False)
-            waiting = self.session.prompts.count_queued()
+            waiting = self.engine.facts.queued()
             if waiting:
                 self.console.print(f"{waiting} queued prompt{'s' if waiting > 1 else ''} kept: press Enter "
                                    "to run, or type a new prompt (it runs after them)", style="yellow",
                                    markup=False)
-        self._footer()
+        if self.stopping is None:
+            self._footer()
         return result
+
+    def wait(self, *, type_ahead: bool = False) -> None:
+        """Until the engine is idle (or a signal stops us): ask its questions as they come
+        and, with ``type_ahead``, keep a line open for prompts queued meanwhile. Ctrl-C
+        interrupts what runs (the turn is then ``cancelled``)."""
+        self.idle.clear()
+        events = self.events
+        while self.stopping is None:
+            events.wake.clear()  # before looking: what happens after this sets it again
+            try:
+                question = events.next_question()
+                if question is not None:
+                    self._answer(question)
+                    continue
+                if not self.engine.busy:
+                    return
+                if type_ahead:
+                    self._type_ahead()
+                else:
+                    events.wake.wait(_WATCH_SECONDS)
+            except KeyboardInterrupt:
+                self.engine.submit(Interrupt("Ctrl-C", resumable=False))
+
+    def _answer(self, question: dict[str, Any]) -> None:
+        from agentcli.cli.terminal.approval import TerminalAsker
+
+        number = question["id"]
+        self.view.question_shown(question.get("call", ""))
+        closed = lambda: number in self.events.resolved or self.stopping is not None  # noqa: E731
+        asker = TerminalAsker(self.console, lambda text: self._read_line(self._question, text, closed))
+        try:
+            answer = asker.ask(question)
+        except KeyboardInterrupt:
+            self.engine.submit(AnswerApproval(number, "no", "the question was not answered"))
+            raise
+        if answer is not None:
+            self.engine.submit(AnswerApproval(number, answer.choice, answer.reason))
+        self.view.question_answered()
 
     def _footer(self) -> None:
         from rich.rule import Rule
@@ -203,18 +284,16 @@ class Repl:
         self.console.print(Rule(status_line(self.status_facts()), style="dim", align="right",
                                 characters="─"))
 
-    def status_facts(self) -> StatusFacts:
+    def status_facts(self):  # -> StatusFacts
         """What the footer and /status say now."""
-        totals = self.session.model_calls.totals()
+        from agentcli.cli.terminal.status import StatusFacts
+
+        status = self.engine.facts.status()
         usage = self.view.last_usage or {}
         used = usage.get("total_tokens") or (
             (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)) or None
-        from agentcli.agent.pricing import configured_pricing, session_cost
-
-        cost = session_cost(self.session, configured_pricing(self.root))
-        return StatusFacts(self.settings.model, self.settings.approval or "ask", int(totals["total_tokens"]),
-                           used, self.settings.context_window, int(totals["prompt_tokens"]),
-                           int(totals["completion_tokens"]), self.session.prompts.count_queued(), cost)
+        return StatusFacts(status.model, status.approval, status.tokens, used, status.context_window,
+                           status.prompt_tokens, status.completion_tokens, status.queued, status.cost)
 
     # -- input ------------------------------------------------------------------------
     def _message(self):  # -> FormattedText
@@ -223,13 +302,15 @@ class Repl:
         return FormattedText([("bold", "› ")])
 
     def _read(self) -> str | None:
-        """The next line at the prompt; None to leave (Ctrl-D, or Ctrl-C twice on an empty line)."""
+        """The next line at the prompt; None to leave (Ctrl-D, Ctrl-C twice on an empty line,
+        or a signal)."""
         if self._leave_after_turn:
             return None
         while True:
             self.idle.set()
             try:
-                text = self._prompt.prompt(self._message(), default=self._draft)
+                text = self._read_line(self._prompt, self._message(), lambda: self.stopping is not None,
+                                       default=self._draft)
             except KeyboardInterrupt:
                 typed = self._prompt.default_buffer.text
                 self._draft = ""
@@ -245,9 +326,16 @@ class Repl:
                 return None
             finally:
                 self.idle.clear()
+            if text is None:  # a signal closed the line
+                return None
             self._draft = ""
             self._ctrl_c = False
             return text
+
+    def _read_line(self, prompt: Any, message: Any, closed: Callable[[], bool], **options: Any) -> str | None:
+        """One line read by ``prompt``; None when ``closed()`` became true while it was open."""
+        text = prompt.prompt(message, pre_run=_closer(closed), **options)
+        return None if text is WOKEN else text
 
     def _ahead_message(self):  # -> FormattedText
         from prompt_toolkit.formatted_text import FormattedText
@@ -258,25 +346,16 @@ class Repl:
         parts.append(("fg:ansibrightblack", "› "))
         return FormattedText(parts)
 
-    def _type_ahead(self, wake: threading.Event) -> None:
-        """While the agent works: keep an input line open; Enter queues what was typed."""
-        import asyncio
+    def _type_ahead(self) -> None:
+        """While the agent works: keep an input line open; Enter queues what was typed. The
+        line closes when a question comes, the work ends, or a signal stops us."""
+        wake, engine = self.events.wake, self.engine
 
-        from prompt_toolkit.application import get_app
-
-        def watch() -> None:
-            app = get_app()
-
-            async def until_woken() -> None:
-                while not wake.is_set():
-                    await asyncio.sleep(0.05)
-                with contextlib.suppress(Exception):  # already leaving: Enter came first
-                    app.exit(result=WOKEN)
-
-            app.create_background_task(until_woken())
+        def closed() -> bool:
+            return wake.is_set() or not engine.busy or self.stopping is not None
 
         try:
-            text = self._ahead.prompt(self._ahead_message, default=self._draft, pre_run=watch)
+            text = self._ahead.prompt(self._ahead_message, default=self._draft, pre_run=_closer(closed))
         except EOFError:  # Ctrl-D on the empty line: the person is done
             return self._leave_soon()
         if text is WOKEN:
@@ -291,7 +370,7 @@ class Repl:
         if is_command(stripped):
             run_command(self, stripped, busy=True)
             return None
-        self._queue(text, ahead=True)
+        self.engine.submit(self._prompt_op(text))
         return None
 
     def _leave_soon(self) -> None:
@@ -309,38 +388,36 @@ class Repl:
         with contextlib.suppress(termios.error, OSError):
             termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
 
-    # -- what slash commands change -----------------------------------------------------
-    def set_model(self, name: str) -> None:
-        """Use model ``name`` from the next request on, and remember it in the session."""
-        client = self.agent.model
-        client.settings = replace(client.settings, model=name)  # type: ignore[attr-defined]
-        client.name = name  # type: ignore[attr-defined]
-        self.settings.model = name
-        self._remember(model=name)
-        self.session.update_meta(model=name)
-
-    def set_approval(self, mode: str) -> None:
-        """Switch the approval mode of the live session, and remember it."""
-        self.agent.runner.approver.mode = mode
-        self.settings.approval = mode
-        self._remember(approval=mode)
-
-    def _remember(self, **changes: Any) -> None:
-        settings = dict(self.session.meta().settings or {})
-        settings.update(changes)
-        self.session.update_meta(settings=settings)
-
     def _switch_to_new(self) -> None:
         if self.open_new is None:
             self.console.print("/new is not available here", style="yellow")
             return
-        old = self.session.id
-        self.session, self.agent = self.open_new()
-        self.opened.append((self.session, self.agent))
-        self.view.session = self.session
+        old = self.engine.facts.meta().id
+        self.engine = self.open_new()
         self.view.last_usage = None
-        self.console.print(f"new session {self.session.id} (the previous one resumes with: "
+        self.console.print(f"new session {self.engine.facts.meta().id} (the previous one resumes with: "
                            f"agentcli resume {old})", style="bold", markup=False, highlight=False)
 
 
-__all__ = ["Repl", "TerminalIO", "line_reader", "terminal_io"]
+def _closer(closed: Callable[[], bool]) -> Callable[[], None]:
+    """A ``pre_run`` hook that ends the prompt (with :data:`WOKEN`) once ``closed()`` is true."""
+
+    def watch() -> None:
+        import asyncio
+
+        from prompt_toolkit.application import get_app
+
+        app = get_app()
+
+        async def until_closed() -> None:
+            while not closed():
+                await asyncio.sleep(_WATCH_SECONDS)
+            with contextlib.suppress(Exception):  # already leaving: Enter came first
+                app.exit(result=WOKEN)
+
+        app.create_background_task(until_closed())
+
+    return watch
+
+
+__all__ = ["Repl", "TerminalEvents", "TerminalIO", "terminal_io"]

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from agentcli.cli.commands.run import BaseUrlOpt, ContextOpt, ModelOpt
 from agentcli.cli.options import DebugOpt, JsonOpt, SessionArg, SessionsDirOpt, WorkspaceOpt, make_context
-
-if TYPE_CHECKING:
-    from agentcli.agent.loop import AgentLoop
-    from agentcli.session.records import CompactionRecord
 
 KeepOpt = Annotated[
     Optional[float],  # noqa: UP045 - typer reads the annotation at run time
@@ -41,11 +37,12 @@ def register(app: typer.Typer) -> None:
 
         The transcript stays whole in the file; later requests carry the summary instead.
         """
-        from agentcli.agent.secrets import redacting
-        from agentcli.cli.driver import RunOptions, build_orchestrator, make_sink, run_secrets, settings_for
+        from agentcli.agent.engine.engine import Engine
+        from agentcli.agent.engine.operations import Compact
+        from agentcli.cli.launch import RunOptions, settings_for
         from agentcli.cli.options import CliContext
+        from agentcli.cli.scripted import make_sink
         from agentcli.errors import UsageError
-        from agentcli.session.records import ORCHESTRATOR
         from agentcli.session.session import Session
 
         if keep is not None and not 0 <= keep < 1:
@@ -59,37 +56,38 @@ def register(app: typer.Typer) -> None:
             if workspace is None and recorded.is_dir() and recorded != ctx.workspace_root:
                 ctx = CliContext(recorded, ctx.sessions)
             settings = settings_for(ctx, options, opened.meta().settings)
-            opened.redact_secrets(run_secrets(settings))
-            emit = redacting(make_sink(options), opened.redactor)
-            agent = build_orchestrator(opened, ctx.workspace_root, ctx.sessions.path, settings, emit, None)
-            opened.model_calls.close_pending(ORCHESTRATOR, "agentcli stopped before the answer arrived")
-            try:
-                record = _compact(agent.loop, keep)
-            finally:
-                agent.model.close()
-            return _report(opened.id, record, json)
+            outcome: dict = {}
+            sink = make_sink(options)
+
+            def emit(event) -> None:  # noqa: ANN001 - an Event
+                if event.type == "compact.finished":
+                    outcome.update(event.data)
+                sink(event)
+
+            with Engine(opened, settings, ctx.place, sink=emit, interactive=False) as engine:
+                engine.submit(Compact(keep))
+                engine.wait()
+            if engine.fatal is not None:
+                raise engine.fatal
+            return _report(opened.id, outcome, json)
 
 
-def _compact(loop: AgentLoop, keep: float | None) -> CompactionRecord | None:
-    from agentcli.agent.cancel import NEVER
-    from agentcli.agent.compaction import compact_now
-
-    if keep is None:
-        return compact_now(loop)
-    return loop.compactor.compact(None, NEVER, loop.runner.schemas(), reason="manual", keep=keep)
-
-
-def _report(session_id: str, record: CompactionRecord | None, json: bool) -> int:
-    if record is None:
+def _report(session_id: str, outcome: dict, json: bool) -> int:
+    status = outcome.get("status")
+    if status == "nothing":
         sys.stderr.write(f"agentcli: nothing to compact in session {session_id}: its turns already fit "
                          "in what is kept verbatim\n")
         return 0
-    if record.status != "done":
-        sys.stderr.write(f"agentcli: the summary failed ({record.error}); the context is unchanged "
+    if status == "interrupted":
+        sys.stderr.write(f"agentcli: compaction stopped ({outcome.get('error')}); the context is unchanged\n")
+        return 130
+    if status != "done":
+        sys.stderr.write(f"agentcli: the summary failed ({outcome.get('error')}); the context is unchanged "
                          f"(try again: agentcli compact {session_id})\n")
         return 3
     if not json:
-        sys.stdout.write(f"compacted session {session_id}: messages #{record.first_message_id}–"
-                         f"#{record.last_message_id} summarised (about {record.tokens_before} → "
-                         f"{record.tokens_after} tokens per request)\n")
+        before, after = outcome.get("tokens_before"), outcome.get("tokens_after")
+        sizes = f" (about {before} → {after} tokens per request)" if before and after else ""
+        sys.stdout.write(f"compacted session {session_id}: messages #{outcome['first_message']}–"
+                         f"#{outcome['last_message']} summarised{sizes}\n")
     return 0

@@ -74,12 +74,14 @@ def examine(ctx: Any, flags: dict[str, Any], *, local: bool, call: bool) -> dict
 def _settings(ctx: Any, flags: dict[str, Any], local: bool, problems: list[str],
               report: dict[str, Any]) -> Any:
     from agentcli.agent.config import resolve_settings
-    from agentcli.cli.driver import no_endpoint_message, use_local_server
+    from agentcli.agent.engine.launch import no_endpoint_message, use_local_server
 
     try:
         settings = resolve_settings(ctx.workspace_root, {k: v for k, v in flags.items() if v is not None})
         if local:
             use_local_server(settings, model_given=flags.get("model") is not None)
+            for note in settings.notes:
+                sys.stderr.write(f"agentcli: {note}\n")
     except UsageError as err:
         problems.append(str(err))
         return None

@@ -173,7 +173,7 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False, c
         workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
         debug: DebugOpt = False) -> None:
     """Show the audit log: every model call attempt with its latency, tokens and status."""
-    from agentcli.agent.pricing import configured_pricing
+    from agentcli.agent.config import configured_pricing
     from agentcli.cli.render.session_view import (
         audit_totals,
         model_call_full,

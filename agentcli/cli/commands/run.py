@@ -12,7 +12,7 @@ from agentcli.cli.lean import LeanCommand
 from agentcli.cli.options import DebugOpt, JsonOpt, SessionsDirOpt, WorkspaceOpt, make_context
 
 if TYPE_CHECKING:
-    from agentcli.cli.driver import RunOptions
+    from agentcli.cli.launch import RunOptions
 
 MaybeSessionArg = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at run time
@@ -119,7 +119,7 @@ def _run_command(*leading: tuple[str, object, object]) -> Callable[[Callable[...
 
 def _run_options(given: dict[str, Any]) -> RunOptions:
     """The command line's prompt, output mode and settings flags (None: not given)."""
-    from agentcli.cli.driver import RunOptions
+    from agentcli.cli.launch import RunOptions
 
     flags: dict[str, object] = {name: given[name] for name in _FLAGS}
     flags["local"] = given["local"] or None
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
     @_run_command(("prompt", PromptArg, None))
     def new(**given: Any) -> int:
         """Start a session: run PROMPT, then (in a terminal) take more prompts."""
-        from agentcli.cli.session_run import start_session
+        from agentcli.cli.launch import start_session
 
         return start_session(make_context(given["workspace"], given["sessions_dir"]), _run_options(given))
 
@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
         """Continue a session: finish its interrupted turn, then take PROMPT (or, in a terminal, more).
 
         Without SESSION, in a terminal: choose one of this workspace's sessions from a list."""
-        from agentcli.cli.session_run import resume_session
+        from agentcli.cli.launch import resume_session
 
         return resume_session(make_context(given["workspace"], given["sessions_dir"]), given["session"],
                               _run_options(given), explicit_workspace=given["workspace"] is not None)

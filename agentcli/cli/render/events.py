@@ -198,7 +198,10 @@ def _brief(arguments: str, limit: int = 120) -> str:
 class JsonLines:
     """Write each event as one JSON object a line (``--json``), flushing every line."""
 
-    SKIP = {"assistant.delta", "model.request", "scout.progress"}
+    # what only a live view draws (streamed text, a command's output, an edit's whole text
+    # before it is applied), and the engine's own bookkeeping (session.finished is the end)
+    SKIP = {"assistant.delta", "model.request", "scout.progress", "tool.output", "tool.prepared",
+            "run.finished", "compact.finished"}
 
     def __init__(self, file: IO[str]):
         self.file = file

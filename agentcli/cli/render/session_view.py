@@ -114,7 +114,8 @@ def scout_json(view: SessionView, scout: ScoutRecord) -> dict[str, Any]:
 
 def audit_totals(session: Session) -> dict[str, Any]:
     """The audit log's totals with their cost in dollars (``cost_usd``: None when unknown)."""
-    from agentcli.agent.pricing import configured_pricing, session_cost
+    from agentcli.agent.config import configured_pricing
+    from agentcli.agent.pricing import session_cost
 
     totals = session.model_calls.totals()
     totals["cost_usd"] = session_cost(session, configured_pricing(session.meta().workspace_root))

@@ -1,101 +1,103 @@
 """Approval questions at the terminal: show exactly what would happen, then ask.
 
-An edit shows the coloured diff of the bytes it would write (a new file: its first
-lines); a shell command is shown whole. What "always" would allow is spelled out
-before it can be chosen. The answers: yes, no, always, or no with a reason that
-goes back to the model in the tool result.
+The question is the engine's ``approval.requested`` event: it carries the command, the
+diff of every edit (a new file: its first lines) and what "always" would allow, in
+words. The answers: yes, no, always (only when the engine offers it), or no with a
+reason that goes back to the model in the tool result. A question the engine withdraws
+(the turn was stopped) closes the line it is read on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from agentcli.agent.approval import ApprovalAnswer, ApprovalRequest
 from agentcli.cli.render.text import clean
-from agentcli.cli.terminal.diffs import diff_stats, diff_text, edit_diff
+from agentcli.cli.terminal.diffs import diff_text
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from agentcli.cli.terminal.view import TerminalView
-
-Reader = Callable[[str], str]  # shows a prompt, returns the line typed (EOFError at the end)
+# shows a prompt, returns the line typed (None: the question was withdrawn; EOFError at the end)
+Reader = Callable[[str], "str | None"]
 
 CHOICES = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "a": "always", "always": "always",
            "r": "reason", "reason": "reason"}
 
 
-def always_scope(request: ApprovalRequest) -> str:
-    """What answering "always" would allow, in words."""
-    from agentcli.agent.grants import describe_grant
+@dataclass(frozen=True)
+class Answer:
+    """What the person answered: ``yes``, ``no`` or ``always``, and a reason for a ``no``."""
 
-    if request.kind == "shell":
-        return describe_grant(request.command)
-    return "always allow every file edit in this session"
+    choice: str
+    reason: str = ""
 
 
-def show_request(console: Console, request: ApprovalRequest) -> None:
+def show_request(console: Console, question: dict[str, Any]) -> None:
     """Print what the call would do: the diff of every edit, or the whole command."""
     from rich.text import Text
 
-    who = "" if request.agent == "orchestrator" else f"{request.agent}: "
-    if request.kind == "shell":
-        console.print(Text(f"{who}{request.tool} wants to run:", style="bold yellow"))
-        for line in clean(request.command).splitlines() or [""]:
-            console.print(Text(f"  $ {line}" if line is not None else "", style="bold"), soft_wrap=False)
+    agent = question.get("agent", "orchestrator")
+    who = "" if agent == "orchestrator" else f"{agent}: "
+    tool = question.get("tool", "")
+    if question.get("kind") == "shell":
+        console.print(Text(f"{who}{tool} wants to run:", style="bold yellow"))
+        for line in clean(question.get("command", "")).splitlines() or [""]:
+            console.print(Text(f"  $ {line}", style="bold"), soft_wrap=False)
         return
-    console.print(Text(f"{who}{request.tool} wants to {clean(request.summary)}:", style="bold yellow"))
-    for edit in request.edits:
-        diff = edit_diff(edit)
-        added, removed = diff_stats(diff)
-        console.print(Text(f"  {edit.op} {clean(edit.path)}  +{added} -{removed}", style="dim"))
-        console.print(diff_text(diff))
+    console.print(Text(f"{who}{tool} wants to {clean(question.get('summary', ''))}:", style="bold yellow"))
+    for edit in question.get("edits") or []:
+        console.print(Text(f"  {edit['op']} {clean(edit['path'])}  +{edit['added']} -{edit['removed']}",
+                           style="dim"))
+        console.print(diff_text(edit["diff"]))
 
 
 class TerminalAsker:
-    """Answers the agent's approval questions by asking the person at the terminal."""
+    """Asks the person at the terminal one approval question."""
 
-    def __init__(self, console: Console, read: Reader, view: TerminalView | None = None):
+    def __init__(self, console: Console, read: Reader):
         self.console = console
         self.read = read
-        self.view = view
 
-    def __call__(self, request: ApprovalRequest) -> ApprovalAnswer:
-        """Show the request, then read y / n / a / r (a reason) until one is given."""
-        if self.view is not None:
-            self.view.question_shown(request.agent)
-        try:
-            return self._ask(request)
-        finally:
-            if self.view is not None:
-                self.view.question_answered()
-
-    def _ask(self, request: ApprovalRequest) -> ApprovalAnswer:
-        show_request(self.console, request)
-        scope = always_scope(request)
+    def ask(self, question: dict[str, Any]) -> Answer | None:
+        """Show the question, then read y / n / a / r (a reason) until one is given; None
+        when the question was withdrawn while it was shown."""
+        show_request(self.console, question)
+        always = question.get("always")
         self.console.print("  y yes · n no · r no, and tell the model why", style="dim", markup=False,
                            highlight=False)
-        self.console.print(f"  a {scope}", style="dim", markup=False, highlight=False)
+        if always:
+            self.console.print(f"  a {always}", style="dim", markup=False, highlight=False)
+        keys = "y/n/a/r" if always else "y/n/r"
         while True:
             try:
-                line = self.read("allow? [y/n/a/r] › ")
+                line = self.read(f"allow? [{keys}] › ")
             except EOFError:
-                return ApprovalAnswer("no", "the question was not answered")
+                return Answer("no", "the question was not answered")
+            if line is None:
+                return None
             word, _, rest = line.strip().partition(" ")
             choice = CHOICES.get(word.strip(",.:").lower())
+            if choice == "always" and not always:
+                self.console.print("this one cannot be allowed always (a compound command): y allows it "
+                                   "once", style="yellow", markup=False, highlight=False)
+                continue
             if choice is None and line.strip():
-                self.console.print("answer y, n, a or r", style="yellow")
+                self.console.print(f"answer {' or '.join(keys.split('/'))}", style="yellow")
                 continue
             if choice in (None, "no") and not rest.strip():
-                return ApprovalAnswer("no")
+                return Answer("no")
             if choice in ("no", "reason"):
                 reason = rest.strip(" ,:") or self._reason()
-                return ApprovalAnswer("no", reason)
-            return ApprovalAnswer(choice)
+                if reason is None:
+                    return None
+                return Answer("no", reason)
+            return Answer(choice)
 
-    def _reason(self) -> str:
+    def _reason(self) -> str | None:
         try:
-            return self.read("tell the model why › ").strip()
+            line = self.read("tell the model why › ")
         except EOFError:
             return ""
+        return None if line is None else line.strip()

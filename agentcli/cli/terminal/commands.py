@@ -1,8 +1,10 @@
 """Slash commands: each works on the live session without leaving it.
 
-A command is a name, a line of help and a handler ``(repl, argument) -> outcome``; the
-outcome ``"exit"`` or ``"new"`` tells the loop to leave or to start a new session. An
-unknown ``/word`` is refused here, with a suggestion, and never sent to the model.
+A command is a name, a line of help and a handler ``(terminal, argument) -> outcome``; the
+outcome ``"exit"`` or ``"new"`` tells the loop to leave or to start a new session. What a
+command changes is an operation submitted to the engine (its outcome comes back as an
+event the view draws); what it shows is read through ``engine.facts``. An unknown
+``/word`` is refused here, with a suggestion, and never sent to the model.
 """
 
 from __future__ import annotations
@@ -11,15 +13,31 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
+from agentcli.agent.engine.engine import APPROVAL_MODES
 from agentcli.errors import AgentcliError
 
 if TYPE_CHECKING:
-    from agentcli.cli.repl import Repl
+    from rich.console import Console
 
-Handler = Callable[["Repl", str], "str | None"]
-APPROVAL_MODES = ("ask", "auto-edit", "full-auto", "read-only")
+    from agentcli.agent.engine.engine import Engine
+
+
+class Terminal(Protocol):
+    """What a command works with: the screen, the engine, and a way to wait for it."""
+
+    console: Console
+    engine: Engine
+
+    def wait(self, *, type_ahead: bool = False) -> None:
+        """Until the engine has done what was submitted (Ctrl-C interrupts it)."""
+
+    def status_facts(self) -> Any:
+        """What the footer says now."""
+
+
+Handler = Callable[[Terminal, str], "str | None"]
 COMMAND_WORD = re.compile(r"^/[a-z][a-z-]*$")
 # Words people try that are not commands here, and where that lives.
 SYNONYMS = {"/cost": "/status", "/tokens": "/status", "/usage": "/status", "/clear": "/new",
@@ -52,7 +70,7 @@ def suggestion(word: str) -> str:
     return close[0] if close else ""
 
 
-def run_command(repl: Repl, text: str, *, busy: bool = False) -> str | None:
+def run_command(repl: Terminal, text: str, *, busy: bool = False) -> str | None:
     """Run one slash command line; refuse unknown ones locally (nothing reaches the model)."""
     word, _, argument = text.strip().partition(" ")
     command = COMMANDS.get(word) or COMMANDS.get(ALIASES.get(word, ""))
@@ -75,7 +93,7 @@ def run_command(repl: Repl, text: str, *, busy: bool = False) -> str | None:
 
 
 # -- the commands ----------------------------------------------------------------------
-def _help(repl: Repl, argument: str) -> None:
+def _help(repl: Terminal, argument: str) -> None:
     from rich.table import Table
 
     table = Table.grid(padding=(0, 2))
@@ -91,10 +109,10 @@ def _help(repl: Repl, argument: str) -> None:
         highlight=False)
 
 
-def _plan(repl: Repl, argument: str) -> None:
+def _plan(repl: Terminal, argument: str) -> None:
     from agentcli.cli.terminal.view import plan_text
 
-    items = repl.session.plan.current()
+    items = repl.engine.facts.plan()
     if not items:
         repl.console.print("no plan yet", style="dim")
         return
@@ -111,13 +129,10 @@ def _number(argument: str, what: str) -> int | None:
     return int(argument)
 
 
-def _diff(repl: Repl, argument: str) -> None:
-    from agentcli.agent.history.diff import diff_since
-    from agentcli.agent.history.rollback import find_checkpoint
+def _diff(repl: Terminal, argument: str) -> None:
     from agentcli.cli.terminal.diffs import diff_text
 
-    number = find_checkpoint(repl.session, _number(argument, "/diff")).id
-    text = diff_since(repl.session, number)
+    number, text = repl.engine.facts.diff(_number(argument, "/diff"))
     if not text:
         hint = " (/diff 1 shows the whole session)" if number > 1 else ""
         repl.console.print(f"no changes since checkpoint {number}{hint}", style="dim", markup=False)
@@ -125,44 +140,21 @@ def _diff(repl: Repl, argument: str) -> None:
     repl.console.print(diff_text(text, max_lines=2000))
 
 
-def _rollback_to(repl: Repl, to: int | None, *, undo: bool = False, force: bool = False) -> None:
-    from agentcli.agent.history.rollback import rollback, undo_last_rollback
-    from agentcli.errors import RollbackConflictError
+def _rollback_to(repl: Terminal, to: int | None, *, undo: bool = False, force: bool = False) -> None:
+    """Roll back (or undo the last rollback); the view draws what it restored."""
+    from agentcli.agent.engine.operations import Rollback
 
-    try:
-        if undo:
-            result = undo_last_rollback(repl.session, repl.root, force=force)
-        else:
-            result = rollback(repl.session, repl.root, to=to, force=force)
-    except RollbackConflictError as err:
-        for path in err.paths:
-            repl.console.print(f"  changed outside agentcli: {path}", style="yellow", markup=False)
-        repl.console.print("nothing was rolled back; add --force to overwrite those files",
-                           style="yellow")
-        return
-    console = repl.console
-    if result.undo_of is not None:
-        console.print(f"undid rollback {result.undo_of}", style="bold", markup=False)
-    else:
-        console.print(f"rolled back to checkpoint {result.checkpoint_id} (the state before prompt "
-                      f"{result.checkpoint_id})", style="bold", markup=False)
-    for path in result.restored:
-        console.print(f"  restored  {path}", markup=False, highlight=False)
-    for path in result.removed:
-        console.print(f"  removed   {path}", markup=False, highlight=False)
-    for path in result.failed:
-        console.print(f"  could not restore {path}", style="red", markup=False, highlight=False)
-    verb = "shown to the model again" if result.undo_of is not None else "hidden from the model"
-    console.print(f"  {result.messages} message(s), {result.prompts} prompt(s) {verb}", style="dim")
-    if result.undo_of is None:
-        console.print("  /rollback --undo puts it back", style="dim")
+    if not undo:
+        repl.engine.facts.checkpoint(to)  # a number that names no checkpoint is refused here, at once
+    repl.engine.submit(Rollback(to=to, undo=undo, force=force))
+    repl.wait()
 
 
-def _undo(repl: Repl, argument: str) -> None:
+def _undo(repl: Terminal, argument: str) -> None:
     _rollback_to(repl, None, force=argument == "--force")
 
 
-def _rollback(repl: Repl, argument: str) -> None:
+def _rollback(repl: Terminal, argument: str) -> None:
     words = argument.split()
     force = "--force" in words
     words = [w for w in words if w != "--force"]
@@ -177,12 +169,12 @@ def _rollback(repl: Repl, argument: str) -> None:
     _rollback_to(repl, _number(words[0], "/rollback"), force=force)
 
 
-def _checkpoints(repl: Repl, argument: str) -> None:
+def _checkpoints(repl: Terminal, argument: str) -> None:
     from rich.table import Table
 
     from agentcli.cli.render.text import excerpt
 
-    infos = repl.session.rollbacks.overview()
+    infos = repl.engine.facts.checkpoints()
     if not infos:
         repl.console.print("no checkpoints yet: one is taken when each prompt starts", style="dim")
         return
@@ -200,12 +192,12 @@ def _checkpoints(repl: Repl, argument: str) -> None:
     repl.console.print(table)
 
 
-def _log(repl: Repl, argument: str) -> None:
+def _log(repl: Terminal, argument: str) -> None:
     from rich.table import Table
 
     from agentcli.cli.render.text import excerpt, local_time, totals_line
 
-    calls = repl.session.model_calls.all()
+    calls = repl.engine.facts.model_calls(50)
     if not calls:
         repl.console.print("no model calls yet", style="dim")
         return
@@ -214,81 +206,67 @@ def _log(repl: Repl, argument: str) -> None:
         right = name in ("ID", "MS", "TOKENS")
         table.add_column(name, justify="right" if right else "left", no_wrap=True, overflow="ellipsis",
                          max_width=None if name == "ERROR" else 24)
-    for call in calls[-50:]:
+    for call in calls:
         table.add_row(str(call.id), local_time(call.started_at)[11:], call.agent, call.model,
                       call.status, "" if call.latency_ms is None else str(call.latency_ms),
                       "" if call.total_tokens is None else str(call.total_tokens),
                       excerpt(call.error, 60), style="red" if call.status not in ("ok", "done") else None)
     repl.console.print(table)
-    repl.console.print(totals_line(repl.session.model_calls.totals()), style="dim", markup=False)
+    repl.console.print(totals_line(repl.engine.facts.totals()), style="dim", markup=False)
 
 
-def _model(repl: Repl, argument: str) -> None:
+def _model(repl: Terminal, argument: str) -> None:
     if not argument:
-        repl.console.print(f"model: {repl.settings.model} (/model NAME changes it)", markup=False)
+        repl.console.print(f"model: {repl.engine.settings.model} (/model NAME changes it)", markup=False)
         return
-    repl.set_model(argument)
-    repl.console.print(f"model is now {argument} for this session", markup=False)
+    from agentcli.agent.engine.operations import SetModel
+
+    repl.engine.submit(SetModel(argument))
+    repl.wait()
 
 
-def _approval(repl: Repl, argument: str) -> None:
+def _approval(repl: Terminal, argument: str) -> None:
     if argument not in APPROVAL_MODES:
-        repl.console.print(f"approval is {repl.settings.approval}; the modes: {', '.join(APPROVAL_MODES)}",
-                           markup=False, highlight=False,
+        if argument:
+            repl.console.print(f"{argument!r} is not an approval mode", style="yellow", markup=False,
+                               highlight=False)
+        repl.console.print(f"approval is {repl.engine.settings.approval}; the modes: "
+                           f"{', '.join(APPROVAL_MODES)}", markup=False, highlight=False,
                            style=None if not argument else "yellow")
         return
-    repl.set_approval(argument)
-    repl.console.print(f"approval mode is now {argument} for this session", markup=False)
+    from agentcli.agent.engine.operations import SetApproval
+
+    repl.engine.submit(SetApproval(argument))
+    repl.wait()
 
 
-def _status(repl: Repl, argument: str) -> None:
+def _status(repl: Terminal, argument: str) -> None:
     from agentcli.cli.render.text import clean
     from agentcli.cli.terminal.status import status_line
 
-    meta = repl.session.meta()
-    repl.console.print(f"session {meta.id} · {clean(meta.title or '(untitled)')}", markup=False,
+    status = repl.engine.facts.status()
+    repl.console.print(f"session {status.session} · {clean(status.title or '(untitled)')}", markup=False,
                        highlight=False)
-    repl.console.print(f"  file {repl.session.path}", style="dim", markup=False, highlight=False)
-    totals = repl.session.model_calls.totals()
+    repl.console.print(f"  file {status.path}", style="dim", markup=False, highlight=False)
     repl.console.print(f"  {status_line(repl.status_facts())}", markup=False, highlight=False)
-    repl.console.print(f"  {totals['attempts']} model calls · {totals['prompt_tokens']:,} prompt + "
-                       f"{totals['completion_tokens']:,} completion tokens", style="dim", markup=False,
+    repl.console.print(f"  {status.attempts} model calls · {status.prompt_tokens:,} prompt + "
+                       f"{status.completion_tokens:,} completion tokens", style="dim", markup=False,
                        highlight=False)
 
 
-def compact_session(repl: Repl) -> str | None:
-    """Compact the live session's context now (one model call, on the worker thread like a
-    turn, so Ctrl-C stops it); the line to show."""
-    from agentcli.agent.cancel import CancelToken
-    from agentcli.agent.compaction import compact_now
-    from agentcli.errors import AgentcliError
+def _compact(repl: Terminal, argument: str) -> None:
+    """Summarise older turns now (one model call; Ctrl-C stops it): the view says how it went."""
+    from agentcli.agent.engine.operations import Compact
 
-    loop = repl.agent.loop
-    try:
-        done = repl.worker.run(lambda token: compact_now(loop, token), CancelToken())
-    except AgentcliError as err:
-        return f"could not compact: {err}"
-    except Exception as err:  # noqa: BLE001 - Cancelled, or the endpoint: say it, stay in the session
-        return f"compaction stopped: {err}"
-    if done is None:
-        return "nothing older to summarise yet"
-    if done.status != "done":
-        return f"the summary failed ({done.error or done.status}); the context is as it was"
-    sizes = (f" (about {done.tokens_before:,} tokens before)" if done.tokens_before else "")
-    return f"compacted: messages {done.first_message_id}–{done.last_message_id} are now a summary{sizes}"
+    repl.engine.submit(Compact())
+    repl.wait()
 
 
-def _compact(repl: Repl, argument: str) -> None:
-    said = compact_session(repl)
-    repl.console.print(said or "/compact is not available yet: this agentcli cannot compact a "
-                       "session's context", style=None if said else "yellow", markup=False)
-
-
-def _new(repl: Repl, argument: str) -> str:
+def _new(repl: Terminal, argument: str) -> str:
     return "new"
 
 
-def _exit(repl: Repl, argument: str) -> str:
+def _exit(repl: Terminal, argument: str) -> str:
     return "exit"
 
 

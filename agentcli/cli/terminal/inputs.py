@@ -6,6 +6,7 @@ its lines (bracketed paste). Tab completes slash commands and ``@path`` mentions
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -41,6 +42,35 @@ def open_history(root: Path):  # -> prompt_toolkit.history.History
     except OSError:  # a read-only workspace: history for this run only
         return InMemoryHistory()
     return FileHistory(str(path))
+
+
+@contextlib.contextmanager
+def keys_kept_between_prompts(fd: int) -> Iterator[None]:
+    """While inside, keys typed between two prompts wait for the next one as they were typed.
+
+    Between prompts the terminal is in its cooked mode: it would echo the keys over the
+    agent's output and turn Enter into a newline (which the next prompt reads as Ctrl-J, a
+    new line, not "send"). This leaves echo and line editing off meanwhile, Enter as Enter,
+    and Ctrl-C a signal as usual; the terminal's own settings come back at the end.
+    """
+    import termios
+
+    try:
+        saved = termios.tcgetattr(fd)
+    except (termios.error, OSError):  # not a terminal
+        yield
+        return
+    quiet = list(saved)
+    quiet[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR)
+    quiet[3] &= ~(termios.ECHO | termios.ICANON)
+    quiet[6] = list(saved[6])
+    quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        yield
+    finally:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def key_bindings() -> KeyBindings:

@@ -5,14 +5,20 @@ happened (to a rich console, markup off) and keeps the live state the prompt sho
 while a turn runs: what the agent is doing, since when, and the last lines of a
 running command (:meth:`TerminalView.activity_lines`).
 
+It reads nothing but the events: an edit's diff comes in its ``tool.prepared`` event,
+the outcome of an operation in its own (``rollback.finished``, ``compact.finished``,
+``operation.failed``...). Events arrive on the agent's threads while the prompt reads the
+live state on the main thread: that state is kept under a lock.
+
 Example:
-    >>> view = TerminalView(Console(file=StringIO(), width=80), session)
+    >>> view = TerminalView(Console(file=StringIO(), width=80))
     >>> view(Event("tool.finished", {"name": "run_shell", "status": "failed", ...}))
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -27,8 +33,6 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-    from agentcli.session.session import Session
-
 TAIL_LINES = 4
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 # The argument that says most about a call, per tool (the rest are left out of its line).
@@ -40,51 +44,54 @@ EDIT_TOOLS = ("write_file", "edit_file")
 class TerminalView(EventPrinter):
     """Draws one interactive session's events; the prompt reads its live state."""
 
-    def __init__(self, console: Console, session: Session | None = None):
+    def __init__(self, console: Console):
         super().__init__(None, stream_text=True, console=console)
-        self.session = session
         self.answer = MarkdownStream(console)
         self.activity: str | None = None  # what the agent is doing now, None when idle
         self.since = time.monotonic()
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._partial = ""  # the running command's unfinished last line
+        self._live = threading.Lock()  # activity, tail and _partial: written by agents, read by the prompt
         self.queued_ids: set[int] = set()  # prompts typed ahead, announced when their turn starts
         self.shown_diffs: set[str] = set()  # edits whose diff was shown before approval
         self.last_usage: dict[str, int] | None = None
-        self._seen_call = 0  # tool_calls rows already looked at
         self._arguments: dict[str, str] = {}  # call id -> its arguments, until it finishes
-        self._files_seen = 0  # file_changes rows logged before the running edit
+        self._edits: dict[str, list[dict[str, Any]]] = {}  # call id -> its edits, until it finishes
         self._current: dict[str, str] = {}  # agent -> id of its call being prepared or run
 
     # -- live state -------------------------------------------------------------------
     def _doing(self, what: str | None) -> None:
-        self.activity = what
-        self.since = time.monotonic()
+        with self._live:
+            self.activity = what
+            self.since = time.monotonic()
 
     def activity_lines(self, now: float | None = None) -> list[str]:
         """The spinner line (and a running command's last lines) for the prompt to show."""
-        if self.activity is None:
+        with self._live:
+            activity, since, tail, partial = self.activity, self.since, tuple(self.tail), self._partial
+        if activity is None:
             return []
-        elapsed = (now or time.monotonic()) - self.since
+        elapsed = (now or time.monotonic()) - since
         frame = SPINNER[int(elapsed * 10) % len(SPINNER)]
         width = self.console.width - 1
         clock = f" · {_seconds(elapsed)} · Ctrl-C stops"
-        lines = [f"{frame} {_fit(self.activity, width - 2 - len(clock))}{clock}"]  # the clock is ASCII
-        lines += [f"  │ {line}" for line in self.tail]
-        if self._partial.strip():
-            lines.append(f"  │ {self._partial}")
+        lines = [f"{frame} {_fit(activity, width - 2 - len(clock))}{clock}"]  # the clock is ASCII
+        lines += [f"  │ {line}" for line in tail]
+        if partial.strip():
+            lines.append(f"  │ {partial}")
         pending = self.answer.pending.strip().splitlines()
-        if pending and self.activity.startswith("writing"):
+        if pending and activity.startswith("writing"):
             lines.append(f"  {pending[-1]}")
         return [_fit(line.expandtabs(4), width) for line in lines]
 
-    def question_shown(self, agent: str) -> None:
-        """The approval question of ``agent``'s current call is on screen (with its diff)."""
-        self.shown_diffs.add(self._current.get(agent, ""))
+    def question_shown(self, call_id: str) -> None:
+        """The approval question of call ``call_id`` is on screen (with its diff)."""
+        self.shown_diffs.add(call_id)
 
     def question_answered(self) -> None:
         """The person answered: the spinner's clock starts again for the call itself."""
-        self.since = time.monotonic()
+        with self._live:
+            self.since = time.monotonic()
 
     # -- events -----------------------------------------------------------------------
     def _on_session_started(self, data: dict[str, Any]) -> None:
@@ -129,32 +136,38 @@ class TerminalView(EventPrinter):
         name = data.get("name", "")
         self._arguments[data.get("id", "")] = data.get("arguments", "")
         self._current[data.get("agent", ORCHESTRATOR)] = data.get("id", "")
-        if name in EDIT_TOOLS and self.session is not None:
-            self._files_seen = self.session.files.last_id()
-        self.tail.clear()
-        self._partial = ""
+        with self._live:
+            self.tail.clear()
+            self._partial = ""
         key = _key_argument(name, data.get("arguments", ""))
         self._doing(f"{'running' if name == 'run_shell' else name} {key}".strip())
 
+    def _on_tool_prepared(self, data: dict[str, Any]) -> None:
+        self._edits[data.get("id", "")] = data.get("edits") or []
+
     def _on_tool_output(self, data: dict[str, Any]) -> None:
-        text = self._partial + clean(data.get("text", "").replace("\r\n", "\n").replace("\r", "\n"))
-        *done, self._partial = text.split("\n")
-        self.tail.extend(line[:200] for line in done)
-        self._partial = self._partial[-200:]
+        with self._live:
+            text = self._partial + clean(data.get("text", "").replace("\r\n", "\n").replace("\r", "\n"))
+            *done, partial = text.split("\n")
+            self.tail.extend(line[:200] for line in done)
+            self._partial = partial[-200:]
 
     def _on_tool_finished(self, data: dict[str, Any]) -> None:
-        name = data.get("name", "")
         arguments = self._arguments.pop(data.get("id", ""), "")
         self.console.print(tool_line(data, arguments, self.console.width), no_wrap=True,
                            overflow="ellipsis")
         if data.get("items") is not None and data["status"] == "done":
             self.console.print(plan_text(data["items"]))
-        if name in EDIT_TOOLS and data["status"] == "done" and data.get("id") not in self.shown_diffs:
-            self._show_applied(data.get("id", ""))
-        if data.get("status") == "interrupted" and self.tail:
-            self.console.print(_tail_text(list(self.tail) + [self._partial]))
-        self.tail.clear()
-        self._partial = ""
+        edits = self._edits.pop(data.get("id", ""), [])
+        if data["status"] == "done" and data.get("id") not in self.shown_diffs:
+            for edit in edits:  # made without asking: shown after the fact
+                self.console.print(diff_text(_cut_new_file(edit.get("diff", ""))))
+        with self._live:
+            tail = [*self.tail, self._partial] if self.tail else []
+            self.tail.clear()
+            self._partial = ""
+        if data.get("status") == "interrupted" and tail:
+            self.console.print(_tail_text(tail))
         self._doing("thinking")
 
     def _on_error(self, data: dict[str, Any]) -> None:
@@ -170,25 +183,61 @@ class TerminalView(EventPrinter):
         self.answer.printed_any = False
         self._doing(None)
 
-    # -- helpers ----------------------------------------------------------------------
-    def _show_applied(self, call_id: str) -> None:
-        """An edit made without asking: show its diff from the file log, after the fact."""
-        if self.session is None:
-            return
-        from agentcli.agent.history.diff import file_diff
-        from agentcli.agent.history.disk import after_side, before_side
+    # -- what operations did ---------------------------------------------------------
+    def _on_prompt_queued(self, data: dict[str, Any]) -> None:
+        if data.get("busy"):  # typed ahead: shown now, and again where its turn starts
+            self.queued_ids.add(data["prompt"])
+            self._line(f"  queued for the next turn: {excerpt(data.get('text', ''), 60)}", "dim")
 
-        calls = self.session.tool_calls.after(self._seen_call)
-        if calls:
-            self._seen_call = calls[-1].id
-        row = next((c for c in calls if c.call_id == call_id), None)
-        if row is None:
+    def _on_model_changed(self, data: dict[str, Any]) -> None:
+        self._line(f"model is now {clean(data['model'])} for this session", "")
+
+    def _on_approval_changed(self, data: dict[str, Any]) -> None:
+        self._line(f"approval mode is now {data['mode']} for this session", "")
+
+    def _on_compact_finished(self, data: dict[str, Any]) -> None:
+        status = data.get("status")
+        if status == "nothing":
+            self._line("nothing older to summarise yet", "dim")
+        elif status == "done":
+            before = data.get("tokens_before")
+            sizes = f" (about {before:,} tokens before)" if before else ""
+            self._line(f"compacted: messages {data['first_message']}–{data['last_message']} are now a "
+                       f"summary{sizes}", "")
+        elif status == "interrupted":
+            self._line(f"compaction stopped: {clean(data.get('error') or '')}", "yellow")
+        else:
+            self._line(f"the summary failed ({clean(data.get('error') or status)}); the context is as it was",
+                       "yellow")
+
+    def _on_rollback_finished(self, data: dict[str, Any]) -> None:
+        console = self.console
+        if data.get("undo_of") is not None:
+            self._line(f"undid rollback {data['undo_of']}", "bold")
+        else:
+            self._line(f"rolled back to checkpoint {data['checkpoint']} (the state before prompt "
+                       f"{data['checkpoint']})", "bold")
+        for word, key in (("restored ", "restored"), ("removed  ", "removed"), ("forced   ", "forced")):
+            for path in data.get(key) or []:
+                console.print(f"  {word} {clean(path)}", markup=False, highlight=False)
+        for key, what in (("failed", "could not restore"), ("blocked", "not restored (a folder of other "
+                                                                        "files is there)"),
+                          ("not_restorable", "not restorable (too large to have been kept)")):
+            for path in data.get(key) or []:
+                self._line(f"  {what}: {clean(path)}", "red")
+        verb = "shown to the model again" if data.get("undo_of") is not None else "hidden from the model"
+        counts = f"{data.get('messages', 0)} message(s), {data.get('prompts', 0)} prompt(s)"
+        self._line(f"  {counts} {verb}", "dim")
+        if data.get("undo_of") is None:
+            self._line("  /rollback --undo puts it back", "dim")
+
+    def _on_operation_failed(self, data: dict[str, Any]) -> None:
+        for path in data.get("paths") or []:
+            self._line(f"  changed outside agentcli: {clean(path)}", "yellow")
+        if data.get("operation") == "Rollback" and data.get("paths"):
+            self._line("nothing was rolled back; add --force to overwrite those files", "yellow")
             return
-        for change in self.session.files.since(self._files_seen):
-            if change.tool_call_id != row.id:
-                continue
-            text = file_diff(change.path, before_side(change), after_side(change), self.session.blobs)
-            self.console.print(diff_text(_cut_new_file(text)))
+        self._line(clean(data.get("message", "")), "yellow" if data.get("exit_code") == 2 else "red")
 
 
 def _cut_new_file(diff: str, limit: int = 40) -> str:

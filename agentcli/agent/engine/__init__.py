@@ -1,0 +1,1 @@
+"""The engine: one session's agent behind operations in and events out (see ``engine.py``)."""

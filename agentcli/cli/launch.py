@@ -1,0 +1,232 @@
+"""``new`` and ``resume``: the settings of the run, its session file, and the client that drives it.
+
+Both commands end here: the settings are resolved and the session created (or opened as
+its single writer) through the engine's launch rules, then one of two clients drives
+the engine — the terminal for a person, the scripted runner otherwise — and the
+session is closed once the engine has joined its threads.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentcli.cli.options import CliContext
+from agentcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from agentcli.agent.config import Settings
+    from agentcli.agent.engine.engine import Engine
+    from agentcli.session.session import Session
+
+
+@dataclass
+class RunOptions:
+    """What the user asked for on the command line."""
+
+    prompt: str | None
+    print_mode: bool
+    json: bool
+    flags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interactive(self) -> bool:
+        """A person at a terminal, who can be asked and can type more prompts."""
+        return not (self.print_mode or self.json) and sys.stdin.isatty()
+
+
+def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None) -> Settings:
+    """The run's settings (see :func:`~agentcli.agent.engine.launch.run_settings`); its
+    warnings and notes go to stderr."""
+    from agentcli.agent.engine.launch import run_settings
+
+    settings = run_settings(ctx.place, options.flags, remembered)
+    for warning in settings.warnings:
+        sys.stderr.write(f"agentcli: warning: {warning}\n")
+    for note in settings.notes:
+        sys.stderr.write(f"agentcli: {note}\n")
+    return settings
+
+
+def start_session(ctx: CliContext, options: RunOptions) -> int:
+    """``agentcli new`` (and ``agentcli`` alone): create the session file, then drive it."""
+    from agentcli.agent.engine.launch import create_session
+    from agentcli.cli.prompt_input import read_prompt
+
+    prompt = read_prompt(options, required=True)
+    settings = settings_for(ctx, options)
+    source = "stdin" if options.prompt in (None, "-") else "argument"
+    session = create_session(ctx.place, settings, prompt, source)
+    keep = True
+    try:
+        code, keep = _drive(ctx, session, settings, options, resumed=False)
+    finally:
+        session.close()
+        if not keep:  # never answered: opened and quit, or a bad key (the advice said so)
+            ctx.sessions.remove(session.path)
+    return code
+
+
+def resume_session(ctx: CliContext, ref: str | None, options: RunOptions, *, explicit_workspace: bool) -> int:
+    """``agentcli resume``: open the file as its single writer and carry on from it.
+
+    Without ``ref``, a person at a terminal picks one of the workspace's sessions.
+    """
+    from agentcli.cli.prompt_input import read_prompt
+    from agentcli.store.durable import damage_as_error
+
+    path = _picked(ctx, options) if ref is None else ctx.sessions.resolve(ref, ctx.workspace_root)
+    prompt = read_prompt(options, required=False)
+    # Opening checks the file before its first write; damage met later (a blob read
+    # by a restore, say) still ends as one line, exit 2.
+    with damage_as_error(path):
+        return _resume(ctx, path, prompt, options, explicit_workspace=explicit_workspace)
+
+
+def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions, *,
+            explicit_workspace: bool) -> int:
+    from agentcli.agent.engine.launch import remembered_settings
+    from agentcli.session.session import Session
+
+    session = Session.open(path, writer=True)
+    try:
+        meta = session.meta()
+        recorded = Path(meta.workspace_root)
+        if not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
+            ctx = CliContext(recorded, ctx.sessions)
+        settings = settings_for(ctx, options, meta.settings)
+        session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
+                            settings=remembered_settings(settings))
+        if prompt is not None:
+            session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
+        return _drive(ctx, session, settings, options, resumed=True)[0]
+    finally:
+        session.close()
+
+
+def _picked(ctx: CliContext, options: RunOptions) -> Path:
+    if not options.interactive:
+        raise UsageError("no SESSION given: name one (an id, a prefix of 4+ characters, or 'last'); "
+                         "agentcli list shows them")
+    from agentcli.cli.repl import terminal_io
+    from agentcli.cli.terminal.picker import choice_reader, pick_session
+
+    io = terminal_io()
+    return pick_session(io.console, ctx.sessions.entries(ctx.workspace_root), choice_reader(io)).path
+
+
+def _drive(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, *,
+           resumed: bool) -> tuple[int, bool]:
+    """Drive the session to the end of this run: (exit code, whether the file is worth keeping)."""
+    from agentcli.agent.engine.engine import Engine
+    from agentcli.cli.scripted import make_sink, run_scripted
+    from agentcli.cli.startup import started
+
+    if options.interactive:
+        started()
+        return run_terminal(ctx, session, settings, options, resumed=resumed), True
+    sink = make_sink(options, settings)
+    engine = Engine(session, settings, ctx.place, sink=sink, interactive=False)
+    started()  # the garbage collector runs again from here
+    try:
+        code = run_scripted(engine, options, sink, resumed=resumed)
+        result = engine.result
+        keep = resumed or not engine.facts.never_answered(result.reason if result else None)
+    finally:
+        engine.close()
+    _raise_fatal(engine)
+    return code, keep
+
+
+def _raise_fatal(engine: Engine) -> None:
+    """What stopped a run that no model could act on reaches the CLI's one error boundary
+    (one line; the traceback with --debug); the turn is saved and resumable."""
+    if engine.fatal is not None:
+        raise engine.fatal
+
+
+def run_terminal(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, *,
+                 resumed: bool, io: Any = None) -> int:
+    """A person at a terminal: the prompt-toolkit loop over one engine (``/new`` makes the
+    next); the exit code."""
+    import warnings
+
+    # A Ctrl-C that lands while prompt-toolkit is starting its input line leaves its
+    # coroutine unstarted; Python would print a RuntimeWarning over the screen for it.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
+    from agentcli.cli.repl import terminal_io
+    from agentcli.cli.signals import signals_to
+
+    terminal = TerminalSessions(ctx, settings, io or terminal_io())
+    repl = terminal.repl(session, resumed=resumed)
+    try:
+        with signals_to(repl.stop):
+            result = repl.run()
+        return terminal.finish(result, options)
+    finally:
+        terminal.close()
+
+
+class TerminalSessions:
+    """The engines a terminal drives, one at a time: the first session, then each ``/new``.
+
+    Each engine is closed (its threads joined) before its session file is closed."""
+
+    def __init__(self, ctx: CliContext, settings: Settings, io: Any):
+        from agentcli.cli.repl import TerminalEvents
+        from agentcli.cli.terminal.view import TerminalView
+
+        self.ctx = ctx
+        self.settings = settings
+        self.io = io
+        self.events = TerminalEvents(TerminalView(io.console))
+        self.opened: list[tuple[Engine, Session, bool]] = []  # (engine, session, this run created it)
+
+    def repl(self, session: Session, *, resumed: bool):  # -> Repl
+        """The loop over ``session``'s engine (shown with its recap when resumed)."""
+        from agentcli.cli.repl import Repl
+        from agentcli.cli.terminal.recap import show_recap
+
+        engine = self._engine(session, created=False, resumed=resumed)
+        if resumed:
+            show_recap(self.io.console, session)
+        return Repl(engine, self.events, self.io, root=self.ctx.workspace_root, open_new=self._open_new,
+                    protected=self.ctx.protected())
+
+    def _engine(self, session: Session, *, created: bool, resumed: bool) -> Engine:
+        from agentcli.agent.engine.engine import Engine
+
+        engine = Engine(session, self.settings, self.ctx.place, sink=self.events, interactive=True,
+                        live_output=True)
+        self.opened.append((engine, session, created))
+        engine.start(resumed=resumed)
+        return engine
+
+    def _open_new(self) -> Engine:
+        """``/new``: close the current engine and session, start a fresh session."""
+        from agentcli.agent.engine.launch import create_session
+
+        self._close_last()
+        fresh = create_session(self.ctx.place, self.settings, None, "terminal")
+        return self._engine(fresh, created=True, resumed=False)
+
+    def finish(self, result: Any, options: RunOptions) -> int:
+        """The exit code of the terminal run (0 when the person left, 130 on a signal)."""
+        from agentcli.cli.scripted import finish
+
+        return finish(self.opened[-1][0].facts, result, options, self.events)
+
+    def _close_last(self) -> None:
+        engine, session, created = self.opened.pop()
+        try:
+            engine.close()
+        finally:
+            if created:
+                session.close()
+
+    def close(self) -> None:
+        """Close every engine still open (the caller closes the session it opened)."""
+        while self.opened:
+            self._close_last()
