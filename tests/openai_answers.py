@@ -51,6 +51,8 @@ class Answer:
             for a JSON reply any value > 0 sends half the body, then closes).
         hold: when set, the stream stalls after ``hold_after`` chunks until it is set.
         held: set by the server when it starts stalling on ``hold``.
+        hung_up: set by the server when the client closed the connection while the answer
+            was delayed (``delay``) or stalled (``hold``).
         match: only serve a request whose message texts contain this substring
             (lets concurrent callers, e.g. scouts, each get their own answer).
     """
@@ -70,6 +72,7 @@ class Answer:
     hold: threading.Event | None = None
     hold_after: int = 2
     held: threading.Event = field(default_factory=threading.Event, repr=False)
+    hung_up: threading.Event = field(default_factory=threading.Event, repr=False)
     match: str | None = None
 
 
@@ -139,7 +142,7 @@ def answer_from_json(data: dict[str, Any]) -> Answer:
     status = int(fields.get("status", 200))
     if status != 200 and fields.get("body") is None:
         fields["body"] = error_body(message or HTTPStatus(status).phrase, status)
-    allowed = set(Answer.__dataclass_fields__) - {"hold", "held"}  # events can't be JSON
+    allowed = set(Answer.__dataclass_fields__) - {"hold", "held", "hung_up"}  # events can't be JSON
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"unknown answer field(s) in script: {', '.join(sorted(unknown))}")

@@ -277,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.owner.requests[number - 1].answered_at = time.time()
 
     def _answer(self, answer: Answer, request: dict[str, Any]) -> None:
-        self.owner._pause(answer.delay)
+        self._delay(answer)
         if answer.drop_after == 0:
             self._drop()
         elif answer.status != 200:
@@ -288,6 +288,28 @@ class _Handler(BaseHTTPRequestHandler):
             if answer.hold is not None:
                 self.owner._stall(answer)
             self._send_json(200, completion_body(answer, request), answer.headers, answer.drop_after)
+
+    def _delay(self, answer: Answer) -> None:
+        """Wait ``answer.delay`` seconds before a first byte, watching the client: one that
+        hangs up meanwhile sets ``answer.hung_up`` (and nothing is sent)."""
+        until = time.monotonic() + answer.delay
+        while time.monotonic() < until and not self.owner._stopping.is_set():
+            if self._client_gone(min(0.05, until - time.monotonic())):
+                answer.hung_up.set()
+                raise ConnectionResetError("the client hung up before the answer")
+
+    def _client_gone(self, seconds: float) -> bool:
+        """Whether the client closed its end (it sends nothing more after a request)."""
+        import select
+        import socket
+
+        readable, _, _ = select.select([self.connection], [], [], max(0.0, seconds))
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _send_json(
         self,

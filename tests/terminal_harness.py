@@ -29,7 +29,8 @@ class TerminalHarness:
     """A real ``Repl`` over a real session, driven by keys from the test's side thread."""
 
     def __init__(self, workspace: Path, server: Any, *, approval: str = "ask", prompt: str | None = None,
-                 resume: str | None = None, width: int = 80, extra_keys: Any = None):
+                 resume: str | None = None, width: int = 80, extra_keys: Any = None,
+                 flags: dict[str, Any] | None = None, ahead_error: BaseException | None = None):
         self.workspace = workspace
         self.server = server
         self.approval = approval
@@ -41,6 +42,9 @@ class TerminalHarness:
         self.error: BaseException | None = None
         self.seen = 0
         self.extra_keys = extra_keys  # prompt_toolkit KeyBindings added to every prompt (on top)
+        self.flags = flags or {}  # more command-line settings (max_tokens=..., scouts=...)
+        self.ahead_error = ahead_error  # what the type-ahead line raises when it opens (a broken terminal)
+        self.code: int | None = None
 
     # -- setting up ---------------------------------------------------------------------
     def __enter__(self) -> TerminalHarness:
@@ -60,10 +64,11 @@ class TerminalHarness:
         console = Console(file=self.out, width=self.width, force_terminal=False, color_system=None,
                           markup=False, highlight=False, emoji=False)
         self.io = TerminalIO(console, self.pipe, DummyOutput())
-        if self.extra_keys is not None:
-            self.io = _WithKeys(console, self.pipe, DummyOutput(), extra=self.extra_keys)
+        if self.extra_keys is not None or self.ahead_error is not None:
+            self.io = _WithKeys(console, self.pipe, DummyOutput(), extra=self.extra_keys,
+                                ahead_error=self.ahead_error)
         self.ctx = make_context(self.workspace, None)
-        flags = {"base_url": self.server.base_url, "approval": self.approval}
+        flags = {"base_url": self.server.base_url, "approval": self.approval, **self.flags}
         options = RunOptions(None, False, False, flags)
         if self.resume:
             self.session = Session.open(self.ctx.sessions.resolve(self.resume, self.workspace), writer=True)
@@ -73,15 +78,20 @@ class TerminalHarness:
             self.session = create_session(self.ctx.place, settings, self.prompt, "argument")
         self.terminal = TerminalSessions(self.ctx, settings, self.io)
         self.repl = self.terminal.repl(self.session, resumed=bool(self.resume))
+        self.options = RunOptions(None, False, False, flags)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         return self
 
     def _run(self) -> None:
+        from agentcli.cli.launch import drive_terminal
+
         try:
-            self.result = self.repl.run()
+            self.code = drive_terminal(self.terminal, self.repl, self.options)
         except BaseException as err:  # noqa: BLE001 - reported by __exit__
             self.error = err
+        finally:
+            self.result = self.repl.result
 
     def __exit__(self, *exc: object) -> None:
         if self.thread.is_alive():
@@ -138,9 +148,33 @@ class _WithKeys(TerminalIO):
     """Pipes whose prompts also have the test's key bindings, on top of the REPL's own."""
 
     extra: Any = None
+    ahead_error: BaseException | None = None
 
     def session(self, **options: Any):  # noqa: ANN201 - a prompt_toolkit PromptSession
         from prompt_toolkit.key_binding import merge_key_bindings
 
         keys = [k for k in (options.pop("key_bindings", None), self.extra) if k is not None]
+        if self.ahead_error is not None and options.get("erase_when_done"):  # the type-ahead line
+            return _BrokenLine(self.ahead_error, input=self.input, output=self.output,
+                               key_bindings=merge_key_bindings(keys), **options)
         return super().session(key_bindings=merge_key_bindings(keys), **options)
+
+
+def _broken_line_class():  # noqa: ANN202 - prompt_toolkit is imported only when a test needs it
+    from prompt_toolkit import PromptSession
+
+    class BrokenLine(PromptSession):
+        """A prompt whose terminal fails as it opens (what an unplugged terminal does)."""
+
+        def __init__(self, error: BaseException, **options: Any):
+            super().__init__(**options)
+            self.error = error
+
+        def prompt(self, *args: Any, **kwargs: Any) -> Any:
+            raise self.error
+
+    return BrokenLine
+
+
+def _BrokenLine(error: BaseException, **options: Any) -> Any:  # noqa: N802 - builds a class instance
+    return _broken_line_class()(error, **options)

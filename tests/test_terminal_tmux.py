@@ -9,61 +9,17 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import subprocess
 import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 from agent_harness import rows, sessions_folder
 from openai_answers import text_answer, tool_answer, tool_call
+from tmux import WIDTH, Tmux
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
-WIDTH = 80
-
-
-class Tmux:
-    """One tmux session running a command at 80x30; ``expect`` reads the visible screen."""
-
-    def __init__(self, command: str, cwd: Path, env: dict[str, str]):
-        self.name = f"agentcli-{uuid.uuid4().hex[:8]}"
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
-                           if k in ("OPENAI_API_KEY", "XDG_CONFIG_HOME", "PATH", "HOME", "PYTHONPATH"))
-        script = f"cd {shlex.quote(str(cwd))} && env {exports} TERM=xterm-256color {command}; sleep 600"
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(WIDTH), "-y", "30",
-                        script], check=True)
-        self.history = ""
-        self.found: dict[str, int] = {}  # how many times each expected text was already seen
-
-    def screen(self) -> str:
-        """The pane with its scrollback, as plain text."""
-        done = subprocess.run(["tmux", "capture-pane", "-p", "-J", "-S", "-500", "-t", self.name],
-                              capture_output=True, text=True, check=True)
-        self.history = done.stdout
-        return done.stdout
-
-    def expect(self, text: str, timeout: float = 20, *, times: int | None = None) -> str:
-        """Wait for one more occurrence of ``text`` than already seen (or ``times`` in all)."""
-        deadline = time.monotonic() + timeout
-        wanted = times or self.found.get(text, 0) + 1
-        while self.screen().count(text) < wanted:
-            assert time.monotonic() < deadline, f"never saw {text!r} on:\n{self.history}"
-            time.sleep(0.1)
-        self.found[text] = wanted
-        return self.history
-
-    def send(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def type(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
-        self.send("Enter")
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
 def _lines_fit(screen: str) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.audit import AuditedRequest
-from agentcli.agent.cancel import NEVER, CancelToken
+from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
 from agentcli.agent.context import (
     CHARS_PER_TOKEN,
     ActiveContext,
@@ -184,6 +184,10 @@ class Compactor:
         error = None
         try:
             self.model.complete(request, [], log=audit, cancel=cancel)
+        except Cancelled:
+            if not cancel.resumable:  # dropped, not to be redone on resume: closed for good
+                self.session.compactions.finish(record.id, "failed", error="stopped before the summary came")
+            raise
         except ModelEndpointError as err:
             error = str(err)
             self.session.compactions.finish(record.id, "failed", error=error)

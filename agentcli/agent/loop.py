@@ -178,6 +178,8 @@ class Orchestrator:
                                  error=f"interrupted ({stop})", reason="interrupted")
             status = "interrupted" if cancel.resumable else "cancelled"
             self.session.model_calls.close_pending(ORCHESTRATOR, "stopped before the answer arrived")
+            if not cancel.resumable:  # dropped for good: the calls it did not reach get their result now
+                self.runner.settle_unanswered()
             self.session.prompts.finish(prompt.id, status, "stopped before it finished")
             self.emit(Event("turn.finished", {"agent": ORCHESTRATOR, "prompt": prompt.id, "status": status}))
             return outcome

@@ -66,9 +66,10 @@ class ToolRunner:
                 self._reconcile(record, prompt_id, cancel)
 
     def settle_unanswered(self) -> None:
-        """Before a new prompt: close calls left without a result by a stopped turn."""
-        last = self.session.transcript.last(self.agent)
-        if last is None or last.role != "assistant" or not last.tool_calls:
+        """Close the calls a stopped turn left without a result (before a new prompt, or
+        when the person drops the turn): those of the agent's newest assistant message."""
+        last = self.session.transcript.last_assistant(self.agent)
+        if last is None or not last.tool_calls:
             return
         records = {r.position: r for r in self.session.tool_calls.for_message(last.id)}
         for position, call in enumerate(last.tool_calls):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.approval import Approver
 from agentcli.agent.cancel import Cancelled, CancelToken
+from agentcli.agent.errors import is_fatal
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.loop import AgentLoop
 from agentcli.agent.model.protocol import Model
@@ -101,6 +102,8 @@ class ScoutFanout:
         if todo:
             with self._lend_slot(cancel):
                 self._run_all(todo, cancel)
+        if cancel.cancelled and not cancel.resumable:
+            self._settle(self.session.scouts.for_call(parent_row))
         scouts = self.session.scouts.for_call(parent_row)
         self.emit(Event("scouts.finished", {
             "agent": scouts[0].parent_agent, "call": call_id,
@@ -131,6 +134,17 @@ class ScoutFanout:
         more = ", and scout to send scouts of your own" if depth < self.settings.depth else ""
         return SCOUT_SYSTEM_PROMPT.format(root=self.tools.ctx.workspace.root, more=more,
                                           steps=self.settings.max_steps)
+
+    def _settle(self, scouts: list[ScoutRecord]) -> None:
+        """A fan-out the person dropped (not to be resumed): every scout still queued or
+        running gets its final status, and each scout's calls left without a result get
+        theirs, so nothing of it stays open for good."""
+        for scout in scouts:
+            ToolRunner(self.session, scout.agent, self.registry(scout.depth), Approver("read-only", None),
+                       None, self.emit).settle_unanswered()
+            if not scout.finished:
+                self._finish(scout, "interrupted", None, "the turn was stopped before this scout finished",
+                             scout.duration_ms or 0, time.monotonic())
 
     # -- running --------------------------------------------------------------------------
     def _run_all(self, todo: list[ScoutRecord], cancel: CancelToken) -> None:
@@ -170,6 +184,8 @@ class ScoutFanout:
         except ModelEndpointError as err:
             status, error = "failed", str(err)
         except Exception as err:  # one broken scout must not take the others down
+            if is_fatal(err):  # ... unless it is the session file that broke: the run stops
+                raise
             status, error = "failed", f"{type(err).__name__}: {err}"
         else:
             status, report, error = result.status, result.answer or None, result.error

@@ -157,10 +157,16 @@ def run_terminal(ctx: CliContext, session: Session, settings: Settings, options:
     # coroutine unstarted; Python would print a RuntimeWarning over the screen for it.
     warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     from agentcli.cli.repl import terminal_io
-    from agentcli.cli.signals import signals_to
 
     terminal = TerminalSessions(ctx, settings, io or terminal_io())
-    repl = terminal.repl(session, resumed=resumed)
+    return drive_terminal(terminal, terminal.repl(session, resumed=resumed), options)
+
+
+def drive_terminal(terminal: TerminalSessions, repl: Any, options: RunOptions) -> int:
+    """Run the terminal loop; whatever ends it — /exit, a signal, an error of the terminal
+    itself — every engine is closed (its threads joined) before this returns or raises."""
+    from agentcli.cli.signals import signals_to
+
     try:
         with signals_to(repl.stop):
             result = repl.run()

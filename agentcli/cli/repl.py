@@ -144,6 +144,7 @@ class Repl:
         self.protected = protected or []
         self.idle = threading.Event()  # set while waiting at the prompt (tests wait for it)
         self.stopping: str | None = None  # a signal's name: shut down and leave (exit 130)
+        self.result: TurnResult | None = None  # how the loop ended, once it has
         self._draft = ""
         self._ctrl_c = False
         self._leave_after_turn = False  # Ctrl-D on the type-ahead line: leave once the turn ends
@@ -176,8 +177,10 @@ class Repl:
         self._drop_early_keys()
         if self.io.real and sys.stdin.isatty():
             with keys_kept_between_prompts(sys.stdin.fileno()):
-                return self._run()
-        return self._run()
+                self.result = self._run()
+        else:
+            self.result = self._run()
+        return self.result
 
     def _run(self) -> TurnResult:
         last = TurnResult("done")

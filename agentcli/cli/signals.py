@@ -28,6 +28,11 @@ def signals_to(handler: Callable[[str], None],
     def received(signum: int, frame: object) -> None:
         handler(signal.Signals(signum).name)
 
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread has signals
+        yield
+        return
     previous = {sig: signal.signal(sig, received) for sig in signals}
     try:
         yield

@@ -170,6 +170,17 @@ class Transcript:
         )
         return Message.from_row(rows[0]) if rows else None
 
+    def last_assistant(self, agent: str) -> Message | None:
+        """The newest live assistant message of an agent."""
+        rows = list(
+            self._db.query(
+                "SELECT * FROM messages WHERE agent = ? AND role = 'assistant' AND rolled_back_by IS NULL "
+                "ORDER BY id DESC LIMIT 1",
+                [agent],
+            )
+        )
+        return Message.from_row(rows[0]) if rows else None
+
     def system(self, agent: str) -> Message | None:
         """The agent's system message, if one was recorded."""
         rows = list(

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from agentcli.agent.model.protocol import Model
     from agentcli.agent.pricing import Pricing
     from agentcli.agent.scouts import ScoutFanout
-    from agentcli.agent.tools.registry import ToolRegistry
+    from agentcli.agent.tools.registry import Tool, ToolRegistry
     from agentcli.session.session import Session
 
 
@@ -65,10 +65,11 @@ class AgentParts:
 
 
 def compose(session: Session, settings: Settings, place: Place, emit: EventSink, *,
-            asker: Asker | None, live_output: bool = False) -> AgentParts:
+            asker: Asker | None, live_output: bool = False, tools: Iterable[Tool] = ()) -> AgentParts:
     """Wire the agent's parts for one session; ``asker`` None when nobody can be asked.
 
     ``live_output``: a running command's output is emitted as it comes (``tool.output``).
+    ``tools``: offered after the built-in ones (before ``scout``).
     """
     from agentcli.agent.history.tracker import Tracker
     from agentcli.agent.loop import AgentLoop, Orchestrator
@@ -78,6 +79,8 @@ def compose(session: Session, settings: Settings, place: Place, emit: EventSink,
     from agentcli.agent.runner import ToolRunner
 
     toolbox, state = _toolbox(session, settings, place, emit, live_output)
+    for tool in tools:
+        toolbox.register(tool)
     tracker = Tracker(session, place.root, exclude=state, max_file_bytes=settings.max_file_bytes)
     client = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from agentcli.agent.config import Settings
     from agentcli.agent.engine.inspect import SessionFacts
     from agentcli.agent.engine.launch import Place
+    from agentcli.agent.tools.registry import Tool
     from agentcli.session.session import Session
 
 APPROVAL_MODES = ("ask", "auto-edit", "full-auto", "read-only")
@@ -76,12 +77,12 @@ class Engine:
     ``interactive``: somebody can answer approval questions (``approval.requested``
     events, answered by :class:`~.operations.AnswerApproval`); else what would need
     asking is denied. ``live_output``: a running command's output comes as
-    ``tool.output`` events. The session stays the caller's: close it after
-    :meth:`close`.
+    ``tool.output`` events. ``tools``: tools offered besides the built-in ones. The
+    session stays the caller's: close it after :meth:`close`.
     """
 
     def __init__(self, session: Session, settings: Settings, place: Place, *, sink: EventSink,
-                 interactive: bool, live_output: bool = False):
+                 interactive: bool, live_output: bool = False, tools: Iterable[Tool] = ()):
         self._session = session
         self._settings = settings
         self._place = place
@@ -92,7 +93,7 @@ class Engine:
         self._approvals = Approvals(self._emit)
         self._parts: AgentParts = compose(session, settings, place, self._emit,
                                           asker=self._approvals.ask if interactive else None,
-                                          live_output=live_output)
+                                          live_output=live_output, tools=tools)
         self._ops: queue.SimpleQueue[ops.Operation] = queue.SimpleQueue()
         self._lock = threading.RLock()  # re-entrant: a signal handler may submit while we hold it
         self._changed = threading.Condition(self._lock)

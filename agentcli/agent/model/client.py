@@ -38,6 +38,7 @@ from agentcli.agent.model.reply import (
     StreamAssembler,
     reply_from_response,
 )
+from agentcli.agent.model.transport import Aborter, transport
 from agentcli.agent.model.wire import RequestEncoder, request_body
 from agentcli.errors import ModelEndpointError
 
@@ -45,6 +46,7 @@ NO_KEY_PLACEHOLDER = "sk-no-key"
 """Sent when no API key is configured: the SDK refuses None, local servers ignore keys."""
 
 _WAKE_SECONDS = 0.05  # how often a waiting caller looks at its cancel token
+_READER_JOIN_SECONDS = 1.0  # a cut attempt's reader thread ends within this (it is a daemon if not)
 
 
 @dataclass
@@ -85,12 +87,16 @@ class ModelClient:
         base_url, query = split_query(settings.base_url)
         self._encoder = RequestEncoder()  # each message's JSON, encoded once
         self._gate = gate  # shared with the session's other clients: one Retry-After holds them all
-        http_client = None
+        # Connections a cancel can cut while a reader waits for the first byte (transport.py).
+        self._aborter = Aborter()
         if base_url and base_url.lower().startswith("http://"):
             # Plain HTTP (a local server): no TLS, so no certificate store to load (~0.1 s of
             # the start). Redirects are not followed, so nothing can lead on to an https URL
             # that this client would not verify.
-            http_client = openai.DefaultHttpxClient(verify=False, follow_redirects=False)
+            http_client = openai.DefaultHttpxClient(transport=transport(self._aborter, verify=False),
+                                                    follow_redirects=False)
+        else:
+            http_client = openai.DefaultHttpxClient(transport=transport(self._aborter))
         self._client = openai.OpenAI(
             api_key=settings.api_key or NO_KEY_PLACEHOLDER,
             base_url=base_url,
@@ -249,7 +255,7 @@ class ModelClient:
                 stalled = (f"no data from the endpoint for {idle:g} s" if now - last > idle else
                            f"the answer took longer than {deadline:g} s" if now - began > deadline else "")
                 if cancel.cancelled or stalled:
-                    _close_quietly(opened)
+                    self._cut(reader, opened)
                     cancel.check()
                     raise StalledReplyError(stalled)
                 continue
@@ -271,6 +277,13 @@ class ModelClient:
                         raise IncompleteReplyError("the stream ended without a single chunk")
                     raise IncompleteReplyError("the stream ended before the model finished its answer")
                 return reply_from_response(assembler.response())
+
+    def _cut(self, reader: threading.Thread, opened: list[Any]) -> None:
+        """Stop the attempt the reader thread is making: shut its connection down (also when
+        no byte of an answer has come yet), close the response, and let the thread end."""
+        self._aborter.abort(reader.ident)
+        _close_quietly(opened)
+        reader.join(_READER_JOIN_SECONDS)
 
     def _read(self, payload: bytes, pieces: queue.Queue[tuple[str, Any]], opened: list[Any],
               cancel: CancelToken) -> None:

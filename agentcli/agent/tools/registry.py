@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
-from agentcli.agent.errors import ToolError
+from agentcli.agent.errors import ToolError, is_fatal
 from agentcli.agent.tools.arguments import check_arguments, parse_arguments
 from agentcli.agent.workspace.edits import FileEdit
 from agentcli.agent.workspace.jail import Workspace
@@ -109,6 +109,8 @@ class PreparedCall:
         except Cancelled:
             raise
         except Exception as exc:  # a bug in one tool is the model's error result, not a crash
+            if is_fatal(exc):  # the session file failed: no tool result could say that to the model
+                raise
             return ToolOutput(failure_text(self.tool_name, exc), is_error=True)
         output.text = storable(output.text)
         return output
@@ -206,6 +208,8 @@ class ToolRegistry:
         except Cancelled:
             raise
         except Exception as exc:  # whatever a tool's checks meet, the model reads it as an error
+            if is_fatal(exc):
+                raise
             raise ToolError(failure_text(name, exc)) from None
 
     def only(self, names: Iterable[str]) -> ToolRegistry:
