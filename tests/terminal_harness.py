@@ -53,8 +53,8 @@ class TerminalHarness:
         from rich.console import Console
 
         from agentcli.agent.engine.launch import create_session
-        from agentcli.cli.launch import RunOptions, TerminalSessions, settings_for
-        from agentcli.cli.options import make_context
+        from agentcli.cli.launch import TerminalSessions, settings_for
+        from agentcli.cli.options import RunOptions, make_context
         from agentcli.cli.repl import TerminalIO
         from agentcli.session.session import Session
 

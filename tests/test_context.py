@@ -122,7 +122,7 @@ def test_a_cut_never_separates_a_call_from_its_result_and_keeps_the_turns_user_m
         asked = [c["id"] for m in request if m["role"] == "assistant" for c in m.get("tool_calls") or []]
         assert ids == asked  # every result with its call, every call with its result
         assert request[1] == {"role": "user", "content": "read the twelve modules"}
-    record = compact_now(agent.loop)
+    record = compact_now(agent.loop.compactor, agent.loop.runner.schemas())
     assert record is not None and record.status == "done"
     assert record.summary.startswith("the summary of it all")
     assert model.requests[-1][0]["content"].startswith(COMPACTOR_SYSTEM[:40])

@@ -16,7 +16,7 @@ import pytest
 from session_factory import make_session, run_main, writer_process
 
 from agentcli.errors import SessionBusyError, SessionFileError
-from agentcli.session import schema_snapshot
+from agentcli.session import schema_snapshot, schema_writer
 from agentcli.session.directory import SessionDirectory
 from agentcli.session.records import PlanItem
 from agentcli.session.schema import APPLICATION_ID, SCHEMA
@@ -206,7 +206,7 @@ def test_migrates_a_file_of_an_older_version(tmp_path: Path) -> None:
 
 
 STALE = ("agentcli/session/schema_snapshot.py is not the schema the migrations build: regenerate it "
-         "with python -m agentcli.session.schema_snapshot")
+         "with python -m agentcli.session.schema_writer")
 
 
 def _migrated(path: Path) -> Path:
@@ -237,7 +237,7 @@ def _schema_of(path: Path) -> dict[str, object]:
 
 def test_the_schema_snapshot_is_generated_from_the_current_migrations() -> None:
     assert schema_snapshot.VERSION == SCHEMA.version, STALE  # else new files are migrated: slow
-    assert Path(schema_snapshot.__file__).read_text() == schema_snapshot.render(), STALE
+    assert Path(schema_snapshot.__file__).read_text() == schema_writer.render(), STALE
 
 
 def test_a_new_file_has_exactly_the_schema_the_migrations_build(tmp_path: Path) -> None:

@@ -44,7 +44,6 @@ from agentcli.errors import AgentcliError, ModelEndpointError
 from agentcli.session.records import COMPACTION, CompactionRecord, Message
 
 if TYPE_CHECKING:
-    from agentcli.agent.loop import AgentLoop
     from agentcli.session.session import Session
 
 COMPACTOR_SYSTEM = (
@@ -307,16 +306,16 @@ def _render(message: Message) -> str:
     return text
 
 
-def compact_now(loop: AgentLoop, cancel: CancelToken | None = None) -> CompactionRecord | None:
+def compact_now(compactor: Compactor, tools: list[dict[str, Any]], cancel: CancelToken | None = None,
+                keep: float = 0.0) -> CompactionRecord | None:
     """Compact an agent's context now, whatever its size: ``/compact`` and ``agentcli compact``.
 
-    Keeps only the newest step verbatim; returns the compaction (``status`` ``done`` or
-    ``failed``), or None when there was nothing older to summarise.
+    Keeps only the newest step verbatim (or ``keep`` of the window); returns the compaction
+    (``status`` ``done`` or ``failed``), or None when there was nothing older to summarise.
 
     Example:
-        >>> record = compact_now(orchestrator.loop)
+        >>> record = compact_now(loop.compactor, loop.runner.schemas())
         >>> record.status, record.last_message_id
         ('done', 41)
     """
-    return loop.compactor.compact(None, cancel or NEVER, loop.runner.schemas(), reason="manual", keep=0.0)
-
+    return compactor.compact(None, cancel or NEVER, tools, reason="manual", keep=keep)

@@ -35,7 +35,7 @@ from agentcli.agent.events import Event, EventSink
 from agentcli.agent.loop import AgentLoop
 from agentcli.agent.model.protocol import Model
 from agentcli.agent.runner import ToolRunner
-from agentcli.agent.tools.registry import READ_ONLY_TOOLS, ToolOutput, ToolRegistry, one_line
+from agentcli.agent.tools.registry import READ_ONLY_TOOLS, ToolLimits, ToolOutput, ToolRegistry, one_line
 from agentcli.agent.tools.scout import ScoutTool
 from agentcli.errors import ModelEndpointError
 from agentcli.session.records import ScoutRecord
@@ -78,6 +78,21 @@ class ScoutFanout:
         self.settings = settings
         self._slots = threading.BoundedSemaphore(max(1, settings.parallel))
         self._local = threading.local()  # .holding: this thread runs a scout in a slot
+
+    @property
+    def max_steps(self) -> int:
+        """Model calls per scout."""
+        return self.settings.max_steps
+
+    @property
+    def parallel(self) -> int:
+        """Scouts running at once."""
+        return self.settings.parallel
+
+    @property
+    def limits(self) -> ToolLimits:
+        """The tools' configured limits."""
+        return self.tools.ctx.limits
 
     def registry(self, depth: int) -> ToolRegistry:
         """The tools of an agent at ``depth``: the readers, plus ``scout`` while deeper is allowed."""

@@ -9,32 +9,16 @@ session is closed once the engine has joined its threads.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentcli.cli.options import CliContext
+from agentcli.cli.options import CliContext, RunOptions
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
     from agentcli.agent.config import Settings
     from agentcli.agent.engine.engine import Engine
     from agentcli.session.session import Session
-
-
-@dataclass
-class RunOptions:
-    """What the user asked for on the command line."""
-
-    prompt: str | None
-    print_mode: bool
-    json: bool
-    flags: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def interactive(self) -> bool:
-        """A person at a terminal, who can be asked and can type more prompts."""
-        return not (self.print_mode or self.json) and sys.stdin.isatty()
 
 
 def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None) -> Settings:

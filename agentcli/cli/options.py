@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -114,3 +115,18 @@ def make_context(workspace: Path | None, sessions_dir: Path | None) -> CliContex
     legacy = root / "sessions" if source == "default" else None
     sessions = SessionDirectory(folder, state_dir=root / STATE_DIR, legacy=legacy)
     return CliContext(root, sessions, root_source, source)
+
+
+@dataclass
+class RunOptions:
+    """What the user asked for on the command line."""
+
+    prompt: str | None
+    print_mode: bool
+    json: bool
+    flags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interactive(self) -> bool:
+        """A person at a terminal, who can be asked and can type more prompts."""
+        return not (self.print_mode or self.json) and sys.stdin.isatty()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from agentcli.cli.launch import RunOptions
+    from agentcli.cli.options import RunOptions
 
 
 def read_prompt(options: RunOptions, *, required: bool) -> str | None:

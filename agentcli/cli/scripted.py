@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from agentcli.agent.config import Settings
     from agentcli.agent.engine.engine import Engine
     from agentcli.agent.engine.inspect import SessionFacts
-    from agentcli.cli.launch import RunOptions
+    from agentcli.cli.options import RunOptions
 
 
 def make_sink(options: RunOptions, settings: Settings | None = None) -> EventSink:

@@ -7,7 +7,6 @@ transcript, the tool journal, the audit log or the prompt queue passes through i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,12 +43,6 @@ class Redactor:
         if isinstance(value, dict):
             return {self.text(k) if isinstance(k, str) else k: self.data(v) for k, v in value.items()}
         return value
-
-    def json_text(self, value: str) -> str:
-        """A JSON document's text with secrets replaced inside its strings."""
-        if not self.secrets or not any(s in value for s in self.secrets):
-            return value
-        return json.dumps(self.data(json.loads(value)))
 
     def set(self, secrets: list[str]) -> None:
         """Redact these values from now on (replacing the previous list)."""

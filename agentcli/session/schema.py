@@ -1,7 +1,7 @@
 """The session file's schema, as numbered migrations. Documented in sessions/README.md.
 
 Never edit a migration that has shipped: add the next one, then regenerate the snapshot
-new files are created from (``python -m agentcli.session.schema_snapshot``).
+new files are created from (``python -m agentcli.session.schema_writer``).
 ``SCHEMA.version`` is the number of migrations and is what ``PRAGMA user_version`` holds
 after opening.
 """

@@ -365,13 +365,13 @@ class Engine:
 
     def _compact(self, token: CancelToken, keep: float | None) -> None:
         from agentcli.agent.cancel import Cancelled
+        from agentcli.agent.compaction import compact_now
 
         loop = self._parts.orchestrator.loop
         self._session.model_calls.close_pending(ORCHESTRATOR, "agentcli stopped before the answer arrived")
         data: dict[str, Any]
         try:
-            record = loop.compactor.compact(None, token, loop.runner.schemas(), reason="manual",
-                                            keep=0.0 if keep is None else keep)
+            record = compact_now(loop.compactor, loop.runner.schemas(), token, 0.0 if keep is None else keep)
         except Cancelled as stop:
             data = {"status": "interrupted", "error": str(stop)}
         except AgentcliError as err:

@@ -487,12 +487,6 @@ def _since(began: float) -> int:
     return int((time.monotonic() - began) * 1000)
 
 
-def _as_dict(completion: Any) -> Any:
-    """A non-streamed answer as plain JSON data (``None`` and odd bodies kept as they are)."""
-    dump = getattr(completion, "model_dump", None)
-    return dump(mode="json", exclude_unset=True) if dump is not None else completion
-
-
 def _close_quietly(opened: list[Any]) -> None:
     for stream in opened:
         try:

@@ -16,8 +16,8 @@ from typing import Any
 
 from agentcli.agent.cancel import CancelToken
 from agentcli.agent.tools.arguments import PATH_PARAMETER, function_schema
+from agentcli.agent.tools.base import PreparedCall, Tool, ToolContext, ToolOutput
 from agentcli.agent.tools.readers import refuse_special_or_large
-from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput
 from agentcli.agent.workspace.edits import apply_edit, plan_replace
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from agentcli.agent.cancel import CancelToken
 from agentcli.agent.errors import ToolError
 from agentcli.agent.tools.arguments import PATH_PARAMETER, function_schema
+from agentcli.agent.tools.base import PreparedCall, Tool, ToolContext, ToolOutput
 from agentcli.agent.tools.readers import read_text
-from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput
 
 
 class ReadFile(Tool):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.errors import ToolError
-from agentcli.agent.tools.registry import DEFAULT_LIMITS, ToolLimits
+from agentcli.agent.tools.base import DEFAULT_LIMITS, ToolLimits
 from agentcli.agent.workspace.jail import Workspace
 from agentcli.agent.workspace.walk import compile_glob, walk_files
 

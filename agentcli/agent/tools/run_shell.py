@@ -16,7 +16,7 @@ from typing import Any
 from agentcli.agent.cancel import CancelToken
 from agentcli.agent.errors import ToolError
 from agentcli.agent.tools.arguments import function_schema
-from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput, one_line
+from agentcli.agent.tools.base import PreparedCall, Tool, ToolContext, ToolOutput, one_line
 from agentcli.agent.tools.shell import ShellResult, run_command
 
 

@@ -1,7 +1,8 @@
 """``scout(tasks)``: hand questions to read-only sub-agents that work in parallel (SPEC §4).
 
-The tool itself only checks the tasks; the work is the :class:`~agentcli.agent.scouts.ScoutFanout`
-injected at construction, which journals the scouts, runs them and returns their reports.
+The tool itself only checks the tasks; the work is the :class:`FanOut` injected at
+construction (:class:`~agentcli.agent.scouts.ScoutFanout`), which journals the scouts, runs
+them and returns their reports.
 ``depth`` is how deep the agent offering the tool sits (the orchestrator is 0): the
 scouts it starts sit one deeper.
 
@@ -14,15 +15,23 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from agentcli.agent.cancel import CancelToken
 from agentcli.agent.errors import ToolError
 from agentcli.agent.tools.arguments import function_schema
-from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput
+from agentcli.agent.tools.base import PreparedCall, Tool, ToolContext, ToolLimits, ToolOutput
 
-if TYPE_CHECKING:
-    from agentcli.agent.scouts import ScoutFanout
+
+class FanOut(Protocol):
+    """What runs a scout call's tasks (the scouts' side of the tool)."""
+
+    max_steps: int  # model calls per scout
+    parallel: int  # scouts running at once
+    limits: ToolLimits
+
+    def run(self, parent_row: int, tasks: list[str], depth: int, cancel: CancelToken) -> ToolOutput:
+        """Run (or finish) the scouts of tool call ``parent_row``; every report, in task order."""
 
 MAX_TASKS = 64  # more than this in one call is a mistake, not a plan
 MAX_TASK_CHARS = 4000
@@ -35,19 +44,19 @@ class ScoutTool(Tool):
     kind = "agent"
     mutates = False
 
-    def __init__(self, fanout: ScoutFanout, depth: int = 0):
-        super().__init__(fanout.tools.ctx.limits)
+    def __init__(self, fanout: FanOut, depth: int = 0):
+        super().__init__(fanout.limits)
         self.fanout = fanout
         self.depth = depth
 
     def schema(self) -> dict[str, Any]:
         """The schema the model sees; it quotes the configured parallelism and step limit."""
-        settings = self.fanout.settings
+        fanout = self.fanout
         return function_schema(
             self.name,
             "Send read-only scouts to investigate the code in parallel. Each task runs as its own "
             "sub-agent with read_file, list_files and search only (no edits, no shell), up to "
-            f"{settings.max_steps} steps, {settings.parallel} at a time. Give independent, "
+            f"{fanout.max_steps} steps, {fanout.parallel} at a time. Give independent, "
             "self-contained questions (\"Where is X handled?\", \"Summarise module Y: its public "
             "functions and what calls them\"); a scout sees only its task, not this conversation. "
             "The result holds each scout's report, labelled and in task order.",

@@ -11,8 +11,8 @@ from typing import Any
 
 from agentcli.agent.cancel import CancelToken
 from agentcli.agent.tools.arguments import function_schema
+from agentcli.agent.tools.base import PreparedCall, Tool, ToolContext, ToolOutput, one_line
 from agentcli.agent.tools.readers import compile_regex, search_text
-from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput, one_line
 from agentcli.agent.workspace.walk import compile_glob
 
 

@@ -18,14 +18,12 @@ from typing import TYPE_CHECKING, Any
 from agentcli.agent.cancel import CancelToken
 from agentcli.agent.errors import ToolError
 from agentcli.agent.tools.arguments import function_schema
-from agentcli.agent.tools.registry import PreparedCall, Tool, ToolContext, ToolOutput
-from agentcli.session.records import PlanItem
+from agentcli.agent.tools.base import PreparedCall, Tool, ToolContext, ToolOutput
+from agentcli.session.records import PLAN_MARKS, PLAN_STATUSES, PlanItem
 
 if TYPE_CHECKING:
     from agentcli.session.session import Session
 
-PLAN_STATUSES = ("pending", "in_progress", "done")
-_MARKS = {"pending": "[ ]", "in_progress": "[>]", "done": "[x]"}
 # The words models actually send (Codex's and Claude's plan tools use some of them): each
 # is stored as one of PLAN_STATUSES, so the plan has one vocabulary however it was written.
 STATUS_ALIASES = {
@@ -71,7 +69,7 @@ class UpdatePlan(Tool):
     def prepare(self, args: dict[str, Any], ctx: ToolContext) -> PreparedCall:
         """Check every item; the call's ``record`` stores the plan for the runner."""
         items = validate_plan(args["items"])
-        lines = [f"{_MARKS[item['status']]} {item['title']}" for item in items]
+        lines = [f"{PLAN_MARKS[item['status']]} {item['title']}" for item in items]
         text = "Plan updated:\n" + "\n".join(lines) if lines else "Plan cleared."
 
         def describe(token: CancelToken) -> ToolOutput:

@@ -62,12 +62,6 @@ def walk_files(workspace: Workspace, start: Path | None = None) -> Iterator[Path
         stack.extend(reversed(subfolders))
 
 
-def is_ignored(workspace: Workspace, path: Path) -> bool:
-    """Whether git would ignore ``path`` (an absolute path inside the workspace)."""
-    rel = _relative(workspace, path)
-    return bool(rel) and path_ignored(os.fspath(workspace.root), rel, is_dir=path.is_dir())
-
-
 def _relative(workspace: Workspace, path: Path) -> str:
     """``path`` relative to the root, ``/``-separated (``""`` for the root itself)."""
     rel = path.relative_to(workspace.root).as_posix()

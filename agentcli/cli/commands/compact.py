@@ -39,8 +39,8 @@ def register(app: typer.Typer) -> None:
         """
         from agentcli.agent.engine.engine import Engine
         from agentcli.agent.engine.operations import Compact
-        from agentcli.cli.launch import RunOptions, settings_for
-        from agentcli.cli.options import CliContext
+        from agentcli.cli.launch import settings_for
+        from agentcli.cli.options import CliContext, RunOptions
         from agentcli.cli.scripted import make_sink
         from agentcli.errors import UsageError
         from agentcli.session.session import Session

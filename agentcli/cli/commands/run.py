@@ -12,7 +12,7 @@ from agentcli.cli.lean import LeanCommand
 from agentcli.cli.options import DebugOpt, JsonOpt, SessionsDirOpt, WorkspaceOpt, make_context
 
 if TYPE_CHECKING:
-    from agentcli.cli.launch import RunOptions
+    from agentcli.cli.options import RunOptions
 
 MaybeSessionArg = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at run time
@@ -119,7 +119,7 @@ def _run_command(*leading: tuple[str, object, object]) -> Callable[[Callable[...
 
 def _run_options(given: dict[str, Any]) -> RunOptions:
     """The command line's prompt, output mode and settings flags (None: not given)."""
-    from agentcli.cli.launch import RunOptions
+    from agentcli.cli.options import RunOptions
 
     flags: dict[str, object] = {name: given[name] for name in _FLAGS}
     flags["local"] = given["local"] or None

@@ -212,9 +212,13 @@ def show_json(view: SessionView) -> dict[str, Any]:
     }
 
 
-def _status(view: SessionView) -> str:
-    from agentcli.cli.render.text import session_status  # text imports this module
+def session_status(meta: SessionMeta, busy: bool) -> str:
+    """What to call a session now: ``running`` whenever a process holds it (a REPL waiting
+    for input too), ``interrupted`` when its process died mid-turn."""
+    return "running" if busy else meta.status_now(False)
 
+
+def _status(view: SessionView) -> str:
     return session_status(view.meta, view.busy)
 
 

@@ -13,8 +13,8 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
-from agentcli.cli.render.session_view import SessionView
-from agentcli.cli.render.text import clean, cost_note, excerpt, local_time, session_status
+from agentcli.cli.render.session_view import SessionView, session_status
+from agentcli.cli.render.text import clean, cost_note, excerpt, local_time
 from agentcli.session.records import (
     ORCHESTRATOR,
     CompactionRecord,

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from agentcli.agent.pricing import Pricing, dollars
-from agentcli.cli.render.session_view import call_cost, model_call_full
+from agentcli.cli.render.session_view import call_cost, model_call_full, session_status
 from agentcli.session.directory import SessionEntry
-from agentcli.session.records import Message, ModelCallRecord, SessionMeta
+from agentcli.session.records import Message, ModelCallRecord
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -62,18 +62,6 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] | None = No
         return "  ".join(padded).rstrip()
 
     return "\n".join([line(headers)] + [line(r) for r in rows])
-
-
-STATUSES = ("running", "idle", "interrupted", "failed", "cancelled", "error")
-"""The one status vocabulary of ``list``, ``show`` and their ``--json``: ``running`` (a process
-drives it now), ``idle`` (waiting for a prompt), ``interrupted`` (a turn stopped part-way:
-``resume`` finishes it), ``failed``, ``cancelled``, ``error`` (the file cannot be read)."""
-
-
-def session_status(meta: SessionMeta, busy: bool) -> str:
-    """What to call a session now: ``running`` whenever a process holds it (a REPL waiting
-    for input too), ``interrupted`` when its process died mid-turn."""
-    return "running" if busy else meta.status_now(False)
 
 
 def list_text(entries: list[SessionEntry], *, show_workspace: bool) -> str:
