@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -43,6 +44,36 @@ def storable_json(value: Any) -> Any:
 
 def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+MAX_TOKEN_COUNT = 2**53
+"""The largest token count taken as one: past it (or negative, NaN, infinite, not a number)
+a reported count means nothing, and sums of such counts stay exact in a float."""
+
+
+def token_count(value: Any) -> int | None:
+    """A token count as an endpoint (or an old session file) gave it, as a non-negative int,
+    or None when it is no count at all: a string of digits and a finite float are taken,
+    a negative or huge number, NaN, a list, ``true`` are not.
+
+    Example:
+        >>> token_count(12), token_count(12.7), token_count("40"), token_count(float("nan")), token_count(-1)
+        (12, 12, 40, None, None)
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdecimal() or len(value) > 17:
+            return None
+        value = int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_TOKEN_COUNT:
+        return None
+    return value
 
 
 @dataclass
@@ -183,15 +214,21 @@ class ModelCallRecord:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ModelCallRecord:
-        """Build from a ``model_calls`` row."""
+        """Build from a ``model_calls`` row (token counts that are no counts read as None)."""
+        counts = {name: token_count(row[name]) for name in _COUNTS if name in row}
         return cls(
             **{
                 **row,
+                **counts,
                 "request": _loads(row["request"]) or {},
                 "request_message_ids": _loads(row["request_message_ids"]) or [],
                 "response": _loads(row["response"]),
             }
         )
+
+
+_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "estimated_tokens",
+           "latency_ms")
 
 
 COMPACTION = "compaction"

@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from agentcli.session.records import token_count
 from agentcli.store.blobs import content_hash
 
 
@@ -210,10 +211,16 @@ def _derived_id(response: dict[str, Any], position: int) -> str:
     return f"call_{digest}_{position}"
 
 
-def _usage(raw: dict[str, Any]) -> Usage:
-    prompt = int(raw.get("prompt_tokens") or 0)
-    completion = int(raw.get("completion_tokens") or 0)
+def _usage(raw: dict[str, Any]) -> Usage | None:
+    """The usage an endpoint reported, each count coerced (``token_count``): a count that is
+    no count (a string, NaN, 1e400, a list, negative, huge) is as if it were not reported,
+    and a usage without prompt and completion counts is None."""
+    prompt = token_count(raw.get("prompt_tokens"))
+    completion = token_count(raw.get("completion_tokens"))
+    if prompt is None and completion is None:
+        return None
+    prompt, completion = prompt or 0, completion or 0
     details = raw.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return Usage(prompt, completion, int(raw.get("total_tokens") or prompt + completion),
-                 int(cached) if isinstance(cached, (int, float)) else None)
+    cached = token_count(details.get("cached_tokens")) if isinstance(details, dict) else None
+    total = token_count(raw.get("total_tokens"))
+    return Usage(prompt, completion, prompt + completion if total is None else total, cached)
