@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from agent_harness import agentcli, rows, session_file
-from openai_answers import text_answer
+from openai_answers import endless_answer, text_answer, tool_answer, tool_call
 
 BAD_COUNTS = {"a string": "many", "NaN": float("nan"), "1e400": float("inf"), "a list": [1, 2],
               "past 2^63": 2**64, "negative": -5}
@@ -64,3 +67,75 @@ def test_old_rows_with_counts_that_are_no_counts_read_as_none(openai_server, wor
     resumed = agentcli(["resume", "last", "-p", "d", "--max-tokens", "1000", *base], env=env, cwd=workspace)
     assert resumed.code == 0 and resumed.stdout.strip() == "four", resumed.stderr
 
+
+
+ENDLESS = {"text": ("content", True), "tool arguments": ("arguments", True), "a line": ("line", True),
+           "a JSON body": ("content", False)}
+
+
+@pytest.mark.parametrize("case", list(ENDLESS))
+def test_an_endless_answer_fails_its_attempt_as_too_large(case: str, openai_server, workspace, env):
+    kind, stream = ENDLESS[case]
+    config = Path(env["XDG_CONFIG_HOME"]) / "agentcli" / "config.toml"
+    config.write_text(config.read_text() + f"stream = {'true' if stream else 'false'}\n")
+    answer = endless_answer(kind, chunk_size=1 << 16)
+    openai_server.script(answer)
+    run = agentcli(["new", "hi", "-p", "--base-url", openai_server.base_url], env=env, cwd=workspace,
+                   timeout=60)
+    assert run.code == 3, run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert "the answer is too large" in last and "4,000,000 characters" in last, last
+    assert "internal error" not in run.stderr
+    assert answer.stopped.wait(10)  # agentcli hung up: it reads no further
+    assert len(openai_server.requests) == 1  # not retried: it would only go on again
+    db = session_file(workspace, run.session_id)
+    assert [r["status"] for r in rows(db, "SELECT status FROM model_calls")] == ["error"]
+    assert rows(db, "SELECT status FROM prompts") == [{"status": "interrupted"}]  # resumable
+
+
+def test_an_endless_answer_does_not_grow_memory(openai_server, workspace, env):
+    """The process that met an endless answer peaked at a bounded size (measured by a parent
+    whose only child it is)."""
+    answer = endless_answer("content", chunk_size=1 << 16)
+    openai_server.script(answer)
+    measure = ("import resource, subprocess, sys; "
+               "done = subprocess.run([sys.executable, '-m', 'agentcli', 'new', 'hi', '-p', '--base-url', "
+               f"{openai_server.base_url!r}], capture_output=True, timeout=60); "
+               "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", measure], env=env, cwd=workspace, capture_output=True,
+                         text=True, timeout=90)
+    code, peak_kib = (int(v) for v in out.stdout.split())
+    assert code == 3, out.stderr
+    assert peak_kib < 400 * 1024, f"peak RSS {peak_kib // 1024} MiB"
+
+
+def test_tool_calls_streamed_without_an_index_are_told_apart(openai_server, workspace, env):
+    (workspace / "a.txt").write_text("alpha\n")
+    (workspace / "b.txt").write_text("beta\n")
+    openai_server.script(tool_answer(tool_call("read_file", {"path": "a.txt"}),
+                                     tool_call("read_file", {"path": "b.txt"}), no_index=True, chunk_size=2),
+                         text_answer("both read"))
+    run = agentcli(["new", "read both", "-p", "--base-url", openai_server.base_url], env=env, cwd=workspace)
+    assert run.code == 0 and run.stdout.strip() == "both read", run.stderr
+    results = [m["content"] for m in openai_server.requests[1].body["messages"] if m["role"] == "tool"]
+    assert len(results) == 2 and "alpha" in results[0] and "beta" in results[1]
+
+
+def test_duplicate_tool_call_ids_are_made_unique_and_resume_reads_the_same(openai_server, workspace, env):
+    """OpenAI answers 400 to a request repeating a tool-call id (so does the scripted server):
+    the ids are made unique as the answer is parsed, the same way every time it is read."""
+    (workspace / "a.txt").write_text("alpha\n")
+    (workspace / "b.txt").write_text("beta\n")
+    same = [tool_call("read_file", {"path": "a.txt"}, id="call_1"),
+            tool_call("read_file", {"path": "b.txt"}, id="call_1")]
+    openai_server.script(tool_answer(*same), text_answer("both read"))
+    run = agentcli(["new", "read both", "-p", "--base-url", openai_server.base_url], env=env, cwd=workspace)
+    assert run.code == 0 and run.stdout.strip() == "both read", run.stderr
+    sent = openai_server.requests[1].body["messages"]
+    ids = [c["id"] for c in sent[-3]["tool_calls"]]
+    assert ids[0] == "call_1" and len(set(ids)) == 2
+    results = [(m["tool_call_id"], "alpha" in m["content"]) for m in sent[-2:]]
+    assert results == [(ids[0], True), (ids[1], False)]
+    log = agentcli(["log", "last", "--full", "--json"], env=env, cwd=workspace)
+    rebuilt = [call["request"] for call in json.loads(log.stdout)["model_calls"]]
+    assert [json.dumps(r) for r in rebuilt] == [json.dumps(r.body) for r in openai_server.requests]

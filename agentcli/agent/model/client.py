@@ -32,11 +32,13 @@ from agentcli.agent.model.endpoint import endpoint_host, public_url, split_query
 from agentcli.agent.model.gate import RateGate
 from agentcli.agent.model.protocol import Attempt, AttemptLog
 from agentcli.agent.model.reply import (
+    MAX_ANSWER_CHARS,
     IncompleteReplyError,
     MalformedReplyError,
     ModelReply,
     StreamAssembler,
     reply_from_response,
+    too_large,
 )
 from agentcli.agent.model.wire import RequestEncoder, request_body
 from agentcli.errors import ModelEndpointError
@@ -45,6 +47,12 @@ NO_KEY_PLACEHOLDER = "sk-no-key"
 """Sent when no API key is configured: the SDK refuses None, local servers ignore keys."""
 
 _WAKE_SECONDS = 0.05  # how often a waiting caller looks at its cancel token
+_QUEUED_PIECES = 64  # pieces the reader may be ahead of the caller: memory stays bounded
+
+MAX_EVENT_BYTES = 6 * MAX_ANSWER_CHARS + (1 << 20)
+"""The most bytes of one server-sent event, one line of the stream, or a non-streamed
+answer's body: room for an answer of ``MAX_ANSWER_CHARS`` characters all written as JSON
+``\\uXXXX`` escapes. Past it the attempt fails as malformed (a line that never ends)."""
 
 
 @dataclass
@@ -230,12 +238,22 @@ class ModelClient:
                   cancel: CancelToken) -> ModelReply:
         """Run the HTTP exchange on a reader thread; take its pieces here, watching ``cancel``,
         the idle timeout between pieces and the attempt's overall deadline."""
-        pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
+        pieces: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_QUEUED_PIECES)
         opened: list[Any] = []
+        stop = threading.Event()  # set when this attempt is over, however it ended
         payload = self._encoder.encode(body)
-        reader = threading.Thread(target=self._read, args=(payload, pieces, opened, cancel),
+        reader = threading.Thread(target=self._read, args=(payload, pieces, opened, stop),
                                   name="agentcli-model-reader", daemon=True)
         reader.start()
+        try:
+            return self._take(pieces, on_text, cancel)
+        finally:
+            stop.set()  # the reader stops reading and hands nothing more over
+            _close_quietly(opened)
+
+    def _take(self, pieces: queue.Queue[tuple[str, Any]], on_text: Callable[[str], None] | None,
+              cancel: CancelToken) -> ModelReply:
+        """The reply the reader's pieces add up to (see :meth:`_exchange`)."""
         assembler = StreamAssembler()
         began = last = time.monotonic()
         idle, deadline = self.settings.idle_timeout, self.settings.attempt_deadline
@@ -249,7 +267,6 @@ class ModelClient:
                 stalled = (f"no data from the endpoint for {idle:g} s" if now - last > idle else
                            f"the answer took longer than {deadline:g} s" if now - began > deadline else "")
                 if cancel.cancelled or stalled:
-                    _close_quietly(opened)
                     cancel.check()
                     raise StalledReplyError(stalled)
                 continue
@@ -273,25 +290,39 @@ class ModelClient:
                 return reply_from_response(assembler.response())
 
     def _read(self, payload: bytes, pieces: queue.Queue[tuple[str, Any]], opened: list[Any],
-              cancel: CancelToken) -> None:
+              stop: threading.Event) -> None:
         """POST the prepared bytes (no per-message transform: its cost grew with the
-        session) and hand each parsed piece over; the SDK still does auth, URL, errors."""
+        session) and hand each parsed piece over; the SDK still does auth, URL, errors.
+
+        The body is always read as a stream, a non-streamed one too, so no answer is read
+        past ``MAX_EVENT_BYTES`` at once; ``stop`` ends the reading."""
+
+        def hand(kind: str, item: Any) -> bool:
+            while not stop.is_set():  # a full queue waits for the caller (bounded memory)
+                try:
+                    pieces.put((kind, item), timeout=_WAKE_SECONDS)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         try:
             response = self._client.post("/chat/completions", cast_to=http_library().Response,
-                                         content=payload, stream=self.settings.stream)
+                                         content=payload, stream=True)
             opened.append(response)
+            if stop.is_set():  # the caller gave up while the request was being sent
+                return
             if not self.settings.stream:
-                pieces.put(("completion", _json_answer(response)))
+                hand("completion", _json_answer(response))
                 return
             for data in _sse_data(response):
-                if cancel.cancelled:
-                    return
                 if data == "[DONE]":
                     break
-                pieces.put(("chunk", _json_piece(data)))
-            pieces.put(("end", None))
+                if not hand("chunk", _json_piece(data)):
+                    return
+            hand("end", None)
         except BaseException as err:  # handed to the waiting thread, which raises it
-            pieces.put(("error", err))
+            hand("error", err)
         finally:
             _close_quietly(opened)
 
@@ -495,6 +526,7 @@ def _sse_data(response: Any) -> Iterator[str]:
     endpoint's error (:class:`MalformedReplyError`), not text to guess at.
     """
     data: list[str] = []
+    size = 0
     for raw in _lines(response.iter_bytes()):
         try:
             line = raw.decode("utf-8")
@@ -503,23 +535,48 @@ def _sse_data(response: Any) -> Iterator[str]:
         if not line:
             if data:
                 yield "\n".join(data)
-                data = []
+                data, size = [], 0
             continue
         if line.startswith("data:"):
             data.append(line[6:] if line.startswith("data: ") else line[5:])
+            size += len(raw)
+            if size > MAX_EVENT_BYTES:
+                raise _event_too_large()
     if data:
         yield "\n".join(data)
 
 
+def _event_too_large() -> MalformedReplyError:
+    return too_large(f"an event or a line of more than {MAX_EVENT_BYTES:,} bytes in the stream")
+
+
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines (``\n``, ``\r\n`` or ``\r`` ended) of a byte stream, endings removed."""
-    pending = b""
+    """Lines (``\n``, ``\r\n`` or ``\r`` ended) of a byte stream, endings removed; a line
+    longer than ``MAX_EVENT_BYTES`` raises ``AnswerTooLargeError``.
+
+    The unfinished line is kept as a list of pieces, joined once it ends (joining it to each
+    new piece would copy it again and again: quadratic in a long line). A ``\r`` ending a
+    piece waits for the next one, which may start with the ``\n`` of the same ``\r\n``.
+    """
+    pending: list[bytes] = []  # pieces of the line not ended yet
+    size = 0
+    held = b""
     for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-        yield from complete
-    if pending:
-        yield pending
+        chunk, held = held + chunk, b""
+        if chunk.endswith(b"\r"):
+            chunk, held = chunk[:-1], b"\r"
+        *complete, rest = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        if complete:
+            yield b"".join([*pending, complete[0]])
+            yield from complete[1:]
+            pending, size = [], 0
+        if rest:
+            pending.append(rest)
+            size += len(rest)
+            if size > MAX_EVENT_BYTES:
+                raise _event_too_large()
+    if held or pending:
+        yield b"".join(pending)
 
 
 def _json_piece(data: str) -> Any:
@@ -530,10 +587,18 @@ def _json_piece(data: str) -> Any:
 
 
 def _json_answer(response: Any) -> Any:
-    """A non-streamed answer's JSON; an HTML page or other text is named, not parsed."""
+    """A non-streamed answer's JSON (read up to ``MAX_EVENT_BYTES``); an HTML page or other
+    text is named, not parsed."""
     kind = response.headers.get("content-type", "")
+    body: list[bytes] = []
+    size = 0
+    for piece in response.iter_bytes():
+        body.append(piece)
+        size += len(piece)
+        if size > MAX_EVENT_BYTES:
+            raise too_large(f"a body of more than {MAX_EVENT_BYTES:,} bytes")
     try:
-        return json.loads(response.content)
+        return json.loads(b"".join(body))
     except ValueError:
         what = kind.split(";")[0] or "something"
         raise MalformedReplyError(f"the endpoint answered {response.status_code} with {what}, not "
