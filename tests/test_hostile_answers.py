@@ -139,3 +139,27 @@ def test_duplicate_tool_call_ids_are_made_unique_and_resume_reads_the_same(opena
     log = agentcli(["log", "last", "--full", "--json"], env=env, cwd=workspace)
     rebuilt = [call["request"] for call in json.loads(log.stdout)["model_calls"]]
     assert [json.dumps(r) for r in rebuilt] == [json.dumps(r.body) for r in openai_server.requests]
+
+
+def test_an_answer_cut_at_the_length_limit_is_continued_and_joined(openai_server, workspace, env):
+    openai_server.script(text_answer("The first half", finish_reason="length"),
+                         text_answer(" and the second half.", finish_reason="stop"))
+    run = agentcli(["new", "write it", "-p", "--base-url", openai_server.base_url], env=env, cwd=workspace)
+    assert run.code == 0, run.stderr
+    assert run.stdout.strip() == "The first half and the second half."
+    second = openai_server.requests[1].body["messages"]
+    assert [m["role"] for m in second[-2:]] == ["assistant", "user"]
+    assert second[-2]["content"] == "The first half"
+    assert "cut off" in second[-1]["content"] and "length" in second[-1]["content"]
+    db = session_file(workspace, run.session_id)
+    note = rows(db, "SELECT role, model_call_id FROM messages WHERE role = 'user' ORDER BY id")[-1]
+    assert note["model_call_id"] == 1  # a note about call 1, not a prompt
+    assert rows(db, "SELECT status FROM prompts") == [{"status": "done"}]
+
+
+def test_an_answer_cut_again_and_again_is_taken_after_three_continuations(openai_server, workspace, env):
+    openai_server.script(*(text_answer(f"part {n}. ", finish_reason="length") for n in range(1, 6)))
+    run = agentcli(["new", "write it", "-p", "--base-url", openai_server.base_url], env=env, cwd=workspace)
+    assert run.code == 0, run.stderr
+    assert run.stdout.strip() == "part 1. part 2. part 3. part 4."
+    assert len(openai_server.requests) == 4

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
+from agentcli.agent.continuation import continue_if_cut
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
 from agentcli.agent.model.protocol import Attempt
@@ -98,11 +99,13 @@ class AuditedRequest:
     def commit_answer(self, row: int, reply: ModelReply) -> Message | None:
         """Record what the answer is for, inside the transaction that closes its audit row:
         for an agent's turn, the assistant message appended to its transcript (returned, so
-        the audit row can refer to it for long text instead of storing it twice)."""
+        the audit row can refer to it for long text instead of storing it twice), and the note
+        that goes on after an answer cut off at the output limit (continuation.py)."""
         calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                  for c in reply.tool_calls]
         self.answer = self.session.transcript.append(
             "assistant", reply.content, agent=self.agent, prompt_id=self.prompt_id,
             tool_calls=calls or None, model_call_id=row,
         )
+        continue_if_cut(self.session, self.agent, self.answer, reply, row)
         return self.answer

@@ -247,7 +247,7 @@ class Compactor:
         if last < first:
             return None
         covered = tail[:at]
-        users = [m.id for m in covered if m.role == "user"]
+        users = [m.id for m in covered if m.role == "user" and not m.is_note]
         if users:
             pinned: int | None = users[-1]
         elif context.complete and previous is not None:

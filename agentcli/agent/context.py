@@ -161,8 +161,8 @@ class ContextBuilder:
             base = system or Message(0, self.agent, None, "system", "", None, None, None, "", None)
             system = replace(base, content=base.content + summary_section(compaction.summary))
         head: list[Message] = [system] if system is not None else []
-        if compaction is not None and compaction.pinned_message_id and (not tail.stored or
-                                                                        tail.stored[0].role != "user"):
+        if compaction is not None and compaction.pinned_message_id and (
+                not tail.stored or tail.stored[0].role != "user" or tail.stored[0].is_note):
             head.append(session.transcript.get(compaction.pinned_message_id))
         messages = head + tail.sent
         scale = self.scale()

@@ -9,7 +9,8 @@ rows, told apart by the ``agent`` column):
   limit is reached);
 - it is an assistant message with tool calls → run the calls that have no result yet
   (reconciling any caught ``running`` by a crash), each journaled before it acts;
-- it is an assistant message without tool calls → the turn is done.
+- it is an assistant message without tool calls → the turn is done (an answer cut off
+  at the output limit is followed by a note, a user message: see continuation.py).
 
 :class:`AgentLoop` is that loop for any named agent; the :class:`Orchestrator` is the
 agent named ``orchestrator``, fed by the queue of user prompts, with a checkpoint
@@ -27,6 +28,7 @@ from agentcli.agent.audit import AuditedRequest
 from agentcli.agent.cancel import Cancelled, CancelToken
 from agentcli.agent.compaction import Compactor
 from agentcli.agent.context import ContextSettings
+from agentcli.agent.continuation import joined_answer
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.model.protocol import Model
 from agentcli.agent.runner import ToolRunner
@@ -89,7 +91,7 @@ class AgentLoop:
                 self.runner.run_calls(last, prompt_id, cancel)
                 continue
             if last is not None and last.role == "assistant":  # never empty: see model/reply.py
-                return TurnResult("done", answer=last.content)
+                return TurnResult("done", answer=joined_answer(self.session, self.agent, last))
             if asked >= max_steps:
                 return TurnResult("failed", error=f"turn limit reached: {max_steps} model calls for "
                                   "this prompt", exit_code=1, resumable=True, reason="max_turns")
@@ -121,6 +123,7 @@ class AgentLoop:
             "prompt": prompt_id,
             "content": message.content,
             "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
+            "finish_reason": reply.finish_reason,
             "usage": None if usage is None else {
                 "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
                 "total_tokens": usage.total_tokens, "cached_tokens": usage.cached_tokens,

@@ -145,6 +145,12 @@ class Message:
         row.pop("chars", None)
         return cls(**{**row, "tool_calls": _loads(row["tool_calls"])})
 
+    @property
+    def is_note(self) -> bool:
+        """A user-role message agentcli wrote about the model call ``model_call_id`` (e.g. that
+        its answer was cut off), not a prompt: a person's messages have no model call."""
+        return self.role == "user" and self.model_call_id is not None
+
     def to_api(self) -> dict[str, Any]:
         """The message as the Chat Completions API takes it."""
         out: dict[str, Any] = {"role": self.role, "content": self.content or ""}

@@ -170,6 +170,13 @@ class Transcript:
         )
         return Message.from_row(rows[0]) if rows else None
 
+    def newest(self, agent: str, count: int) -> list[Message]:
+        """The agent's ``count`` newest live messages, oldest first."""
+        rows = list(self._db.query(
+            "SELECT * FROM messages WHERE agent = ? AND rolled_back_by IS NULL ORDER BY id DESC LIMIT ?",
+            [agent, count]))
+        return [Message.from_row(r) for r in reversed(rows)]
+
     def system(self, agent: str) -> Message | None:
         """The agent's system message, if one was recorded."""
         rows = list(
@@ -209,10 +216,11 @@ class Transcript:
         return picked, complete
 
     def last_user_at_or_before(self, agent: str, message_id: int) -> Message | None:
-        """The agent's newest live user message with an id of at most ``message_id``."""
+        """The agent's newest live user message with an id of at most ``message_id`` (a person's
+        or a task's: not a note agentcli added after a model call, see ``Message.is_note``)."""
         rows = list(self._db.query(
             "SELECT * FROM messages WHERE agent = ? AND id <= ? AND role = 'user' AND rolled_back_by IS NULL "
-            "ORDER BY id DESC LIMIT 1", [agent, message_id]))
+            "AND model_call_id IS NULL ORDER BY id DESC LIMIT 1", [agent, message_id]))
         return Message.from_row(rows[0]) if rows else None
 
     def mark_rolled_back(self, after_message_id: int, rollback_id: int) -> int:
