@@ -11,3 +11,9 @@ class ToolError(AgentcliError):
     The loop turns it into an error tool result (the run goes on). It derives from
     ``AgentcliError`` only so that one leaking to the CLI boundary still prints as one line.
     """
+
+
+class StopsRun(Exception):  # noqa: N818 - a mark mixed into errors, not raised alone
+    """A mark on an error that stops the whole run rather than failing one tool call (a
+    spent budget met by a scout): the tool lets it through instead of making it an error
+    result, and its call is left ``running`` for resume to finish."""

@@ -205,7 +205,7 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
                        emit: EventSink, asker: Asker | None) -> Orchestrator:
     """Wire the agent's parts for one session; ``asker`` None when nobody can be asked."""
     from agentcli.agent.approval import Approver
-    from agentcli.agent.budget import Budget, BudgetedModel
+    from agentcli.agent.budget import Budget, with_budget
     from agentcli.agent.history.tracker import Tracker
     from agentcli.agent.loop import AgentLoop
     from agentcli.agent.model.client import ModelClient, ModelSettings
@@ -230,17 +230,18 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     toolbox = default_registry(workspace, ToolLimits(shell_timeout=settings.shell_timeout),
                                shell_env=shell_environment(os.environ, policy))
     tracker = Tracker(session, root, exclude=state, max_file_bytes=settings.max_file_bytes)
-    model: Model = ModelClient(ModelSettings(
+    client = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
         idle_timeout=settings.idle_timeout, attempt_deadline=settings.attempt_deadline,
     ), gate=RateGate())
-    add_scout_tool(session, toolbox, model.for_model(settings.scout_model or settings.model), emit, settings)
+    # one budget for the run: the orchestrator's and the scouts' requests add up
+    budget = Budget(max_tokens=settings.max_tokens, max_cost=settings.max_cost)
+    model, scout_model = with_budget(session, budget, Pricing(settings.prices), client,
+                                     client.for_model(settings.scout_model or settings.model))
+    add_scout_tool(session, toolbox, scout_model, emit, settings)
     runner = ToolRunner(session, ORCHESTRATOR, toolbox, Approver(settings.approval or "ask", asker),
                         tracker, emit)
-    budget = Budget(max_tokens=settings.max_tokens, max_cost=settings.max_cost)
-    if budget:
-        model = BudgetedModel(model, session, budget, Pricing(settings.prices))
     loop = AgentLoop(session, ORCHESTRATOR, model, runner, emit, context_window=settings.context_window or 0,
                      context=context_settings(settings))
     return Orchestrator(session, loop, tracker, emit, max_turns=settings.max_turns)

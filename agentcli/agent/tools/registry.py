@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
-from agentcli.agent.errors import ToolError
+from agentcli.agent.errors import StopsRun, ToolError
 from agentcli.agent.tools.arguments import check_arguments, parse_arguments
 from agentcli.agent.workspace.edits import FileEdit
 from agentcli.agent.workspace.jail import Workspace
@@ -103,10 +103,11 @@ class PreparedCall:
     row: int | None = None  # the call's tool_calls row, set by the runner once journaled
 
     def execute(self, token: CancelToken = NEVER) -> ToolOutput:
-        """Run the call. Failures come back as ``is_error`` outputs; only ``Cancelled`` raises."""
+        """Run the call. Failures come back as ``is_error`` outputs; only ``Cancelled`` and an
+        error that stops the run (``StopsRun``: a spent budget) raise."""
         try:
             output = self.action(token)
-        except Cancelled:
+        except (Cancelled, StopsRun):
             raise
         except Exception as exc:  # a bug in one tool is the model's error result, not a crash
             return ToolOutput(failure_text(self.tool_name, exc), is_error=True)
