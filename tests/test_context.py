@@ -176,3 +176,22 @@ def test_agentcli_compact_summarises_a_session_for_the_next_request(
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]  # summary, task, answer, new
     shown = agentcli(["show", first.session_id], env=env, cwd=workspace)
     assert "compacted: messages" in shown.stdout
+
+
+def test_agentcli_compact_says_how_many_tokens_a_request_takes_now(
+        openai_server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str]) -> None:
+    for n in range(3):
+        (workspace / f"n{n}.txt").write_text(f"note {n}\n" * 200)
+    openai_server.script(*[tool_answer(tool_call("read_file", {"path": f"n{n}.txt"})) for n in range(3)],
+                         text_answer("read them all"))
+    base = ["--base-url", openai_server.base_url]
+    first = agentcli(["new", "read the notes", "-p", *base], env=env, cwd=workspace)
+    assert first.code == 0, first.stderr
+    openai_server.script(text_answer("SUMMARY: three notes were read.", match=COMPACTOR_SYSTEM[:40]))
+    done = agentcli(["compact", first.session_id, *base], env=env, cwd=workspace)
+    assert done.code == 0, done.stderr
+    db = session_file(workspace, first.session_id)
+    after = rows(db, "SELECT tokens_before, tokens_after FROM compactions")
+    assert after[0]["tokens_after"] is not None
+    assert done.stdout.strip().endswith(f"(about {after[0]['tokens_before']} → {after[0]['tokens_after']} "
+                                        "tokens per request)"), done.stdout

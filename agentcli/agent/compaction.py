@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.audit import AuditedRequest
@@ -192,6 +192,7 @@ class Compactor:
         if record.status == "done":
             tokens_after = self.builder.build(size).tokens
             self.session.compactions.set_tokens_after(record.id, tokens_after)
+            record = replace(record, tokens_after=tokens_after)  # what callers report
         self.emit(Event("compaction.finished", {
             "agent": self.agent, "compaction": record.id, "status": record.status,
             "tokens_before": record.tokens_before, "tokens_after": tokens_after,
