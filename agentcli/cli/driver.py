@@ -64,16 +64,14 @@ def read_prompt(options: RunOptions, *, required: bool) -> str | None:
 
 
 def _stdin_text() -> str:
-    try:
-        text = sys.stdin.read()
-        text.encode("utf-8")  # a C locale reads undecodable bytes as surrogates instead
-        return text
-    except UnicodeError as exc:
-        data = exc.object if isinstance(exc.object, bytes) else exc.object.encode("utf-8", "surrogateescape")
-        offset = exc.start if isinstance(exc.object, bytes) else len(exc.object[:exc.start].encode(
-            "utf-8", "surrogateescape"))
-        raise UsageError(f"the prompt on stdin is not UTF-8 text (byte {data[offset]:#04x} at offset "
-                         f"{offset}); convert it first, e.g. with iconv -t UTF-8") from None
+    from agentcli.cli.prompt_input import MAX_PROMPT_BYTES, prompt_text
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:  # bytes, whatever the locale: at most the cap and one byte more
+        data = buffer.read(MAX_PROMPT_BYTES + 1)
+    else:  # a text stream of its own (embedding, tests)
+        data = sys.stdin.read(MAX_PROMPT_BYTES + 1).encode("utf-8", "surrogateescape")
+    return prompt_text(data, "the prompt on stdin")
 
 
 STDIN_WAIT_SECONDS = 2.0
