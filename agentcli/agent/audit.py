@@ -33,9 +33,10 @@ class AuditedRequest:
 
     def __init__(self, session: Session, agent: str, *, prompt_id: int | None, message_ids: list[int],
                  emit: EventSink, estimated_tokens: int | None = None, compaction_id: int | None = None,
-                 tool_result_chars: int | None = None):
+                 tool_result_chars: int | None = None, shape: int | None = None):
         self.session = session
         self.tool_result_chars = tool_result_chars
+        self.shape = shape  # how the context shaped the rows into messages (context.REQUEST_SHAPE)
         self.agent = agent
         self.prompt_id = prompt_id
         self.message_ids = message_ids
@@ -52,7 +53,7 @@ class AuditedRequest:
             request=attempt.request, message_ids=self.message_ids, attempt=attempt.number,
             prompt_id=self.prompt_id, purpose=self.purpose, estimated_tokens=self.estimated_tokens,
             compaction_id=self.compaction_id, tool_result_chars=self.tool_result_chars,
-            keep_messages=self.keeps_messages,
+            keep_messages=self.keeps_messages, shape=self.shape,
         )
 
     def retrying(self, attempt: Attempt, seconds: float) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from agentcli.agent.audit import AuditedRequest
 from agentcli.agent.cancel import Cancelled, CancelToken
 from agentcli.agent.compaction import Compactor
-from agentcli.agent.context import ContextSettings
+from agentcli.agent.context import REQUEST_SHAPE, ContextSettings
 from agentcli.agent.continuation import joined_answer
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.model.protocol import Model
@@ -107,7 +107,8 @@ class AgentLoop:
         audit = AuditedRequest(self.session, self.agent, prompt_id=prompt_id, message_ids=context.message_ids,
                                emit=self.emit, estimated_tokens=context.tokens,
                                compaction_id=context.compaction.id if context.compaction else None,
-                               tool_result_chars=self.compactor.settings.tool_result_chars)
+                               tool_result_chars=self.compactor.settings.tool_result_chars,
+                               shape=REQUEST_SHAPE)
         self.emit(Event("model.request", {"agent": self.agent, "prompt": prompt_id,
                                           "messages": len(context.messages), "tokens": context.tokens,
                                           "window": self.compactor.settings.window}))

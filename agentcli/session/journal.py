@@ -12,6 +12,7 @@ from agentcli.session.audit_codec import (
     encode_ids,
     expand_response,
     join_request,
+    pop_shape,
     split_request,
     tools_json,
 )
@@ -155,6 +156,7 @@ class AuditLog:
         compaction_id: int | None = None,
         tool_result_chars: int | None = None,
         keep_messages: bool = False,
+        shape: int | None = None,
     ) -> int:
         """Journal an attempt as ``pending`` before it is sent; returns its row id.
 
@@ -164,8 +166,10 @@ class AuditLog:
         of ``compaction_id``) and its ``tools`` list is stored once as a blob, so a row's size
         does not grow with the session (audit_codec.py). With ``keep_messages`` (messages
         built for this request, not transcript rows) the messages are stored as sent.
+        ``shape`` says how the rows were shaped into messages (``SHAPE_KEY``; read back as
+        ``ModelCallRecord.request_shape``).
         """
-        body, tools = split_request(request, keep_messages=keep_messages)
+        body, tools = split_request(request, keep_messages=keep_messages, shape=shape)
         digest = None
         if tools is not None:
             digest = self._blobs.put(tools_json(self._redact.data(tools)))
@@ -234,6 +238,7 @@ class AuditLog:
     def _record(self, row: dict[str, Any]) -> ModelCallRecord:
         digest = row.pop("tools_hash", None)
         record = ModelCallRecord.from_row({**row, "request_message_ids": None})
+        record.request_shape = pop_shape(record.request)
         if record.response is not None and FROM_MESSAGE in record.response:
             record.response = expand_response(record.response, self._message)
         record.request_message_ids = decode_ids(row["request_message_ids"])

@@ -145,6 +145,30 @@ class Message:
         row.pop("chars", None)
         return cls(**{**row, "tool_calls": _loads(row["tool_calls"])})
 
+    def counted_chars(self, limit: int | None, chars: int | None = None) -> int:
+        """The characters this message counts against a request's room when tool results and
+        call arguments longer than ``limit`` are sent trimmed; ``chars`` is its ``chars``
+        column (content and calls), when known.
+
+        Example:
+            >>> tool_result.counted_chars(2_000)   # a 50,000-character result
+            2000
+        """
+        if chars is None:
+            chars = len(self.content) + (len(json.dumps(self.tool_calls)) if self.tool_calls else 0)
+        if limit is None or chars <= limit:
+            return chars
+        if self.role == "tool":
+            return limit
+        if not self.tool_calls:
+            return chars
+        counted = len(self.content)
+        for call in self.tool_calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            arguments = function.get("arguments") if isinstance(function, dict) else None
+            counted += _CALL_OVERHEAD + min(len(arguments) if isinstance(arguments, str) else 0, limit)
+        return min(chars, counted)
+
     @property
     def is_note(self) -> bool:
         """A user-role message agentcli wrote about the model call ``model_call_id`` (e.g. that
@@ -217,6 +241,7 @@ class ModelCallRecord:
     cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens, when reported
     compaction_id: int | None = None  # the summary the request carried in place of older turns
     tool_result_chars: int | None = None  # tool results longer than this were sent trimmed
+    request_shape: int = 1  # how its messages were shaped (audit_codec.SHAPE_KEY); not a column
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ModelCallRecord:
@@ -232,6 +257,8 @@ class ModelCallRecord:
             }
         )
 
+
+_CALL_OVERHEAD = 120  # characters of a tool call besides its arguments (id, type, name), about
 
 _COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "estimated_tokens",
            "latency_ms")
