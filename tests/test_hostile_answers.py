@@ -155,6 +155,8 @@ def test_an_answer_cut_at_the_length_limit_is_continued_and_joined(openai_server
     note = rows(db, "SELECT role, model_call_id FROM messages WHERE role = 'user' ORDER BY id")[-1]
     assert note["model_call_id"] == 1  # a note about call 1, not a prompt
     assert rows(db, "SELECT status FROM prompts") == [{"status": "done"}]
+    shown = agentcli(["show", "last"], env=env, cwd=workspace).stdout
+    assert "written by agentcli after model call 1" in shown
 
 
 def test_an_answer_cut_again_and_again_is_taken_after_three_continuations(openai_server, workspace, env):
