@@ -17,6 +17,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -55,6 +56,12 @@ class Answer:
             was delayed (``delay``) or stalled (``hold``).
         match: only serve a request whose message texts contain this substring
             (lets concurrent callers, e.g. scouts, each get their own answer).
+        endless: an answer that never ends, until the client hangs up: ``"content"`` sends
+            text pieces of ``chunk_size`` forever, ``"arguments"`` the arguments of one tool
+            call, ``"line"`` one line of the stream (or of a JSON body) that never ends.
+        stopped: set by the server when an endless answer stopped: the client hung up.
+        no_index: stream tool calls without ``index`` (as some servers do): a call's first
+            chunk carries its id, the chunks of its arguments neither id nor index.
     """
 
     content: str = ""
@@ -74,6 +81,9 @@ class Answer:
     held: threading.Event = field(default_factory=threading.Event, repr=False)
     hung_up: threading.Event = field(default_factory=threading.Event, repr=False)
     match: str | None = None
+    endless: str | None = None
+    no_index: bool = False
+    stopped: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
 def tool_call(name: str, arguments: str | dict[str, Any] = "{}", id: str | None = None) -> ToolCallSpec:
@@ -108,6 +118,42 @@ def error_answer(
     if body is None:
         body = error_body(message or HTTPStatus(status).phrase, status)
     return Answer(status=status, headers=all_headers, body=body, **options)
+
+
+def endless_answer(kind: str = "content", **options: Any) -> Answer:
+    """An answer that goes on until the client hangs up (see ``Answer.endless``)."""
+    assert kind in ("content", "arguments", "line"), kind
+    return Answer(endless=kind, **options)
+
+
+def endless_body(answer: Answer, request: dict[str, Any]) -> Iterator[bytes]:
+    """The bytes of an answer that never ends, piece by piece: SSE events when ``request``
+    streams, else a JSON ``chat.completion`` whose text never closes."""
+    piece = "x" * max(1, answer.chunk_size)
+    if not request.get("stream"):
+        head = {**_header(answer, request, "chat.completion")}
+        yield json.dumps(head)[:-1].encode() + b', "choices": [{"index": 0, "message": {"content": "'
+        while True:
+            yield piece.encode()
+    header = _header(answer, request, "chat.completion.chunk")
+
+    def event(delta: dict[str, Any]) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+        return f"data: {json.dumps({**header, 'choices': [choice]})}\n\n".encode()
+
+    yield event({"role": "assistant", "content": ""})
+    if answer.endless == "line":
+        yield b"data: " + json.dumps(header)[:-1].encode() + b', "padding": "'
+        while True:
+            yield piece.encode()
+    if answer.endless == "arguments":
+        opening = {"index": 0, "id": "call_endless", "type": "function",
+                   "function": {"name": "write_file", "arguments": '{"path": "a", "content": "'}}
+        yield event({"tool_calls": [opening]})
+        while True:
+            yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+    while True:
+        yield event({"content": piece})
 
 
 def drop_answer(**options: Any) -> Answer:
@@ -147,6 +193,16 @@ def answer_from_json(data: dict[str, Any]) -> Answer:
     if unknown:
         raise ValueError(f"unknown answer field(s) in script: {', '.join(sorted(unknown))}")
     return Answer(tool_calls=calls, **fields)
+
+
+def request_error(body: Any) -> str | None:
+    """Why OpenAI would answer 400 to this request, for the checks it is known to make
+    (None: it would take it): tool-call ids repeated within one assistant message."""
+    for message in (body.get("messages") if isinstance(body, dict) else None) or []:
+        ids = [call.get("id") for call in (message.get("tool_calls") or []) if isinstance(call, dict)]
+        if len(ids) != len(set(ids)):
+            return f"Duplicate value for 'tool_call_id' of {ids} in an assistant message."
+    return None
 
 
 def message_text(body: Any) -> str:
@@ -235,9 +291,12 @@ def stream_events(answer: Answer, request: dict[str, Any]) -> list[dict[str, Any
             "type": "function",
             "function": {"name": call.name, "arguments": ""},
         }
+        later: dict[str, Any] = {} if answer.no_index else {"index": index}
+        if answer.no_index:
+            del opening["index"]
         events.append(chunk({"tool_calls": [opening]}))
         for piece in _pieces(call.arguments, answer.chunk_size):
-            events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+            events.append(chunk({"tool_calls": [{**later, "function": {"arguments": piece}}]}))
     events.append(chunk({}, _finish(answer)))
     usage = _usage(answer, request)
     if include_usage and usage is not None:

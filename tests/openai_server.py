@@ -37,9 +37,12 @@ from openai_answers import (
     answer_from_json,
     completion_body,
     drop_answer,
+    endless_answer,
+    endless_body,
     error_answer,
     error_body,
     message_text,
+    request_error,
     stream_events,
     text_answer,
     tool_answer,
@@ -52,6 +55,7 @@ __all__ = [
     "ScriptedOpenAIServer",
     "ToolCallSpec",
     "drop_answer",
+    "endless_answer",
     "error_answer",
     "text_answer",
     "tool_answer",
@@ -263,6 +267,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path not in CHAT_PATHS:
             self._send_json(404, error_body(f"no route POST {path}", 404))
             return
+        refused = request_error(body)
+        if refused is not None:
+            self._send_json(400, error_body(refused, 400))
+            return
         answer = self.owner._take(body)
         if answer is None:
             message = EXHAUSTED.format(n=number, path=path)
@@ -280,6 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._delay(answer)
         if answer.drop_after == 0:
             self._drop()
+        elif answer.endless:
+            self._endless(answer, request)
         elif answer.status != 200:
             self._send_json(answer.status, answer.body, answer.headers)
         elif request.get("stream"):
@@ -351,6 +361,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self.owner._pause(answer.chunk_delay)
             self._write_chunk(f"data: {event}\n\n".encode())
         self._write_chunk(b"")  # the terminating zero-length chunk
+
+    def _endless(self, answer: Answer, request: dict[str, Any]) -> None:
+        """Send an answer that never ends, until the client hangs up (or the server stops)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream" if request.get("stream") else "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for piece in endless_body(answer, request):
+                if self.owner._stopping.is_set():
+                    break
+                self._write_chunk(piece)
+        except (ConnectionError, ValueError):
+            self.close_connection = True
+        finally:
+            answer.stopped.set()
 
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

@@ -16,7 +16,7 @@ from agentcli.agent.approval import Approver
 from agentcli.agent.cancel import CancelToken
 from agentcli.agent.compaction import COMPACTOR_SYSTEM, compact_now
 from agentcli.agent.config import resolve_settings
-from agentcli.agent.context import ContextSettings, trim_tool_result
+from agentcli.agent.context import SUMMARY_HEADING, ContextSettings, trim_tool_result
 from agentcli.agent.events import Event
 from agentcli.agent.history.tracker import Tracker
 from agentcli.agent.loop import AgentLoop, Orchestrator
@@ -121,7 +121,8 @@ def test_a_cut_never_separates_a_call_from_its_result_and_keeps_the_turns_user_m
         ids = [m.get("tool_call_id") for m in request if m["role"] == "tool"]
         asked = [c["id"] for m in request if m["role"] == "assistant" for c in m.get("tool_calls") or []]
         assert ids == asked  # every result with its call, every call with its result
-        assert request[1] == {"role": "user", "content": "read the twelve modules"}
+        after_summary = 2 if request[1]["content"].startswith(SUMMARY_HEADING) else 1
+        assert request[after_summary] == {"role": "user", "content": "read the twelve modules"}
     record = compact_now(agent.loop.compactor, agent.loop.runner.schemas())
     assert record is not None and record.status == "done"
     assert record.summary.startswith("the summary of it all")
@@ -172,7 +173,62 @@ def test_agentcli_compact_summarises_a_session_for_the_next_request(
     again = agentcli(["resume", first.session_id, "and now?", "-p", *base], env=env, cwd=workspace)
     assert again.code == 0, again.stderr
     sent = openai_server.requests[-1].body["messages"]
-    assert "SUMMARY: six notes were read." in sent[0]["content"]
-    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]  # summary, task, answer, new
+    assert "SUMMARY: six notes were read." in sent[1]["content"]
+    assert sent[0] == openai_server.requests[0].body["messages"][0]  # the system prompt stays as it was
+    # system, summary, task, answer, new
+    assert [m["role"] for m in sent] == ["system", "user", "user", "assistant", "user"]
     shown = agentcli(["show", first.session_id], env=env, cwd=workspace)
     assert "compacted: messages" in shown.stdout
+
+
+def test_agentcli_compact_says_how_many_tokens_a_request_takes_now(
+        openai_server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str]) -> None:
+    for n in range(3):
+        (workspace / f"n{n}.txt").write_text(f"note {n}\n" * 200)
+    openai_server.script(*[tool_answer(tool_call("read_file", {"path": f"n{n}.txt"})) for n in range(3)],
+                         text_answer("read them all"))
+    base = ["--base-url", openai_server.base_url]
+    first = agentcli(["new", "read the notes", "-p", *base], env=env, cwd=workspace)
+    assert first.code == 0, first.stderr
+    openai_server.script(text_answer("SUMMARY: three notes were read.", match=COMPACTOR_SYSTEM[:40]))
+    done = agentcli(["compact", first.session_id, *base], env=env, cwd=workspace)
+    assert done.code == 0, done.stderr
+    db = session_file(workspace, first.session_id)
+    after = rows(db, "SELECT tokens_before, tokens_after FROM compactions")
+    assert after[0]["tokens_after"] is not None
+    assert done.stdout.strip().endswith(f"(about {after[0]['tokens_before']} → {after[0]['tokens_after']} "
+                                        "tokens per request)"), done.stdout
+
+
+def test_a_large_write_is_sent_trimmed_afterwards_and_never_wedges_the_session(
+        openai_server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str]) -> None:
+    """A 1.5 MB write_file at the default window: later requests carry its arguments trimmed
+    (head, marker, tail: valid JSON), so the turn goes on and the session resumes; the file
+    and the session keep the content whole, and ``log --full`` still rebuilds every request."""
+    import base64
+    import os
+
+    content = base64.b64encode(os.urandom(1_125_000)).decode()  # 1.5 MB
+    openai_server.script(tool_answer(tool_call("write_file", {"path": "big.txt", "content": content}),
+                                     chunk_size=65536),
+                         text_answer("written"))
+    base = ["--base-url", openai_server.base_url]
+    run = agentcli(["new", "write it", "-p", "--approval", "full-auto", *base], env=env, cwd=workspace)
+    assert run.code == 0 and run.stdout.strip() == "written", run.stderr
+    assert (workspace / "big.txt").read_text() == content
+    sent = openai_server.requests[1].body["messages"]
+    call = sent[-2]["tool_calls"][0]["function"]
+    arguments = json.loads(call["arguments"])
+    assert arguments["path"] == "big.txt" and len(call["arguments"]) < 45_000
+    assert arguments["content"].startswith(content[:1000]) and arguments["content"].endswith(content[-1000:])
+    assert "characters cut from the middle of this argument" in arguments["content"]
+    assert len(json.dumps(sent)) < 128_000 * 3  # the window, in characters
+
+    openai_server.script(text_answer("still here"))
+    again = agentcli(["resume", "last", "and now?", "-p", *base], env=env, cwd=workspace)
+    assert again.code == 0 and again.stdout.strip() == "still here", again.stderr
+    show = agentcli(["show", "last", "--json"], env=env, cwd=workspace)
+    assert json.loads(json.loads(show.stdout)["tool_calls"][0]["arguments"])["content"] == content
+    log = agentcli(["log", "last", "--full", "--json"], env=env, cwd=workspace)
+    rebuilt = [c["request"] for c in json.loads(log.stdout)["model_calls"]]
+    assert [json.dumps(r) for r in rebuilt] == [json.dumps(r.body) for r in openai_server.requests]

@@ -142,10 +142,10 @@ def test_a_result_whose_call_was_compacted_away_is_never_sent_alone(session: Ses
                               at=calling.id, pinned=None, previous=None, tokens=None, status="done",
                               summary="looked")
     for built in (builder, ContextBuilder(session, ORCHESTRATOR, ContextSettings(window=64_000))):
-        assert [m.role for m in built.build(tools=0).messages] == ["system"]
+        assert [m.role for m in built.build(tools=0).messages] == ["system", "user"]  # the summary
     transcript.append("tool", "a.txt", agent=ORCHESTRATOR, tool_call_id="c1")
     transcript.append("assistant", "one file", agent=ORCHESTRATOR)
     for built in (builder, ContextBuilder(session, ORCHESTRATOR, ContextSettings(window=64_000))):
         context = built.build(tools=0)
-        assert [m.role for m in context.messages] == ["system", "assistant"]
-        assert "looked" in context.messages[0].content
+        assert [m.role for m in context.messages] == ["system", "user", "assistant"]
+        assert "looked" in context.messages[1].content

@@ -104,3 +104,52 @@ def test_a_bad_value_names_the_file_it_came_from(openai_server, workspace, env):
     run = agentcli(["new", "hi", "-p", "--base-url", openai_server.base_url], env=env, cwd=workspace)
     assert run.code == 2
     assert run.stderr.strip() == f"agentcli: {workspace / 'agentcli.toml'}: max-turns must be a whole number"
+
+
+def test_scouts_spend_the_one_budget_and_queued_ones_stop_once_it_is_spent(openai_server, workspace, env):
+    """Scouts' requests count against --max-tokens like the orchestrator's: once the budget is
+    spent no scout sends another request, the queued ones stop as they start, the run ends
+    resumably, and resume (with a larger budget) finishes the fan-out where it stopped."""
+    used = {"prompt_tokens": 590, "completion_tokens": 10, "total_tokens": 600}
+    tasks = ["TASK-A", "TASK-B", "TASK-C", "TASK-D"]
+    openai_server.script(
+        tool_answer(tool_call("scout", {"tasks": tasks}), usage={**used, "prompt_tokens": 90}),
+        tool_answer(tool_call("list_files", {}), usage=used, match="TASK-A"),
+        text_answer("report A", usage=used, match="TASK-A"),
+    )
+    base = ["--base-url", openai_server.base_url, "--scouts", "1"]
+    run = agentcli(["new", "look around", "--json", "--max-tokens", "1000", *base], env=env, cwd=workspace)
+    assert run.code == 1, run.stderr
+    finished = run.events()[-1]
+    assert finished["reason"] == "budget" and "token budget spent" in finished["error"]
+    assert len(openai_server.requests) == 3  # 100 + 600 < 1000 before scout A's second request; none after
+    db = session_file(workspace, finished["session"])
+    scouts = rows(db, "SELECT status, error FROM scouts ORDER BY position")
+    assert [s["status"] for s in scouts] == ["done", "interrupted", "interrupted", "interrupted"]
+    assert all("stopped by the run's budget: token budget spent" in s["error"] for s in scouts[1:])
+    assert rows(db, "SELECT status FROM tool_calls WHERE name = 'scout'") == [{"status": "running"}]
+
+    for task in tasks[1:]:
+        openai_server.script(text_answer(f"report {task[-1]}", usage=used, match=task))
+    openai_server.script(text_answer("all four reported", match="## Scout 1: "))
+    again = agentcli(["resume", "last", "-p", "--max-tokens", "100000", *base], env=env, cwd=workspace)
+    assert again.code == 0 and again.stdout.strip() == "all four reported", again.stderr
+    assert len(openai_server.requests) == 3 + 3 + 1  # scout A is never asked again
+    assert [s["status"] for s in rows(db, "SELECT status FROM scouts ORDER BY position")] == ["done"] * 4
+    result = [m for m in openai_server.requests[-1].body["messages"] if m["role"] == "tool"][-1]["content"]
+    assert result.startswith("4 scouts: 4 done.") and "report D" in result
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_cost_budget_that_is_not_a_number_of_dollars_is_refused(value, openai_server, workspace, env):
+    run = agentcli(["new", "hi", "-p", "--model", "gpt-4o", "--max-cost", value, "--base-url",
+                    openai_server.base_url], env=env, cwd=workspace)
+    assert run.code == 2, run.stderr
+    assert run.stderr.strip() == f"agentcli: max-cost must be a number of dollars more than 0, not {value}"
+    assert openai_server.requests == []
+    config = Path(env["XDG_CONFIG_HOME"]) / "agentcli" / "config.toml"
+    for line in (f"max_cost = {value}\n", "max_tokens = inf\n"):  # TOML has nan and inf too
+        config.write_text("retry_max_wait = 0.01\n" + line)
+        again = agentcli(["new", "hi", "-p", "--base-url", openai_server.base_url], env=env, cwd=workspace)
+        assert again.code == 2 and "internal error" not in again.stderr, again.stderr
+        assert again.stderr.count("\n") == 1 and str(config) in again.stderr

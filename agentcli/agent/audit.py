@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
+from agentcli.agent.continuation import continue_if_cut
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
 from agentcli.agent.model.protocol import Attempt
@@ -32,9 +33,10 @@ class AuditedRequest:
 
     def __init__(self, session: Session, agent: str, *, prompt_id: int | None, message_ids: list[int],
                  emit: EventSink, estimated_tokens: int | None = None, compaction_id: int | None = None,
-                 tool_result_chars: int | None = None):
+                 tool_result_chars: int | None = None, shape: int | None = None):
         self.session = session
         self.tool_result_chars = tool_result_chars
+        self.shape = shape  # how the context shaped the rows into messages (context.REQUEST_SHAPE)
         self.agent = agent
         self.prompt_id = prompt_id
         self.message_ids = message_ids
@@ -51,7 +53,7 @@ class AuditedRequest:
             request=attempt.request, message_ids=self.message_ids, attempt=attempt.number,
             prompt_id=self.prompt_id, purpose=self.purpose, estimated_tokens=self.estimated_tokens,
             compaction_id=self.compaction_id, tool_result_chars=self.tool_result_chars,
-            keep_messages=self.keeps_messages,
+            keep_messages=self.keeps_messages, shape=self.shape,
         )
 
     def retrying(self, attempt: Attempt, seconds: float) -> None:
@@ -98,11 +100,13 @@ class AuditedRequest:
     def commit_answer(self, row: int, reply: ModelReply) -> Message | None:
         """Record what the answer is for, inside the transaction that closes its audit row:
         for an agent's turn, the assistant message appended to its transcript (returned, so
-        the audit row can refer to it for long text instead of storing it twice)."""
+        the audit row can refer to it for long text instead of storing it twice), and the note
+        that goes on after an answer cut off at the output limit (continuation.py)."""
         calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                  for c in reply.tool_calls]
         self.answer = self.session.transcript.append(
             "assistant", reply.content, agent=self.agent, prompt_id=self.prompt_id,
             tool_calls=calls or None, model_call_id=row,
         )
+        continue_if_cut(self.session, self.agent, self.answer, reply, row)
         return self.answer

@@ -1,11 +1,15 @@
 """A spending limit for one run: ``--max-tokens`` and ``--max-cost`` end it cleanly.
 
-:class:`BudgetedModel` stands in front of the model (the :class:`Model` protocol): before
+:class:`BudgetedModel` stands in front of a model (the :class:`Model` protocol): before
 each request it adds up what this run's model calls have used so far — read from the
-session's audit log, so scouts sharing the model count too — and refuses the request
-once the budget is spent. The loop ends the turn as it does for an endpoint that failed:
-recorded, resumable, exit 1, with ``reason: "budget"`` in ``session.finished``. The
-request that crosses the line is the last one, so a run may end a little past its limit.
+session's audit log, every agent's calls together — and refuses the request once the
+budget is spent. Every model of the run is wrapped (the orchestrator's and the scouts',
+by the engine's composition root), all counting from the same first row. The loop ends
+the turn as it does for an endpoint that failed: recorded, resumable, exit 1, with
+``reason: "budget"`` in ``session.finished``. A scout that meets the spent budget stops
+``interrupted`` (and queued ones stop as they start), and the fan-out stops the run, its
+call left for resume. The requests in flight when the line is crossed are the last ones
+(one per scout running at once), so a run may end a little past its limit.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.cancel import CancelToken
+from agentcli.agent.errors import StopsRun
 from agentcli.agent.model.protocol import AttemptLog, Model
 from agentcli.agent.model.reply import ModelReply
 from agentcli.agent.pricing import Pricing, dollars
@@ -24,9 +29,10 @@ if TYPE_CHECKING:
     from agentcli.session.session import Session
 
 
-class BudgetExceededError(ModelEndpointError):
+class BudgetExceededError(ModelEndpointError, StopsRun):
     """The run spent its budget: no more model requests. Handled like an endpoint failure
-    (the turn stays resumable) but exits 1: nothing is wrong with the endpoint."""
+    (the turn stays resumable) but exits 1: nothing is wrong with the endpoint. It stops
+    the run from inside a tool too (a scout's request)."""
 
     exit_code = 1
     reason = "budget"
@@ -50,12 +56,14 @@ class BudgetedModel:
         >>> model = BudgetedModel(client, session, Budget(max_cost=0.50), Pricing())
     """
 
-    def __init__(self, model: Model, session: Session, budget: Budget, pricing: Pricing):
+    def __init__(self, model: Model, session: Session, budget: Budget, pricing: Pricing,
+                 since: int | None = None):
         self.model = model
         self.session = session
         self.budget = budget
         self.pricing = pricing
-        self.since = session.model_calls.last_id()  # this run's calls come after this row
+        # this run's calls come after this row (None: the newest row now)
+        self.since = session.model_calls.last_id() if since is None else since
         self.check_priced(model.name)
 
     @property

@@ -18,6 +18,7 @@ known models (:data:`MODEL_WINDOWS`), else 128,000.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field, fields
@@ -193,7 +194,7 @@ def _check(settings: Settings) -> None:
             continue
         try:
             setattr(settings, name, int(getattr(settings, name)))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: inf from a TOML file
             raise UsageError(f"{name.replace('_', '-')} must be a whole number") from None
         if getattr(settings, name) < 1:
             raise UsageError(f"{name.replace('_', '-')} must be at least 1")
@@ -202,8 +203,8 @@ def _check(settings: Settings) -> None:
             settings.max_cost = float(settings.max_cost)
         except (TypeError, ValueError):
             raise UsageError("max-cost must be a number of dollars") from None
-        if settings.max_cost <= 0:
-            raise UsageError("max-cost must be more than 0 dollars")
+        if not math.isfinite(settings.max_cost) or settings.max_cost <= 0:  # nan would be no limit at all
+            raise UsageError(f"max-cost must be a number of dollars more than 0, not {settings.max_cost:g}")
     if settings.prices is not None:
         if not isinstance(settings.prices, dict):
             raise UsageError("prices must be a table: [prices.\"MODEL\"] input = ..., output = ...")

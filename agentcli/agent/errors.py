@@ -13,18 +13,18 @@ class ToolError(AgentcliError):
     """
 
 
-class FatalError(Exception):
-    """Stops the run instead of going back to the model: nothing a model could do about it
-    (the interface went away, agentcli's own bookkeeping failed). The turn stays resumable;
-    the CLI's boundary prints it as one line."""
+class StopsRun(Exception):  # noqa: N818 - a mark mixed into errors, not raised alone
+    """A mark on an error that stops the whole run rather than failing one tool call (a
+    spent budget met by a scout): the tool lets it through instead of making it an error
+    result, and its call is left ``running`` for resume to finish."""
 
 
-def is_fatal(err: BaseException) -> bool:
+def stops_run(err: BaseException) -> bool:
     """Whether ``err``, met inside a tool, must stop the run rather than become its result:
-    a :class:`FatalError`, or the session file itself failing (SQLite, a damaged file) —
+    a :class:`StopsRun` error, or the session file itself failing (SQLite, a damaged file) —
     the model can act on a tool's failure, never on the store's."""
     import sqlite3
 
     from agentcli.errors import SessionFileError
 
-    return isinstance(err, (FatalError, sqlite3.Error, SessionFileError, MemoryError))
+    return isinstance(err, (StopsRun, sqlite3.Error, SessionFileError, MemoryError))

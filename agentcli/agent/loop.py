@@ -9,7 +9,8 @@ rows, told apart by the ``agent`` column):
   limit is reached);
 - it is an assistant message with tool calls → run the calls that have no result yet
   (reconciling any caught ``running`` by a crash), each journaled before it acts;
-- it is an assistant message without tool calls → the turn is done.
+- it is an assistant message without tool calls → the turn is done (an answer cut off
+  at the output limit is followed by a note, a user message: see continuation.py).
 
 :class:`AgentLoop` is that loop for any named agent; the :class:`Orchestrator` is the
 agent named ``orchestrator``, fed by the queue of user prompts, with a checkpoint
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING
 from agentcli.agent.audit import AuditedRequest
 from agentcli.agent.cancel import Cancelled, CancelToken
 from agentcli.agent.compaction import Compactor
-from agentcli.agent.context import ContextSettings
+from agentcli.agent.context import REQUEST_SHAPE, ContextSettings
+from agentcli.agent.continuation import joined_answer
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.model.protocol import Model
 from agentcli.agent.runner import ToolRunner
@@ -89,7 +91,7 @@ class AgentLoop:
                 self.runner.run_calls(last, prompt_id, cancel)
                 continue
             if last is not None and last.role == "assistant":  # never empty: see model/reply.py
-                return TurnResult("done", answer=last.content)
+                return TurnResult("done", answer=joined_answer(self.session, self.agent, last))
             if asked >= max_steps:
                 return TurnResult("failed", error=f"turn limit reached: {max_steps} model calls for "
                                   "this prompt", exit_code=1, resumable=True, reason="max_turns")
@@ -105,7 +107,8 @@ class AgentLoop:
         audit = AuditedRequest(self.session, self.agent, prompt_id=prompt_id, message_ids=context.message_ids,
                                emit=self.emit, estimated_tokens=context.tokens,
                                compaction_id=context.compaction.id if context.compaction else None,
-                               tool_result_chars=self.compactor.settings.tool_result_chars)
+                               tool_result_chars=self.compactor.settings.tool_result_chars,
+                               shape=REQUEST_SHAPE)
         self.emit(Event("model.request", {"agent": self.agent, "prompt": prompt_id,
                                           "messages": len(context.messages), "tokens": context.tokens,
                                           "window": self.compactor.settings.window}))
@@ -121,6 +124,7 @@ class AgentLoop:
             "prompt": prompt_id,
             "content": message.content,
             "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
+            "finish_reason": reply.finish_reason,
             "usage": None if usage is None else {
                 "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
                 "total_tokens": usage.total_tokens, "cached_tokens": usage.cached_tokens,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.approval import ApprovalRequest, Approver
 from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
-from agentcli.agent.errors import ToolError
+from agentcli.agent.errors import StopsRun, ToolError
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
 from agentcli.agent.tools.registry import PreparedCall, ToolOutput, ToolRegistry
@@ -126,6 +126,8 @@ class ToolRunner:
         prepared.row = row
         try:
             output = _execute(prepared, cancel)
+        except StopsRun:
+            raise  # left running (a scout fan-out whose budget is spent): resume finishes it
         except Cancelled:
             if prepared.kind == "agent" and cancel.resumable:
                 raise  # left running: resume continues the sub-agents from their own records

@@ -8,7 +8,9 @@ the read-only tools; at most ``parallel`` run at once across the whole session (
 that sends scouts of its own lends them its slot while it waits), the rest wait
 ``queued``. A scout's report is committed the moment its loop returns, and a scout that
 is ``done`` or ``failed`` is never asked again: a resumed fan-out runs only the others,
-each from its own recorded messages, then returns the complete result.
+each from its own recorded messages, then returns the complete result. A scout that
+meets the run's spent budget (``--max-tokens``, ``--max-cost``) stops ``interrupted``, so
+do the queued ones as they start, and the fan-out stops the run: resume goes on with them.
 
 All writes go through the session's one connection, which serialises them (one
 transaction at a time), so many scouts never meet "database is locked".
@@ -29,8 +31,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.approval import Approver
+from agentcli.agent.budget import BudgetExceededError
 from agentcli.agent.cancel import Cancelled, CancelToken
-from agentcli.agent.errors import is_fatal
+from agentcli.agent.errors import stops_run
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.loop import AgentLoop
 from agentcli.agent.model.protocol import Model
@@ -114,9 +117,10 @@ class ScoutFanout:
             "scouts": [{"id": s.agent, "task": s.task, "status": s.status} for s in scouts],
         }))
         todo = [s for s in scouts if not s.finished]
+        stopped = None
         if todo:
             with self._lend_slot(cancel):
-                self._run_all(todo, cancel)
+                stopped = self._run_all(todo, cancel)
         if cancel.cancelled and not cancel.resumable:
             self._settle(self.session.scouts.for_call(parent_row))
         scouts = self.session.scouts.for_call(parent_row)
@@ -125,6 +129,8 @@ class ScoutFanout:
             "statuses": {s.agent: s.status for s in scouts},
         }))
         cancel.check()
+        if stopped is not None:
+            raise stopped  # the run's budget is spent: the call is left for resume
         return tool_result(scouts, self.settings.report_chars)
 
     # -- journal ------------------------------------------------------------------------
@@ -162,15 +168,20 @@ class ScoutFanout:
                              scout.duration_ms or 0, time.monotonic())
 
     # -- running --------------------------------------------------------------------------
-    def _run_all(self, todo: list[ScoutRecord], cancel: CancelToken) -> None:
+    def _run_all(self, todo: list[ScoutRecord], cancel: CancelToken) -> BudgetExceededError | None:
+        """Run the scouts; the error of a spent budget that stopped some of them, if one did."""
         workers = min(len(todo), max(1, self.settings.parallel))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agentcli-scout") as pool:
             futures = [pool.submit(self._run_one, scout, cancel) for scout in todo]
             wait(futures)
+        stopped = None
         for future in futures:
             error = future.exception()
-            if error is not None and not isinstance(error, Cancelled):
+            if isinstance(error, BudgetExceededError):
+                stopped = stopped or error
+            elif error is not None and not isinstance(error, Cancelled):
                 raise error  # _run_one records every failure; this is a bug, not a scout's fault
+        return stopped
 
     def _run_one(self, scout: ScoutRecord, cancel: CancelToken) -> None:
         with self._slot(cancel):
@@ -196,10 +207,13 @@ class ScoutFanout:
         except Cancelled:
             self._finish(scout, "interrupted", None, "stopped before it finished", earlier, began)
             raise
+        except BudgetExceededError as err:  # resume goes on from its transcript, with a new budget
+            self._finish(scout, "interrupted", None, f"stopped by the run's budget: {err}", earlier, began)
+            raise
         except ModelEndpointError as err:
             status, error = "failed", str(err)
         except Exception as err:  # one broken scout must not take the others down
-            if is_fatal(err):  # ... unless it is the session file that broke: the run stops
+            if stops_run(err):  # ... unless it is the session file that broke: the run stops
                 raise
             status, error = "failed", f"{type(err).__name__}: {err}"
         else:

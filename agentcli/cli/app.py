@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         from agentcli.cli.startup import hold_collector, warm_up
 
         warm_up("openai")
-        hold_collector()  # until the agent is built (session_run calls startup.started)
+        hold_collector()  # until the agent is built (the launch calls startup.started)
     code = _run(args)
     if process:
         _leave(code)

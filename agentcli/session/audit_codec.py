@@ -60,12 +60,26 @@ def tools_blob(tools: Any) -> PackedBlob:
     return pack_blob(tools_json(tools))
 
 
-def split_request(request: dict[str, Any], *, keep_messages: bool = False) -> tuple[dict[str, Any], Any]:
+SHAPE_KEY = "agentcli_shape"
+"""Key of a stored request body naming how its messages were shaped from the transcript
+(``agent/context.py``'s ``REQUEST_SHAPE``); never sent. Rows without it have shape 1."""
+
+
+def split_request(request: dict[str, Any], *, keep_messages: bool = False,
+                  shape: int | None = None) -> tuple[dict[str, Any], Any]:
     """A request body without ``tools`` (and without ``messages`` unless ``keep_messages``),
-    and its tools list (or None)."""
+    with ``SHAPE_KEY`` when ``shape`` is given, and its tools list (or None)."""
     dropped = ("tools",) if keep_messages else ("messages", "tools")
     body = {k: v for k, v in request.items() if k not in dropped}
+    if shape is not None:
+        body[SHAPE_KEY] = shape
     return body, request.get("tools")
+
+
+def pop_shape(body: dict[str, Any]) -> int:
+    """Take ``SHAPE_KEY`` out of a stored body: the request's shape (1 when it has none)."""
+    shape = body.pop(SHAPE_KEY, 1)
+    return shape if isinstance(shape, int) and not isinstance(shape, bool) else 1
 
 
 def join_request(body: dict[str, Any], tools: Any) -> dict[str, Any]:

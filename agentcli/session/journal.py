@@ -12,10 +12,18 @@ from agentcli.session.audit_codec import (
     encode_ids,
     expand_response,
     join_request,
+    pop_shape,
     split_request,
     tools_json,
 )
-from agentcli.session.records import Message, ModelCallRecord, ToolCallRecord, now_iso, storable_text
+from agentcli.session.records import (
+    MAX_TOKEN_COUNT,
+    Message,
+    ModelCallRecord,
+    ToolCallRecord,
+    now_iso,
+    storable_text,
+)
 from agentcli.session.redaction import Redactor
 from agentcli.store.blobs import BlobStore
 from agentcli.store.db import Db
@@ -148,6 +156,7 @@ class AuditLog:
         compaction_id: int | None = None,
         tool_result_chars: int | None = None,
         keep_messages: bool = False,
+        shape: int | None = None,
     ) -> int:
         """Journal an attempt as ``pending`` before it is sent; returns its row id.
 
@@ -157,8 +166,10 @@ class AuditLog:
         of ``compaction_id``) and its ``tools`` list is stored once as a blob, so a row's size
         does not grow with the session (audit_codec.py). With ``keep_messages`` (messages
         built for this request, not transcript rows) the messages are stored as sent.
+        ``shape`` says how the rows were shaped into messages (``SHAPE_KEY``; read back as
+        ``ModelCallRecord.request_shape``).
         """
-        body, tools = split_request(request, keep_messages=keep_messages)
+        body, tools = split_request(request, keep_messages=keep_messages, shape=shape)
         digest = None
         if tools is not None:
             digest = self._blobs.put(tools_json(self._redact.data(tools)))
@@ -211,11 +222,12 @@ class AuditLog:
         has both: how the endpoint's count compares with agentcli's estimate."""
         row = self._db.execute(
             # the newest few only: an endpoint that never reports usage must not cost a full scan
-            "SELECT prompt_tokens, estimated_tokens FROM (SELECT * FROM model_calls WHERE agent = ? "
-            "ORDER BY id DESC LIMIT 20) WHERE status = 'ok' AND prompt_tokens > 0 AND estimated_tokens > 0 "
-            "ORDER BY id DESC LIMIT 1", [agent]
+            f"SELECT {_count('prompt_tokens')}, {_count('estimated_tokens')} FROM (SELECT * FROM model_calls "
+            "WHERE agent = ? ORDER BY id DESC LIMIT 20) WHERE status = 'ok' AND "
+            f"{_count('prompt_tokens')} > 0 AND {_count('estimated_tokens')} > 0 ORDER BY id DESC LIMIT 1",
+            [agent]
         ).fetchone()
-        return (row[0], row[1]) if row else None
+        return (int(row[0]), int(row[1])) if row else None
 
     def all(self, agent: str | None = None) -> list[ModelCallRecord]:
         """Every attempt, oldest first."""
@@ -226,6 +238,7 @@ class AuditLog:
     def _record(self, row: dict[str, Any]) -> ModelCallRecord:
         digest = row.pop("tools_hash", None)
         record = ModelCallRecord.from_row({**row, "request_message_ids": None})
+        record.request_shape = pop_shape(record.request)
         if record.response is not None and FROM_MESSAGE in record.response:
             record.response = expand_response(record.response, self._message)
         record.request_message_ids = decode_ids(row["request_message_ids"])
@@ -259,24 +272,38 @@ class AuditLog:
         """Tokens per model over the attempts after row ``since``: ``model``, ``prompt_tokens``,
         ``completion_tokens``, ``cached_tokens`` (0 when the file has no such column)."""
         columns = {r["name"] for r in self._db.query("PRAGMA table_info(model_calls)")}
-        cached = "coalesce(sum(cached_tokens), 0)" if "cached_tokens" in columns else "0"
-        return list(self._db.query(
-            "SELECT model, coalesce(sum(prompt_tokens), 0) AS prompt_tokens, "
-            f"coalesce(sum(completion_tokens), 0) AS completion_tokens, {cached} AS cached_tokens "
+        cached = _sum("cached_tokens") if "cached_tokens" in columns else "0"
+        rows = self._db.query(
+            f"SELECT model, {_sum('prompt_tokens')} AS prompt_tokens, "
+            f"{_sum('completion_tokens')} AS completion_tokens, {cached} AS cached_tokens "
             "FROM model_calls WHERE id > ? GROUP BY model ORDER BY model", [since],
-        ))
+        )
+        counts = ("prompt_tokens", "completion_tokens", "cached_tokens")
+        return [{**row, **{name: int(row[name]) for name in counts}} for row in rows]
 
     def totals(self) -> dict[str, object]:
         """Attempts, their outcomes, tokens and latency summed over the session: the one
         place these totals are computed (``log``, ``show``, ``export``, ``session.finished``)."""
         row = self._db.execute(
-            "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
-            "coalesce(sum(total_tokens), 0), coalesce(sum(latency_ms), 0) FROM model_calls"
+            f"SELECT count(*), {_sum('prompt_tokens')}, {_sum('completion_tokens')}, "
+            f"{_sum('total_tokens')}, {_sum('latency_ms')} FROM model_calls"
         ).fetchone()
         keys = ("attempts", "prompt_tokens", "completion_tokens", "total_tokens", "latency_ms")
-        totals: dict[str, object] = dict(zip(keys, row))
+        totals: dict[str, object] = dict(zip(keys, (int(value) for value in row)))
         by_status = self._db.query(
             "SELECT status, count(*) AS n FROM model_calls GROUP BY status ORDER BY status"
         )
         totals["by_status"] = {r["status"]: r["n"] for r in by_status}
         return totals
+
+
+def _count(column: str) -> str:
+    """SQL for ``column`` as a token count (see ``records.token_count``): NULL unless it is a
+    number from 0 to ``MAX_TOKEN_COUNT`` (a hostile or old file may hold text, -1 or 1e300)."""
+    return (f"(CASE WHEN typeof({column}) IN ('integer', 'real') AND {column} BETWEEN 0 AND "
+            f"{MAX_TOKEN_COUNT} THEN CAST({column} AS INTEGER) END)")
+
+
+def _sum(column: str) -> str:
+    """SQL summing the counts of ``column``: ``total`` (a float) never overflows as ``sum`` can."""
+    return f"total({_count(column)})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -43,6 +44,36 @@ def storable_json(value: Any) -> Any:
 
 def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+MAX_TOKEN_COUNT = 2**53
+"""The largest token count taken as one: past it (or negative, NaN, infinite, not a number)
+a reported count means nothing, and sums of such counts stay exact in a float."""
+
+
+def token_count(value: Any) -> int | None:
+    """A token count as an endpoint (or an old session file) gave it, as a non-negative int,
+    or None when it is no count at all: a string of digits and a finite float are taken,
+    a negative or huge number, NaN, a list, ``true`` are not.
+
+    Example:
+        >>> token_count(12), token_count(12.7), token_count("40"), token_count(float("nan")), token_count(-1)
+        (12, 12, 40, None, None)
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdecimal() or len(value) > 17:
+            return None
+        value = int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_TOKEN_COUNT:
+        return None
+    return value
 
 
 @dataclass
@@ -114,6 +145,36 @@ class Message:
         row.pop("chars", None)
         return cls(**{**row, "tool_calls": _loads(row["tool_calls"])})
 
+    def counted_chars(self, limit: int | None, chars: int | None = None) -> int:
+        """The characters this message counts against a request's room when tool results and
+        call arguments longer than ``limit`` are sent trimmed; ``chars`` is its ``chars``
+        column (content and calls), when known.
+
+        Example:
+            >>> tool_result.counted_chars(2_000)   # a 50,000-character result
+            2000
+        """
+        if chars is None:
+            chars = len(self.content) + (len(json.dumps(self.tool_calls)) if self.tool_calls else 0)
+        if limit is None or chars <= limit:
+            return chars
+        if self.role == "tool":
+            return limit
+        if not self.tool_calls:
+            return chars
+        counted = len(self.content)
+        for call in self.tool_calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            arguments = function.get("arguments") if isinstance(function, dict) else None
+            counted += _CALL_OVERHEAD + min(len(arguments) if isinstance(arguments, str) else 0, limit)
+        return min(chars, counted)
+
+    @property
+    def is_note(self) -> bool:
+        """A user-role message agentcli wrote about the model call ``model_call_id`` (e.g. that
+        its answer was cut off), not a prompt: a person's messages have no model call."""
+        return self.role == "user" and self.model_call_id is not None
+
     def to_api(self) -> dict[str, Any]:
         """The message as the Chat Completions API takes it."""
         out: dict[str, Any] = {"role": self.role, "content": self.content or ""}
@@ -180,18 +241,27 @@ class ModelCallRecord:
     cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens, when reported
     compaction_id: int | None = None  # the summary the request carried in place of older turns
     tool_result_chars: int | None = None  # tool results longer than this were sent trimmed
+    request_shape: int = 1  # how its messages were shaped (audit_codec.SHAPE_KEY); not a column
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ModelCallRecord:
-        """Build from a ``model_calls`` row."""
+        """Build from a ``model_calls`` row (token counts that are no counts read as None)."""
+        counts = {name: token_count(row[name]) for name in _COUNTS if name in row}
         return cls(
             **{
                 **row,
+                **counts,
                 "request": _loads(row["request"]) or {},
                 "request_message_ids": _loads(row["request_message_ids"]) or [],
                 "response": _loads(row["response"]),
             }
         )
+
+
+_CALL_OVERHEAD = 120  # characters of a tool call besides its arguments (id, type, name), about
+
+_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "estimated_tokens",
+           "latency_ms")
 
 
 COMPACTION = "compaction"

@@ -181,6 +181,13 @@ class Transcript:
         )
         return Message.from_row(rows[0]) if rows else None
 
+    def newest(self, agent: str, count: int) -> list[Message]:
+        """The agent's ``count`` newest live messages, oldest first."""
+        rows = list(self._db.query(
+            "SELECT * FROM messages WHERE agent = ? AND rolled_back_by IS NULL ORDER BY id DESC LIMIT ?",
+            [agent, count]))
+        return [Message.from_row(r) for r in reversed(rows)]
+
     def system(self, agent: str) -> Message | None:
         """The agent's system message, if one was recorded."""
         rows = list(
@@ -196,34 +203,33 @@ class Transcript:
         ``upto_id``), oldest first, read backwards from the newest until ``budget_chars``
         is passed.
 
-        A tool message counts at most ``tool_chars`` (it is sent trimmed). Returns the
-        messages and whether they reach back to ``after_id`` (False: older ones were left
-        unread because the budget ran out). Its cost follows the budget, not the session.
+        A tool message, and a call's arguments, count at most ``tool_chars`` (they are sent
+        trimmed: ``Message.counted_chars``). Returns the messages and whether they reach back
+        to ``after_id`` (False: older ones were left unread because the budget ran out). Its
+        cost follows the budget, not the session.
         """
         picked: list[Message] = []
         used = 0
         complete = True
         sql = (f"SELECT chars, {_MESSAGE_COLUMNS} FROM messages WHERE agent = ? AND id > ? "
                "AND id <= ? AND role != 'system' AND rolled_back_by IS NULL ORDER BY id DESC")
-        role_at = 1 + _MESSAGE_FIELDS.index("role")
         with self._db.cursor(sql, [agent, after_id, upto_id if upto_id is not None else 2**62]) as cursor:
             for row in cursor:
                 if used > budget_chars:
                     complete = False
                     break
-                chars = row[0]
-                if tool_chars is not None and row[role_at] == "tool":
-                    chars = min(chars, tool_chars)
-                picked.append(_message(row[1:]))
-                used += chars
+                message = _message(row[1:])
+                picked.append(message)
+                used += message.counted_chars(tool_chars, row[0])
         picked.reverse()
         return picked, complete
 
     def last_user_at_or_before(self, agent: str, message_id: int) -> Message | None:
-        """The agent's newest live user message with an id of at most ``message_id``."""
+        """The agent's newest live user message with an id of at most ``message_id`` (a person's
+        or a task's: not a note agentcli added after a model call, see ``Message.is_note``)."""
         rows = list(self._db.query(
             "SELECT * FROM messages WHERE agent = ? AND id <= ? AND role = 'user' AND rolled_back_by IS NULL "
-            "ORDER BY id DESC LIMIT 1", [agent, message_id]))
+            "AND model_call_id IS NULL ORDER BY id DESC LIMIT 1", [agent, message_id]))
         return Message.from_row(rows[0]) if rows else None
 
     def mark_rolled_back(self, after_message_id: int, rollback_id: int) -> int:

@@ -142,9 +142,7 @@ def _budgeted(slot: ModelSlot, session: Session, settings: Settings, pricing: Pr
     budget = Budget(max_tokens=settings.max_tokens, max_cost=settings.max_cost)
     if not budget:
         return slot
-    budgeted = BudgetedModel(slot, session, budget, pricing)
-    if budgets:
-        budgeted.since = budgets[0].since
+    budgeted = BudgetedModel(slot, session, budget, pricing, budgets[0].since if budgets else None)
     budgets.append(budgeted)
     return budgeted
 

@@ -18,11 +18,10 @@ Example::
 from __future__ import annotations
 
 import copy
-import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -38,6 +37,7 @@ from agentcli.agent.model.reply import (
     StreamAssembler,
     reply_from_response,
 )
+from agentcli.agent.model.sse import json_answer, json_piece, sse_data
 from agentcli.agent.model.transport import Aborter, transport
 from agentcli.agent.model.wire import RequestEncoder, request_body
 from agentcli.errors import ModelEndpointError
@@ -47,6 +47,7 @@ NO_KEY_PLACEHOLDER = "sk-no-key"
 
 _WAKE_SECONDS = 0.05  # how often a waiting caller looks at its cancel token
 _READER_JOIN_SECONDS = 1.0  # a cut attempt's reader thread ends within this (it is a daemon if not)
+_QUEUED_PIECES = 64  # pieces the reader may be ahead of the caller: memory stays bounded
 
 
 @dataclass
@@ -236,12 +237,27 @@ class ModelClient:
                   cancel: CancelToken) -> ModelReply:
         """Run the HTTP exchange on a reader thread; take its pieces here, watching ``cancel``,
         the idle timeout between pieces and the attempt's overall deadline."""
-        pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
+        pieces: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_QUEUED_PIECES)
         opened: list[Any] = []
+        stop = threading.Event()  # set when this attempt is over, however it ended
         payload = self._encoder.encode(body)
-        reader = threading.Thread(target=self._read, args=(payload, pieces, opened, cancel),
+        reader = threading.Thread(target=self._read, args=(payload, pieces, opened, stop),
                                   name="agentcli-model-reader", daemon=True)
         reader.start()
+        answered = False
+        try:
+            reply = self._take(pieces, on_text, cancel)
+            answered = True
+            return reply
+        finally:
+            stop.set()  # the reader stops reading and hands nothing more over
+            if not answered:
+                self._cut(reader, opened)
+            _close_quietly(opened)
+
+    def _take(self, pieces: queue.Queue[tuple[str, Any]], on_text: Callable[[str], None] | None,
+              cancel: CancelToken) -> ModelReply:
+        """The reply the reader's pieces add up to (see :meth:`_exchange`)."""
         assembler = StreamAssembler()
         began = last = time.monotonic()
         idle, deadline = self.settings.idle_timeout, self.settings.attempt_deadline
@@ -255,7 +271,6 @@ class ModelClient:
                 stalled = (f"no data from the endpoint for {idle:g} s" if now - last > idle else
                            f"the answer took longer than {deadline:g} s" if now - began > deadline else "")
                 if cancel.cancelled or stalled:
-                    self._cut(reader, opened)
                     cancel.check()
                     raise StalledReplyError(stalled)
                 continue
@@ -286,25 +301,39 @@ class ModelClient:
         reader.join(_READER_JOIN_SECONDS)
 
     def _read(self, payload: bytes, pieces: queue.Queue[tuple[str, Any]], opened: list[Any],
-              cancel: CancelToken) -> None:
+              stop: threading.Event) -> None:
         """POST the prepared bytes (no per-message transform: its cost grew with the
-        session) and hand each parsed piece over; the SDK still does auth, URL, errors."""
+        session) and hand each parsed piece over; the SDK still does auth, URL, errors.
+
+        The body is always read as a stream, a non-streamed one too, so no answer is read
+        past ``MAX_EVENT_BYTES`` at once; ``stop`` ends the reading."""
+
+        def hand(kind: str, item: Any) -> bool:
+            while not stop.is_set():  # a full queue waits for the caller (bounded memory)
+                try:
+                    pieces.put((kind, item), timeout=_WAKE_SECONDS)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         try:
             response = self._client.post("/chat/completions", cast_to=http_library().Response,
-                                         content=payload, stream=self.settings.stream)
+                                         content=payload, stream=True)
             opened.append(response)
-            if not self.settings.stream:
-                pieces.put(("completion", _json_answer(response)))
+            if stop.is_set():  # the caller gave up while the request was being sent
                 return
-            for data in _sse_data(response):
-                if cancel.cancelled:
-                    return
+            if not self.settings.stream:
+                hand("completion", json_answer(response))
+                return
+            for data in sse_data(response):
                 if data == "[DONE]":
                     break
-                pieces.put(("chunk", _json_piece(data)))
-            pieces.put(("end", None))
+                if not hand("chunk", json_piece(data)):
+                    return
+            hand("end", None)
         except BaseException as err:  # handed to the waiting thread, which raises it
-            pieces.put(("error", err))
+            hand("error", err)
         finally:
             _close_quietly(opened)
 
@@ -493,55 +522,3 @@ def _close_quietly(opened: list[Any]) -> None:
             stream.close()
         except Exception:  # closing a half-read response from another thread may complain
             pass
-
-
-def _sse_data(response: Any) -> Iterator[str]:
-    """The ``data:`` payloads of a server-sent event stream, events joined as the spec says.
-
-    Bytes are split into lines and decoded strictly here: invalid UTF-8 is the
-    endpoint's error (:class:`MalformedReplyError`), not text to guess at.
-    """
-    data: list[str] = []
-    for raw in _lines(response.iter_bytes()):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MalformedReplyError("the endpoint sent bytes that are not UTF-8 in its stream") from None
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        if line.startswith("data:"):
-            data.append(line[6:] if line.startswith("data: ") else line[5:])
-    if data:
-        yield "\n".join(data)
-
-
-def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines (``\n``, ``\r\n`` or ``\r`` ended) of a byte stream, endings removed."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-        yield from complete
-    if pending:
-        yield pending
-
-
-def _json_piece(data: str) -> Any:
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise MalformedReplyError(f"a streamed chunk is not JSON: {data[:80]!r}") from None
-
-
-def _json_answer(response: Any) -> Any:
-    """A non-streamed answer's JSON; an HTML page or other text is named, not parsed."""
-    kind = response.headers.get("content-type", "")
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        what = kind.split(";")[0] or "something"
-        raise MalformedReplyError(f"the endpoint answered {response.status_code} with {what}, not "
-                                  "JSON — is --base-url the API's /v1 URL?") from None

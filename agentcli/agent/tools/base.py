@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
-from agentcli.agent.errors import ToolError, is_fatal
+from agentcli.agent.errors import ToolError, stops_run
 from agentcli.agent.workspace.edits import FileEdit
 from agentcli.agent.workspace.jail import Workspace
 from agentcli.session.records import storable_text as storable
@@ -88,13 +88,15 @@ class PreparedCall:
     row: int | None = None  # the call's tool_calls row, set by the runner once journaled
 
     def execute(self, token: CancelToken = NEVER) -> ToolOutput:
-        """Run the call. Failures come back as ``is_error`` outputs; only ``Cancelled`` raises."""
+        """Run the call. Failures come back as ``is_error`` outputs; only ``Cancelled`` and an
+        error that stops the run (:func:`~agentcli.agent.errors.stops_run`: a spent budget,
+        the session file failing) raise."""
         try:
             output = self.action(token)
         except Cancelled:
             raise
         except Exception as exc:  # a bug in one tool is the model's error result, not a crash
-            if is_fatal(exc):  # the session file failed: no tool result could say that to the model
+            if stops_run(exc):  # the session file failed: no tool result could say that to the model
                 raise
             return ToolOutput(failure_text(self.tool_name, exc), is_error=True)
         output.text = storable(output.text)

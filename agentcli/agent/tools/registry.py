@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agentcli.agent.cancel import Cancelled
-from agentcli.agent.errors import ToolError, is_fatal
+from agentcli.agent.errors import ToolError, stops_run
 from agentcli.agent.tools.arguments import check_arguments, parse_arguments
 from agentcli.agent.tools.base import (
     DEFAULT_LIMITS,
@@ -104,7 +104,7 @@ class ToolRegistry:
         except Cancelled:
             raise
         except Exception as exc:  # whatever a tool's checks meet, the model reads it as an error
-            if is_fatal(exc):
+            if stops_run(exc):
                 raise
             raise ToolError(failure_text(name, exc)) from None
 

@@ -88,6 +88,8 @@ def _message(message: Message, calls: list[ToolCallRecord]) -> list[str]:
     notes = [message.created_at] + ([f"prompt {message.prompt_id}"] if message.prompt_id else [])
     if message.tool_call_id:
         notes.append(f"result of `{message.tool_call_id}`")
+    if message.is_note:
+        notes.append(f"written by agentcli after model call {message.model_call_id}")
     if message.rolled_back_by is not None:
         notes.append(f"**rolled back** by rollback {message.rolled_back_by}")
     out = [head, "", "*" + " \u00b7 ".join(notes) + "*", ""]

@@ -127,14 +127,15 @@ def rebuild_request(call: ModelCallRecord, messages: dict[int, Message],
     """The request body as it was sent: the stored body plus its messages, in the order and
     shape the client sent them (so its JSON is the request's, byte for byte).
 
-    A turn's messages are transcript rows, sent as the context builder shaped them: the
-    system message with the summary of ``call.compaction_id`` (``summaries``: compaction
-    id to summary) appended, and tool results longer than ``call.tool_result_chars``
-    trimmed. A summarising call's messages are stored as sent. A message id the
-    transcript no longer holds (it never should) is shown as a placeholder rather than
-    silently dropped.
+    A turn's messages are transcript rows, sent as the context builder shaped them
+    (``call.request_shape``): the summary of ``call.compaction_id`` (``summaries``:
+    compaction id to summary) in its own user message (id 0; in shape 1, appended to the
+    system message), and tool results — in shape 2 also a made call's arguments — longer
+    than ``call.tool_result_chars`` trimmed. A summarising call's messages are stored as
+    sent. A message id the transcript no longer holds (it never should) is shown as a
+    placeholder rather than silently dropped.
     """
-    from agentcli.agent.context import summary_section, trim_tool_result
+    from agentcli.agent.context import summary_section, summary_text, trim_calls, trim_tool_result
     from agentcli.agent.model.wire import with_messages
 
     body = dict(call.request)
@@ -142,8 +143,12 @@ def rebuild_request(call: ModelCallRecord, messages: dict[int, Message],
         return with_messages(body, body.pop("messages"))
     summary = summaries.get(call.compaction_id) if call.purpose == "turn" and call.compaction_id else None
     limit = call.tool_result_chars
+    shaped = call.request_shape >= 2
     rebuilt = []
     for position, message_id in enumerate(call.request_message_ids):
+        if message_id == 0 and summary and shaped:
+            rebuilt.append({"role": "user", "content": summary_text(summary)})
+            continue
         if message_id == 0 and position == 0 and summary:  # a system message of the summary alone
             rebuilt.append({"role": "system", "content": summary_section(summary)})
             continue
@@ -151,8 +156,10 @@ def rebuild_request(call: ModelCallRecord, messages: dict[int, Message],
         if message is None:
             rebuilt.append({"role": "missing", "content": f"<message {message_id} not in transcript>"})
             continue
+        if limit and shaped and message.tool_calls:
+            message = trim_calls(message, limit)
         sent = message.to_api()
-        if position == 0 and summary and message.role == "system":
+        if position == 0 and summary and message.role == "system" and not shaped:
             sent["content"] += summary_section(summary)
         elif limit and message.role == "tool" and len(message.content) > limit:
             sent["content"] = trim_tool_result(message.content, limit)

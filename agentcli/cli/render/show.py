@@ -176,6 +176,8 @@ class ShowRenderer:
             details.insert(1, f"prompt {message.prompt_id}")
         if message.role == "tool" and message.tool_call_id:
             details.append(f"result of {clean(message.tool_call_id)}")
+        if message.is_note:
+            details.append(f"written by agentcli after model call {message.model_call_id}")
         head.append("  " + " \u00b7 ".join(details), style="dim")
         if rolled_back:
             head.append(f"  (rolled back by rollback {message.rolled_back_by})", style="bold yellow")

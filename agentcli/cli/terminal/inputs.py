@@ -18,9 +18,9 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.key_binding import KeyBindings
 
 from agentcli.cli.options import STATE_DIR as STATE_FOLDER
+from agentcli.cli.prompt_input import MAX_MENTION_BYTES, MAX_MENTIONS_BYTES, read_head
 
 MENTION = re.compile(r"(?<![\w@])@([^\s@]+)")
-MAX_MENTION_BYTES = 200_000
 _SKIP = {".git", STATE_FOLDER, "__pycache__", "node_modules", ".venv"}  # a user's sessions/ is theirs
 
 
@@ -161,6 +161,7 @@ def attach_mentions(prompt: str, root: Path, protected: Iterable[Path] = ()) -> 
     result = Mentions(prompt)
     parts = []
     seen: set[str] = set()
+    attached = 0  # bytes of the files attached so far
     for match in MENTION.finditer(prompt):
         name = match.group(1).rstrip(".,;:!?)")
         if name in seen:
@@ -175,12 +176,23 @@ def attach_mentions(prompt: str, root: Path, protected: Iterable[Path] = ()) -> 
             if path.exists():
                 result.problems.append(f"@{name}: not a file")
             continue  # an @word that names no file is just text
-        data = path.read_bytes()[:MAX_MENTION_BYTES + 1]
+        room = MAX_MENTIONS_BYTES - attached
+        if room <= 0:
+            result.problems.append(f"@{name}: not attached: the files of one prompt attach at most "
+                                   f"{MAX_MENTIONS_BYTES // 1000:,} kB together")
+            continue
+        try:
+            data = read_head(path, MAX_MENTION_BYTES)  # never the whole of a huge file
+        except OSError as err:
+            result.problems.append(f"@{name}: cannot be read ({err.strerror or err})")
+            continue
         if b"\0" in data[:8000]:
             result.problems.append(f"@{name}: a binary file, not attached")
             continue
-        text = data[:MAX_MENTION_BYTES].decode("utf-8", errors="replace")
-        cut = " (cut at 200 kB)" if len(data) > MAX_MENTION_BYTES else ""
+        limit = min(MAX_MENTION_BYTES, room)
+        text = data[:limit].decode("utf-8", errors="replace")
+        attached += min(len(data), limit)
+        cut = f" (cut at {limit // 1000:,} kB)" if len(data) > limit else ""
         rel = workspace.relative(path)
         parts.append(f"File {rel}{cut}:\n{fenced(text)}")
         result.attached.append((rel, text.count("\n") + (not text.endswith("\n"))))
