@@ -12,6 +12,7 @@ from agentcli.agent.approval import Asker, mode_that_allows
 from agentcli.agent.config import Settings, resolve_settings
 from agentcli.agent.events import Event, EventSink, serialized
 from agentcli.agent.loop import Orchestrator, TurnResult
+from agentcli.agent.model.key import DISCOVERED, api_key, key_for
 from agentcli.agent.model.protocol import Model
 from agentcli.cli.options import STATE_DIR, CliContext
 from agentcli.cli.render.events import EventPrinter, JsonLines
@@ -107,13 +108,15 @@ def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any
     settings = resolve_settings(ctx.workspace_root, {**(remembered or {}), **given})
     if remembered is not None and "base_url" not in given:
         settings.base_url = recorded_endpoint(remembered.get("base_url"))
+        if remembered.get("endpoint_discovered"):
+            settings.sources["base_url"] = DISCOVERED  # found by --local: still never gets the key
     for warning in settings.warnings:
         sys.stderr.write(f"agentcli: warning: {warning}\n")
     if not settings.approval:
         settings.approval = "ask"
     if options.flags.get("local"):
         use_local_server(settings, model_given="model" in given)
-    if not settings.base_url and not os.environ.get("OPENAI_API_KEY"):
+    if not settings.base_url and not api_key():
         raise UsageError(no_endpoint_message())
     return settings
 
@@ -132,7 +135,7 @@ def use_local_server(settings: Settings, *, model_given: bool) -> None:
                          "one, or pass --base-url")
     server = servers[0]
     settings.base_url = server.base_url
-    settings.sources["base_url"] = "--local"
+    settings.sources["base_url"] = DISCOVERED
     if not model_given and server.models:
         settings.model = server.models[0]
         settings.sources["model"] = "--local"
@@ -158,6 +161,8 @@ def remembered_settings(settings: Settings) -> dict[str, Any]:
     """The settings a session stores in ``meta.settings`` (the endpoint without credentials)."""
     remembered = {name: getattr(settings, name) for name in REMEMBERED}
     remembered["base_url"] = settings.public_base_url
+    if settings.sources.get("base_url") == DISCOVERED:
+        remembered["endpoint_discovered"] = True
     return remembered
 
 
@@ -174,7 +179,7 @@ def run_secrets(settings: Settings) -> list[str]:
     """Values never to store or print: the API key, and credentials inside the endpoint URL."""
     from urllib.parse import parse_qsl, urlparse
 
-    secrets = [os.environ.get("OPENAI_API_KEY") or ""]
+    secrets = [api_key() or ""]
     if settings.base_url:
         parts = urlparse(settings.base_url)
         secrets += [parts.username or "", parts.password or ""]
@@ -231,7 +236,7 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
                                shell_env=shell_environment(os.environ, policy))
     tracker = Tracker(session, root, exclude=state, max_file_bytes=settings.max_file_bytes)
     model: Model = ModelClient(ModelSettings(
-        model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
+        model=settings.model, base_url=settings.base_url, api_key=key_for(settings),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
         idle_timeout=settings.idle_timeout, attempt_deadline=settings.attempt_deadline,
     ), gate=RateGate())
