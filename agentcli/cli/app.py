@@ -74,7 +74,9 @@ app = make_app()
 
 
 def _error(message: str) -> None:
-    sys.stderr.write(f"agentcli: {message}\n")
+    from agentcli.cli.render.text import clean  # a message may quote a file, a server or a command
+
+    sys.stderr.write(f"agentcli: {clean(message)}\n")
 
 
 def _disk_full(err: BaseException) -> bool:

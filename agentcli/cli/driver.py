@@ -16,6 +16,7 @@ from agentcli.agent.model.key import DISCOVERED, api_key, key_for
 from agentcli.agent.model.protocol import Model
 from agentcli.cli.options import STATE_DIR, CliContext
 from agentcli.cli.render.events import EventPrinter, JsonLines
+from agentcli.cli.render.text import clean, for_terminal
 from agentcli.errors import UsageError
 from agentcli.session.session import Session
 
@@ -111,7 +112,7 @@ def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any
         if remembered.get("endpoint_discovered"):
             settings.sources["base_url"] = DISCOVERED  # found by --local: still never gets the key
     for warning in settings.warnings:
-        sys.stderr.write(f"agentcli: warning: {warning}\n")
+        sys.stderr.write(clean(f"agentcli: warning: {warning}\n"))
     if not settings.approval:
         settings.approval = "ask"
     if options.flags.get("local"):
@@ -139,7 +140,7 @@ def use_local_server(settings: Settings, *, model_given: bool) -> None:
     if not model_given and server.models:
         settings.model = server.models[0]
         settings.sources["model"] = "--local"
-    sys.stderr.write(f"agentcli: using {server.name} at {server.base_url}, model {settings.model}\n")
+    sys.stderr.write(clean(f"agentcli: using {server.name} at {server.base_url}, model {settings.model}\n"))
 
 
 def no_endpoint_message() -> str:
@@ -299,14 +300,14 @@ def finish(session: Session, result: TurnResult, options: RunOptions, emit: Even
         "answer": result.answer, "error": error, "denied": denied, "totals": run_totals(session),
     }))
     if not options.json and not options.interactive and result.answer:
-        sys.stdout.write(result.answer.rstrip("\n") + "\n")
+        sys.stdout.write(for_terminal(result.answer.rstrip("\n") + "\n", sys.stdout))
         sys.stdout.flush()
     if not options.interactive:
         for item in denied:
-            sys.stderr.write(f"agentcli: denied by the approval policy (--approval {approval}): "
-                             f"{item['summary'] or item['tool']} — {item['allowed_by']} allows it\n")
+            sys.stderr.write(clean(f"agentcli: denied by the approval policy (--approval {approval}): "
+                                   f"{item['summary'] or item['tool']} — {item['allowed_by']} allows it\n"))
         if error:
-            sys.stderr.write(f"agentcli: {error}\n")
+            sys.stderr.write(clean(f"agentcli: {error}\n"))
         if not result.prompt_ids and result.status == "done":
             sys.stderr.write("agentcli: nothing to do: the session has no unfinished turn "
                              "(give a PROMPT to go on)\n")

@@ -67,12 +67,12 @@ def terminal_io() -> TerminalIO:
     open appears above the prompt, in order.
     """
     from prompt_toolkit.output import create_output
-    from rich.console import Console
 
+    from agentcli.cli.render.console import CleanConsole
     from agentcli.cli.terminal.screen import ScreenWriter
 
     output = create_output()
-    console = Console(file=ScreenWriter(output), markup=False, highlight=False, emoji=False,
+    console = CleanConsole(file=ScreenWriter(output), markup=False, highlight=False, emoji=False,
                       force_terminal=sys.stdout.isatty())
     return TerminalIO(console, output=output, real=True)
 

@@ -80,13 +80,15 @@ def _compact(loop: AgentLoop, keep: float | None) -> CompactionRecord | None:
 
 
 def _report(session_id: str, record: CompactionRecord | None, json: bool) -> int:
+    from agentcli.cli.render.text import clean
+
     if record is None:
         sys.stderr.write(f"agentcli: nothing to compact in session {session_id}: its turns already fit "
                          "in what is kept verbatim\n")
         return 0
     if record.status != "done":
-        sys.stderr.write(f"agentcli: the summary failed ({record.error}); the context is unchanged "
-                         f"(try again: agentcli compact {session_id})\n")
+        sys.stderr.write(clean(f"agentcli: the summary failed ({record.error}); the context is unchanged "
+                               f"(try again: agentcli compact {session_id})\n"))
         return 3
     if not json:
         sys.stdout.write(f"compacted session {session_id}: messages #{record.first_message_id}–"

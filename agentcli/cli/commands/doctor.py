@@ -40,7 +40,9 @@ def doctor(json_out: JsonOpt = False, model: ModelOpt = None, base_url: BaseUrlO
 
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(as_text(report))
+        from agentcli.cli.render.text import clean
+
+        sys.stdout.write(clean(as_text(report)))  # model ids, server names and errors come from servers
     return report["exit_code"]
 
 
