@@ -106,6 +106,6 @@ def redacting(sink: EventSink, redactor: Redactor) -> EventSink:
     """A sink that passes events on with every secret value replaced."""
 
     def emit(event: Event) -> None:
-        sink(Event(event.type, redactor.data(event.data)) if redactor.secrets else event)
+        sink(Event(event.type, redactor.data(event.data)))
 
     return emit

@@ -114,7 +114,7 @@ class Repl:
     def _build_prompts(self) -> None:
         from prompt_toolkit.formatted_text import FormattedText
 
-        history = open_history(self.root)
+        history = open_history(self.root, redact=lambda text: self.session.redactor.text(text))
         completer = SlashAndPathCompleter(self.root, {n: c.help for n, c in COMMANDS.items()}, ARGUMENTS)
         common = {"history": history, "completer": completer, "key_bindings": key_bindings(),
                   "complete_while_typing": False, "enable_history_search": False}

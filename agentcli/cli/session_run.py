@@ -17,6 +17,7 @@ from agentcli.cli.driver import (
     make_sink,
     read_prompt,
     remembered_settings,
+    run_secrets,
     settings_for,
     unkept,
 )
@@ -39,7 +40,7 @@ def _create(ctx: CliContext, settings: Settings, prompt: str | None, source: str
         endpoint_host=settings.endpoint_host, settings=remembered_settings(settings),
         system=system_prompt(ctx.workspace_root, settings.approval or "ask",
                              instruction_folders(ctx.workspace_root, Path.cwd())), prompt=prompt,
-        prompt_source=source, step=failpoint,
+        prompt_source=source, step=failpoint, secrets=run_secrets(settings),
     )
 
 
@@ -85,6 +86,7 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
         if not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
             ctx = CliContext(recorded, ctx.sessions)
         settings = settings_for(ctx, options, meta.settings)
+        session.redact_secrets(run_secrets(settings))  # before the first write: the prompt may hold them
         session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
                             settings=remembered_settings(settings))
         if prompt is not None:

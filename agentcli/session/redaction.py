@@ -1,8 +1,11 @@
 """Secrets never enter the session file: their values become ``***`` on the way in.
 
 The session's table objects share one :class:`Redactor`; the interface tells it the
-secrets of the run (the API key) and every text or JSON value written to the
-transcript, the tool journal, the audit log or the prompt queue passes through it.
+secrets of the run (the API key, credentials in the endpoint URL) before the session's
+first write, and every text or JSON value written to the session file (meta, prompts,
+transcript, tool journal, audit log, plan, grants, scouts, compactions) passes through it.
+Besides those values, anything shaped like a well-known kind of key (:data:`KEY_SHAPES`:
+``sk-...``, ``ghp_...``, ``AKIA...``) is replaced too, whoever's key it is.
 
 A secret is caught as it is, and encoded the ways a command would print it: base64
 (standard and URL-safe, at each of the three alignments it can have inside longer
@@ -28,6 +31,18 @@ _MIN_SECRET_CHARS = 6  # shorter values would redact ordinary words
 _MIN_ENCODED_CHARS = 8  # encodings of shorter secrets are too short to tell from other text
 _PROBE_CHARS = 12  # two probes of this length: a line break falls in at most one (lines >= 24)
 _BREAK = "(?:\\r?\\n)?"
+
+KEY_SHAPES = re.compile(
+    r"(?=[sgxAhnpr])(?<![A-Za-z0-9_-])(?:"  # the lookahead lets the search skip most positions fast
+    r"sk-[A-Za-z0-9_-]{20,}"  # OpenAI (sk-proj-, sk-svcacct-), Anthropic (sk-ant-)
+    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_-]{20,}"  # GitHub, GitLab
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"  # AWS access key ids, Google API keys
+    r"|hf_[A-Za-z0-9]{30,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}"  # Hugging Face, npm, PyPI
+    r"|[rs]k_(?:live|test)_[A-Za-z0-9]{20,}"  # Stripe
+    r")"
+)
+"""Keys recognisable by their shape: redacted wherever they appear, configured or not."""
 
 
 @dataclass
@@ -59,16 +74,15 @@ class Redactor:
                 value = value.replace(form, REDACTED)
         if self._wrapped is not None and any(probe in value for probe in self._probes):
             value = self._wrapped.sub(REDACTED, value)
-        return value
+        return KEY_SHAPES.sub(REDACTED, value)
 
     def holds_secret(self, value: str) -> bool:
         """Whether ``value`` may hold a secret in any form (a quick test before parsing)."""
-        return any(s in value for s in self.secrets) or any(p in value for p in self._probes)
+        return (any(s in value for s in self.secrets) or any(p in value for p in self._probes)
+                or KEY_SHAPES.search(value) is not None)
 
     def data(self, value: Any) -> Any:
         """A JSON-able value with every string redacted (dict keys too)."""
-        if not self.secrets:
-            return value
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, list):
@@ -79,7 +93,7 @@ class Redactor:
 
     def json_text(self, value: str) -> str:
         """A JSON document's text with secrets replaced inside its strings."""
-        if not self.secrets or not self.holds_secret(value):
+        if not self.holds_secret(value):
             return value
         return json.dumps(self.data(json.loads(value)))
 
