@@ -23,7 +23,19 @@ GRANTS = [
     ("npm run build", ("prefix", "npm run build")),
     ("cargo test --all", ("prefix", "cargo test")),
     ("python -m pytest -q", ("prefix", "python -m pytest")),
-    ("python3 manage.py check", ("prefix", "python3 manage.py")),
+    ("python3 manage.py check", ("exact", None)),  # a workspace script: its arguments could do anything
+    ("./run-tests.sh --fast", ("exact", None)),  # a program agentcli does not know
+    ("/usr/bin/git status", ("exact", None)),  # only a bare name is the program agentcli knows
+    ("make test", ("exact", None)),
+    ("coproc ls", ("exact", None)),  # bash keywords and builtins are not programs
+    ("printf -v 'a[$(id)]' x", ("exact", None)),
+    ("git log --format='%h %s'", ("prefix", "git log")),  # quoted words are read as bash reads them
+    ("'git' status", ("prefix", "git status")),
+    ("ls x#y", None),  # an unquoted # is refused wherever it stands
+    ("ls x#;touch PWNED", None),  # shlex read this as `ls x` and a comment; bash runs the touch
+    ("ls x #; touch PWNED", None),
+    ("ls \\;touch PWNED", ("prefix", "ls")),  # an escaped ; is a letter of the word
+    ("ls \\\\;touch PWNED", None),  # an escaped backslash, then the operator
     ("cat README.md", ("prefix", "cat")),
     ('bash -c "echo hi"', ("exact", None)),
     ("sh -c 'ls'", ("exact", None)),
@@ -102,7 +114,12 @@ COVERS = [
     ("git log", "git log $(rm -rf docs)", False),
     ("ls -la", "ls src", True),
     ("ls -la", "lsblk", False),
-    ("npm run build", "npm run build -- --prod", True),
+    ("npm run build", "npm run build", True),
+    ("npm run build", "npm run build -- --prod", False),  # the script's own program gets them
+    ("ls", "ls x#;touch PWNED", False),
+    ("ls", "ls '#;touch' PWNED", True),  # quoted: one word to ls, as bash reads it
+    ("ls", "ls\ttouch", True),
+    ("ls", "ls\u00a0; touch PWNED", False),
     ("npm run build", "npm run deploy", False),
     ("python -m pytest", "python -m pytest -x", True),
     ("python -m pytest", "python -c 'import os'", False),

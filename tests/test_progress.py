@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from agentcli.agent.events import Event
+from agentcli.cli.render.console import CleanConsole
 from agentcli.cli.render.events import EventPrinter, PlainConsole
 from agentcli.cli.render.progress import Progress
 
@@ -48,8 +49,8 @@ def events(text: str) -> list[Event]:
 def shown(console_for: str, text: str) -> str:
     out = io.StringIO()
     if console_for == "rich":
-        printer = EventPrinter(None, stream_text=False, console=Console(
-            file=out, markup=False, highlight=False, emoji=False, soft_wrap=True))
+        console = CleanConsole(file=out, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        printer = EventPrinter(None, stream_text=False, console=console)  # the rich console agentcli uses
     else:
         printer = EventPrinter(out, stream_text=False)
     sink = Progress(printer, out, attempts=6, cap=60.0, own_errors=False)

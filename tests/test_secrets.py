@@ -46,6 +46,37 @@ def test_the_key_and_secret_looking_variables_never_reach_a_shell_command(
         assert secret.encode() not in _everything_written(workspace, run.events()[0]["session"])
 
 
+MISSED_BEFORE = {  # issue 20, major 11: names and values the first patterns let through
+    "MYSQL_PWD": "mysql-pw-0123", "LDAP_BIND_PASS": "ldap-pass-0123", "AUTH0_JWT": "jwt-0123-abcd",
+    "SENTRY_DSN": "https://k@sentry.example/1", "SLACK_WEBHOOK_URL": "https://hooks.example/T0/B0/x",
+    "GPG_PRIVATE": "-----BEGIN x", "OPENAI_ORG_ID": "org-0123456789", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+    "DATABASE_URL": "postgres://app:db-pass-0123@db.example/app", "UPSTREAM": "https://tok-0123@git.example/r",
+}
+
+
+def test_the_shell_never_gets_what_the_first_patterns_missed(
+    openai_server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str]
+) -> None:
+    env = {**env, **MISSED_BEFORE, "PLAIN_URL": "https://example.com/a@b"}
+    command = "env | grep -E 'PWD|PASS|JWT|DSN|HOOK|PRIV|OPENAI|URL|UPSTREAM'"
+    openai_server.script(tool_answer(tool_call("run_shell", {"command": command})), text_answer("done"))
+    run = agentcli(["new", "show me the env", "-p", "--json", "--base-url", openai_server.base_url,
+                    "--approval", "full-auto"], env=env, cwd=workspace)
+    assert run.code == 0, run.stderr
+    output = next(e for e in run.events() if e["type"] == "tool.finished")["output"]
+    assert [name for name in MISSED_BEFORE if name in output] == []
+    assert [value for value in MISSED_BEFORE.values() if value in output] == []
+    assert f"PWD={workspace}" in output and "PLAIN_URL=https://example.com/a@b" in output
+
+
+def test_working_folders_are_not_secrets_and_include_gives_names_back() -> None:
+    environ = {"PWD": "/w", "OLDPWD": "/o", "MYSQL_PWD": "p", "DATABASE_URL": "mysql://u:p@h/d",
+               "OPENAI_BASE_URL": "http://x/v1"}
+    assert shell_environment(environ) == {"PWD": "/w", "OLDPWD": "/o"}
+    policy = ShellEnvPolicy.from_setting({"include": ["DATABASE_URL", "OPENAI_*"]})
+    assert shell_environment(environ, policy) == {"PWD": "/w", "OLDPWD": "/o", "DATABASE_URL": "mysql://u:p@h/d"}
+
+
 def test_shell_env_policy_includes_and_excludes_by_name() -> None:
     environ = {"PATH": "/bin", "OPENAI_API_KEY": "sk-x", "NPM_TOKEN": "t", "MY_SETTING": "s",
                "AWS_SECRET": "a"}

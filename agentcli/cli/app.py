@@ -74,7 +74,9 @@ app = make_app()
 
 
 def _error(message: str) -> None:
-    sys.stderr.write(f"agentcli: {message}\n")
+    from agentcli.cli.render.text import clean  # a message may quote a file, a server or a command
+
+    sys.stderr.write(f"agentcli: {clean(message)}\n")
 
 
 def _disk_full(err: BaseException) -> bool:
@@ -90,7 +92,8 @@ def _disk_full(err: BaseException) -> bool:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn every failure into one line on stderr and the spec's exit code.
 
-    Called with ``argv`` None it is the real process: a command that will talk to a model
+    Called with ``argv`` None it is the real process: it first takes the API key out of its
+    own environment (``agent/model/key.py``); a command that will talk to a model
     starts importing the ``openai`` SDK on a thread at once (most of the start-up time) and
     holds the garbage collector off until the agent is built (``cli/startup.py``); the
     process leaves with ``os._exit`` once its output is flushed: every step is already
@@ -98,6 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     """
     args = sys.argv[1:] if argv is None else argv
     process = argv is None
+    if process:
+        from agentcli.agent.model.key import take_key
+
+        take_key()  # before anything can start a child: the key leaves the environment agentcli shows
     if not args and sys.stdin.isatty() and sys.stdout.isatty():
         args = ["new"]  # `agentcli` alone starts a session, as its peers do
     elif args and args[0].startswith("-") and args[0] not in GROUP_OPTIONS:

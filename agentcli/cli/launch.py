@@ -25,12 +25,13 @@ def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any
     """The run's settings (see :func:`~agentcli.agent.engine.launch.run_settings`); its
     warnings and notes go to stderr."""
     from agentcli.agent.engine.launch import run_settings
+    from agentcli.cli.render.text import clean
 
     settings = run_settings(ctx.place, options.flags, remembered)
     for warning in settings.warnings:
-        sys.stderr.write(f"agentcli: warning: {warning}\n")
+        sys.stderr.write(clean(f"agentcli: warning: {warning}\n"))
     for note in settings.notes:
-        sys.stderr.write(f"agentcli: {note}\n")
+        sys.stderr.write(clean(f"agentcli: {note}\n"))
     return settings
 
 
@@ -71,7 +72,7 @@ def resume_session(ctx: CliContext, ref: str | None, options: RunOptions, *, exp
 
 def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions, *,
             explicit_workspace: bool) -> int:
-    from agentcli.agent.engine.launch import remembered_settings
+    from agentcli.agent.engine.launch import remembered_settings, run_secrets
     from agentcli.session.session import Session
 
     session = Session.open(path, writer=True)
@@ -81,6 +82,7 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
         if not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
             ctx = CliContext(recorded, ctx.sessions)
         settings = settings_for(ctx, options, meta.settings)
+        session.redact_secrets(run_secrets(settings))  # before the first write: the prompt may hold them
         session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
                             settings=remembered_settings(settings))
         if prompt is not None:

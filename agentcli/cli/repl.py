@@ -84,12 +84,12 @@ def terminal_io() -> TerminalIO:
     open appears above the prompt, in order.
     """
     from prompt_toolkit.output import create_output
-    from rich.console import Console
 
+    from agentcli.cli.render.console import CleanConsole
     from agentcli.cli.terminal.screen import ScreenWriter
 
     output = create_output()
-    console = Console(file=ScreenWriter(output), markup=False, highlight=False, emoji=False,
+    console = CleanConsole(file=ScreenWriter(output), markup=False, highlight=False, emoji=False,
                       force_terminal=sys.stdout.isatty())
     return TerminalIO(console, output=output, real=True)
 
@@ -153,7 +153,7 @@ class Repl:
     def _build_prompts(self) -> None:
         from prompt_toolkit.formatted_text import FormattedText
 
-        history = open_history(self.root)
+        history = open_history(self.root, redact=lambda text: self.engine.redact(text))
         completer = SlashAndPathCompleter(self.root, {n: c.help for n, c in COMMANDS.items()}, ARGUMENTS)
         common = {"history": history, "completer": completer, "key_bindings": key_bindings(),
                   "complete_while_typing": False, "enable_history_search": False}

@@ -20,6 +20,7 @@ from agentcli.agent.engine.operations import Interrupt, RunPending
 from agentcli.agent.events import Event, EventSink, serialized
 from agentcli.agent.loop import TurnResult
 from agentcli.cli.render.events import EventPrinter, JsonLines
+from agentcli.cli.render.text import clean, for_terminal
 from agentcli.cli.signals import STOPPING, signals_to
 
 if TYPE_CHECKING:
@@ -95,13 +96,13 @@ def finish(facts: SessionFacts, result: TurnResult, options: RunOptions, emit: E
         "answer": result.answer, "error": error, "denied": denied, "totals": facts.run_totals(),
     }))
     if not options.json and not options.interactive and result.answer:
-        _write(sys.stdout, result.answer.rstrip("\n") + "\n")
+        _write(sys.stdout, for_terminal(result.answer.rstrip("\n") + "\n", sys.stdout))
     if not options.interactive:
         for item in denied:
-            _write(sys.stderr, f"agentcli: denied by the approval policy (--approval {approval}): "
-                               f"{item['summary'] or item['tool']} — {item['allowed_by']} allows it\n")
+            _write(sys.stderr, clean(f"agentcli: denied by the approval policy (--approval {approval}): "
+                                     f"{item['summary'] or item['tool']} — {item['allowed_by']} allows it\n"))
         if error:
-            _write(sys.stderr, f"agentcli: {error}\n")
+            _write(sys.stderr, clean(f"agentcli: {error}\n"))
         if not result.prompt_ids and result.status == "done":
             _write(sys.stderr, "agentcli: nothing to do: the session has no unfinished turn "
                                "(give a PROMPT to go on)\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from agentcli.session.records import Checkpoint, FileChange, Grant, PlanItem, now_iso
+from agentcli.session.redaction import Redactor
 from agentcli.store.db import Db
 
 _CHANGE_COLUMNS = [f.name for f in fields(FileChange) if f.name != "id"]
@@ -97,8 +98,9 @@ class Checkpoints:
 class Plan:
     """The ``tasks`` table: each ``update_plan`` stores a whole new version of the plan."""
 
-    def __init__(self, db: Db):
+    def __init__(self, db: Db, redactor: Redactor | None = None):
         self._db = db
+        self._redact = redactor or Redactor()
 
     def replace(self, plan_id: int, items: list[PlanItem]) -> None:
         """Store a new version of the plan (``plan_id`` is the tool call that set it)."""
@@ -106,7 +108,7 @@ class Plan:
         for position, item in enumerate(items):
             self._db.execute(
                 "INSERT INTO tasks (plan_id, position, title, status, created_at) VALUES (?, ?, ?, ?, ?)",
-                [plan_id, position, item.title, item.status, now],
+                [plan_id, position, self._redact.text(item.title), item.status, now],
             )
 
     def current(self) -> list[PlanItem]:
@@ -119,16 +121,18 @@ class Plan:
 
 
 class Grants:
-    """The ``approvals`` table: "always allow" answers remembered in the session."""
+    """The ``approvals`` table: "always allow" answers remembered in the session (a
+    pattern holding a secret is stored redacted, so it covers nothing)."""
 
-    def __init__(self, db: Db):
+    def __init__(self, db: Db, redactor: Redactor | None = None):
         self._db = db
+        self._redact = redactor or Redactor()
 
     def add(self, kind: str, pattern: str = "", tool_call_id: int | None = None) -> None:
         """Remember a grant: ``edits`` (all file edits) or ``command_prefix``."""
         self._db.execute(
             "INSERT INTO approvals (kind, pattern, tool_call_id, created_at) VALUES (?, ?, ?, ?)",
-            [kind, pattern, tool_call_id, now_iso()],
+            [kind, self._redact.text(pattern), tool_call_id, now_iso()],
         )
 
     def all(self) -> list[Grant]:

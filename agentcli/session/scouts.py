@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentcli.session.records import ScoutRecord, now_iso
+from agentcli.session.redaction import Redactor
 from agentcli.store.db import Db
 
 
@@ -27,8 +28,9 @@ class Scouts:
         >>> session.scouts.finish(rows[0].id, "done", report="X is in a.py", steps=2, duration_ms=900)
     """
 
-    def __init__(self, db: Db):
+    def __init__(self, db: Db, redactor: Redactor | None = None):
         self._db = db
+        self._redact = redactor or Redactor()
 
     def add(self, tool_call_row: int, *, call_id: str, parent_agent: str, prompt_id: int | None,
             tasks: Sequence[str], depth: int, model: str) -> list[ScoutRecord]:
@@ -37,8 +39,8 @@ class Scouts:
         self._db.executemany(
             "INSERT INTO scouts (agent, tool_call_id, call_id, parent_agent, prompt_id, position, task, "
             "depth, model, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-            [(scout_agent_name(tool_call_row, i), tool_call_row, call_id, parent_agent, prompt_id, i, task,
-              depth, model, now) for i, task in enumerate(tasks)],
+            [(scout_agent_name(tool_call_row, i), tool_call_row, call_id, parent_agent, prompt_id, i,
+              self._redact.text(task), depth, model, now) for i, task in enumerate(tasks)],
         )
         return self.for_call(tool_call_row)
 
@@ -75,7 +77,8 @@ class Scouts:
         self._db.execute(
             "UPDATE scouts SET status = ?, report = ?, error = ?, steps = ?, finished_at = ?, "
             "duration_ms = ? WHERE id = ?",
-            [status, report, error, steps, now_iso(), duration_ms, scout_id],
+            [status, report and self._redact.text(report), error and self._redact.text(error), steps,
+             now_iso(), duration_ms, scout_id],
         )
 
     def steps(self, agent: str) -> int:

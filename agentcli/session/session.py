@@ -49,11 +49,11 @@ class Session:
         self.model_calls = AuditLog(db, self.redactor, store.blobs)
         self.files = FileLog(db)
         self.checkpoints = Checkpoints(db)
-        self.plan = Plan(db)
-        self.grants = Grants(db)
+        self.plan = Plan(db, self.redactor)
+        self.grants = Grants(db, self.redactor)
         self.snapshots = Snapshots(db)
         self.rollbacks = Rollbacks(db)
-        self.scouts = Scouts(db)
+        self.scouts = Scouts(db, self.redactor)
         self.compactions = Compactions(db, self.redactor)
 
     @classmethod
@@ -70,22 +70,27 @@ class Session:
         prompt: str | None = None,
         prompt_source: str = "argument",
         step: Callable[[str], None] | None = None,
+        secrets: list[str] | None = None,
     ) -> Session:
         """Create a new session file (as its writer): schema, ``meta`` row, and optionally
         the system message and the first prompt, in one atomic step — a kill at any
         moment leaves no file or one ``resume`` can finish. ``step`` names each stage
-        (the crash tests' failpoints)."""
+        (the crash tests' failpoints). ``secrets`` are redacted from the first write on
+        (the file never holds them, not even in a page it no longer uses)."""
         mark = step or (lambda _name: None)
 
         def fill(store: DurableFile) -> None:
             session = cls(store)
+            session.redact_secrets(secrets or [])
+            redact = session.redactor.text
             now = now_iso()
             session.db.execute(
                 "INSERT INTO meta (id, title, workspace_root, created_at, updated_at, model, "
                 "endpoint_host, status, schema_version, agentcli_version, settings) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'idle', ?, ?, ?)",
-                [path.stem, title, str(workspace_root), now, now, model, endpoint_host, SCHEMA.version,
-                 __version__, json.dumps(settings or {})],
+                [path.stem, redact(title), str(workspace_root), now, now, model and redact(model),
+                 endpoint_host, SCHEMA.version, __version__,
+                 json.dumps(session.redactor.data(settings or {}))],
             )
             mark("session.create.meta")
             if system is not None:
@@ -124,9 +129,12 @@ class Session:
         return _read_meta(self.db, self.path)
 
     def update_meta(self, **fields: Any) -> None:
-        """Change ``meta`` columns (``settings`` as a dict); ``updated_at`` follows."""
+        """Change ``meta`` columns (``settings`` as a dict); ``updated_at`` follows. Text is
+        redacted before it is written."""
+        fields = {name: self.redactor.text(value) if isinstance(value, str) else value
+                  for name, value in fields.items()}
         if "settings" in fields:
-            fields["settings"] = json.dumps(fields["settings"])
+            fields["settings"] = json.dumps(self.redactor.data(fields["settings"]))
         fields["updated_at"] = now_iso()
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.db.execute(f"UPDATE meta SET {assignments}", list(fields.values()))
@@ -136,7 +144,7 @@ class Session:
         with self.transaction():
             prompt = self.prompts.add(text, source)
             if not self.meta().title:
-                self.update_meta(title=title_from(text))
+                self.update_meta(title=title_from(self.redactor.text(text)))  # redacted before it is cut
         return prompt
 
     @contextlib.contextmanager

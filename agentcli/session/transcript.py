@@ -94,7 +94,7 @@ class Prompts:
         """Close a turn: ``done``, ``failed`` or ``interrupted``."""
         self._db.execute(
             "UPDATE prompts SET status = ?, finished_at = ?, error = ? WHERE id = ?",
-            [status, now_iso(), error, prompt_id],
+            [status, now_iso(), error and self._redact.text(error), prompt_id],
         )
 
 

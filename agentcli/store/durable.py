@@ -335,6 +335,8 @@ def _build(tmp: Path, path: Path, schema: Schema, fill: Callable[[Db], object],
     try:
         conn.execute(f"PRAGMA application_id = {schema.application_id}")
         conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA temp_store = MEMORY")
         schema.create(conn)
         step("store.create.schema")
         db = Db(conn)  # before the transaction: making it commits what is pending
@@ -385,6 +387,10 @@ def _apply_pragmas(conn: sqlite3.Connection) -> None:
     # committed step survive power loss too, not only a killed process.
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
+    # No earlier version of a cell lingers in a free page or a freed part of one, and no
+    # sort or index build spills into a temporary file (sessions/README.md, "Secrets").
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute("PRAGMA temp_store = MEMORY")
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -75,6 +75,7 @@ def compose(session: Session, settings: Settings, place: Place, emit: EventSink,
     from agentcli.agent.loop import AgentLoop, Orchestrator
     from agentcli.agent.model.client import ModelClient, ModelSettings
     from agentcli.agent.model.gate import RateGate
+    from agentcli.agent.model.key import key_for
     from agentcli.agent.pricing import Pricing
     from agentcli.agent.runner import ToolRunner
 
@@ -83,7 +84,7 @@ def compose(session: Session, settings: Settings, place: Place, emit: EventSink,
         toolbox.register(tool)
     tracker = Tracker(session, place.root, exclude=state, max_file_bytes=settings.max_file_bytes)
     client = ModelClient(ModelSettings(
-        model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
+        model=settings.model, base_url=settings.base_url, api_key=key_for(settings),
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
         idle_timeout=settings.idle_timeout, attempt_deadline=settings.attempt_deadline,
     ), gate=RateGate())

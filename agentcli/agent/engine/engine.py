@@ -163,6 +163,11 @@ class Engine:
 
         return SessionFacts(self._session, self._settings, self._parts.pricing)
 
+    def redact(self, text: str) -> str:
+        """``text`` with the run's secrets replaced, as the session stores it (for what a
+        client keeps of its own, such as an input history)."""
+        return self._session.redactor.text(text)
+
     def close(self) -> None:
         """Shut down (a running task is interrupted, resumable), join every thread, release
         the model's connections and what the tools hold. Idempotent."""

@@ -57,15 +57,19 @@ def run_settings(place: Place, flags: dict[str, Any], remembered: dict[str, Any]
     Raises:
         UsageError: a bad value, or no key and no endpoint to talk to.
     """
+    from agentcli.agent.model.key import DISCOVERED, api_key
+
     given = {k: v for k, v in flags.items() if v is not None and k != "local"}
     settings = resolve_settings(place.root, {**(remembered or {}), **given})
     if remembered is not None and "base_url" not in given:
         settings.base_url = recorded_endpoint(remembered.get("base_url"))
+        if remembered.get("endpoint_discovered"):
+            settings.sources["base_url"] = DISCOVERED  # found by --local: still never gets the key
     if not settings.approval:
         settings.approval = "ask"
     if flags.get("local"):
         use_local_server(settings, model_given="model" in given)
-    if not settings.base_url and not os.environ.get("OPENAI_API_KEY"):
+    if not settings.base_url and not api_key():
         raise UsageError(no_endpoint_message())
     return settings
 
@@ -80,13 +84,14 @@ def create_session(place: Place, settings: Settings, prompt: str | None, source:
         settings=remembered_settings(settings),
         system=system_prompt(place.root, settings.approval or "ask",
                              instruction_folders(place.root, Path.cwd())),
-        prompt=prompt, prompt_source=source, step=failpoint,
+        prompt=prompt, prompt_source=source, step=failpoint, secrets=run_secrets(settings),
     )
 
 
 def use_local_server(settings: Settings, *, model_given: bool) -> None:
     """``--local``: point ``settings`` at the first local server found (and, unless a model
     was given on the command line, at the first model it lists)."""
+    from agentcli.agent.model.key import DISCOVERED
     from agentcli.agent.model.local import candidates, find_local_servers
 
     if settings.sources.get("base_url") == "flag":
@@ -98,7 +103,7 @@ def use_local_server(settings: Settings, *, model_given: bool) -> None:
                          "one, or pass --base-url")
     server = servers[0]
     settings.base_url = server.base_url
-    settings.sources["base_url"] = "--local"
+    settings.sources["base_url"] = DISCOVERED
     if not model_given and server.models:
         settings.model = server.models[0]
         settings.sources["model"] = "--local"
@@ -122,8 +127,12 @@ def no_endpoint_message() -> str:
 
 def remembered_settings(settings: Settings) -> dict[str, Any]:
     """The settings a session stores in ``meta.settings`` (the endpoint without credentials)."""
+    from agentcli.agent.model.key import DISCOVERED
+
     remembered = {name: getattr(settings, name) for name in REMEMBERED}
     remembered["base_url"] = settings.public_base_url
+    if settings.sources.get("base_url") == DISCOVERED:
+        remembered["endpoint_discovered"] = True
     return remembered
 
 
@@ -140,7 +149,9 @@ def run_secrets(settings: Settings) -> list[str]:
     """Values never to store or print: the API key, and credentials inside the endpoint URL."""
     from urllib.parse import parse_qsl, urlparse
 
-    secrets = [os.environ.get("OPENAI_API_KEY") or ""]
+    from agentcli.agent.model.key import api_key
+
+    secrets = [api_key() or ""]
     if settings.base_url:
         parts = urlparse(settings.base_url)
         secrets += [parts.username or "", parts.password or ""]

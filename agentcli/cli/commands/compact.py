@@ -73,17 +73,20 @@ def register(app: typer.Typer) -> None:
 
 
 def _report(session_id: str, outcome: dict, json: bool) -> int:
+    from agentcli.cli.render.text import clean
+
     status = outcome.get("status")
     if status == "nothing":
         sys.stderr.write(f"agentcli: nothing to compact in session {session_id}: its turns already fit "
                          "in what is kept verbatim\n")
         return 0
     if status == "interrupted":
-        sys.stderr.write(f"agentcli: compaction stopped ({outcome.get('error')}); the context is unchanged\n")
+        sys.stderr.write(clean(f"agentcli: compaction stopped ({outcome.get('error')}); the context is "
+                               "unchanged\n"))
         return 130
     if status != "done":
-        sys.stderr.write(f"agentcli: the summary failed ({outcome.get('error')}); the context is unchanged "
-                         f"(try again: agentcli compact {session_id})\n")
+        sys.stderr.write(clean(f"agentcli: the summary failed ({outcome.get('error')}); the context is "
+                               f"unchanged (try again: agentcli compact {session_id})\n"))
         return 3
     if not json:
         before, after = outcome.get("tokens_before"), outcome.get("tokens_after")

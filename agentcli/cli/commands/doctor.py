@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from agentcli.agent.model.key import api_key, key_for
 from agentcli.cli.options import DebugOpt, JsonOpt, SessionsDirOpt, WorkspaceOpt, make_context
 from agentcli.errors import UsageError
 
@@ -39,7 +40,9 @@ def doctor(json_out: JsonOpt = False, model: ModelOpt = None, base_url: BaseUrlO
 
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(as_text(report))
+        from agentcli.cli.render.text import clean
+
+        sys.stdout.write(clean(as_text(report)))  # model ids, server names and errors come from servers
     return report["exit_code"]
 
 
@@ -56,7 +59,7 @@ def examine(ctx: Any, flags: dict[str, Any], *, local: bool, call: bool) -> dict
                      **_writable(ctx.sessions.path)},
         "config_files": {"user": _file(user_config_path()),
                          "workspace": _file(ctx.workspace_root / "agentcli.toml")},
-        "key": {"variable": "OPENAI_API_KEY", "set": bool(os.environ.get("OPENAI_API_KEY"))},
+        "key": {"variable": "OPENAI_API_KEY", "set": bool(api_key())},
         "local_servers": [{"name": s.name, "base_url": s.base_url, "models": s.models}
                           for s in find_local_servers()],
     }
@@ -110,7 +113,7 @@ def _probe(settings: Any, call: bool, problems: list[str]) -> dict[str, Any]:
     from agentcli.errors import ModelEndpointError
 
     client = ModelClient(ModelSettings(model=settings.model, base_url=settings.base_url,
-                                       api_key=os.environ.get("OPENAI_API_KEY"), timeout=10, max_attempts=1))
+                                       api_key=key_for(settings), timeout=10, max_attempts=1))
     found: dict[str, Any] = {"url": client.base_url, "host": client.endpoint_host, "model": settings.model}
     try:
         try:

@@ -92,24 +92,24 @@ def reading(ctx: CliContext, ref: str) -> Iterator[tuple[Session, bool]]:
 def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: WorkspaceOpt = None,
                   sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
     """List the sessions of this workspace, oldest first (--all: every file in the folder)."""
-    from agentcli.cli.render.text import entry_json, fit_width, list_text, terminal_width
+    from agentcli.cli.render.text import clean, entry_json, fit_width, list_text, terminal_width
 
     ctx = make_context(workspace, sessions_dir)
     entries = ctx.sessions.entries(None if all_ else ctx.workspace_root)
     old = ctx.sessions.legacy_files()
     if old:
-        sys.stderr.write(f"agentcli: {len(old)} of these sessions are in the old folder {old[0].parent}: "
-                         "agentcli move-sessions moves them to .agentcli/sessions\n")
+        sys.stderr.write(clean(f"agentcli: {len(old)} of these sessions are in the old folder "
+                               f"{old[0].parent}: agentcli move-sessions moves them to .agentcli/sessions\n"))
     if json_out:
         print_json([entry_json(e) for e in entries])
     elif entries:
         width = terminal_width()
-        text = list_text(entries, show_workspace=all_)
+        text = clean(list_text(entries, show_workspace=all_))
         print(fit_width(text, width) if width else text)
     else:
         where = "" if all_ else f" of workspace {ctx.workspace_root}"
         hint = " (agentcli list --all shows every one there)" if not all_ else ""
-        print(f"no sessions{where} in {ctx.sessions.path}{hint}")
+        print(clean(f"no sessions{where} in {ctx.sessions.path}{hint}"))
 
 
 def show(session: SessionArg, json_out: JsonOpt = False, follow: FollowOpt = False,
@@ -157,7 +157,7 @@ def _show_scouts(view: Any, ref: str | None, json_out: bool) -> None:
         elif view.scouts:
             renderer.scouts(view.scouts)
         else:
-            print(f"session {view.meta.id} has no scouts")
+            print(_clean(f"session {view.meta.id} has no scouts"))
         return
     found = next((s for s in view.scouts if ref in (s.agent, str(s.id))), None)
     if found is None:
@@ -180,7 +180,7 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False, c
         model_call_summary,
         summaries_of,
     )
-    from agentcli.cli.render.text import fit_width, log_full_text, log_text, terminal_width
+    from agentcli.cli.render.text import clean, fit_width, log_full_text, log_text, terminal_width
 
     with reading(make_context(workspace, sessions_dir), session) as (opened, _busy):
         pricing = configured_pricing(opened.meta().workspace_root)
@@ -199,10 +199,10 @@ def log(session: SessionArg, json_out: JsonOpt = False, full: FullOpt = False, c
             print_json({"session": opened.id, "model_calls": rows, "totals": totals})
             return
         width = terminal_width()
-        text = log_text(calls, totals, pricing, narrow=bool(width))
+        text = clean(log_text(calls, totals, pricing, narrow=bool(width)))
         print(fit_width(text, width) if width else text)
         if full and calls:
-            print("\n" + log_full_text(calls, messages, summaries), end="")
+            print("\n" + clean(log_full_text(calls, messages, summaries)), end="")
 
 
 def export(session: SessionArg, fmt: FormatOpt = ExportFormat.md, output: OutputOpt = None,
@@ -220,7 +220,9 @@ def export(session: SessionArg, fmt: FormatOpt = ExportFormat.md, output: Output
     else:
         text = export_markdown(view)
     if output is None:
-        sys.stdout.write(text)
+        from agentcli.cli.render.text import for_terminal
+
+        sys.stdout.write(for_terminal(text, sys.stdout))  # piped: byte for byte
         return
     _refuse_session_file(output)
     try:
@@ -231,7 +233,7 @@ def export(session: SessionArg, fmt: FormatOpt = ExportFormat.md, output: Output
         os.chmod(output, 0o600)
     except OSError as err:
         raise UsageError(f"cannot write {output}: {err.strerror or err}") from None
-    sys.stderr.write(f"exported session {view.meta.id} to {output}\n")
+    sys.stderr.write(_clean(f"exported session {view.meta.id} to {output}\n"))
 
 
 def _refuse_session_file(output: Path) -> None:
@@ -261,7 +263,7 @@ def rm(session: SessionArg, yes: YesOpt = False, workspace: WorkspaceOpt = None,
         raise UsageError(f"not deleting {path} without confirmation: pass --yes")
     release, what = _lock_for_removal(path, in_folder=path.resolve().parent == ctx.sessions.path)
     try:
-        if not yes and not typer.confirm(f"Delete {what}?", default=False):
+        if not yes and not typer.confirm(_clean(f"Delete {what}?"), default=False):
             sys.stderr.write("nothing deleted\n")
             return
         try:
@@ -272,7 +274,7 @@ def rm(session: SessionArg, yes: YesOpt = False, workspace: WorkspaceOpt = None,
             ) from None
     finally:
         release()
-    print(f"deleted {path}")
+    print(_clean(f"deleted {path}"))
 
 
 def _lock_for_removal(path: Path, *, in_folder: bool) -> tuple[Callable[[], None], str]:
@@ -311,3 +313,9 @@ def register(app: typer.Typer) -> None:
     app.command(cls=LeanCommand)(log)
     app.command(cls=LeanCommand)(export)
     app.command(cls=LeanCommand)(rm)
+
+
+def _clean(text: str) -> str:
+    from agentcli.cli.render.text import clean
+
+    return clean(text)

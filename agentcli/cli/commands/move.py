@@ -17,6 +17,7 @@ from agentcli.cli.options import DebugOpt, SessionsDirOpt, WorkspaceOpt, make_co
 def move_sessions(workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt = None,
                   debug: DebugOpt = False) -> None:
     """Move session files from the old ./sessions folder to .agentcli/sessions."""
+    from agentcli.cli.render.text import clean
     from agentcli.session.directory import SessionDirectory
 
     ctx = make_context(workspace, sessions_dir)
@@ -26,13 +27,13 @@ def move_sessions(workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt =
         target = SessionDirectory(ctx.sessions.path, state_dir=ctx.state_dir, legacy=old)
     waiting = target.legacy_files()
     if not waiting:
-        print(f"no session files in {old}")
+        print(clean(f"no session files in {old}"))
         return
     moved = target.move_legacy()
-    print(f"moved {len(moved)} of {len(waiting)} session files from {old} to {target.path}")
+    print(clean(f"moved {len(moved)} of {len(waiting)} session files from {old} to {target.path}"))
     left = len(waiting) - len(moved)
     if left:
-        print(f"{left} left in {old}: busy, or a file of that name is already in {target.path}")
+        print(clean(f"{left} left in {old}: busy, or a file of that name is already in {target.path}"))
 
 
 def register(app: Typer) -> None:

@@ -25,6 +25,7 @@ from agentcli.cli.options import (
     WorkspaceOpt,
     make_context,
 )
+from agentcli.cli.render.text import clean
 from agentcli.errors import RollbackConflictError, UsageError
 
 if TYPE_CHECKING:
@@ -70,11 +71,11 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
                                   conversation=not files_only, force=force)
         except RollbackConflictError as err:
             for changed in err.paths:
-                sys.stderr.write(f"  changed outside agentcli: {changed}\n")
+                sys.stderr.write(clean(f"  changed outside agentcli: {changed}\n"))
             raise
-        sys.stdout.write(_summary(result, opened.id))
+        sys.stdout.write(clean(_summary(result, opened.id)))
     for line in _warnings(result):
-        sys.stderr.write(f"agentcli: {line}\n")
+        sys.stderr.write(clean(f"agentcli: {line}\n"))
     _refuse_partial(result, opened.id)
 
 
@@ -106,7 +107,7 @@ def checkpoints(session: SessionArg, json_out: JsonOpt = False, workspace: Works
             what = f"undo of rollback {record.undo_of}"
         undone = f", undone by rollback {record.undone_by}" if record.undone_by else ""
         lines.append(f"rollback {record.id}: {what} ({record.mode}, {record.status}{undone})\n")
-    sys.stdout.write("".join(lines))
+    sys.stdout.write(clean("".join(lines)))
 
 
 def diff(session: SessionArg, to: ToOpt = None, workspace: WorkspaceOpt = None,
@@ -123,10 +124,12 @@ def diff(session: SessionArg, to: ToOpt = None, workspace: WorkspaceOpt = None,
         hint = " (--to 1 shows the whole session)" if number > 1 else ""
         sys.stderr.write(f"No changes since checkpoint {number}{hint}.\n")
     elif sys.stdout.isatty():
-        from rich.console import Console
         from rich.syntax import Syntax
 
-        Console().print(Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=True))
+        from agentcli.cli.render.console import CleanConsole
+
+        CleanConsole().print(Syntax(text, "diff", theme="ansi_dark", background_color="default",
+                                    word_wrap=True))
     else:
         sys.stdout.write(text)
 

@@ -29,21 +29,22 @@ def trust(folder: FolderArg = None, revoke: RevokeOpt = False, debug: DebugOpt =
     from agentcli.agent.config import SENSITIVE, is_trusted, trust_file, trusted_workspaces
     from agentcli.agent.config import trust as record_trust
     from agentcli.cli.options import workspace_root
+    from agentcli.cli.render.text import clean
 
     root = workspace_root(folder)
     if revoke:
         kept = [p for p in trusted_workspaces() if p.resolve() != root]
         if not is_trusted(root):
-            sys.stderr.write(f"agentcli: {root} was not trusted\n")
+            sys.stderr.write(clean(f"agentcli: {root} was not trusted\n"))
             return
         trust_file().write_text("".join(f"{p}\n" for p in kept))
-        print(f"no longer trusted: {root}")
+        print(clean(f"no longer trusted: {root}"))
         return
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory")
     record_trust(root)
-    print(f"trusted: {root} — its agentcli.toml may now set {', '.join(SENSITIVE)} "
-          f"(recorded in {trust_file()}; agentcli trust --revoke undoes it)")
+    print(clean(f"trusted: {root} — its agentcli.toml may now set {', '.join(SENSITIVE)} "
+                f"(recorded in {trust_file()}; agentcli trust --revoke undoes it)"))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import IO, TYPE_CHECKING, Any
 
 from agentcli.agent.events import Event
+from agentcli.cli.render.text import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,7 +38,7 @@ class PlainConsole:
 
     def print(self, *objects: Any, style: str | None = None, end: str = "\n") -> None:
         """Write ``objects`` as text (a rich ``Text`` as its plain text), then ``end``."""
-        self.file.write(" ".join(str(item) for item in objects) + end)
+        self.file.write(clean(" ".join(str(item) for item in objects) + end))
         self.file.flush()  # as rich does: progress shows as it happens
 
 
@@ -154,15 +154,11 @@ class EventPrinter:
 
 
 # C0 controls but none a one-line record needs, DEL, and the C1 range (\x9b is a CSI too)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def printable(line: str) -> str:
     """A progress line that cannot drive the terminal: file contents and tool output may
-    hold escape sequences (colours, cursor moves, a retitled window); ESC shows as ␛, a
-    tab as a space."""
-    return _CONTROL.sub(lambda m: "\u241b" if m.group() == "\x1b" else " " if m.group() == "\t" else "?",
-                        line)
+    hold escape sequences (colours, cursor moves, a retitled window) and bidi overrides;
+    the one cleaner (:func:`~agentcli.cli.render.text.clean`), a tab as a space."""
+    return clean(line.replace("\t", " "))
 
 
 def _console(file: IO[str] | None, *, stream_text: bool, color: bool | None) -> Console | PlainConsole:
@@ -170,10 +166,10 @@ def _console(file: IO[str] | None, *, stream_text: bool, color: bool | None) -> 
     its tabs and strips its controls), else a rich console, markup off."""
     if file is not None and not stream_text and color is None and plain_stream(file):
         return PlainConsole(file)
-    from rich.console import Console
+    from agentcli.cli.render.console import CleanConsole
 
-    return Console(file=file, markup=False, highlight=False, emoji=False, force_terminal=color,
-                   soft_wrap=True)
+    return CleanConsole(file=file, markup=False, highlight=False, emoji=False, force_terminal=color,
+                        soft_wrap=True)
 
 
 def _brief(arguments: str, limit: int = 120) -> str:
@@ -214,6 +210,6 @@ class JsonLines:
 
 
 def clean_line(text: str, limit: int = 160) -> str:
-    """One line of text from the endpoint or a tool: control characters out, cut to ``limit``."""
-    flat = "".join(ch if ch.isprintable() else " " for ch in " ".join(str(text).split()))
+    """One line of text from the endpoint or a tool: cleaned, on one line, cut to ``limit``."""
+    flat = clean(" ".join(str(text).split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -84,5 +84,5 @@ class Progress:
         if self.console is not None:
             self.console.print(printable(text), style=style)  # a plan's titles are the model's
         else:
-            self.file.write(text + "\n")
+            self.file.write(printable(text) + "\n")  # an endpoint's error may hold anything
             self.file.flush()

@@ -36,7 +36,10 @@ def plural(count: int, word: str) -> str:
 
 def make_console(file: IO[str] | None = None) -> Console:
     """A console that never interprets markup or emoji codes and never re-wraps text."""
-    return Console(file=file or sys.stdout, markup=False, emoji=False, highlight=False, soft_wrap=True)
+    from agentcli.cli.render.console import CleanConsole
+
+    return CleanConsole(file=file or sys.stdout, markup=False, emoji=False, highlight=False,
+                        soft_wrap=True)
 
 
 class ShowRenderer:

@@ -1,8 +1,16 @@
 """Plain-text rendering for ``list`` and ``log``: aligned tables, no rich import.
 
 ``list`` must start fast, and tables piped into ``grep`` or ``awk`` should not wrap,
-so these are plain strings. Text that came from a model or a tool is cleaned of
-control characters (an escape sequence in a transcript must not drive the terminal).
+so these are plain strings.
+
+:func:`clean` is the one cleaner every human-facing line goes through (tables, the
+terminal's view, progress and error lines on stderr, doctor's report): text that came
+from a model, a tool, a server or a file must not drive the terminal or hide what it
+says, so C0 and C1 controls (ESC shows as ␛) and the characters that reorder or hide
+text (bidi overrides, embeddings, isolates and marks; zero-width spaces; line and
+paragraph separators) become ``?``. Data a command prints (``export``, ``diff``, the
+``-p`` answer) is cleaned when it goes to a terminal (:func:`for_terminal`) and left
+byte for byte when piped.
 """
 
 from __future__ import annotations
@@ -10,19 +18,37 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from agentcli.agent.pricing import Pricing, dollars
 from agentcli.cli.render.session_view import call_cost, model_call_full, session_status
 from agentcli.session.directory import SessionEntry
 from agentcli.session.records import Message, ModelCallRecord
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b\u200e\u200f\u2028-\u202e"
+                     "\u2060-\u206f\ufeff\ufff9-\ufffb]")
+"""Controls but tab and newline; bidi marks, embeddings, overrides and isolates; invisible
+spaces and separators (the emoji and Persian joiners U+200C/U+200D stay)."""
 
 
 def clean(text: str) -> str:
-    """Replace control characters (ESC included) so text cannot drive the terminal."""
-    return _CONTROL.sub(lambda m: "\u241b" if m.group() == "\x1b" else "?", text)
+    """``text`` made safe to show: controls (ESC shown as ␛) and characters that reorder or
+    hide text become ``?``; tabs and newlines stay.
+
+    Example:
+        >>> clean("ok\x1b[2J \u202eevil\x9b")
+        'ok␛[2J ?evil?'
+    """
+    return _UNSAFE.sub(lambda m: "\u241b" if m.group() == "\x1b" else "?", text)
+
+
+def for_terminal(text: str, stream: IO[str]) -> str:
+    """``text`` cleaned when ``stream`` is a terminal; as it is when piped or redirected."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return clean(text) if tty else text
 
 
 def excerpt(text: str | None, limit: int = 120) -> str:
@@ -30,7 +56,7 @@ def excerpt(text: str | None, limit: int = 120) -> str:
 
     Example:
         >>> excerpt("line one\\nline two", 12)
-        'line one ⏎ …'
+        'line one ⏎…'
     """
     if not text:
         return ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,19 +29,29 @@ def history_path(root: Path) -> Path:
     return root / STATE_FOLDER / "history"
 
 
-def open_history(root: Path):  # -> prompt_toolkit.history.History
-    """The workspace's history, kept in a file agentcli's own folder hides from git."""
+def open_history(root: Path, redact: Callable[[str], str] = lambda text: text):
+    """The workspace's history (a prompt_toolkit ``History``), kept in a file agentcli's own
+    folder hides from git; each entry is stored as ``redact`` makes it, as the session
+    stores the prompt (a key pasted by mistake is ``***`` there too, and in what Up recalls)."""
     from prompt_toolkit.history import FileHistory, InMemoryHistory
 
     from agentcli.session.directory import ensure_state_dir
+
+    class RedactedFileHistory(FileHistory):
+        def append_string(self, string: str) -> None:
+            super().append_string(redact(string))
+
+    class RedactedMemoryHistory(InMemoryHistory):
+        def append_string(self, string: str) -> None:
+            super().append_string(redact(string))
 
     path = history_path(root)
     try:
         ensure_state_dir(path.parent)  # 0700, with its .gitignore of *
         path.touch(mode=0o600, exist_ok=True)
     except OSError:  # a read-only workspace: history for this run only
-        return InMemoryHistory()
-    return FileHistory(str(path))
+        return RedactedMemoryHistory()
+    return RedactedFileHistory(str(path))
 
 
 @contextlib.contextmanager
