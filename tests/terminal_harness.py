@@ -87,9 +87,9 @@ class TerminalHarness:
         if self.thread.is_alive():
             self.pipe.send_text("\x04")  # Ctrl-D leaves
             self.thread.join(20)
-        self.repl.agent.model.close()
+        self.repl.agent.close()
         for session, agent in self.repl.opened:
-            agent.model.close()
+            agent.close()
             session.close()
         self.session.close()
         self._pipe_cm.__exit__(None, None, None)

@@ -147,6 +147,14 @@ class Orchestrator:
         self.emit = emit
         self.max_turns = max_turns
 
+    def close(self) -> None:
+        """Let go of what the agent holds outside the session file: the model client's
+        connections and the shell sandbox (its private /tmp, whatever still runs in it)."""
+        self.model.close()
+        sandbox = self.runner.toolbox.ctx.sandbox
+        if sandbox is not None:
+            sandbox.close()
+
     def run(self, cancel: CancelToken) -> TurnResult:
         """Work through every pending prompt, oldest first; stop at the first that fails.
 

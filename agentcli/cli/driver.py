@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentcli.agent.approval import Asker, mode_that_allows
+from agentcli.agent.approval import Asker, what_allows
 from agentcli.agent.config import Settings, resolve_settings
 from agentcli.agent.events import Event, EventSink, serialized
 from agentcli.agent.loop import Orchestrator, TurnResult
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # What a session remembers of how it was started (never a key): resume uses it.
 REMEMBERED = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout",
-              "scouts", "scout_depth", "scout_model", "scout_steps", "no_compact")
+              "scouts", "scout_depth", "scout_model", "scout_steps", "no_compact", "sandbox", "network")
 
 
 @dataclass
@@ -212,6 +212,7 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     from agentcli.agent.model.gate import RateGate
     from agentcli.agent.pricing import Pricing
     from agentcli.agent.runner import ToolRunner
+    from agentcli.agent.sandbox.handle import shell_sandbox
     from agentcli.agent.secrets import ShellEnvPolicy, shell_environment
     from agentcli.agent.tools.registry import ToolLimits, default_registry
     from agentcli.agent.workspace.jail import Workspace
@@ -228,7 +229,8 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     state = [root / STATE_DIR, sessions_dir, *files]
     workspace = Workspace(root, protected=[*state, root / "agentcli.toml"])
     toolbox = default_registry(workspace, ToolLimits(shell_timeout=settings.shell_timeout),
-                               shell_env=shell_environment(os.environ, policy))
+                               shell_env=shell_environment(os.environ, policy),
+                               sandbox=shell_sandbox(settings.sandbox, settings.network, root, state))
     tracker = Tracker(session, root, exclude=state, max_file_bytes=settings.max_file_bytes)
     model: Model = ModelClient(ModelSettings(
         model=settings.model, base_url=settings.base_url, api_key=os.environ.get("OPENAI_API_KEY"),
@@ -278,7 +280,7 @@ def finish(session: Session, result: TurnResult, options: RunOptions, emit: Even
     """
     approval = (session.meta().settings or {}).get("approval") or "ask"
     denied = [
-        {"tool": c.name, "summary": c.summary, "reason": c.result, "allowed_by": mode_that_allows(c.kind)}
+        {"tool": c.name, "summary": c.summary, "reason": c.result, "allowed_by": what_allows(c)}
         for c in session.tool_calls.denied(result.prompt_ids)
     ]
     code = result.exit_code if result.status != "done" else 0
@@ -345,11 +347,13 @@ def _advice(session: Session, result: TurnResult, *, discarded: bool) -> str:
 def announce(session: Session, settings: Settings, options: RunOptions, emit: EventSink,
              resumed: bool) -> None:
     """Say which session this is: its id on stderr first, then the ``session.started`` event."""
+    from agentcli.agent.sandbox.startup import sandbox_fields
+
     if not options.interactive:
         sys.stderr.write(f"agentcli: session {session.id}\n")
         sys.stderr.flush()
     emit(Event("session.started", {
         "session": session.id, "path": str(session.path), "model": settings.model,
         "endpoint": settings.endpoint_host, "workspace": session.meta().workspace_root,
-        "approval": settings.approval, "resumed": resumed,
+        "approval": settings.approval, "resumed": resumed, **sandbox_fields(settings),
     }))

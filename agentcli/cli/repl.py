@@ -334,8 +334,9 @@ class Repl:
         if self.open_new is None:
             self.console.print("/new is not available here", style="yellow")
             return
-        old = self.session.id
+        old, previous = self.session.id, self.agent
         self.session, self.agent = self.open_new()
+        previous.close()  # its sandbox (and /tmp) ends with it; the session resumes with a new one
         self.opened.append((self.session, self.agent))
         self.view.session = self.session
         self.view.last_usage = None

@@ -45,8 +45,11 @@ def _create(ctx: CliContext, settings: Settings, prompt: str | None, source: str
 
 def start_session(ctx: CliContext, options: RunOptions) -> int:
     """``agentcli new`` (and ``agentcli`` alone): create the session file, then run like a resume."""
+    from agentcli.agent.sandbox.startup import require_sandbox
+
     prompt = read_prompt(options, required=True)
     settings = settings_for(ctx, options)
+    require_sandbox(settings)  # full-auto without a sandbox: refused before a file is made
     session = _create(ctx, settings, prompt, "stdin" if options.prompt in (None, "-") else "argument")
     keep = True
     try:
@@ -85,6 +88,9 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
         if not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
             ctx = CliContext(recorded, ctx.sessions)
         settings = settings_for(ctx, options, meta.settings)
+        from agentcli.agent.sandbox.startup import require_sandbox
+
+        require_sandbox(settings)
         session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
                             settings=remembered_settings(settings))
         if prompt is not None:
@@ -129,7 +135,7 @@ def _drive(ctx: CliContext, session: Session, settings: Settings, options: RunOp
         try:
             result = worker.run(agent.run, current[0])
         finally:
-            agent.model.close()
+            agent.close()
     if result.status == "interrupted":
         sys.stderr.write("\n")
     code = finish(session, result, options, emit, fresh=not resumed)
@@ -153,9 +159,9 @@ def _drive_terminal(ctx: CliContext, session: Session, settings: Settings, optio
             try:
                 result = repl.run()
             finally:
-                repl.agent.model.close()
+                repl.agent.close()
                 for _, other in repl.opened:
-                    other.model.close()
+                    other.close()
         return finish(repl.session, result, options, sinks[repl.session.id])
     finally:
         for opened, _ in repl.opened:

@@ -33,6 +33,8 @@ from agentcli.agent.workspace.jail import Workspace
 from agentcli.session.records import storable_text as storable
 
 if TYPE_CHECKING:
+    from agentcli.agent.sandbox.handle import ShellSandbox
+    from agentcli.agent.sandbox.policy import Confinement
     from agentcli.session.session import Session
 
 TOOL_KINDS = ("read", "edit", "shell", "plan", "agent")
@@ -73,6 +75,7 @@ class ToolContext:
     limits: ToolLimits = DEFAULT_LIMITS
     shell_env: Mapping[str, str] | None = None  # None: agentcli's own environment
     on_output: Callable[[str], None] | None = None  # a running command's output, as it comes
+    sandbox: ShellSandbox | None = None  # the session's shell sandbox; None: commands run unconfined
 
 
 @dataclass
@@ -90,7 +93,8 @@ class PreparedCall:
 
     ``record``, when set, is a session-side effect (e.g. storing the plan) that the runner
     runs with the Session and the ``tool_calls`` row id inside the transaction that closes
-    a call whose output is not an error.
+    a call whose output is not an error. ``confinement`` says how a shell call will run
+    (in the sandbox, or outside it and why); None for the other tools.
     """
 
     tool_name: str
@@ -101,6 +105,7 @@ class PreparedCall:
     action: Callable[[CancelToken], ToolOutput] = field(repr=False, compare=False)
     record: Callable[[Session, int], None] | None = field(default=None, repr=False, compare=False)
     row: int | None = None  # the call's tool_calls row, set by the runner once journaled
+    confinement: Confinement | None = None
 
     def execute(self, token: CancelToken = NEVER) -> ToolOutput:
         """Run the call. Failures come back as ``is_error`` outputs; only ``Cancelled`` raises."""
@@ -218,8 +223,10 @@ class ToolRegistry:
 
 
 def default_registry(workspace: Workspace, limits: ToolLimits = DEFAULT_LIMITS,
-                     shell_env: Mapping[str, str] | None = None) -> ToolRegistry:
-    """The seven built-in tools of the spec, in the order they are offered."""
+                     shell_env: Mapping[str, str] | None = None,
+                     sandbox: ShellSandbox | None = None) -> ToolRegistry:
+    """The seven built-in tools of the spec, in the order they are offered; ``sandbox``
+    confines ``run_shell`` (None: its commands run unconfined)."""
     # Imported here: each tool module imports this one for Tool and PreparedCall.
     from agentcli.agent.tools.edit_file import EditFile
     from agentcli.agent.tools.list_files import ListFiles
@@ -231,7 +238,7 @@ def default_registry(workspace: Workspace, limits: ToolLimits = DEFAULT_LIMITS,
 
     builtins = (ReadFile, ListFiles, Search, WriteFile, EditFile, RunShell, UpdatePlan)
     return ToolRegistry([tool(limits) for tool in builtins],
-                        ToolContext(workspace, limits, shell_env))
+                        ToolContext(workspace, limits, shell_env, sandbox=sandbox))
 
 
 def failure_text(tool_name: str, exc: Exception) -> str:

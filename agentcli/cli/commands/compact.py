@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
             try:
                 record = _compact(agent.loop, keep)
             finally:
-                agent.model.close()
+                agent.close()
             return _report(opened.id, record, json)
 
 
