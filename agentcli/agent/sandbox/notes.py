@@ -2,9 +2,9 @@
 
 A command's output is all there is to go on: a write where the sandbox allows none
 fails with ``Read-only file system`` (``EROFS``) or ``Permission denied`` (``EACCES``)
-naming a path outside the writable places; without network, a name does not resolve
-and a connection is unreachable or refused (the sandbox's loopback is its own). Such a
-failed command gets one note after its output: what the sandbox allows, and how to ask
+naming a path outside the writable places; a hidden credential path is not there;
+without network, a name does not resolve and a connection is unreachable or refused
+(the sandbox's loopback is its own). Such a command gets one note after its output: what the sandbox allows, and how to ask
 for more (``sandbox: false`` with a justification, which the user is asked about).
 
 Example:
@@ -31,17 +31,22 @@ HOW_TO_ASK = ('If the command really needs more, call run_shell again with "sand
 
 
 def sandbox_note(policy: SandboxPolicy, output: str, exit_code: int | None) -> str | None:
-    """The note for a failed command whose output shows the sandbox refused it, else None."""
-    if not policy.confined or exit_code in (0, None):
+    """The note for a command whose output shows the sandbox refused it, else None.
+
+    A refused write or a hidden path counts whatever the exit code (a script goes on
+    after a failed step); signs of no network only when the command failed.
+    """
+    if not policy.confined:
         return None
     causes = []
+    failed = exit_code not in (0, None)
     if any(word in output for word in WRITE_REFUSED) or (
-            any(word in output for word in ACCESS_REFUSED) and _names_a_path_outside(policy, output)):
+            failed and any(word in output for word in ACCESS_REFUSED) and _names_a_path_outside(policy, output)):
         causes.append("a write outside the places it may write was refused")
     hidden = [str(path) for path in policy.hidden if str(path) in output]
     if hidden:
         causes.append(f"{', '.join(hidden[:3])} {'is' if len(hidden) == 1 else 'are'} hidden from it")
-    if not policy.network and any(word in output for word in NO_NETWORK):
+    if not policy.network and failed and any(word in output for word in NO_NETWORK):
         causes.append("the network is off (127.0.0.1 is the sandbox's own, not this machine's)")
     if not causes:
         return None

@@ -3,7 +3,9 @@
 An edit shows the coloured diff of the bytes it would write (a new file: its first
 lines); a shell command is shown whole. What "always" would allow is spelled out
 before it can be chosen. The answers: yes, no, always, or no with a reason that
-goes back to the model in the tool result.
+goes back to the model in the tool result. A command that would run outside the
+sandbox (it asked to, or there is none here) says so, with the model's justification,
+and offers no "always": it is asked every time.
 """
 
 from __future__ import annotations
@@ -41,9 +43,19 @@ def show_request(console: Console, request: ApprovalRequest) -> None:
 
     who = "" if request.agent == "orchestrator" else f"{request.agent}: "
     if request.kind == "shell":
-        console.print(Text(f"{who}{request.tool} wants to run:", style="bold yellow"))
+        confinement = request.confinement
+        if confinement is not None and confinement.mode == "outside":
+            console.print(Text(f"{who}{request.tool} wants to run OUTSIDE THE SANDBOX (it could write "
+                               "anywhere you can and use the network):", style="bold red"))
+        elif confinement is not None and confinement.mode == "unavailable":
+            console.print(Text(f"{who}{request.tool} wants to run, UNSANDBOXED: there is no sandbox here "
+                               f"({clean(confinement.reason)}):", style="bold red"))
+        else:
+            console.print(Text(f"{who}{request.tool} wants to run:", style="bold yellow"))
         for line in clean(request.command).splitlines() or [""]:
             console.print(Text(f"  $ {line}" if line is not None else "", style="bold"), soft_wrap=False)
+        if confinement is not None and confinement.justification:
+            console.print(Text(f"  why: {clean(confinement.justification)}", style="yellow"))
         return
     console.print(Text(f"{who}{request.tool} wants to {clean(request.summary)}:", style="bold yellow"))
     for edit in request.edits:
@@ -73,19 +85,25 @@ class TerminalAsker:
 
     def _ask(self, request: ApprovalRequest) -> ApprovalAnswer:
         show_request(self.console, request)
-        scope = always_scope(request)
         self.console.print("  y yes · n no · r no, and tell the model why", style="dim", markup=False,
                            highlight=False)
-        self.console.print(f"  a {scope}", style="dim", markup=False, highlight=False)
+        if request.always_asked:
+            self.console.print("  (no \"always\": a command outside the sandbox is asked every time)",
+                               style="dim", markup=False, highlight=False)
+        else:
+            self.console.print(f"  a {always_scope(request)}", style="dim", markup=False, highlight=False)
+        letters = "y/n/r" if request.always_asked else "y/n/a/r"
         while True:
             try:
-                line = self.read("allow? [y/n/a/r] › ")
+                line = self.read(f"allow? [{letters}] › ")
             except EOFError:
                 return ApprovalAnswer("no", "the question was not answered")
             word, _, rest = line.strip().partition(" ")
             choice = CHOICES.get(word.strip(",.:").lower())
+            if choice == "always" and request.always_asked:
+                choice = None
             if choice is None and line.strip():
-                self.console.print("answer y, n, a or r", style="yellow")
+                self.console.print(f"answer {letters.replace('/', ', ')}", style="yellow")
                 continue
             if choice in (None, "no") and not rest.strip():
                 return ApprovalAnswer("no")
