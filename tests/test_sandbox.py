@@ -70,7 +70,8 @@ def shell(openai_server: Any, workspace: Path, env: dict[str, str], *commands: s
     tool_calls rows."""
     calls = [c if isinstance(c, dict) else {"command": c} for c in commands]
     openai_server.script(*[tool_answer(tool_call("run_shell", c)) for c in calls], text_answer("done"))
-    run = agentcli(["new", "go", *approval, "--base-url", openai_server.base_url, *args], env=env, cwd=workspace)
+    run = agentcli(["new", "go", *approval, "--base-url", openai_server.base_url, *args], env=env,
+                   cwd=workspace)
     ids = [line.split()[-1] for line in run.stderr.splitlines() if line.startswith("agentcli: session ")]
     if not ids:
         return run, []
@@ -211,7 +212,8 @@ def test_agentclis_environment_is_out_of_reach(openai_server, workspace, env):
 
 def test_background_children_die_with_the_command(openai_server, workspace, env):
     mark = f"{os.getpid()}{uuid.uuid4().int % 1000}"
-    command = f"sleep 326.{mark} & disown; setsid sleep 327.{mark} & nohup sleep 328.{mark} >/dev/null & echo ok"
+    command = (f"sleep 326.{mark} & disown; setsid sleep 327.{mark} & "
+               f"nohup sleep 328.{mark} >/dev/null & echo ok")
     run, calls = shell(openai_server, workspace, env, command)
     assert run.code == 0, run.stderr
     assert calls[0]["result"].startswith("ok\n")

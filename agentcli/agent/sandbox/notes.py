@@ -4,12 +4,13 @@ A command's output is all there is to go on: a write where the sandbox allows no
 fails with ``Read-only file system`` (``EROFS``) or ``Permission denied`` (``EACCES``)
 naming a path outside the writable places; a hidden credential path is not there;
 without network, a name does not resolve and a connection is unreachable or refused
-(the sandbox's loopback is its own). Such a command gets one note after its output: what the sandbox allows, and how to ask
-for more (``sandbox: false`` with a justification, which the user is asked about).
+(the sandbox's loopback is its own). Such a command gets one note after its output:
+what the sandbox allows, and how to ask for more (``sandbox: false`` with a
+justification, which the user is asked about).
 
 Example:
-    >>> print(sandbox_note(policy, "curl: (6) Could not resolve host: pypi.org\\n", 6))
-    [sandbox: the network is off for this command; it can write only inside /repo ...]
+    >>> print(sandbox_note(policy, "curl: (6) Could not resolve host: x.org\\n", 6))
+    [sandbox: this command ran in the sandbox (workspace-write) and the network is off ...]
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def sandbox_note(policy: SandboxPolicy, output: str, exit_code: int | None) -> s
         return None
     causes = []
     failed = exit_code not in (0, None)
+    access_refused = any(word in output for word in ACCESS_REFUSED)
     if any(word in output for word in WRITE_REFUSED) or (
-            failed and any(word in output for word in ACCESS_REFUSED) and _names_a_path_outside(policy, output)):
+            failed and access_refused and _names_a_path_outside(policy, output)):
         causes.append("a write outside the places it may write was refused")
     hidden = [str(path) for path in policy.hidden if str(path) in output]
     if hidden:
