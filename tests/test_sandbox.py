@@ -359,3 +359,60 @@ def test_rollback_undoes_everything_a_sandboxed_command_could_do(openai_server, 
     assert rolled.code == 0, rolled.stderr
     assert snapshot(workspace) == before
     assert snapshot(outside) == outside_before
+
+
+def test_without_a_sandbox_ask_mode_asks_each_command_unsandboxed(openai_server, workspace, tmp_path,
+                                                                  monkeypatch):
+    from terminal_harness import TerminalHarness
+
+    monkeypatch.setenv("PATH", _without_bwrap(tmp_path))
+    openai_server.script(tool_answer(tool_call("run_shell", {"command": "echo ran > ran.txt"})),
+                         text_answer("done"))
+    with TerminalHarness(workspace, openai_server) as term:
+        term.expect("no sandbox here (bubblewrap (bwrap) is not on PATH)")  # said at the start
+        term.type("run it\r")
+        screen = term.expect('(no "always"')
+        assert "run_shell wants to run UNSANDBOXED:" in screen
+        assert "(there is no sandbox here: bubblewrap (bwrap) is not on PATH)" in screen
+        term.keys("y\r")
+        screen = term.expect("context left")
+        assert "unsandboxed" in screen
+        term.type("/exit\r")
+        term.finish()
+    assert (workspace / "ran.txt").read_text() == "ran\n"
+    db = next((workspace / ".agentcli" / "sessions").glob("*.sqlite"))
+    assert rows(db, "SELECT sandbox, approval FROM tool_calls") == [{"sandbox": "unavailable",
+                                                                     "approval": "allowed"}]
+
+
+def _approver_asks(mode: str, confinement: Any, grants: list[Any]) -> tuple[bool, list[Any]]:
+    """Whether ``Approver(mode)`` allowed a shell call, and the requests it put to the asker."""
+    from agentcli.agent.approval import ApprovalAnswer, ApprovalRequest, Approver
+
+    asked: list[Any] = []
+
+    def asker(request: Any, cancel: Any) -> Any:
+        asked.append(request)
+        return ApprovalAnswer("always")
+
+    request = ApprovalRequest("orchestrator", "run_shell", "shell", "$ git push", "git push",
+                              confinement=confinement)
+    decision = Approver(mode, asker).decide(request, grants)
+    assert decision.grant is None  # nothing is ever stored for a command outside the sandbox
+    return decision.allowed, asked
+
+
+def test_outside_the_sandbox_is_asked_in_every_mode_and_no_grant_covers_it():
+    from agentcli.agent.grants import grant_for
+    from agentcli.agent.sandbox.policy import Confinement
+
+    grant = grant_for("git push")
+    assert grant is not None
+    for confinement in (Confinement("outside", justification="push"), Confinement("unavailable")):
+        for mode in ("ask", "auto-edit", "full-auto"):
+            allowed, asked = _approver_asks(mode, confinement, [grant])
+            assert allowed and len(asked) == 1, (confinement, mode)
+        allowed, asked = _approver_asks("read-only", confinement, [grant])
+        assert not allowed and not asked
+    allowed, asked = _approver_asks("full-auto", Confinement("workspace-write"), [])
+    assert allowed and not asked  # in the sandbox, full-auto asks nothing

@@ -126,7 +126,8 @@ class Approver:
                        "with --sandbox off; run it in the sandbox instead, or report what is missing")
             else:
                 why = (f"there is no sandbox here ({request.confinement.reason}), so every shell command "
-                       "needs the user's yes, and nobody can be asked: there is no terminal")
+                       "needs the user's yes, and nobody can be asked: there is no terminal. Install "
+                       "bubblewrap, or run with --sandbox off to allow unconfined commands")
             return Decision(False, "denied", why)
         answer = self.asker(request, cancel)
         if answer.choice in ("yes", "always"):  # never stored: no grant covers running outside

@@ -53,7 +53,7 @@ class ShellSandbox:
             return Confinement("outside", justification=justification)
         found = self.availability()
         if not found.ok:
-            return Confinement("unavailable", reason=found.refusal())
+            return Confinement("unavailable", reason=found.detail)
         return Confinement(self.policy.mode)
 
     def supervisor(self) -> Supervisor:

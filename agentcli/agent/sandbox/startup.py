@@ -46,7 +46,7 @@ def sandbox_fields(settings: Settings) -> dict[str, Any]:
 
         found = platform_backend().detect()
         if not found.ok:
-            fields["sandbox_unavailable"] = found.refusal()
+            fields["sandbox_unavailable"] = found.detail
     return fields
 
 
@@ -56,7 +56,8 @@ def startup_line(data: dict[str, Any]) -> str | None:
     if data.get("sandbox") == "off":
         return "sandbox off: shell commands run unconfined (--sandbox off)"
     if data.get("sandbox_unavailable"):
-        return f"no sandbox ({data['sandbox_unavailable']}): every shell command is asked, unsandboxed"
+        return (f"no sandbox here ({data['sandbox_unavailable']}): every shell command is asked, "
+                "unsandboxed (agentcli doctor says how to get one)")
     words = []
     if data.get("sandbox") == "read-only":
         words.append("sandbox read-only")

@@ -45,11 +45,11 @@ def show_request(console: Console, request: ApprovalRequest) -> None:
     if request.kind == "shell":
         confinement = request.confinement
         if confinement is not None and confinement.mode == "outside":
-            console.print(Text(f"{who}{request.tool} wants to run OUTSIDE THE SANDBOX (it could write "
-                               "anywhere you can and use the network):", style="bold red"))
+            console.print(Text(f"{who}{request.tool} wants to run OUTSIDE THE SANDBOX:", style="bold red"))
+            console.print(Text("  (it could write anywhere you can, and use the network)", style="red"))
         elif confinement is not None and confinement.mode == "unavailable":
-            console.print(Text(f"{who}{request.tool} wants to run, UNSANDBOXED: there is no sandbox here "
-                               f"({clean(confinement.reason)}):", style="bold red"))
+            console.print(Text(f"{who}{request.tool} wants to run UNSANDBOXED:", style="bold red"))
+            console.print(Text(f"  (there is no sandbox here: {clean(confinement.reason)})", style="red"))
         else:
             console.print(Text(f"{who}{request.tool} wants to run:", style="bold yellow"))
         for line in clean(request.command).splitlines() or [""]:
