@@ -416,3 +416,47 @@ def test_outside_the_sandbox_is_asked_in_every_mode_and_no_grant_covers_it():
         assert not allowed and not asked
     allowed, asked = _approver_asks("full-auto", Confinement("workspace-write"), [])
     assert allowed and not asked  # in the sandbox, full-auto asks nothing
+
+
+def test_doctor_says_whether_there_is_a_sandbox_and_how_to_get_one(openai_server, workspace, env, tmp_path):
+    import json
+
+    openai_server.models = ["gpt-4o-mini"]
+    doctor = ["doctor", "--no-call", "--base-url", openai_server.base_url]
+    run = agentcli([*doctor, "--json"], env=env, cwd=workspace)
+    report = json.loads(run.stdout)
+    assert report["sandbox"]["available"] and report["sandbox"]["mode"] == "workspace-write"
+    assert not any("sandbox" in problem for problem in report["problems"])
+
+    bare = {**env, "PATH": _without_bwrap(tmp_path)}
+    run = agentcli(doctor, env=bare, cwd=workspace)
+    assert run.code == 2
+    line = next(line for line in run.stdout.splitlines() if line.startswith("sandbox "))
+    assert "NOT AVAILABLE" in line and "apt install bubblewrap" in line and "--sandbox off" in line
+
+    off = {**bare, "XDG_CONFIG_HOME": _config_with(tmp_path, 'sandbox = "off"\n')}
+    run = agentcli(doctor, env=off, cwd=workspace)
+    assert "OFF (--sandbox off)" in run.stdout and "no shell sandbox" not in run.stdout
+
+
+def _config_with(tmp_path: Path, text: str) -> str:
+    config = tmp_path / "other-config"
+    (config / "agentcli").mkdir(parents=True)
+    (config / "agentcli" / "config.toml").write_text(text)
+    return str(config)
+
+
+def test_a_sandbox_that_does_not_start_is_an_error_result_never_an_unconfined_run(openai_server, workspace,
+                                                                                  env, tmp_path):
+    fake = tmp_path / "fake-bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text(f"#!/bin/sh\ncase \"$*\" in *--ready*) echo 'bwrap: no room at the inn' >&2; "
+                                f"exit 1;; esac\nexec {shutil.which('bwrap')} \"$@\"\n")
+    (fake / "bwrap").chmod(0o755)
+    env = {**env, "PATH": f"{fake}:{os.environ['PATH']}"}
+    run, calls = shell(openai_server, workspace, env, "echo ran > ran.txt")
+    assert run.code == 0, run.stderr
+    assert calls[0]["status"] == "failed"
+    said = "the sandbox did not start: bwrap: no room at the inn, so the command did not run"
+    assert said in calls[0]["result"]
+    assert not (workspace / "ran.txt").exists()
