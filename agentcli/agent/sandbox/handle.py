@@ -84,7 +84,7 @@ class ShellSandbox:
         """What to tell the model when a command seems to have failed because of the sandbox."""
         from agentcli.agent.sandbox.notes import sandbox_note
 
-        return sandbox_note(self.policy, output, exit_code)
+        return sandbox_note(self.policy.present(), output, exit_code)
 
     def close(self) -> None:
         """End the sandbox (its private /tmp and whatever still runs in it)."""
