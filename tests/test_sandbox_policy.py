@@ -81,7 +81,7 @@ def test_a_hidden_folder_holding_the_workspace_is_not_hidden(home):
     ("touch: cannot touch '/etc/x': Read-only file system\nok\n", 0, "a write outside"),  # a script went on
     ("curl: (6) Could not resolve host: example.com\n", 6, "the network is off"),
     ("curl: (6) Could not resolve host: example.com\n", 0, None),  # succeeded after all: no guess
-    ("bash: /etc/shadow: Permission denied\n", 1, "a write outside"),
+    ("bash: /etc/shadow: Permission denied\n", 1, "access to a path outside"),
     ("bash: ./script.sh: Permission denied\n", 126, None),  # no path outside: not the sandbox
     ("all good\n", 0, None),
 ])

@@ -41,10 +41,10 @@ def sandbox_note(policy: SandboxPolicy, output: str, exit_code: int | None) -> s
         return None
     causes = []
     failed = exit_code not in (0, None)
-    access_refused = any(word in output for word in ACCESS_REFUSED)
-    if any(word in output for word in WRITE_REFUSED) or (
-            failed and access_refused and _names_a_path_outside(policy, output)):
+    if any(word in output for word in WRITE_REFUSED):
         causes.append("a write outside the places it may write was refused")
+    elif failed and any(word in output for word in ACCESS_REFUSED) and _names_a_path_outside(policy, output):
+        causes.append("access to a path outside the places it may write was refused")
     hidden = [str(path) for path in policy.hidden if str(path) in output]
     if hidden:
         causes.append(f"{', '.join(hidden[:3])} {'is' if len(hidden) == 1 else 'are'} hidden from it")
