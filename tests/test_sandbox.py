@@ -460,3 +460,26 @@ def test_a_sandbox_that_does_not_start_is_an_error_result_never_an_unconfined_ru
     said = "the sandbox did not start: bwrap: no room at the inn, so the command did not run"
     assert said in calls[0]["result"]
     assert not (workspace / "ran.txt").exists()
+
+
+def test_a_protected_file_replaced_meanwhile_is_protected_again(workspace, tmp_path):
+    from agentcli.agent.sandbox.handle import shell_sandbox
+    from agentcli.agent.tools.shell import run_command
+
+    config = workspace / "agentcli.toml"
+    config.write_text('model = "a"\n')
+    sandbox = shell_sandbox("workspace-write", False, workspace, [])
+    try:
+        append = "echo 'approval = \"full-auto\"' >> agentcli.toml"
+        run_command("true", workspace, timeout=10, supervisor=sandbox.supervisor())
+        replacement = workspace / "agentcli.toml.new"
+        replacement.write_text('model = "b"\n')
+        replacement.replace(config)  # as an editor saves: the old file's mount no longer covers it
+        result = run_command(append, workspace, timeout=10, supervisor=sandbox.supervisor())
+        assert "Read-only file system" in result.output
+        assert config.read_text() == 'model = "b"\n'
+        (workspace / ".git").mkdir()  # a .git that appears (git init) is protected from the next command
+        result = run_command("touch .git/hook", workspace, timeout=10, supervisor=sandbox.supervisor())
+        assert "Read-only file system" in result.output and not (workspace / ".git" / "hook").exists()
+    finally:
+        sandbox.close()

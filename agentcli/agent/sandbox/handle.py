@@ -5,8 +5,8 @@ A sandbox start costs more than a command (~17 ms for bwrap alone), so a session
 there, and the sandbox's private ``/tmp`` lasts from one command to the next. It is
 started by the first command and ended by :meth:`ShellSandbox.close` (the session's
 end), or by agentcli's death, whatever kills it. If the paths the policy protects
-change (``git init`` made a ``.git``), the next command starts a sandbox that protects
-them too, with a fresh ``/tmp``.
+change (``git init`` made a ``.git``, an editor replaced ``agentcli.toml``), the next
+command starts a sandbox that protects them as they are now, with a fresh ``/tmp``.
 
 Example:
     >>> sandbox = shell_sandbox("workspace-write", False, Path("/repo"), [Path("/repo/.agentcli")])
@@ -34,7 +34,7 @@ class ShellSandbox:
         self.policy = policy
         self.backend = backend or platform_backend()
         self._lock = threading.Lock()
-        self._running: tuple[SandboxPolicy, Supervisor] | None = None
+        self._running: tuple[tuple[SandboxPolicy, tuple[tuple[int, int], ...]], Supervisor] | None = None
 
     @property
     def mode(self) -> str:
@@ -59,12 +59,13 @@ class ShellSandbox:
     def supervisor(self) -> Supervisor:
         """The supervisor inside this session's sandbox (started by its first command)."""
         current = self.policy.present()
+        key = (current, _identities(current))
         with self._lock:
-            if self._running is not None and self._running[0] == current:
+            if self._running is not None and self._running[0] == key:
                 return self._running[1]
             previous = self._running
             supervisor = Supervisor(lambda argv: self.backend.wrap(current, argv))
-            self._running = (current, supervisor)
+            self._running = (key, supervisor)
         if previous is not None:  # the protected paths changed: a sandbox that protects them
             previous[1].close()
         return supervisor
@@ -92,6 +93,19 @@ class ShellSandbox:
             running, self._running = self._running, None
         if running is not None:
             running[1].close()
+
+
+def _identities(policy: SandboxPolicy) -> tuple[tuple[int, int], ...]:
+    """The files the sandbox mounts over, as inodes: one replaced since (an editor saving
+    ``agentcli.toml`` by renaming over it) would no longer be covered by its mount."""
+    found = []
+    for path in (*policy.read_only, *policy.hidden):
+        try:
+            info = os.stat(path)
+            found.append((info.st_dev, info.st_ino))
+        except OSError:
+            found.append((0, 0))
+    return tuple(found)
 
 
 def shell_sandbox(mode: str, network: bool, root: Path, read_only: Iterable[Path]) -> ShellSandbox:
