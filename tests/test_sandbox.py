@@ -483,3 +483,36 @@ def test_a_protected_file_replaced_meanwhile_is_protected_again(workspace, tmp_p
         assert "Read-only file system" in result.output and not (workspace / ".git" / "hook").exists()
     finally:
         sandbox.close()
+
+
+def test_sysctls_are_read_only_even_for_root(openai_server, workspace, env):
+    # writing the value it already has: harmless wherever it would land
+    run, calls = shell(openai_server, workspace, env,
+                       "cat /proc/sys/kernel/hostname > /proc/sys/kernel/hostname; echo done")
+    assert run.code == 0, run.stderr
+    assert "Read-only file system" in calls[0]["result"] or "Permission denied" in calls[0]["result"]
+
+
+def test_service_sockets_are_hidden(workspace, outside):
+    from agentcli.agent.sandbox.handle import ShellSandbox
+    from agentcli.agent.sandbox.policy import SandboxPolicy, service_sockets
+    from agentcli.agent.tools.shell import run_command
+
+    service = socket.socket(socket.AF_UNIX)
+    path = outside / "run" / "engine.sock"
+    path.parent.mkdir()
+    service.bind(str(path))
+    service.listen()
+    try:
+        assert service_sockets(outside / "run") == (path,)
+        hidden = service_sockets(outside / "run")
+        sandbox = ShellSandbox(SandboxPolicy("workspace-write", workspace, hidden=hidden))
+        try:
+            connect = (f"python3 -c \"import socket; socket.socket(socket.AF_UNIX).connect('{path}')\" "
+                       "&& echo reached")
+            result = run_command(connect, workspace, timeout=20, supervisor=sandbox.supervisor())
+            assert "reached" not in result.output and "Connection refused" in result.output
+        finally:
+            sandbox.close()
+    finally:
+        service.close()

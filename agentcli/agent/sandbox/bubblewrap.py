@@ -4,14 +4,16 @@
 the mounts matters — a later one covers an earlier one:
 
 1. the whole file system read-only (``--ro-bind / /``), a fresh ``/dev`` and ``/proc``
-   (of the new pid namespace: agentcli's processes are not in it), a private ``/tmp``;
+   (of the new pid namespace: agentcli's processes are not in it) with ``/proc/sys``
+   read-only (a root user without capabilities could still write sysctls such as
+   ``kernel.core_pattern``, which runs a program on the host), a private ``/tmp``;
 2. agentcli's interpreter and supervisor again if they lived under ``/tmp`` or ``/dev``;
 3. the workspace root, writable (or read-only in ``read-only`` mode) — after ``/dev``
    and ``/tmp``, which would otherwise hide a workspace under ``/dev/shm`` or ``/tmp``;
 4. the read-only subpaths inside it (``.git``, ``.agentcli``, the session file...);
 5. the hidden paths: an empty read-only tmpfs over a folder, ``/dev/null`` over a file.
 
-Then new pid, IPC and (without network) network namespaces, no capabilities, and
+Then new pid, IPC, UTS and (without network) network namespaces, no capabilities, and
 ``--die-with-parent``: the kernel kills the sandbox when agentcli dies.
 
 Whether bwrap works at all (it may be missing, or user namespaces refused) is found
@@ -43,8 +45,11 @@ REFUSED = ("the kernel may refuse user namespaces to unprivileged users (Debian:
            "kernel.unprivileged_userns_clone=1; Ubuntu 24.04: an AppArmor profile that lets bwrap use them), "
            "or pass --sandbox off to run shell commands unconfined")
 _PROBE_SECONDS = 10.0
-_PROBE_VERSION = 1  # change when the flags probed change: cached answers of older flags are not used
+_PROBE_VERSION = 2  # change when the flags probed change: cached answers of older flags are not used
 _REPLACED = (Path("/tmp"), Path("/dev"))  # what the sandbox mounts anew: nothing of the host's shows
+_BASE = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys",
+         "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger")
+_NAMESPACES = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--cap-drop", "ALL")
 
 
 class Bubblewrap:
@@ -75,7 +80,7 @@ class Bubblewrap:
         """The ``bwrap`` command line that runs ``argv`` confined by ``policy``."""
         bwrap = shutil.which("bwrap") or "bwrap"
         root = Path(os.path.realpath(policy.root))
-        args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        args = [bwrap, *_BASE]
         if policy.private_tmp:
             args += ["--tmpfs", "/tmp"]
         for support in _support_paths(root):
@@ -92,7 +97,7 @@ class Bubblewrap:
                 args += ["--tmpfs", str(path), "--remount-ro", str(path)]
             else:
                 args += ["--ro-bind", "/dev/null", str(path)]
-        args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--cap-drop", "ALL", "--chdir", "/"]
+        args += [*_NAMESPACES, "--chdir", "/"]
         if not policy.network:
             args.append("--unshare-net")
         return [*args, "--", *argv]
@@ -158,9 +163,7 @@ def _cached(key: tuple[Any, ...]) -> Availability | None:
 def _probe(path: str, key: tuple[Any, ...]) -> Availability:
     """Start one sandbox with the flags agentcli uses, running ``true``; keep the answer."""
     true = shutil.which("true") or "/bin/true"
-    argv = [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--unshare-pid", "--unshare-ipc", "--unshare-net", "--die-with-parent", "--cap-drop", "ALL",
-            "--", os.path.realpath(true)]
+    argv = [path, *_BASE, "--tmpfs", "/tmp", *_NAMESPACES, "--unshare-net", "--", os.path.realpath(true)]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=_PROBE_SECONDS)
         said = done.stderr.decode(errors="replace").strip().splitlines()

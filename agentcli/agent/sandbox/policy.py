@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,10 +35,10 @@ CREDENTIAL_PATHS = (
 )
 """Under the home folder: hidden from every sandboxed command (SPEC §2b names the first eleven)."""
 
-SERVICE_SOCKETS = ("/run/docker.sock", "/var/run/docker.sock", "/run/containerd", "/run/podman",
-                   "/run/dbus", "/var/run/dbus", "/run/systemd/private")
-"""Unix sockets that would let a command act outside (a container engine, the system bus):
-a socket is reachable through a read-only mount and from a namespace without network."""
+SERVICE_SOCKETS = ("/run/user", "/var/run/docker.sock", "/var/run/dbus", "/var/lib/docker.sock")
+"""Beside every socket found under ``/run`` (:func:`service_sockets`): the users' runtime
+folders (their agents and session buses) and where a system keeps others."""
+_SOCKET_WALK_LIMIT = 5000  # entries of /run looked at, at most
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,34 @@ def credential_paths(home: Path, config_dir: Path | None = None) -> tuple[Path, 
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         paths.append(Path(runtime))
-    return (*paths, *(Path(socket) for socket in SERVICE_SOCKETS))
+    return (*paths, *(Path(socket) for socket in SERVICE_SOCKETS), *service_sockets())
+
+
+def service_sockets(top: Path = Path("/run")) -> tuple[Path, ...]:
+    """Every Unix socket under ``top`` (not in ``/run/user``, hidden whole): a socket can be
+    reached through a read-only mount and from a namespace without network, and one of a
+    service running as root (a container engine, snapd, libvirt, the system bus) would let a
+    command act outside the sandbox."""
+    found: list[Path] = []
+    seen = 0
+    todo = [str(top)]
+    while todo and seen < _SOCKET_WALK_LIMIT:
+        folder = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISSOCK(mode):
+                found.append(Path(entry.path))
+            elif stat.S_ISDIR(mode) and entry.path != "/run/user":
+                todo.append(entry.path)
+    return tuple(sorted(found))
 
 
 def _existing(paths: Iterable[Path]) -> tuple[Path, ...]:
