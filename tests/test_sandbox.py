@@ -516,3 +516,23 @@ def test_service_sockets_are_hidden(workspace, outside):
             sandbox.close()
     finally:
         service.close()
+
+
+def test_what_allows_a_denied_unconfined_call_names_every_flag_it_takes():
+    from agentcli.agent.approval import what_allows
+
+    def call(sandbox: str) -> Any:
+        return rows_like(sandbox=sandbox, kind="shell")
+
+    assert what_allows(call("outside"), "full-auto") == "--sandbox off"
+    assert what_allows(call("outside"), "ask") == "--sandbox off --approval full-auto"
+    assert what_allows(call("unavailable"), "auto-edit") == (
+        "installing bubblewrap and --approval full-auto, or --sandbox off --approval full-auto")
+    assert what_allows(call("workspace-write"), "ask") == "--approval full-auto"
+
+
+def rows_like(**fields: Any) -> Any:
+    """A stand-in for a ToolCallRecord with just ``fields``."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**fields)

@@ -141,11 +141,13 @@ def mode_that_allows(kind: str | None) -> str:
     return "--approval auto-edit" if kind == "edit" else "--approval full-auto"
 
 
-def what_allows(call: ToolCallRecord) -> str:
-    """What would have allowed a denied call in a scripted run: an approval mode, or for a
-    command that was to run outside the sandbox, ``--sandbox off``."""
-    if call.sandbox == "outside":
-        return "--sandbox off"
-    if call.sandbox == "unavailable":
-        return "installing bubblewrap (or --sandbox off)"
+def what_allows(call: ToolCallRecord, approval: str = "full-auto") -> str:
+    """What would have allowed a denied call in a scripted run under ``approval``: an approval
+    mode, or for a command that was to run outside the sandbox, ``--sandbox off`` (with
+    ``--approval full-auto`` when the mode would ask anyway)."""
+    if call.sandbox in ("outside", "unavailable"):
+        also = "" if approval == "full-auto" else " --approval full-auto"
+        if call.sandbox == "outside":
+            return f"--sandbox off{also}"
+        return f"installing bubblewrap{also and ' and' + also}, or --sandbox off{also}"
     return mode_that_allows(call.kind)

@@ -280,7 +280,7 @@ def finish(session: Session, result: TurnResult, options: RunOptions, emit: Even
     """
     approval = (session.meta().settings or {}).get("approval") or "ask"
     denied = [
-        {"tool": c.name, "summary": c.summary, "reason": c.result, "allowed_by": what_allows(c)}
+        {"tool": c.name, "summary": c.summary, "reason": c.result, "allowed_by": what_allows(c, approval)}
         for c in session.tool_calls.denied(result.prompt_ids)
     ]
     code = result.exit_code if result.status != "done" else 0
