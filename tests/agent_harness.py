@@ -52,7 +52,8 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     config = home / "config"
     (config / "agentcli").mkdir(parents=True, exist_ok=True)
     (config / "agentcli" / "config.toml").write_text("retry_max_wait = 0.01\n")
-    env.update({"XDG_CONFIG_HOME": str(config), "OPENAI_API_KEY": API_KEY, "PYTHONUNBUFFERED": "1"})
+    env.update({"XDG_CONFIG_HOME": str(config), "XDG_CACHE_HOME": str(home / "cache"),
+                "OPENAI_API_KEY": API_KEY, "PYTHONUNBUFFERED": "1"})
     env.update(extra)
     return env
 

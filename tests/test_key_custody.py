@@ -49,7 +49,9 @@ def test_no_command_reads_the_key_from_agentcli_or_any_parent(tmp_path: Path, en
     with ScriptedOpenAIServer() as server:
         server.script(tool_answer(tool_call("run_shell", {"command": WALK.format(out=found)})),
                       text_answer("walked"))
-        args = ["new", "walk up", "-p", "--base-url", server.base_url, "--approval", "full-auto"]
+        # no sandbox: the custody of the key must hold without the sandbox's pid namespace
+        args = ["new", "walk up", "-p", "--base-url", server.base_url, "--approval", "full-auto",
+                "--sandbox", "off"]
         proc = subprocess.Popen([sys.executable, "-m", "agentcli", *args], cwd=workspace, env=env, text=True,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = proc.communicate(timeout=60)

@@ -4,15 +4,18 @@ supervisor (``kill -9 $PPID``) and leaves children behind."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from processes import alive
 
+from agentcli.agent.sandbox.handle import ShellSandbox, shell_sandbox
 from agentcli.agent.tools import reaper
 from agentcli.agent.tools.shell import run_command
 
@@ -108,3 +111,40 @@ def test_a_forked_child_becomes_a_subreaper_of_its_own() -> None:
         finally:
             os._exit(0 if ok else 1)
     assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+
+
+# -- the same inside a sandbox (issue 19): pids there are the pid namespace's --------------
+
+sandboxed = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (bwrap)")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[ShellSandbox]:
+    box = shell_sandbox("workspace-write", False, tmp_path, [])
+    try:
+        yield box
+    finally:
+        box.close()
+
+
+@sandboxed
+def test_in_a_sandbox_a_command_that_kills_its_supervisor_leaves_nothing_behind(tmp_path, sandbox):
+    # the command supervisor is killed: what it leaves is swept by the sandbox's pid namespace
+    run_command(ATTACK, tmp_path, timeout=30, supervisor=sandbox.supervisor())
+    assert not sleepers(LONG_SLEEP)
+    time.sleep(1.5)
+    assert not (tmp_path / "late.txt").exists() and not (tmp_path / "late2.txt").exists()
+    assert run_command("echo next", tmp_path, timeout=10, supervisor=sandbox.supervisor()).output == "next\n"
+
+
+@sandboxed
+def test_in_a_sandbox_killing_both_supervisors_ends_the_whole_sandbox(tmp_path, sandbox):
+    attack = (f"kill -9 $(cut -d' ' -f4 /proc/$PPID/stat) $PPID; {LONG_SLEEP} & "
+              "setsid sh -c 'sleep 1; echo late > late.txt' & sleep 0.2")
+    result = run_command(attack, tmp_path, timeout=30, supervisor=sandbox.supervisor())
+    assert result.exit_code == 128 + 9  # its supervisor vanished without a report
+    assert not sleepers(LONG_SLEEP)
+    time.sleep(1.2)
+    assert not (tmp_path / "late.txt").exists()
+    # the next command gets a new sandbox
+    assert run_command("echo next", tmp_path, timeout=10, supervisor=sandbox.supervisor()).output == "next\n"

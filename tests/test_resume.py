@@ -20,6 +20,7 @@ import pytest
 from agent_harness import agentcli, agentcli_process, rows, session_file, start
 from openai_answers import Answer, error_answer, text_answer, tool_answer, tool_call
 from openai_server import ScriptedOpenAIServer
+from processes import alive
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +136,9 @@ def test_kill_while_streaming_resends_only_the_call_in_flight(openai_server, wor
 
 
 def test_kill_during_a_shell_command_never_reruns_it_nor_leaves_it_running(openai_server, workspace, env):
-    command = "echo step >> log.txt; sleep 60 & echo $! > sleeper.pid; wait"
+    # in the sandbox, $! is a pid of its pid namespace: the sleeper is found by its own words
+    sleeper = f"sleep 60.{os.getpid()}{time.monotonic_ns() % 10_000}"
+    command = f"echo step >> log.txt; {sleeper} & echo $! > sleeper.pid; wait"
     openai_server.script(tool_answer(tool_call("run_shell", {"command": command})))
     proc = start(["new", "do it", *args(openai_server)], env=env, cwd=workspace)
     pid_file = workspace / "sleeper.pid"
@@ -143,10 +146,9 @@ def test_kill_during_a_shell_command_never_reruns_it_nor_leaves_it_running(opena
     while not (pid_file.exists() and pid_file.read_text().strip()):
         assert time.monotonic() < deadline, "the command never started"
         time.sleep(0.05)
-    sleeper = int(pid_file.read_text())
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    assert _gone(sleeper), "the shell command outlived agentcli"
+    assert _none_running(sleeper), "the shell command outlived agentcli"
 
     openai_server.script(text_answer("noted"))
     run = resume(openai_server, workspace, env)
@@ -160,18 +162,22 @@ def test_kill_during_a_shell_command_never_reruns_it_nor_leaves_it_running(opena
     assert changes and changes[0]["source"] == "run_shell"
 
 
-def _gone(pid: int, wait: float = 5.0) -> bool:
+def _none_running(command_line: str, wait: float = 5.0) -> bool:
+    """Whether, within ``wait`` seconds, no process of ours runs ``command_line``."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        status = Path(f"/proc/{pid}/status")
-        if status.exists() and "zombie" in status.read_text():
+        if not any(alive(int(entry.name)) and command_line.encode() in _cmdline(entry)
+                   for entry in Path("/proc").iterdir() if entry.name.isdigit()):
             return True
         time.sleep(0.05)
     return False
+
+
+def _cmdline(entry: Path) -> bytes:
+    try:
+        return (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
 
 
 def test_busy_session_is_refused_at_once_with_exit_4(openai_server, workspace, env):

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from processes import alive, gone_within
 
+from agentcli.agent.sandbox.handle import ShellSandbox, shell_sandbox
 from agentcli.agent.tools import supervisor_client
 from agentcli.agent.tools.shell import run_command
 from agentcli.agent.tools.supervisor_client import Channel, Request, launch
@@ -318,3 +321,157 @@ def test_a_command_starts_with_no_signal_blocked_or_ignored(tmp_path: Path) -> N
     # Python ignores SIGPIPE and SIGXFSZ; glibc's posix_spawn would ignore its own two.
     result = run_command("grep -E '^Sig(Blk|Ign)' /proc/self/status", tmp_path, timeout=10)
     assert result.output.split() == ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]
+
+
+# -- a supervisor inside a sandbox (issue 19) ----------------------------------------------
+
+sandboxed = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (bwrap)")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[ShellSandbox]:
+    box = shell_sandbox("workspace-write", False, tmp_path, [])
+    try:
+        yield box
+    finally:
+        box.close()
+
+
+def marked(marker: str) -> list[int]:
+    """Host pids of our processes whose command line holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker.encode() in (entry / "cmdline").read_bytes() and alive(int(entry.name)):
+                    found.append(int(entry.name))
+    return found
+
+
+@sandboxed
+def test_sandboxed_commands_from_threads_run_at_the_same_time(tmp_path, sandbox):
+    run_command("true", tmp_path, timeout=30, supervisor=sandbox.supervisor())
+    results: dict[int, str] = {}
+
+    def run(n: int) -> None:
+        result = run_command(f"sleep 0.6; echo {n}; exit {n}", tmp_path, timeout=30,
+                             supervisor=sandbox.supervisor())
+        results[n] = f"{result.output.strip()} {result.exit_code}"
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == {n: f"{n} {n}" for n in range(4)}
+    assert time.monotonic() - started < 2.0
+
+
+@sandboxed
+def test_a_sandbox_started_by_a_turns_thread_outlives_the_thread(tmp_path, sandbox):
+    # The parent-death signal of --die-with-parent follows the thread that started bwrap.
+    first = threading.Thread(target=run_command, args=("echo kept > /tmp/k", tmp_path),
+                             kwargs={"timeout": 30, "supervisor": sandbox.supervisor()})
+    first.start()
+    first.join(30)
+    time.sleep(0.3)
+    assert run_command("cat /tmp/k", tmp_path, timeout=30, supervisor=sandbox.supervisor()).output == "kept\n"
+
+
+@sandboxed
+def test_channel_pids_are_host_pids(tmp_path, sandbox):
+    read_end, write_end = os.pipe()
+    supervisor = sandbox.supervisor()
+    run_command("true", tmp_path, timeout=30, supervisor=supervisor)
+    try:
+        request = Request("/bin/sh", "echo $PPID; sleep 5", tmp_path, {}, 1.0)
+        with supervisor.launch(request, write_end) as channel:
+            os.close(write_end)
+            inside = int(os.read(read_end, 100).split()[0])
+            assert channel.pid != inside  # the namespace's pid, seen from the host
+            status = Path(f"/proc/{channel.pid}/status").read_text()
+            assert f"NSpid:\t{channel.pid}\t{inside}" in status
+            assert os.readlink(f"/proc/{channel.pid}/ns/pid") == channel.via.namespace
+            assert channel.via.namespace != os.readlink("/proc/self/ns/pid")
+    finally:
+        os.close(read_end)
+
+
+@sandboxed
+def test_the_sandboxs_supervisors_hold_none_of_agentclis_environment(tmp_path, sandbox):
+    command = "cat /proc/$PPID/environ /proc/2/environ /proc/1/environ | tr '\\0' '\\n'"
+    result = run_command(command, tmp_path, timeout=10, env={"PATH": os.environ["PATH"]},
+                         supervisor=sandbox.supervisor())
+    assert result.exit_code == 0
+    # bwrap sets PWD=/ for what it starts (its --chdir /); nothing else
+    left = [line for line in result.output.splitlines() if not line.startswith(("LD_", "DYLD_", "PWD=/"))]
+    assert left == []
+
+
+@sandboxed
+def test_close_ends_the_sandbox_and_its_tmp(tmp_path, sandbox):
+    run_command("echo x > /tmp/k", tmp_path, timeout=10, supervisor=sandbox.supervisor())
+    outer = sandbox.supervisor().pid()
+    assert outer is not None and alive(outer)
+    sandbox.close()
+    assert gone_within(outer, 5)
+    result = run_command("cat /tmp/k", tmp_path, timeout=10, supervisor=sandbox.supervisor())
+    assert "No such file" in result.output  # a new sandbox, a new /tmp
+
+
+@sandboxed
+def test_a_stuck_sandbox_is_replaced_and_ends_entirely(tmp_path, sandbox):
+    supervisor = sandbox.supervisor()
+    mark = f"sleep 333.{os.getpid()}"
+    read_end, write_end = os.pipe()
+    with supervisor.launch(Request("/bin/sh", f"{mark}", tmp_path, {}, 1.0), write_end) as channel:
+        os.close(write_end)
+        os.close(read_end)
+        stuck = channel.via.inner
+        assert stuck is not None
+        os.kill(stuck, signal.SIGSTOP)
+        try:
+            result = run_command("echo despite", tmp_path, timeout=30, supervisor=supervisor)
+            assert (result.output, result.exit_code) == ("despite\n", 0)
+            assert gone_within(stuck, 5)  # killed with the whole old sandbox (--die-with-parent)
+            until = time.monotonic() + 5
+            while marked(mark) and time.monotonic() < until:
+                time.sleep(0.05)
+            assert not marked(mark)
+        finally:
+            with contextlib.suppress(OSError):
+                os.kill(stuck, signal.SIGKILL)
+
+
+@sandboxed
+def test_the_sandbox_dies_with_a_sigkilled_agentcli(tmp_path):
+    mark = f"sleep 334.{os.getpid()}"
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from agentcli.agent.sandbox.handle import shell_sandbox
+        from agentcli.agent.tools.shell import run_command
+        root = Path({str(tmp_path)!r})
+        box = shell_sandbox("workspace-write", False, root, [])
+        run_command("echo up > up.txt; {mark} & {mark}", root, timeout=60, supervisor=box.supervisor())
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        until = time.monotonic() + 20
+        while len(marked(mark)) < 2 and time.monotonic() < until:
+            time.sleep(0.05)
+        assert len(marked(mark)) == 2
+        sandboxes = [pid for pid in marked("--die-with-parent") if str(tmp_path).encode()
+                     in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert sandboxes
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=5)
+        until = time.monotonic() + 5
+        while (marked(mark) or any(alive(pid) for pid in sandboxes)) and time.monotonic() < until:
+            time.sleep(0.05)
+        assert not marked(mark), "a command outlived the killed agentcli"
+        assert not any(alive(pid) for pid in sandboxes), "the sandbox outlived the killed agentcli"
+    finally:
+        owner.kill()
+        owner.wait()

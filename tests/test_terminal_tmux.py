@@ -93,3 +93,39 @@ def test_a_new_user_at_80_columns(tmp_path, openai_server, env):
         _lines_fit(term.expect(f"agentcli resume {db.stem}"))
     finally:
         term.close()
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (bwrap)")
+def test_running_outside_the_sandbox_is_asked_even_in_full_auto(tmp_path, openai_server, env):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    target = tmp_path / "outside.txt"
+    why = "the user asked for the file beside the repository"
+    openai_server.script(
+        tool_answer(tool_call("run_shell", {"command": f"echo out > {target}", "sandbox": False,
+                                            "justification": why})),
+        text_answer("wrote it"),
+    )
+    agentcli = f"{shlex.quote(sys.executable)} -m agentcli"
+    term = Tmux(f"{agentcli} --approval full-auto --base-url {openai_server.base_url}", workspace, env)
+    try:
+        term.expect("approval full-auto")
+        time.sleep(0.3)
+        term.type("put the file beside the repository")
+        screen = term.expect("allow? [y/n/r]")
+        assert "run_shell wants to run OUTSIDE THE SANDBOX:" in screen and f"why: {why}" in screen
+        assert "[y/n/a/r]" not in screen and "\n  a " not in screen  # no "always" to choose
+        term.type("a")
+        term.expect("cannot be allowed always (it would run outside the sandbox)")
+        term.type("y")
+        screen = term.expect("context left")  # the turn is over
+        assert "wrote it" in screen and target.read_text() == "out\n"
+        assert "unsandboxed" in screen
+        term.type("/exit")
+        _lines_fit(term.expect("agentcli resume "))
+    finally:
+        term.close()
+    db = next(sessions_folder(workspace).glob("*.sqlite"))
+    call = rows(db, "SELECT sandbox, approval, status FROM tool_calls")[0]
+    assert (call["sandbox"], call["approval"], call["status"]) == ("outside", "allowed", "done")
+    assert rows(db, "SELECT count(*) AS n FROM approvals")[0]["n"] == 0  # nothing granted for later

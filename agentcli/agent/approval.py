@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.grants import covers, grant_for
+from agentcli.agent.sandbox.policy import Confinement
 from agentcli.agent.workspace.edits import FileEdit
 from agentcli.session.records import Grant
+
+if TYPE_CHECKING:
+    from agentcli.session.records import ToolCallRecord
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,9 @@ class ApprovalRequest:
     """A question the agent puts to whoever can answer (a person at a terminal, a test).
 
     ``edits`` are exactly the bytes the call will write, for showing a diff;
-    ``command`` is the whole shell command line; ``call_id`` the model's id of the call.
+    ``command`` is the whole shell command line; ``call_id`` the model's id of the call;
+    ``confinement`` how a shell command would run (one that would run outside the
+    session's sandbox is asked every time, and "always" is not among the answers).
     """
 
     agent: str
@@ -36,6 +43,12 @@ class ApprovalRequest:
     command: str = ""
     edits: tuple[FileEdit, ...] = ()
     call_id: str = ""
+    confinement: Confinement | None = None
+
+    @property
+    def always_asked(self) -> bool:
+        """Whether only a person's yes, given now, may allow it (no mode, no grant)."""
+        return self.confinement is not None and self.confinement.always_asked
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,8 @@ class Approver:
     def decide(self, request: ApprovalRequest, grants: list[Grant], cancel: CancelToken = NEVER) -> Decision:
         """Decide a call of ``request.kind`` (read, plan, edit, shell, agent)."""
         kind, command = request.kind, request.command
+        if request.always_asked:
+            return self._outside(request, cancel)
         if kind not in ("edit", "shell") or self.mode == "full-auto":
             return Decision(True, "auto")
         if self.mode == "read-only":
@@ -99,7 +114,41 @@ class Approver:
         reason = "the user declined this call" + (f": {answer.reason}" if answer.reason else "")
         return Decision(False, "denied", reason)
 
+    def _outside(self, request: ApprovalRequest, cancel: CancelToken) -> Decision:
+        """A command that would run outside the session's sandbox: a person decides, every time."""
+        assert request.confinement is not None
+        if self.mode == "read-only":
+            return Decision(False, "denied", "the session is in read-only approval mode: "
+                            "no file changes or shell commands are allowed")
+        if self.asker is None:
+            if request.confinement.mode == "outside":
+                why = ("running a command outside the sandbox (sandbox: false) needs the user's yes each "
+                       "time, and nobody can be asked: there is no terminal. A scripted run allows it only "
+                       "with --sandbox off; run it in the sandbox instead, or report what is missing")
+            else:
+                why = (f"there is no sandbox here ({request.confinement.reason}), so every shell command "
+                       "needs the user's yes, and nobody can be asked: there is no terminal. Install "
+                       "bubblewrap, or run with --sandbox off to allow unconfined commands")
+            return Decision(False, "denied", why)
+        answer = self.asker(request, cancel)
+        if answer.choice in ("yes", "always"):  # never stored: no grant covers running outside
+            return Decision(True, "allowed")
+        reason = "the user declined this call" + (f": {answer.reason}" if answer.reason else "")
+        return Decision(False, "denied", reason)
+
 
 def mode_that_allows(kind: str | None) -> str:
     """The least permissive approval mode that runs a call of ``kind`` unasked."""
     return "--approval auto-edit" if kind == "edit" else "--approval full-auto"
+
+
+def what_allows(call: ToolCallRecord, approval: str = "full-auto") -> str:
+    """What would have allowed a denied call in a scripted run under ``approval``: an approval
+    mode, or for a command that was to run outside the sandbox, ``--sandbox off`` (with
+    ``--approval full-auto`` when the mode would ask anyway)."""
+    if call.sandbox in ("outside", "unavailable"):
+        also = "" if approval == "full-auto" else " --approval full-auto"
+        if call.sandbox == "outside":
+            return f"--sandbox off{also}"
+        return f"installing bubblewrap{also and ' and' + also}, or --sandbox off{also}"
+    return mode_that_allows(call.kind)

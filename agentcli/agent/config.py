@@ -6,6 +6,8 @@ Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``approval``, ``max_turns``, ``context_window``, ``shell_timeout``, ``max_attempts``,
 ``retry_max_wait``, ``stream``, ``max_file_bytes``, ``scouts``, ``scout_depth``,
 ``scout_model``, ``scout_steps``, ``compact_at``, ``no_compact``, ``max_cost``, ``max_tokens``,
+``sandbox`` (``workspace-write``, ``read-only``, ``off``), ``network`` (true: sandboxed commands
+may use it),
 the ``prices`` table (see ``agent/pricing.py``) and the table ``context_windows`` of
 per-model windows (``[context_windows]`` then ``"llama3.1:8b" = 8192``). An unknown key is
 a warning naming the file and the key, not an error: a newer agentcli's config still works
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from agentcli.agent.history.disk import DEFAULT_MAX_FILE_BYTES
 from agentcli.agent.model.client import ModelSettings
 from agentcli.agent.model.endpoint import endpoint_host, public_url
+from agentcli.agent.sandbox.policy import SANDBOX_MODES
 from agentcli.agent.tools.registry import DEFAULT_LIMITS
 from agentcli.errors import UsageError
 
@@ -78,6 +81,8 @@ class Settings:
     max_cost: float | None = None  # dollars one run may spend (needs a known price), then it stops
     max_tokens: int | None = None  # tokens one run may spend, then it stops
     prices: dict[str, Any] | None = None  # {model = {input, output, cached_input}}: $ per 1M tokens
+    sandbox: str = "workspace-write"  # what shell commands may touch: see agent/sandbox/
+    network: bool = False  # whether sandboxed shell commands may use the network
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
     notes: list[str] = field(default_factory=list, repr=False)  # what a person should be told (not wrong)
@@ -95,10 +100,11 @@ class Settings:
         return public_url(self.base_url) if self.base_url else None
 
 
-SENSITIVE = ("base_url", "approval", "shell_env", "prices")
+SENSITIVE = ("base_url", "approval", "shell_env", "prices", "sandbox", "network")
 """Settings that decide where the key goes or what runs unasked: a workspace's own
 ``agentcli.toml`` may set them only once the user trusts that workspace (``prices``: a cloned
-repository must not be able to make a ``--max-cost`` budget meaningless)."""
+repository must not be able to make a ``--max-cost`` budget meaningless; ``sandbox`` and
+``network``: nor to let its commands out of the sandbox)."""
 
 
 def user_config_path() -> Path:
@@ -217,6 +223,10 @@ def _check(settings: Settings) -> None:
         raise UsageError("scout-depth must be a whole number") from None
     if settings.scout_depth < 0:
         raise UsageError("scout-depth must be at least 0 (0: no scout tool)")
+    if settings.sandbox not in SANDBOX_MODES:
+        raise UsageError(f"sandbox: unknown mode '{settings.sandbox}' (one of {', '.join(SANDBOX_MODES)})")
+    if not isinstance(settings.network, bool):
+        raise UsageError("network must be true or false")
     if settings.approval is not None and settings.approval not in APPROVAL_MODES:
         raise UsageError(f"approval: unknown mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
 

@@ -87,18 +87,22 @@ class ToolRunner:
                  cancel: CancelToken) -> None:
         function = call.get("function") or {}
         name, raw = function.get("name") or "", function.get("arguments") or ""
-        self._event("tool.started", {"id": call["id"], "name": name, "arguments": raw})
-        try:
+        started = {"id": call["id"], "name": name, "arguments": raw}
+        try:  # prepared before it is announced: tool.started tells a shell call's sandbox
             prepared = self.toolbox.prepare(name, raw)
         except ToolError as err:
+            self._event("tool.started", started)
             self._close_unrun(message, position, call, "failed", f"error: {err}", prompt_id)
             return
+        confinement = prepared.confinement
+        self._event("tool.started", {**started, **({"sandbox": confinement.mode} if confinement else {})})
         if prepared.edits:
             self._event("tool.prepared", {"id": call["id"], "name": name, "kind": prepared.kind,
                                           "summary": prepared.summary,
                                           "edits": [describe_edit(edit) for edit in prepared.edits]})
         request = ApprovalRequest(self.agent, name, prepared.kind, prepared.summary,
-                                  str(prepared.args.get("command", "")), tuple(prepared.edits), call["id"])
+                                  str(prepared.args.get("command", "")), tuple(prepared.edits),
+                                  call_id=call["id"], confinement=confinement)
         decision = self.approver.decide(request, self.session.grants.all(), cancel)
         if not decision.allowed:
             self._close_unrun(message, position, call, "denied", f"denied: {decision.reason}", prompt_id,
@@ -109,6 +113,7 @@ class ToolRunner:
                 agent=self.agent, message_id=message.id, position=position, call_id=call["id"],
                 name=name, arguments=raw, prompt_id=prompt_id, kind=prepared.kind,
                 summary=prepared.summary, approval=decision.how,
+                sandbox=prepared.confinement.mode if prepared.confinement else None,
             )
             if decision.grant is not None:
                 self.session.grants.add(decision.grant.kind, decision.grant.pattern, row)
@@ -177,6 +182,7 @@ class ToolRunner:
                 prompt_id=prompt_id, kind=prepared.kind if prepared else None,
                 summary=prepared.summary if prepared else None,
                 approval="denied" if status == "denied" else None, status=status,
+                sandbox=prepared.confinement.mode if prepared and prepared.confinement else None,
             )
             self.session.tool_calls.finish(row, status, text, is_error=True)
             self.session.transcript.append("tool", text, agent=self.agent, prompt_id=prompt_id,
@@ -188,8 +194,9 @@ class ToolRunner:
 
     # -- a call caught running by a crash ---------------------------------------------
     def _reconcile(self, record: ToolCallRecord, prompt_id: int | None, cancel: CancelToken = NEVER) -> None:
+        sandbox = {"sandbox": record.sandbox} if record.sandbox else {}
         self._event("tool.started", {"id": record.call_id, "name": record.name,
-                                     "arguments": record.arguments, "resumed": True})
+                                     "arguments": record.arguments, "resumed": True, **sandbox})
         if record.kind == "shell":
             if self.tracker is not None:
                 self.tracker.after_shell(record.id, prompt_id)

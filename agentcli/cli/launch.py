@@ -38,10 +38,12 @@ def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any
 def start_session(ctx: CliContext, options: RunOptions) -> int:
     """``agentcli new`` (and ``agentcli`` alone): create the session file, then drive it."""
     from agentcli.agent.engine.launch import create_session
+    from agentcli.agent.sandbox.startup import require_sandbox
     from agentcli.cli.prompt_input import read_prompt
 
     prompt = read_prompt(options, required=True)
     settings = settings_for(ctx, options)
+    require_sandbox(settings)  # full-auto without a sandbox: refused before a file is made
     source = "stdin" if options.prompt in (None, "-") else "argument"
     session = create_session(ctx.place, settings, prompt, source)
     keep = True
@@ -73,6 +75,7 @@ def resume_session(ctx: CliContext, ref: str | None, options: RunOptions, *, exp
 def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions, *,
             explicit_workspace: bool) -> int:
     from agentcli.agent.engine.launch import remembered_settings, run_secrets
+    from agentcli.agent.sandbox.startup import require_sandbox
     from agentcli.session.session import Session
 
     session = Session.open(path, writer=True)
@@ -82,6 +85,7 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
         if not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
             ctx = CliContext(recorded, ctx.sessions)
         settings = settings_for(ctx, options, meta.settings)
+        require_sandbox(settings)
         session.redact_secrets(run_secrets(settings))  # before the first write: the prompt may hold them
         session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
                             settings=remembered_settings(settings))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from agentcli.agent.approval import mode_that_allows
+from agentcli.agent.approval import what_allows
 from agentcli.agent.engine.operations import Interrupt, RunPending
 from agentcli.agent.events import Event, EventSink, serialized
 from agentcli.agent.loop import TurnResult
@@ -80,7 +80,7 @@ def finish(facts: SessionFacts, result: TurnResult, options: RunOptions, emit: E
     """
     approval = (facts.meta().settings or {}).get("approval") or "ask"
     denied = [
-        {"tool": c.name, "summary": c.summary, "reason": c.result, "allowed_by": mode_that_allows(c.kind)}
+        {"tool": c.name, "summary": c.summary, "reason": c.result, "allowed_by": what_allows(c, approval)}
         for c in facts.denied(result.prompt_ids)
     ]
     code = result.exit_code if result.status != "done" else 0

@@ -207,6 +207,12 @@ class ToolCallRecord:
     started_at: str
     finished_at: str | None
     duration_ms: int | None
+    sandbox: str | None = None  # a shell call's: workspace-write, read-only, off, outside, unavailable
+
+    @property
+    def unsandboxed(self) -> bool:
+        """A shell call that ran (or was to run) without a sandbox."""
+        return self.sandbox in ("off", "outside", "unavailable")
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ToolCallRecord:

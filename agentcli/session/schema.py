@@ -306,3 +306,10 @@ def m007_request_shape(db: Any) -> None:
     records the length above which it sent tool results trimmed; a summarising call
     keeps its two messages in ``request`` (they are built for it, not transcript rows)."""
     db.execute("ALTER TABLE model_calls ADD COLUMN tool_result_chars INTEGER")
+
+
+@SCHEMA.migration
+def m008_tool_call_sandbox(db: Any) -> None:
+    """Issue 19: each shell call records the sandbox it ran under (``workspace-write``,
+    ``read-only``; or without one: ``off``, ``outside`` when it asked to, ``unavailable``)."""
+    db.execute("ALTER TABLE tool_calls ADD COLUMN sandbox TEXT")

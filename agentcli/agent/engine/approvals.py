@@ -88,13 +88,19 @@ def describe(number: int, request: ApprovalRequest) -> dict[str, Any]:
     from agentcli.agent.grants import describe_grant, grant_for
     from agentcli.agent.workspace.edit_text import describe_edit
 
-    if request.kind == "shell":
+    if request.always_asked:  # outside the sandbox: asked every time, never granted
+        always = None
+    elif request.kind == "shell":
         offered = grant_for(request.command) is not None
         always = describe_grant(request.command) if offered else None
     else:
         always = "always allow every file edit in this session"
+    confinement = request.confinement
     return {
         "id": number, "agent": request.agent, "call": request.call_id, "tool": request.tool,
         "kind": request.kind, "summary": request.summary, "command": request.command,
         "edits": [describe_edit(edit) for edit in request.edits], "always": always,
+        "sandbox": confinement.mode if confinement else None,
+        "justification": confinement.justification if confinement else "",
+        "unsandboxed_reason": confinement.reason if confinement else "",
     }

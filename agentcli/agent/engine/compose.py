@@ -102,7 +102,10 @@ def compose(session: Session, settings: Settings, place: Place, emit: EventSink,
     loop = AgentLoop(session, ORCHESTRATOR, model, runner, emit, context_window=settings.context_window or 0,
                      context=context_settings(settings))
     orchestrator = Orchestrator(session, loop, tracker, emit, max_turns=settings.max_turns)
-    return AgentParts(orchestrator, client, slot, scout_slot, fanout, budgets, pricing, toolbox)
+    parts = AgentParts(orchestrator, client, slot, scout_slot, fanout, budgets, pricing, toolbox)
+    if toolbox.ctx.sandbox is not None:  # its private /tmp and whatever still runs in it end here
+        parts.closers.append(toolbox.ctx.sandbox.close)
+    return parts
 
 
 def _toolbox(session: Session, settings: Settings, place: Place, emit: EventSink,
@@ -110,6 +113,7 @@ def _toolbox(session: Session, settings: Settings, place: Place, emit: EventSink
     """The built-in tools in a workspace jail that keeps agentcli's own files out of reach."""
     from dataclasses import replace
 
+    from agentcli.agent.sandbox.handle import shell_sandbox
     from agentcli.agent.secrets import ShellEnvPolicy, shell_environment
     from agentcli.agent.tools.registry import ToolLimits, default_registry
     from agentcli.agent.workspace.jail import Workspace
@@ -125,7 +129,8 @@ def _toolbox(session: Session, settings: Settings, place: Place, emit: EventSink
     state = [place.state_dir, place.sessions.path, *files]
     workspace = Workspace(place.root, protected=[*state, place.root / "agentcli.toml"])
     toolbox = default_registry(workspace, ToolLimits(shell_timeout=settings.shell_timeout),
-                               shell_env=shell_environment(os.environ, policy))
+                               shell_env=shell_environment(os.environ, policy),
+                               sandbox=shell_sandbox(settings.sandbox, settings.network, place.root, state))
     if live_output:
         toolbox.ctx = replace(toolbox.ctx, on_output=lambda text: emit(
             Event("tool.output", {"agent": ORCHESTRATOR, "text": text})))

@@ -110,12 +110,14 @@ class Engine:
     # -- the client's side --------------------------------------------------------------
     def start(self, *, resumed: bool) -> None:
         """Say which session this is (``session.started``): the first event of a run."""
+        from agentcli.agent.sandbox.startup import sandbox_fields
+
         meta = self._session.meta()
         settings = self._settings
         self._emit(Event("session.started", {
             "session": self._session.id, "path": str(self._session.path), "model": settings.model,
             "endpoint": settings.endpoint_host, "workspace": meta.workspace_root,
-            "approval": settings.approval, "resumed": resumed,
+            "approval": settings.approval, "resumed": resumed, **sandbox_fields(settings),
         }))
 
     def submit(self, op: ops.Operation) -> None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from agentcli.session.session import Session
 
 REMEMBERED = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout",
-              "scouts", "scout_depth", "scout_model", "scout_steps", "no_compact")
+              "scouts", "scout_depth", "scout_model", "scout_steps", "no_compact", "sandbox", "network")
 """What a session remembers of how it was started (never a key): resume uses it."""
 
 

@@ -22,6 +22,8 @@ from agentcli.agent.workspace.jail import Workspace
 from agentcli.session.records import storable_text as storable
 
 if TYPE_CHECKING:
+    from agentcli.agent.sandbox.handle import ShellSandbox
+    from agentcli.agent.sandbox.policy import Confinement
     from agentcli.session.session import Session
 
 TOOL_KINDS = ("read", "edit", "shell", "plan", "agent")
@@ -58,6 +60,7 @@ class ToolContext:
     limits: ToolLimits = DEFAULT_LIMITS
     shell_env: Mapping[str, str] | None = None  # None: agentcli's own environment
     on_output: Callable[[str], None] | None = None  # a running command's output, as it comes
+    sandbox: ShellSandbox | None = None  # the session's shell sandbox; None: commands run unconfined
 
 
 @dataclass
@@ -75,7 +78,8 @@ class PreparedCall:
 
     ``record``, when set, is a session-side effect (e.g. storing the plan) that the runner
     runs with the Session and the ``tool_calls`` row id inside the transaction that closes
-    a call whose output is not an error.
+    a call whose output is not an error. ``confinement`` says how a shell call will run
+    (in the sandbox, or outside it and why); None for the other tools.
     """
 
     tool_name: str
@@ -86,6 +90,7 @@ class PreparedCall:
     action: Callable[[CancelToken], ToolOutput] = field(repr=False, compare=False)
     record: Callable[[Session, int], None] | None = field(default=None, repr=False, compare=False)
     row: int | None = None  # the call's tool_calls row, set by the runner once journaled
+    confinement: Confinement | None = None
 
     def execute(self, token: CancelToken = NEVER) -> ToolOutput:
         """Run the call. Failures come back as ``is_error`` outputs; only ``Cancelled`` and an

@@ -137,6 +137,40 @@ def sweep(command_session: int | None, started: float | None = None,
     return ended
 
 
+def sweep_namespace(namespace: str, supervisor: int, command: int) -> list[int]:
+    """SIGKILL what a command left running in a sandbox's pid namespace; the pids ended.
+
+    Pids here are host pids: the sandbox's own (its init, ``supervisor``, everything
+    they started) are seen from outside. Every process of ``namespace`` is ended but its
+    init (the supervisor's parent), the ``supervisor`` and its other children (the
+    command supervisors of other commands running now, with what they started):
+    ``command``'s supervisor, whatever it left and whatever was re-parented to the init
+    because its parent died.
+    """
+    if not os.path.isdir(f"{_PROC}/self"):
+        return []
+    ended: list[int] = []
+    for _round in range(_ROUNDS):
+        table = _processes()
+        keep = {supervisor, table[supervisor].ppid} if supervisor in table else set()
+        others = [p.pid for p in table.values() if p.ppid == supervisor and p.pid != command]
+        spared = _with_descendants(others, table) | keep
+        victims = {pid for pid in table if pid not in spared and _namespace(pid) == namespace}
+        if not any(not table[pid].zombie for pid in victims):
+            break
+        _stop_then_kill(victims)
+        ended += [pid for pid in victims if pid not in ended]
+        time.sleep(0.005)
+    return ended
+
+
+def _namespace(pid: int) -> str | None:
+    try:
+        return os.readlink(f"{_PROC}/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
 def _stop_then_kill(pids: Collection[int]) -> None:
     """SIGSTOP them all, then SIGKILL them all.
 

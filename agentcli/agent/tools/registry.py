@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.cancel import Cancelled
 from agentcli.agent.errors import ToolError, stops_run
@@ -43,6 +43,9 @@ from agentcli.agent.tools.search import Search
 from agentcli.agent.tools.update_plan import UpdatePlan
 from agentcli.agent.tools.write_file import WriteFile
 from agentcli.agent.workspace.jail import Workspace
+
+if TYPE_CHECKING:
+    from agentcli.agent.sandbox.handle import ShellSandbox
 
 READ_ONLY_TOOLS = ("read_file", "list_files", "search")
 """The tools a read-only helper (a scout) is given."""
@@ -118,11 +121,13 @@ class ToolRegistry:
 
 
 def default_registry(workspace: Workspace, limits: ToolLimits = DEFAULT_LIMITS,
-                     shell_env: Mapping[str, str] | None = None) -> ToolRegistry:
-    """The seven built-in tools of the spec, in the order they are offered."""
+                     shell_env: Mapping[str, str] | None = None,
+                     sandbox: ShellSandbox | None = None) -> ToolRegistry:
+    """The seven built-in tools of the spec, in the order they are offered; ``sandbox``
+    confines ``run_shell`` (None: its commands run unconfined)."""
     builtins = (ReadFile, ListFiles, Search, WriteFile, EditFile, RunShell, UpdatePlan)
     return ToolRegistry([tool(limits) for tool in builtins],
-                        ToolContext(workspace, limits, shell_env))
+                        ToolContext(workspace, limits, shell_env, sandbox=sandbox))
 
 
 __all__ = ["DEFAULT_LIMITS", "READ_ONLY_TOOLS", "TOOL_KINDS", "PreparedCall", "Tool", "ToolContext",

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.tools import reaper
-from agentcli.agent.tools.supervisor_client import Channel, Request, launch, orphaned, spared
+from agentcli.agent.tools.supervisor_client import Channel, Request, Supervisor, default, orphaned
 
 _POLL_SECONDS = 0.1
 _STRAY_WRITER_SECONDS = 0.25  # output still open after the command supervisor finished: stop reading
@@ -63,6 +63,7 @@ def run_command(
     kill_grace: float = 1.0,
     cancel: CancelToken = NEVER,
     on_output: Callable[[str], None] | None = None,
+    supervisor: Supervisor | None = None,
 ) -> ShellResult:
     """Run ``command`` with ``bash -c`` (``sh -c`` without bash) in ``cwd``.
 
@@ -74,7 +75,8 @@ def run_command(
     killed at once and ``Cancelled`` raised; on KeyboardInterrupt (or any exception)
     likewise, the exception re-raised. ``on_output``, when given, is called with each
     piece of output as it arrives (for a live view; the result keeps it all). Safe to
-    call from several threads at once.
+    call from several threads at once. ``supervisor`` runs it (a sandboxed one confines
+    it); by default, the process's unconfined supervisor.
 
     Example:
         >>> run_command("echo hi; exit 3", Path("."), timeout=10).exit_code
@@ -87,7 +89,7 @@ def run_command(
     read_end, write_end = os.pipe()
     try:
         try:
-            channel = launch(request, write_end)
+            channel = (supervisor or default()).launch(request, write_end)
         finally:
             os.close(write_end)  # the command holds the only write ends: EOF means "done"
         with channel:
@@ -181,7 +183,7 @@ def _abandon(channel: Channel, started: float) -> None:
 def _sweep_unless_clean(channel: Channel, started: float) -> None:
     """Sweep /proc for what the command left, unless its supervisor saw nothing left."""
     if channel.report is None or not channel.report.clean:
-        reaper.sweep(channel.pid, started, spare=spared(channel))
+        channel.owner.sweep(channel, started)
 
 
 class OutputCapture:

@@ -5,9 +5,11 @@ its first command, as ``python -I -S supervisor.py`` in a session of its own, so
 Ctrl-C or a hangup aimed at agentcli's terminal reaches neither it nor the commands.
 
 stdin is the *control socket* (a Unix stream socket), whose other end only agentcli
-holds. It is the supervisor's lifeline: whenever agentcli dies — even by SIGKILL — the
-kernel closes it, the supervisor reads EOF, SIGTERMs its command supervisors (which
-SIGKILL their commands) and exits. Each request on it is one byte carrying two
+holds. Inside a sandbox (``--ready``: agentcli wraps the command line in ``bwrap``), the
+supervisor first writes ``R`` on it, so that agentcli knows the sandbox started. It is
+the supervisor's lifeline: whenever agentcli dies — even by SIGKILL — the kernel closes
+it, the supervisor reads EOF, SIGTERMs its command supervisors (which SIGKILL their
+commands) and exits. Each request on it is one byte carrying two
 descriptors (``socket.send_fds``): one end of the command's *channel*, a stream socket
 pair whose other end only agentcli holds, and the write end of the command's *output
 pipe*. For each, the supervisor forks a *command supervisor* (no new interpreter: a
@@ -307,4 +309,7 @@ def _kill(pid: int, sig: int, *, group: bool) -> None:
 
 
 if __name__ == "__main__":
-    serve(socket.socket(fileno=sys.stdin.fileno()))
+    _control = socket.socket(fileno=sys.stdin.fileno())
+    if "--ready" in sys.argv[1:]:  # started inside a sandbox: agentcli waits for this to know it runs
+        _control.send(b"R")
+    serve(_control)

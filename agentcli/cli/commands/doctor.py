@@ -2,8 +2,9 @@
 
 It reports the workspace (and whether it is trusted), the sessions folder (and whether
 it is writable), the effective settings with their sources, whether a key is set (never
-its value), the endpoint probed (``GET /models``, whether the model is listed, whether
-it accepts tools) and the local servers found. Exit 0 when nothing is wrong, 2 for a
+its value), the shell sandbox (whether one works here, how to get one), the endpoint
+probed (``GET /models``, whether the model is listed, whether it accepts tools) and the
+local servers found. Exit 0 when nothing is wrong, 2 for a
 configuration problem, 3 when the endpoint fails.
 """
 
@@ -26,7 +27,8 @@ NoCallOpt = Annotated[
     bool, typer.Option("--no-call", help="Do not send the one tiny request that checks tools.")
 ]
 SHOWN = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout", "max_attempts",
-         "retry_max_wait", "stream", "max_file_bytes", "max_cost", "max_tokens", "prices", "shell_env")
+         "retry_max_wait", "stream", "max_file_bytes", "max_cost", "max_tokens", "prices", "shell_env",
+         "sandbox", "network")
 
 
 def doctor(json_out: JsonOpt = False, model: ModelOpt = None, base_url: BaseUrlOpt = None,
@@ -66,6 +68,8 @@ def examine(ctx: Any, flags: dict[str, Any], *, local: bool, call: bool) -> dict
     if not report["sessions"]["writable"]:
         problems.append(f"the sessions folder {ctx.sessions.path} is not writable")
     settings = _settings(ctx, flags, local, problems, report)
+    if "settings" in report:
+        report["sandbox"] = _sandbox(report["settings"], problems)
     if settings is not None:
         report["endpoint"] = _probe(settings, call, problems)
     report["problems"] = problems
@@ -139,6 +143,19 @@ def _probe(settings: Any, call: bool, problems: list[str]) -> dict[str, Any]:
     return found
 
 
+def _sandbox(settings: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The shell sandbox: the mode asked for, and whether this machine has one."""
+    from agentcli.agent.sandbox.backend import platform_backend
+
+    mode, network = settings["sandbox"]["value"], settings["network"]["value"]
+    found = platform_backend().detect()
+    if mode != "off" and not found.ok:
+        problems.append(f"no shell sandbox: {found.refusal()} (until then --approval full-auto refuses to "
+                        "start, and ask / auto-edit ask for every command, unsandboxed)")
+    return {"mode": mode, "network": network, "available": found.ok, "backend": found.backend,
+            "detail": found.detail, "fix": found.fix}
+
+
 def _writable(folder: Any) -> dict[str, Any]:
     """Whether agentcli can create session files there (the folder, or its nearest parent)."""
     probe = folder
@@ -158,7 +175,7 @@ def as_text(report: dict[str, Any]) -> str:
     lines = [
         f"workspace      {ws['root']} ({how}); "
         + ("trusted" if ws["trusted"] else "not trusted: its agentcli.toml may not set base_url, approval, "
-           "shell_env or prices (agentcli trust allows it)"),
+           "shell_env, prices, sandbox or network (agentcli trust allows it)"),
         f"sessions       {sessions['path']} ({sessions['source']}; "
         + ("writable" if sessions["writable"] else "NOT writable") + ")",
     ]
@@ -172,6 +189,8 @@ def as_text(report: dict[str, Any]) -> str:
             value = "-" if entry["value"] is None else entry["value"]
             lines.append(f"  {name:<16} {value!s:<40} {entry['source']}")
     lines.append(f"key            OPENAI_API_KEY {'is set' if key['set'] else 'is not set'}")
+    if "sandbox" in report:
+        lines.append(f"sandbox        {_sandbox_text(report['sandbox'])}")
     endpoint = report.get("endpoint")
     if endpoint:
         lines.append(f"endpoint       {endpoint['url']}")
@@ -196,6 +215,15 @@ def as_text(report: dict[str, Any]) -> str:
     else:
         lines.append("no problems found")
     return "\n".join(lines) + "\n"
+
+
+def _sandbox_text(sandbox: dict[str, Any]) -> str:
+    if sandbox["mode"] == "off":
+        return "OFF (--sandbox off): shell commands run unconfined, with everything you can touch"
+    network = "network on" if sandbox["network"] else "no network"
+    if sandbox["available"]:
+        return f"{sandbox['mode']}, {network}: {sandbox['backend']} ({sandbox['detail']})"
+    return f"NOT AVAILABLE: {sandbox['detail']}; {sandbox['fix']}"
 
 
 def register(app: typer.Typer) -> None:

@@ -82,6 +82,17 @@ MaxTokensOpt = Annotated[
     typer.Option("--max-tokens", help="Tokens this run may spend, then it stops (resumable)."),
 ]
 
+SandboxOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--sandbox", help="What shell commands may touch: workspace-write (default: the workspace "
+                                   "and a private /tmp), read-only (only that /tmp) or off (no sandbox)."),
+]
+NetworkOpt = Annotated[
+    Optional[bool],  # noqa: UP045
+    typer.Option("--network/--no-network",
+                 help="Let sandboxed shell commands use the network (default: no network). Remembered."),
+]
+
 LocalOpt = Annotated[
     bool,
     typer.Option("--local", help="Use the local server found on 127.0.0.1 (Ollama, LM Studio, llama.cpp)."),
@@ -95,11 +106,12 @@ _RUN_OPTIONS: tuple[tuple[str, object, object], ...] = (
     ("context_window", ContextOpt, None), ("scouts", ScoutsOpt, None), ("scout_depth", ScoutDepthOpt, None),
     ("scout_model", ScoutModelOpt, None), ("scout_steps", ScoutStepsOpt, None),
     ("no_compact", NoCompactOpt, None), ("max_cost", MaxCostOpt, None), ("max_tokens", MaxTokensOpt, None),
-    ("local", LocalOpt, False), ("workspace", WorkspaceOpt, None), ("sessions_dir", SessionsDirOpt, None),
+    ("sandbox", SandboxOpt, None), ("network", NetworkOpt, None), ("local", LocalOpt, False),
+    ("workspace", WorkspaceOpt, None), ("sessions_dir", SessionsDirOpt, None),
     ("debug", DebugOpt, False),
 )
 _FLAGS = ("model", "base_url", "approval", "max_turns", "context_window", "scouts", "scout_depth",
-          "scout_model", "scout_steps", "no_compact", "max_cost", "max_tokens")
+          "scout_model", "scout_steps", "no_compact", "max_cost", "max_tokens", "sandbox", "network")
 
 
 def _run_command(*leading: tuple[str, object, object]) -> Callable[[Callable[..., int]], Callable[..., int]]:

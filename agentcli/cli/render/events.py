@@ -12,6 +12,7 @@ import os
 from typing import IO, TYPE_CHECKING, Any
 
 from agentcli.agent.events import Event
+from agentcli.agent.sandbox.policy import UNCONFINED
 from agentcli.cli.render.text import clean
 
 if TYPE_CHECKING:
@@ -97,8 +98,13 @@ class EventPrinter:
         self.console.print(printable(text), style=style)
 
     def _on_session_started(self, data: dict[str, Any]) -> None:
+        from agentcli.agent.sandbox.startup import startup_line
+
         verb = "resuming" if data.get("resumed") else "session"
         self._line(f"{verb} {data['session']} · {data.get('model')} · {data.get('path')}", "dim")
+        sandbox = startup_line(data)
+        if sandbox:
+            self._line(sandbox, "bold yellow")
 
     def _on_checkpoint_created(self, data: dict[str, Any]) -> None:
         self._line(f"checkpoint {data['checkpoint']}", "dim")
@@ -125,7 +131,8 @@ class EventPrinter:
             self._mid_line = False
 
     def _on_tool_started(self, data: dict[str, Any]) -> None:
-        self._line(f"→ {data['name']} {_brief(data.get('arguments', ''))}", "cyan")
+        unconfined = " (unsandboxed)" if data.get("sandbox") in UNCONFINED else ""
+        self._line(f"→ {data['name']}{unconfined} {_brief(data.get('arguments', ''))}", "cyan")
 
     def _on_tool_finished(self, data: dict[str, Any]) -> None:
         mark = _MARKS.get(data["status"], "·")

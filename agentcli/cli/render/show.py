@@ -109,6 +109,9 @@ class ShowRenderer:
             ("updated", local_time(meta.updated_at)),
             ("schema", f"{meta.schema_version} (agentcli {meta.agentcli_version})"),
         ]
+        sandbox = _sandbox_row(meta.settings or {})
+        if sandbox is not None:
+            rows.insert(3, ("sandbox", sandbox))
         for name, value in rows:
             self.console.print(Text.assemble((f"  {name:<10}", "dim"), value))
 
@@ -222,6 +225,8 @@ class ShowRenderer:
             line.append(f" \u00b7 {call.duration_ms} ms", style="dim")
         if call.approval:
             line.append(f" \u00b7 {clean(call.approval)}", style="dim")
+        if call.unsandboxed:
+            line.append(f" \u00b7 unsandboxed ({call.sandbox})", style="bold yellow")
         if dim:
             line.stylize("dim")
         self.console.print(line)
@@ -247,3 +252,14 @@ class ShowRenderer:
     def note(self, text: str) -> None:
         """A line about the display itself (``following...``), not session content."""
         self.console.print(Text(text, style="dim italic"))
+
+
+def _sandbox_row(settings: dict[str, Any]) -> str | Text | None:
+    """The sandbox the session's commands run in, as its settings remember it (None: an older
+    session that recorded none)."""
+    mode = settings.get("sandbox")
+    if mode is None:
+        return None
+    if mode == "off":
+        return Text("OFF: shell commands run unconfined (--sandbox off)", style="bold yellow")
+    return f"{mode}, network {'on' if settings.get('network') else 'off'}"

@@ -4,7 +4,9 @@ The question is the engine's ``approval.requested`` event: it carries the comman
 diff of every edit (a new file: its first lines) and what "always" would allow, in
 words. The answers: yes, no, always (only when the engine offers it), or no with a
 reason that goes back to the model in the tool result. A question the engine withdraws
-(the turn was stopped) closes the line it is read on.
+(the turn was stopped) closes the line it is read on. A command that would run outside
+the sandbox (it asked to, or there is none here) says so, with the model's justification,
+and offers no "always": it is asked every time.
 """
 
 from __future__ import annotations
@@ -42,9 +44,20 @@ def show_request(console: Console, question: dict[str, Any]) -> None:
     who = "" if agent == "orchestrator" else f"{agent}: "
     tool = question.get("tool", "")
     if question.get("kind") == "shell":
-        console.print(Text(f"{who}{tool} wants to run:", style="bold yellow"))
+        sandbox = question.get("sandbox")
+        if sandbox == "outside":
+            console.print(Text(f"{who}{tool} wants to run OUTSIDE THE SANDBOX:", style="bold red"))
+            console.print(Text("  (it could write anywhere you can, and use the network)", style="red"))
+        elif sandbox == "unavailable":
+            console.print(Text(f"{who}{tool} wants to run UNSANDBOXED:", style="bold red"))
+            reason = clean(question.get("unsandboxed_reason", ""))
+            console.print(Text(f"  (there is no sandbox here: {reason})", style="red"))
+        else:
+            console.print(Text(f"{who}{tool} wants to run:", style="bold yellow"))
         for line in clean(question.get("command", "")).splitlines() or [""]:
             console.print(Text(f"  $ {line}", style="bold"), soft_wrap=False)
+        if question.get("justification"):
+            console.print(Text(f"  why: {clean(question['justification'])}", style="yellow"))
         return
     console.print(Text(f"{who}{tool} wants to {clean(question.get('summary', ''))}:", style="bold yellow"))
     for edit in question.get("edits") or []:
@@ -69,6 +82,9 @@ class TerminalAsker:
                            highlight=False)
         if always:
             self.console.print(f"  a {always}", style="dim", markup=False, highlight=False)
+        elif question.get("sandbox") in ("outside", "unavailable"):
+            self.console.print("  (no \"always\": a command outside the sandbox is asked every time)",
+                               style="dim", markup=False, highlight=False)
         keys = "y/n/a/r" if always else "y/n/r"
         while True:
             try:
@@ -80,8 +96,10 @@ class TerminalAsker:
             word, _, rest = line.strip().partition(" ")
             choice = CHOICES.get(word.strip(",.:").lower())
             if choice == "always" and not always:
-                self.console.print("this one cannot be allowed always (a compound command): y allows it "
-                                   "once", style="yellow", markup=False, highlight=False)
+                outside = question.get("sandbox") in ("outside", "unavailable")
+                why = "it would run outside the sandbox" if outside else "a compound command"
+                self.console.print(f"this one cannot be allowed always ({why}): y allows it once",
+                                   style="yellow", markup=False, highlight=False)
                 continue
             if choice is None and line.strip():
                 self.console.print(f"answer {' or '.join(keys.split('/'))}", style="yellow")

@@ -23,6 +23,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from agentcli.agent.sandbox.policy import UNCONFINED
 from agentcli.cli.render.events import EventPrinter
 from agentcli.cli.render.text import clean, excerpt
 from agentcli.cli.terminal.diffs import diff_stats, diff_text
@@ -58,6 +59,7 @@ class TerminalView(EventPrinter):
         self._arguments: dict[str, str] = {}  # call id -> its arguments, until it finishes
         self._edits: dict[str, list[dict[str, Any]]] = {}  # call id -> its edits, until it finishes
         self._current: dict[str, str] = {}  # agent -> id of its call being prepared or run
+        self._sandboxes: dict[str, str | None] = {}  # call id -> the sandbox a shell call runs in
 
     # -- live state -------------------------------------------------------------------
     def _doing(self, what: str | None) -> None:
@@ -95,9 +97,15 @@ class TerminalView(EventPrinter):
 
     # -- events -----------------------------------------------------------------------
     def _on_session_started(self, data: dict[str, Any]) -> None:
+        from agentcli.agent.sandbox.startup import startup_line
+
         verb = "resuming session" if data.get("resumed") else "session"
         self._line(f"agentcli · {verb} {data['session']} · {data.get('model')} · "
                    f"approval {data.get('approval')}", "dim")
+        sandbox = startup_line(data)
+        if sandbox:
+            warn = data.get("sandbox") == "off" or "sandbox_unavailable" in data
+            self._line(sandbox, "bold yellow" if warn else "dim")
 
     def _on_checkpoint_created(self, data: dict[str, Any]) -> None:
         return  # /checkpoints lists them; one line per prompt would be noise
@@ -135,6 +143,7 @@ class TerminalView(EventPrinter):
     def _on_tool_started(self, data: dict[str, Any]) -> None:
         name = data.get("name", "")
         self._arguments[data.get("id", "")] = data.get("arguments", "")
+        self._sandboxes[data.get("id", "")] = data.get("sandbox")
         self._current[data.get("agent", ORCHESTRATOR)] = data.get("id", "")
         with self._live:
             self.tail.clear()
@@ -154,6 +163,7 @@ class TerminalView(EventPrinter):
 
     def _on_tool_finished(self, data: dict[str, Any]) -> None:
         arguments = self._arguments.pop(data.get("id", ""), "")
+        data = {**data, "sandbox": self._sandboxes.pop(data.get("id", ""), None)}
         self.console.print(tool_line(data, arguments, self.console.width), no_wrap=True,
                            overflow="ellipsis")
         if data.get("items") is not None and data["status"] == "done":
@@ -280,7 +290,8 @@ def tool_line(data: dict[str, Any], arguments: str = "", width: int = 80) -> Tex
     """One compact line for a finished call: mark, name, key argument, result, duration.
 
     The key argument is cut to fit ``width`` so that the result and duration always show.
-    A failure, an error result or a non-zero exit code is red, never green.
+    A failure, an error result or a non-zero exit code is red, never green. A shell call
+    that ran without a sandbox (``data["sandbox"]``) says ``unsandboxed``.
     """
     from rich.text import Text
 
@@ -305,6 +316,8 @@ def tool_line(data: dict[str, Any], arguments: str = "", width: int = 80) -> Tex
     tail = Text()
     result = _result_summary(data, failed)
     duration = _duration(data.get("duration_ms"))
+    if data.get("sandbox") in UNCONFINED:
+        tail.append(" · unsandboxed", style="bold yellow")
     if duration:
         tail.append(f" · {duration}", style="dim")
     room = width - 1 - line.cell_len - tail.cell_len
