@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from agentcli.agent.history.disk import (
     DEFAULT_MAX_FILE_BYTES,
     FolderNotEmptyError,
     Side,
+    UnsafePathError,
     after_side,
     before_side,
     change_op,
@@ -39,6 +41,7 @@ from agentcli.agent.history.disk import (
     safe_path,
     state_of,
 )
+from agentcli.agent.workspace.jail import remove_temporaries
 from agentcli.agent.workspace.treewalk import is_folder_mode
 from agentcli.errors import RollbackConflictError, UsageError
 from agentcli.session.records import Checkpoint, FileChange
@@ -169,7 +172,12 @@ def find_checkpoint(session: Session, number: int | None) -> Checkpoint:
 
 
 def recover_interrupted(session: Session, root: Path) -> None:
-    """Settle rollbacks a dead process left ``running``, row by row as the disk shows."""
+    """Clear what a dead process left half done: the temporary files of the writes it
+    had journaled (file tools and rollbacks), and rollbacks left ``running``, settled row
+    by row as the disk shows. Call it holding the session as its writer."""
+    for row in session.files.unsettled():
+        with contextlib.suppress(UnsafePathError):
+            remove_temporaries(safe_path(root, row.path), root=root)
     for record in session.rollbacks.running():
         with session.transaction():
             for row in session.files.intended(rollback_id=record.id):
