@@ -80,6 +80,14 @@ class RollbackResult:
     failed: list[str] = field(default_factory=list)  # "path: reason"
     messages: int = 0  # messages hidden (or shown again by an undo)
     prompts: int = 0
+    # Every path this rollback was to put back and did not (blocked, failed, not
+    # restorable): the rollback is ``partial`` when any, and the command exits 5.
+    not_restored: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        """True when some path is not as the rollback was asked to leave it."""
+        return bool(self.not_restored)
 
 
 @dataclass
@@ -225,6 +233,7 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
     rows = _record_intent(session, root, plan, work, force, max_bytes, result)
     applied = _apply(session, root, work, result, conflicts)
     result.forced = [p for p in conflicts if p in applied]  # only what was really overwritten
+    result.not_restored = sorted(set(todo) - applied - set(result.kept) | set(result.not_restorable))
     states: list[PathState] = []
     gone: list[str] = []
     for path in applied:
@@ -240,7 +249,7 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
         if plan.conversation is not None:
             result.messages, result.prompts = plan.conversation(result.rollback_id)
         summary = {k: v for k, v in vars(result).items() if k not in ("rollback_id", "checkpoint_id", "mode")}
-        status = "partial" if result.blocked or result.failed else "done"
+        status = "partial" if result.partial else "done"
         session.rollbacks.finish(result.rollback_id, status, summary)
     return result
 

@@ -73,7 +73,7 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
                 sys.stderr.write(f"  changed outside agentcli: {changed}\n")
             raise
         sys.stdout.write(_summary(result, opened.id))
-    for line in _warnings(result):
+    for line in rollback_notes(result):
         sys.stderr.write(f"agentcli: {line}\n")
     _refuse_partial(result, opened.id)
 
@@ -162,9 +162,11 @@ def _summary(result: RollbackResult, session_id: str) -> str:
     return "".join(lines)
 
 
-def _warnings(result: RollbackResult) -> list[str]:
+def rollback_notes(result: RollbackResult) -> list[str]:
+    """One line per path a rollback overwrote, kept or could not put back (the terminal's
+    ``/rollback`` and ``/undo`` print the same)."""
     notes = [f"overwrote {p}: it had been changed outside agentcli (--force)" for p in result.forced]
-    notes += [f"not restorable: {p} (over the size limit, its content was never stored)"
+    notes += [f"not restorable: {p} (its content was never stored: over max_file_bytes, or unreadable)"
               for p in result.not_restorable]
     notes += [f"kept folder {p}: it holds files agentcli did not create" for p in result.kept]
     notes += [f"not restored: {p} is now a folder holding files agentcli did not create (kept as it is)"
@@ -173,18 +175,22 @@ def _warnings(result: RollbackResult) -> list[str]:
     return notes
 
 
+def partial_message(result: RollbackResult, session_id: str) -> str | None:
+    """The line that says a rollback is partial and names what it left, or None when whole."""
+    left = result.not_restored
+    if not left:
+        return None
+    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    return (f"rollback {result.rollback_id} is partial: {len(left)} path(s) not restored ({shown}); "
+            f"everything else was rolled back (agentcli rollback {session_id} --undo reverts it)")
+
+
 def _refuse_partial(result: RollbackResult, session_id: str) -> None:
     """Exit 5 when some path was not put back, even with ``--force``: the rollback is
     recorded (``partial``) and the rest of it stands, but it is not what was asked."""
-    left = result.blocked + [f.split(": ", 1)[0] for f in result.failed]
-    if not left:
-        return
-    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-    raise RollbackConflictError(
-        f"rollback {result.rollback_id} is partial: {len(left)} path(s) not restored ({shown}); "
-        f"everything else was rolled back (agentcli rollback {session_id} --undo reverts it)",
-        left,
-    )
+    message = partial_message(result, session_id)
+    if message is not None:
+        raise RollbackConflictError(message, result.not_restored)
 
 
 def register(app: typer.Typer) -> None:

@@ -150,8 +150,12 @@ def _rollback_to(repl: Repl, to: int | None, *, undo: bool = False, force: bool 
         console.print(f"  restored  {path}", markup=False, highlight=False)
     for path in result.removed:
         console.print(f"  removed   {path}", markup=False, highlight=False)
-    for path in result.failed:
-        console.print(f"  could not restore {path}", style="red", markup=False, highlight=False)
+    from agentcli.cli.commands.rollback import partial_message, rollback_notes
+
+    for note in rollback_notes(result):
+        console.print(f"  {note}", style="yellow", markup=False, highlight=False)
+    if (partial := partial_message(result, repl.session.id)) is not None:
+        console.print(partial, style="bold red", markup=False, highlight=False)
     verb = "shown to the model again" if result.undo_of is not None else "hidden from the model"
     console.print(f"  {result.messages} message(s), {result.prompts} prompt(s) {verb}", style="dim")
     if result.undo_of is None:
