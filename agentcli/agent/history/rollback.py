@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from agentcli.agent.history.disk import (
     DEFAULT_MAX_FILE_BYTES,
+    UNREADABLE,
     FolderNotEmptyError,
     Side,
     UnsafePathError,
@@ -211,16 +212,17 @@ def _hide_after(session: Session, checkpoint: Checkpoint) -> ConversationStep:
 
 def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes: int) -> RollbackResult:
     """Check, record, restore, settle: the part a rollback and an undo share."""
-    paths = sorted(p for p, t in plan.targets.items() if not t.same(plan.expected.get(p, t)))
+    # A content never read (mode 000) matches nothing: not even an earlier unreadable state.
+    paths = sorted(p for p, t in plan.targets.items() if _unknown(t) or not t.same(plan.expected.get(p, t)))
     known = session.snapshots.states_for(paths)
     where = {p: safe_path(root, p) for p in paths}
     current = {p: disk_side(where[p], known.get(p), 0, root=root) for p in paths}
-    todo = {p: plan.targets[p] for p in paths if not current[p].same(plan.targets[p])}
+    todo = {p: t for p in paths if _unknown(t := plan.targets[p]) or not current[p].same(t)}
     missing = session.snapshots.missing_blobs(t.hash for t in todo.values() if t.hash)
-    not_restorable = sorted(p for p, t in todo.items() if t.hash in missing)  # over the size limit
+    not_restorable = sorted(p for p, t in todo.items() if t.hash in missing)  # over the size limit, unread
     for path in not_restorable:
         del todo[path]
-    conflicts = sorted(p for p in todo if not current[p].same(plan.expected[p]))
+    conflicts = sorted(p for p in todo if _unknown(current[p]) or not current[p].same(plan.expected[p]))
     if conflicts and not force:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         raise RollbackConflictError(
@@ -252,6 +254,11 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
         status = "partial" if result.partial else "done"
         session.rollbacks.finish(result.rollback_id, status, summary)
     return result
+
+
+def _unknown(side: Side) -> bool:
+    """A file whose content this process could not read: it matches no logged state."""
+    return side.hash == UNREADABLE
 
 
 def _record_intent(session: Session, root: Path, plan: _Plan, work: _Work, force: bool, max_bytes: int,
