@@ -9,6 +9,7 @@ sessions folder and the untracked ignored ones, which stay out as before.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -283,3 +284,43 @@ def test_the_file_tools_list_and_search_what_git_tracks(tmp_path: Path) -> None:
     listed = sorted(ws.relative(p) for p in walk_files(ws))
     assert listed == [".flaskenv", ".gitignore", "app.py", "build/keep.txt", "tests/test_apps/.env"]
     assert [ws.relative(p) for p in walk_files(ws, root / "tests" / "test_apps")] == ["tests/test_apps/.env"]
+
+
+@pytest.mark.slow
+def test_a_new_user_on_a_flask_like_clone_sees_diffs_rollback_and_undo(tmp_path: Path, openai_server,
+                                                                        env: dict[str, str]) -> None:
+    """Issue 26's "done when", end to end: the agent's changes to tracked ignored files are
+    in ``diff`` and ``checkpoints``, rollback and --undo restore them byte for byte, exit 0."""
+    from agent_harness import agentcli
+    from openai_answers import text_answer, tool_answer, tool_call
+
+    root = flask_like(tmp_path / "flask")
+    before = tree(root)
+    openai_server.script(
+        tool_answer(tool_call("run_shell", {"command": "echo FLASK_DEBUG=1 >> .flaskenv && echo BAR=2 "
+                                                       ">> tests/test_apps/.env && echo j >> cache.pyc"})),
+        tool_answer(tool_call("write_file", {"path": "tests/test_apps/.env", "content": "REPLACED=1\n"})),
+        text_answer("done"),
+    )
+    run = agentcli(["new", "turn on debugging", "-p", "--base-url", openai_server.base_url,
+                    "--approval", "full-auto"], env=env, cwd=root)
+    assert run.code == 0, run.stderr
+    after = tree(root)
+    assert after[".flaskenv"][0] == b"FLASK_APP=hello\nFLASK_DEBUG=1\n"
+
+    def cli(*args: str):
+        done = agentcli(list(args), env=env, cwd=root)
+        assert done.code == 0, done.stderr
+        return done
+
+    diff = cli("diff", "last").stdout
+    assert "+FLASK_DEBUG=1" in diff and "+REPLACED=1" in diff and "cache.pyc" not in diff
+    listed = json.loads(cli("checkpoints", "last", "--json").stdout)["checkpoints"]
+    assert listed[0]["file_count"] == 5  # .gitignore, app.py and the three tracked ignored files
+    cli("rollback", "last")
+    now = tree(root)
+    agentcli_own = {k for k in now if k.startswith(".agentcli/")}
+    assert {k: v for k, v in now.items() if k != "cache.pyc" and k not in agentcli_own} == {
+        k: v for k, v in before.items() if k != "cache.pyc"}
+    cli("rollback", "last", "--undo")
+    assert tree(root) == after

@@ -80,7 +80,11 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
 
 def checkpoints(session: SessionArg, json_out: JsonOpt = False, workspace: WorkspaceOpt = None,
                 sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
-    """List the rollback points: checkpoint N is the state just before prompt N."""
+    """List the rollback points: checkpoint N is the state just before prompt N.
+
+    Its files are what git sees: tracked files (ignored or not) and untracked ones
+    .gitignore does not match.
+    """
     ctx = make_context(workspace, sessions_dir)
     with reading(ctx, session) as (opened, _busy):
         infos = opened.rollbacks.overview()
@@ -111,7 +115,11 @@ def checkpoints(session: SessionArg, json_out: JsonOpt = False, workspace: Works
 
 def diff(session: SessionArg, to: ToOpt = None, workspace: WorkspaceOpt = None,
          sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
-    """Show the unified diff of the agent's changes since checkpoint N (default: the last prompt's)."""
+    """Show the unified diff of the agent's changes since checkpoint N (default: the last prompt's).
+
+    Every file git sees is in it: tracked files (ignored or not) and untracked ones
+    .gitignore does not match.
+    """
     from agentcli.agent.history.diff import diff_since
     from agentcli.agent.history.rollback import find_checkpoint
 
