@@ -198,7 +198,7 @@ def disk_side(path: Path, known: PathState | None, max_bytes: int, *, root: Path
                 return Side(st.st_mode & 0o177777, "not a file or folder")
             if is_folder_mode(mode):
                 return Side(mode)
-            if known is not None and known.hash is not None and stat_matches(known, st):
+            if known is not None and known.hash not in (None, UNREADABLE) and stat_matches(known, st):
                 return Side(mode, known.hash, st.st_size)
             digest, _data = read_content(path, st, max_bytes, folder)
             return Side(mode, digest, st.st_size)

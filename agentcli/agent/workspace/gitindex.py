@@ -37,7 +37,7 @@ _ENTRY = struct.Struct(">24xI")  # the mode, after ctime, mtime, dev and ino
 _FLAGS = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _OBJECT_FORMAT = re.compile(rb"(?im)^\s*objectformat\s*=\s*sha256\s*$")
-_CACHE: dict[tuple[str, int, int, int, int], tuple[str, ...] | None] = {}
+_CACHE: dict[tuple[object, ...], TrackedPaths] = {}  # (index file, its stat key, strip) -> paths
 
 
 class TrackedPaths:
@@ -132,8 +132,7 @@ class TrackedIndex:
         self._changed.update(prefix + p for p in before ^ self._load(prefix, repo).all())
 
     def _load(self, prefix: str, repo: _Repo) -> TrackedPaths:
-        found, strip = _read_paths(repo), repo.strip
-        paths = TrackedPaths(p[len(strip):] for p in found if p.startswith(strip) and p != strip)
+        paths = _tracked_paths(repo)
         self._repos[prefix] = (repo, paths)
         return paths
 
@@ -201,16 +200,18 @@ def _file_key(path: str) -> tuple[int, ...] | None:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
-def _read_paths(repo: _Repo) -> tuple[str, ...]:
-    """The paths of ``repo``'s index (cached per version of the file); none when unreadable."""
+def _tracked_paths(repo: _Repo) -> TrackedPaths:
+    """The paths of ``repo``'s index below the walk root (cached per version of the index
+    file: the file tools walk afresh at every call); none when unreadable."""
     if repo.key is None:
-        return ()
-    cache_key = (repo.index, *repo.key)
+        return TrackedPaths(())
+    cache_key = (repo.index, *repo.key, repo.strip)
     if cache_key not in _CACHE:
         if len(_CACHE) > 64:
             _CACHE.clear()
-        _CACHE[cache_key] = _parse_file(repo.index, repo.hash_size)
-    return _CACHE[cache_key] or ()
+        found, strip = _parse_file(repo.index, repo.hash_size) or (), repo.strip
+        _CACHE[cache_key] = TrackedPaths(p[len(strip):] for p in found if p.startswith(strip) and p != strip)
+    return _CACHE[cache_key]
 
 
 def _parse_file(index: str, hash_size: int) -> tuple[str, ...] | None:
