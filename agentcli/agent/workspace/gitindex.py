@@ -32,22 +32,22 @@ from typing import NamedTuple
 
 GIT_DIR = ".git"
 MAX_INDEX_BYTES = 1 << 30  # a larger index is not read: nothing is taken as tracked
-_GITLINK, _FOLDER = 0o160000, 0o040000  # a submodule's entry; a sparse index's folder entry
-_ENTRY = struct.Struct(">24xI")  # the mode, after ctime, mtime, dev and ino
-_FLAGS = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _OBJECT_FORMAT = re.compile(rb"(?im)^\s*objectformat\s*=\s*sha256\s*$")
 _CACHE: dict[tuple[object, ...], TrackedPaths] = {}  # (index file, its stat key, strip) -> paths
 
 
 class TrackedPaths:
-    """The paths one index tracks, relative to a walk's root (folders end in ``/``)."""
+    """The paths one index tracks, relative to a walk's root (folders end in ``/``), sorted."""
 
-    __slots__ = ("files", "_sorted")
+    __slots__ = ("_sorted",)
 
     def __init__(self, paths: Iterable[str]):
-        self._sorted = sorted(paths)
-        self.files = frozenset(p for p in self._sorted if not p.endswith("/"))
+        self._sorted = sorted(paths)  # git's order already: linear
+
+    def __contains__(self, rel: object) -> bool:
+        at = bisect_left(self._sorted, rel)
+        return at < len(self._sorted) and self._sorted[at] == rel
 
     def holds(self, folder: str) -> bool:
         """Whether something tracked lies below ``folder`` (relative, no trailing ``/``)."""
@@ -55,9 +55,11 @@ class TrackedPaths:
         at = bisect_left(self._sorted, prefix)
         return at < len(self._sorted) and self._sorted[at].startswith(prefix)
 
-    def all(self) -> frozenset[str]:
-        """Every path, folder markers included (to compare two versions)."""
-        return frozenset(self._sorted)
+    def moved(self, other: TrackedPaths) -> set[str]:
+        """The paths one of the two holds and the other not (none, cheaply, when equal)."""
+        if self._sorted == other._sorted:
+            return set()
+        return set(self._sorted).symmetric_difference(other._sorted)
 
 
 class TrackedIndex:
@@ -73,7 +75,8 @@ class TrackedIndex:
     def __init__(self, root: str, start: str = ""):
         self.root = root
         self._repos: dict[str, tuple[_Repo, TrackedPaths]] = {}  # walk prefix ("", "sub/") -> repo
-        self._changed: set[str] = set()
+        self._folders: set[str] = set()  # folders ("", "a/b/") to list again: a path in them moved
+        self._trees: set[str] = set()  # folders to list again with everything below them
         self.seen_folder(root, "", True)
         folder, prefix = root, ""
         for part in start.split("/")[:-1] if start else ():  # repositories above a walk's start
@@ -86,7 +89,7 @@ class TrackedIndex:
     def has_file(self, rel: str) -> bool:
         """Whether git tracks the file or symlink ``rel``."""
         for prefix, (_repo, paths) in self._repos.items():
-            if rel.startswith(prefix) and rel[len(prefix):] in paths.files:
+            if rel.startswith(prefix) and rel[len(prefix):] in paths:
                 return True
         return False
 
@@ -110,7 +113,7 @@ class TrackedIndex:
         if repo is None:
             if known is not None:
                 del self._repos[prefix]
-                self._changed.update(prefix + p for p in known[1].all())
+                self._trees.add(prefix)
             return
         if known is None or known[0] != repo:
             self._reload(prefix, repo, known)
@@ -122,14 +125,22 @@ class TrackedIndex:
             if fresh.key != repo.key:
                 self._reload(prefix, fresh, (repo, paths))
 
-    def drain(self) -> set[str]:
-        """The relative paths whose tracked status moved since the last call."""
-        changed, self._changed = self._changed, set()
-        return changed
+    def drain(self) -> tuple[set[str], set[str]]:
+        """What moved since the last call: the folders (``""``, ``"a/b/"``) holding a path
+        whose tracked status changed, and the folders whose whole tree may have (a
+        repository found or gone there)."""
+        moved = (self._folders, self._trees)
+        self._folders, self._trees = set(), set()
+        return moved
 
     def _reload(self, prefix: str, repo: _Repo, known: tuple[_Repo, TrackedPaths] | None) -> None:
-        before = known[1].all() if known is not None else frozenset()
-        self._changed.update(prefix + p for p in before ^ self._load(prefix, repo).all())
+        paths = self._load(prefix, repo)
+        if known is None or known[0].index != repo.index or known[0].strip != repo.strip:
+            self._trees.add(prefix)
+            return
+        for path in known[1].moved(paths):
+            parent = path.rstrip("/").rpartition("/")[0]
+            self._folders.add(f"{prefix}{parent}/" if parent else prefix)
 
     def _load(self, prefix: str, repo: _Repo) -> TrackedPaths:
         paths = _tracked_paths(repo)
@@ -210,7 +221,9 @@ def _tracked_paths(repo: _Repo) -> TrackedPaths:
         if len(_CACHE) > 64:
             _CACHE.clear()
         found, strip = _parse_file(repo.index, repo.hash_size) or (), repo.strip
-        _CACHE[cache_key] = TrackedPaths(p[len(strip):] for p in found if p.startswith(strip) and p != strip)
+        if strip:
+            found = tuple(p[len(strip):] for p in found if p.startswith(strip) and p != strip)
+        _CACHE[cache_key] = TrackedPaths(found)
     return _CACHE[cache_key]
 
 
@@ -228,7 +241,8 @@ def _parse_file(index: str, hash_size: int) -> tuple[str, ...] | None:
             paths = [p for i, p in enumerate(base_paths) if i not in deleted] + [p for p in paths if p]
     except (ValueError, IndexError, struct.error):
         return None  # malformed: nothing is taken as tracked, the ignore rules alone decide
-    return tuple(os.fsdecode(p) for p in paths if p)
+    kept = [p for p in paths if p]
+    return tuple(b"\0".join(kept).decode("utf-8", "surrogateescape").split("\0")) if kept else ()
 
 
 def parse_index(data: bytes, hash_size: int = 20) -> tuple[list[bytes], str | None, set[int]]:
@@ -244,26 +258,31 @@ def parse_index(data: bytes, hash_size: int = 20) -> tuple[list[bytes], str | No
     if version not in (2, 3, 4):
         raise ValueError(f"index version {version}")
     paths: list[bytes] = []
+    append, find = paths.append, data.index
     pos, previous = 12, b""
     fixed = 40 + hash_size  # stat fields, then the object id, then the flags
     for _ in range(count):
-        (mode,) = _ENTRY.unpack_from(data, pos)
-        (flags,) = _FLAGS.unpack_from(data, pos + fixed)
-        start = pos + fixed + 2 + (2 if version >= 3 and flags & 0x4000 else 0)
+        # The hot loop, once per tracked file: bytes read by index, not struct-unpacked.
+        high = data[pos + fixed]  # flags: assume-valid, extended, stage (2 bits), name length (12)
+        start = pos + fixed + (4 if high & 0x40 and version >= 3 else 2)
         if version == 4:
             strip, start = _varint(data, start)
-            end = data.index(b"\0", start)
+            end = find(b"\0", start)
             if strip > len(previous):
                 raise ValueError("bad path compression")
             path = previous[: len(previous) - strip] + data[start:end]
-            pos, previous = end + 1, path
+            next_pos, previous = end + 1, path
         else:
-            end = data.index(b"\0", start)
+            length = (high & 0x0F) << 8 | data[pos + fixed + 1]
+            end = start + length if length < 0xFFF else find(b"\0", start)
+            if data[end] != 0:
+                raise ValueError("bad entry")
             path = data[start:end]
-            pos += (end - pos + 8) & ~7  # entries are NUL-padded to a multiple of 8 bytes
-        if mode & 0o170000 in (_GITLINK, _FOLDER) and path:
+            next_pos = pos + ((end - pos + 8) & ~7)  # NUL-padded to a multiple of 8 bytes
+        if data[pos + 26] & 0xF0 in (0xE0, 0x40) and path:  # a submodule, a sparse folder
             path = path.rstrip(b"/") + b"/"
-        paths.append(path)
+        append(path)
+        pos = next_pos
     shared, deleted = _link_extension(data, pos, hash_size)
     return paths, shared, deleted
 

@@ -190,17 +190,22 @@ class TreeWalker:
         key = (st.st_mode, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
         return _Listing(key, settled, folder.ignore, folder.has_gitignore, hidden, folders, files)
 
-    def _forget(self, changed: set[str]) -> None:
-        """Drop the listings of the folders above each path whose tracked status moved."""
-        if not changed:
+    def _forget(self, moved: tuple[set[str], set[str]]) -> None:
+        """Drop the listings a change of tracked paths makes stale (:meth:`TrackedIndex.drain`):
+        each folder named and those above it, and for a tree, every folder below it too."""
+        folders, trees = moved
+        if not folders and not trees:
             return
-        drop = self._listings.pop
-        for rel in changed:
-            drop("", None)
-            prefix = ""
-            for part in rel.rstrip("/").split("/")[:-1]:
-                prefix += part + "/"
-                drop(prefix, None)
+        listings = self._listings
+        if trees:
+            for prefix in [p for p in listings if any(p.startswith(tree) for tree in trees)]:
+                del listings[prefix]
+        for folder in folders | trees:
+            listings.pop("", None)
+            at = folder.find("/")
+            while at != -1:
+                listings.pop(folder[: at + 1], None)
+                at = folder.find("/", at + 1)
 
 
 def pack_key(key: StatKey) -> bytes | None:
