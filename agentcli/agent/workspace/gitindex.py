@@ -10,14 +10,13 @@ The index is parsed here — versions 2 to 4, SHA-1 and SHA-256 repositories, th
 index's shared file, the sparse index's folder entries — rather than asked of
 ``git ls-files``: git runs what a repository's config names (``core.fsmonitor`` runs
 even for ``ls-files``), and a scan must run nothing of the repository's. An index is
-parsed once per version of its file (~6 ms for 10,000 entries); an unreadable or
+parsed once per version of its file (~4 ms for 10,000 entries); an unreadable or
 malformed one, or one not owned by this user, tracks nothing.
 
 Example:
-    >>> tracked = TrackedIndex("/repo")        # /repo/.git/index lists ".env"
-    >>> tracked.seen_folder("/repo", "", has_git=True)
-    >>> tracked.has_file(".env"), tracked.holds("tests")
-    (True, True)
+    >>> tracked = TrackedIndex("/repo")        # /repo/.git/index lists ".env", "tests/app/.env"
+    >>> tracked.has_file(".env"), tracked.holds("tests"), tracked.has_file("cache.pyc")
+    (True, True, False)
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 GIT_DIR = ".git"
-MAX_INDEX_BYTES = 1 << 30  # a larger index is not read: nothing is taken as tracked
+MAX_INDEX_BYTES = 256 << 20  # a larger index (some 2.5 million entries) is not read: nothing tracked
 _U32 = struct.Struct(">I")
 _OBJECT_FORMAT = re.compile(rb"(?im)^\s*objectformat\s*=\s*sha256\s*$")
 _CACHE: dict[tuple[object, ...], TrackedPaths] = {}  # (index file, its stat key, strip) -> paths
@@ -69,7 +68,8 @@ class TrackedIndex:
     the root or a folder above it); one whose ``.git`` sits in a folder of the walk is
     registered when the walk lists that folder (:meth:`seen_folder`), so a ``git init``
     during the session counts. :meth:`refresh` re-reads an index whose file changed
-    (``git add`` during the session) and names the paths whose status moved.
+    (``git add`` during the session); :meth:`drain` tells the walker which folders'
+    listings that made stale.
     """
 
     def __init__(self, root: str, start: str = ""):
@@ -82,9 +82,6 @@ class TrackedIndex:
         for part in start.split("/")[:-1] if start else ():  # repositories above a walk's start
             folder, prefix = os.path.join(folder, part), prefix + part + "/"
             self.seen_folder(folder, prefix, os.path.lexists(os.path.join(folder, GIT_DIR)))
-
-    def __bool__(self) -> bool:
-        return bool(self._repos)
 
     def has_file(self, rel: str) -> bool:
         """Whether git tracks the file or symlink ``rel``."""
