@@ -152,12 +152,17 @@ class Scanner:
                result: ScanResult) -> tuple[dict[str, os.stat_result], list[str]]:
         """Split the paths the walk did not see into those still in the workspace (hidden
         by ignore rules: watched, and stat'ed when their stat moved) and those gone (also
-        those below a symlinked folder, which are not in the workspace)."""
+        those below a symlinked folder, which are not in the workspace); one below a folder
+        we may not search is a change to unreadable, and stays watched."""
         moved: dict[str, os.stat_result] = {}
         gone: list[str] = []
         for rel in unseen:
             old = baseline.get(rel) or hidden[rel]
-            st = lstat_inside(self.root / rel, self.root)
+            try:
+                st = lstat_inside(self.root / rel, self.root)
+            except PermissionError:  # below a folder we may not search (chmod 000): unknown
+                self._unknown(rel, old, rel in baseline, hidden, result)
+                continue
             if st is None or tracked_mode(st.st_mode) is None:
                 gone.append(rel)
                 continue
@@ -169,6 +174,17 @@ class Scanner:
             elif stat.S_ISDIR(st.st_mode) and (st.st_mode & 0o177777) != old.mode:
                 moved[rel] = st
         return moved, gone
+
+    @staticmethod
+    def _unknown(rel: str, old: PathState, in_baseline: bool, hidden: dict[str, PathState],
+                 result: ScanResult) -> None:
+        """A path we can no longer look at: watched as unreadable, and a change unless it was."""
+        if in_baseline:
+            result.deletes.append(rel)
+        new = PathState(rel, 0, 0, 0, 0, 0, UNREADABLE, False, time.time_ns())
+        hidden[rel] = new
+        if old.hash != UNREADABLE:
+            result.changes.append((old, new))
 
     def _read_all(self, items: list[tuple[str, os.stat_result]],
                   result: ScanResult) -> Iterator[tuple[str, os.stat_result, PathState | None]]:
