@@ -74,7 +74,8 @@ class TrackedIndex:
 
     def __init__(self, root: str, start: str = ""):
         self.root = root
-        self._repos: dict[str, tuple[_Repo, TrackedPaths]] = {}  # walk prefix ("", "sub/") -> repo
+        # walk prefix ("", "sub/") -> the repository there, and its paths once asked for
+        self._repos: dict[str, tuple[_Repo, TrackedPaths | None]] = {}
         self._folders: set[str] = set()  # folders ("", "a/b/") to list again: a path in them moved
         self._trees: set[str] = set()  # folders to list again with everything below them
         self.seen_folder(root, "", True)
@@ -85,16 +86,17 @@ class TrackedIndex:
 
     def has_file(self, rel: str) -> bool:
         """Whether git tracks the file or symlink ``rel``."""
-        for prefix, (_repo, paths) in self._repos.items():
-            if rel.startswith(prefix) and rel[len(prefix):] in paths:
+        for prefix in tuple(self._repos):
+            if rel.startswith(prefix) and rel[len(prefix):] in self._paths(prefix):
                 return True
         return False
 
     def holds(self, rel: str) -> bool:
         """Whether git tracks something below the folder ``rel``."""
         folder = rel + "/"
-        for prefix, (_repo, paths) in self._repos.items():
-            if folder.startswith(prefix) and folder != prefix and paths.holds(rel[len(prefix):]):
+        for prefix in tuple(self._repos):
+            inside = folder.startswith(prefix) and folder != prefix
+            if inside and self._paths(prefix).holds(rel[len(prefix):]):
                 return True
         return False
 
@@ -130,14 +132,23 @@ class TrackedIndex:
         self._folders, self._trees = set(), set()
         return moved
 
-    def _reload(self, prefix: str, repo: _Repo, known: tuple[_Repo, TrackedPaths] | None) -> None:
-        paths = self._load(prefix, repo)
+    def _reload(self, prefix: str, repo: _Repo, known: tuple[_Repo, TrackedPaths | None] | None) -> None:
         if known is None or known[0].index != repo.index or known[0].strip != repo.strip:
+            self._repos[prefix] = (repo, None)
             self._trees.add(prefix)
             return
-        for path in known[1].moved(paths):
+        if known[1] is None:  # never asked for: no listing depends on it, nothing to compare
+            self._repos[prefix] = (repo, None)
+            return
+        for path in known[1].moved(self._load(prefix, repo)):
             parent = path.rstrip("/").rpartition("/")[0]
             self._folders.add(f"{prefix}{parent}/" if parent else prefix)
+
+    def _paths(self, prefix: str) -> TrackedPaths:
+        """The repository's paths, read when first asked for: a walk that meets no ignored
+        path never reads an index."""
+        repo, paths = self._repos[prefix]
+        return paths if paths is not None else self._load(prefix, repo)
 
     def _load(self, prefix: str, repo: _Repo) -> TrackedPaths:
         paths = _tracked_paths(repo)

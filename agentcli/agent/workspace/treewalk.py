@@ -111,7 +111,7 @@ class TreeWalker:
         self.top = os.fspath(root)
         self.excluded = frozenset(os.path.realpath(p) for p in exclude)
         self.settle_ns = settle_ns
-        self.tracked = TrackedIndex(self.top)
+        self.tracked: TrackedIndex | None = None  # made at the first scan: nothing read at start
         self._listings: dict[str, _Listing] = {}
         self._listed = 0
 
@@ -119,6 +119,8 @@ class TreeWalker:
         """Stat the tree; a file or symlink whose :func:`pack_key` equals its ``trusted``
         entry is only counted, every other path is found."""
         self._listed = 0
+        if self.tracked is None:
+            self.tracked = TrackedIndex(self.top)
         self.tracked.refresh()
         before = self._listings
         self._listings = dict(before)  # the walk may drop listings; ``before`` stays whole
@@ -179,8 +181,10 @@ class TreeWalker:
               hidden: bool) -> _Listing | None:
         listed_at = time.time_ns()
         self._listed += 1
-        folder = list_folder(path, prefix, inherited, self.excluded, self.tracked, hidden)
-        self._forget(self.tracked.drain())  # a repository found (or gone) in this folder
+        tracked = self.tracked
+        folder = list_folder(path, prefix, inherited, self.excluded, tracked, hidden)
+        if tracked is not None:
+            self._forget(tracked.drain())  # a repository found (or gone) in this folder
         if folder is None:
             return None
         settled = max(st.st_mtime_ns, st.st_ctime_ns) + self.settle_ns < listed_at
