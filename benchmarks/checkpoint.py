@@ -18,6 +18,11 @@ temporary folder; then, in the same run and on the same tree:
   restore of the earlier commit (``git reset --hard``, which also deletes the files
   created since).
 
+With ``--git`` the tree is also a git repository of its own (everything committed, and
+20 ``*.log`` files the ``.gitignore`` matches added with ``-f``), and each simulated
+command also ``git add``s one file: every scan after a command reads the index again,
+the worst case of issue 26 (a tracked file is part of the workspace, ignored or not).
+
 Ours run in-process; git's are subprocesses (that is how agents drive it); the two
 alternate within each round, so machine load hits both alike. Medians over the rounds.
 Targets from issue 5 (exit 1 when one is missed): first checkpoint below shadow git's,
@@ -113,15 +118,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 files instead of 10,000")
     parser.add_argument("--rounds", type=int, default=9, help="rounds of 10 changes (medians)")
+    parser.add_argument("--git", action="store_true",
+                        help="make the tree a git repository whose index changes before every scan")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="agentcli-bench-") as tmp:
-        run(Path(tmp), 1_000 if args.quick else 10_000, args.rounds)
+        run(Path(tmp), 1_000 if args.quick else 10_000, args.rounds, args.git)
 
 
-def run(tmp: Path, files: int, rounds: int) -> None:
+def make_repository(tree: Path) -> None:
+    """Commit the tree in a repository of its own, with tracked files its .gitignore matches."""
+    for n in range(20):
+        (tree / f"pkg{n}" / f"trace{n}.log").write_text("tracked though ignored\n")
+    subprocess.run(["git", "init", "-q", str(tree)], check=True)
+    subprocess.run([*GIT, "-C", str(tree), "add", "-A"], check=True)
+    logs = [f"pkg{n}/trace{n}.log" for n in range(20)]
+    subprocess.run([*GIT, "-C", str(tree), "add", "-f", *logs], check=True)
+    subprocess.run([*GIT, "-C", str(tree), "commit", "-q", "-m", "tree"], check=True)
+
+
+def run(tmp: Path, files: int, rounds: int, repository: bool = False) -> None:
     tree, shadow = tmp / "tree", tmp / "shadow.git"
     tree.mkdir()
     count, total = generate(tree, files)
+    if repository:
+        make_repository(tree)
     modules = sorted(tree.rglob("module*.py"))[::7]
     subprocess.run(["git", "init", "-q", "--bare", str(shadow)], check=True)
 
@@ -148,6 +168,9 @@ def run(tmp: Path, files: int, rounds: int) -> None:
         earlier = head(shadow)
         rows["before"].append(timed(tracker.before_shell))
         change_ten(tree, modules, round_no)
+        if repository:  # the index changes too: the scan after the command reads it again
+            edited = os.fspath(modules[round_no * 8].relative_to(tree))
+            subprocess.run([*GIT, "-C", str(tree), "add", edited], check=True)
         rows["after"].append(timed(lambda: tracker.after_shell(None, None)))
         rows["git_snap"].append(timed(lambda: snapshot(shadow, tree)))
         result = None

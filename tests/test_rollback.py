@@ -320,6 +320,8 @@ def test_too_large_files_are_reported_not_restorable(tmp_path: Path) -> None:
     shell(session, tracker, root, prompt, "echo more >> big.bin && echo more >> small.txt")
     result = rollback(session, root)
     assert result.not_restorable == ["big.bin"] and result.restored == ["small.txt"]
+    assert result.partial and result.not_restored == ["big.bin"]
+    assert session.rollbacks.get(result.rollback_id).status == "partial"
     assert (root / "small.txt").read_text() == "small\n"
     assert (root / "big.bin").read_bytes() == b"b" * 5000 + b"more\n"
     with pytest.raises(RollbackConflictError) as conflict:

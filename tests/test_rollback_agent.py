@@ -144,7 +144,8 @@ def test_an_unknown_checkpoint_is_bad_input(openai_server, workspace, env):
 
 
 def test_files_over_the_size_limit_are_logged_by_hash_and_reported(openai_server, workspace, env):
-    (workspace / "agentcli.toml").write_text("max_file_bytes = 1000\n")
+    with open(Path(env["XDG_CONFIG_HOME"]) / "agentcli" / "config.toml", "a") as config:
+        config.write("max_file_bytes = 1000\n")  # the user's own setting
     (workspace / "huge.dat").write_bytes(b"a" * 3000)
     openai_server.script(
         tool_answer(tool_call("run_shell", {"command": "head -c 5000 /dev/zero > big.bin; "
@@ -161,7 +162,10 @@ def test_files_over_the_size_limit_are_logged_by_hash_and_reported(openai_server
     stored = rows(db, "SELECT count(*) AS n FROM blobs WHERE hash = ?", (big[0]["after_hash"],))
     assert stored[0]["n"] == 0  # the content itself is not in the file
     rolled = agentcli(["rollback", "last"], env=env, cwd=workspace)
-    assert rolled.code == 0, rolled.stderr
+    assert rolled.code == 5, rolled.stderr  # issue 20, Major 2: a rollback that left a path is partial
     assert not (workspace / "big.bin").exists()  # a created file can still be removed
     assert "huge.dat" in rolled.stderr and "not restorable" in rolled.stderr
+    last = rolled.stderr.strip().splitlines()[-1]
+    assert "partial" in last and "huge.dat" in last and "big.bin" not in last
     assert (workspace / "huge.dat").read_bytes().endswith(b"more\n")  # left as it is
+    assert rows(db, "SELECT status FROM rollbacks") == [{"status": "partial"}]

@@ -113,6 +113,28 @@ def test_the_plan_is_drawn_as_a_checklist_when_it_changes(workspace, openai_serv
     assert "[x] Read" in screen and "[>] Fix" in screen and "[ ] Test" in screen
 
 
+def test_a_partial_undo_says_so_and_names_what_it_left(workspace, openai_server):
+    """issue 20, Major 2: /undo and /rollback say when a path could not be put back."""
+    openai_server.script(_fix(), text_answer("fixed"))
+    with TerminalHarness(workspace, openai_server, approval="auto-edit") as term:
+        term.type("fix add\r")
+        term.expect("fixed")
+        calc = workspace / "calc.py"
+        calc.unlink()
+        calc.mkdir()
+        (calc / "mine.txt").write_text("the user's own file\n")
+        term.type("/undo\r")
+        term.expect("nothing was rolled back")
+        term.type("/undo --force\r")
+        screen = term.expect("is partial")
+        term.type("/exit\r")
+        term.finish()
+    assert "not restored: calc.py is now a folder" in screen
+    assert "1 path(s) not restored (calc.py)" in screen
+    assert (workspace / "calc.py" / "mine.txt").exists()
+    assert rows(_db(workspace), "SELECT status FROM rollbacks") == [{"status": "partial"}]
+
+
 def test_slash_commands_work_on_the_live_session(workspace, openai_server):
     openai_server.script(_fix(), text_answer("fixed it"))
     with TerminalHarness(workspace, openai_server, approval="auto-edit") as term:

@@ -45,6 +45,17 @@ class FileLog:
         )
         return [FileChange.from_row(r) for r in rows]
 
+    def unsettled(self) -> list[FileChange]:
+        """Changes still ``intended`` by a tool call or a rollback still ``running``: what
+        a process that died may have been writing when it did."""
+        rows = self._db.query(
+            "SELECT * FROM file_changes WHERE status = 'intended' AND tool_call_id IN "
+            "(SELECT id FROM tool_calls WHERE status = 'running') "
+            "UNION SELECT * FROM file_changes WHERE status = 'intended' AND rollback_id IN "
+            "(SELECT id FROM rollbacks WHERE status = 'running') ORDER BY id"
+        )
+        return [FileChange.from_row(r) for r in rows]
+
     def all(self) -> list[FileChange]:
         """Every change, oldest first."""
         return [FileChange.from_row(r) for r in self._db.query("SELECT * FROM file_changes ORDER BY id")]

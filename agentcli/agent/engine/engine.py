@@ -396,7 +396,12 @@ class Engine:
         self._emit(Event("compact.finished", data))
 
     def _rollback(self, op: ops.Rollback) -> None:
-        from agentcli.agent.history.rollback import rollback, undo_last_rollback
+        from agentcli.agent.history.rollback import (
+            partial_message,
+            rollback,
+            rollback_notes,
+            undo_last_rollback,
+        )
 
         session, root = self._session, self._place.root
         limit = self._settings.max_file_bytes
@@ -415,6 +420,7 @@ class Engine:
             "rollback": result.rollback_id, "checkpoint": result.checkpoint_id, "mode": result.mode,
             "undo_of": result.undo_of, "restored": result.restored, "removed": result.removed,
             "kept": result.kept, "not_restorable": result.not_restorable, "forced": result.forced,
-            "blocked": result.blocked, "failed": result.failed, "messages": result.messages,
-            "prompts": result.prompts,
+            "blocked": result.blocked, "failed": result.failed, "not_restored": result.not_restored,
+            "messages": result.messages, "prompts": result.prompts,
+            "notes": rollback_notes(result), "partial": partial_message(result, session.id),
         }))

@@ -23,7 +23,7 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from agentcli.agent.history.disk import Side, after_side, before_side
+from agentcli.agent.history.disk import UNREADABLE, Side, after_side, before_side
 from agentcli.agent.history.rollback import find_checkpoint
 from agentcli.agent.workspace.treewalk import is_folder_mode, is_link_mode
 
@@ -70,8 +70,10 @@ def file_diff(path: str, old: Side, new: Side, blobs: BlobStore) -> str:
     name_a = "/dev/null" if old.absent else a
     name_b = "/dev/null" if new.absent else b
     if before is None or after is None:
-        side = a if before is None else b
-        return "".join(head) + f"({side}: content not stored, the file is over the size limit)\n"
+        side, state = (a, old) if before is None else (b, new)
+        why = ("unreadable when it was seen (permission denied)" if state.hash == UNREADABLE
+               else "the file is over the size limit")
+        return "".join(head) + f"({side}: content not stored, {why})\n"
     old_text, new_text = _text(before), _text(after)
     if old_text is None or new_text is None:
         return "".join(head) + f"Binary files {name_a} and {name_b} differ\n"

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import secrets
 import stat
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from agentcli.agent.workspace.jail import (
     chmod_at,
     fsync_folder,
     parent_folder,
+    temporary_name,
     write_atomic,
 )
 from agentcli.agent.workspace.treewalk import StatKey, is_folder_mode, is_link_mode, tracked_mode
@@ -198,7 +198,7 @@ def disk_side(path: Path, known: PathState | None, max_bytes: int, *, root: Path
                 return Side(st.st_mode & 0o177777, "not a file or folder")
             if is_folder_mode(mode):
                 return Side(mode)
-            if known is not None and known.hash is not None and stat_matches(known, st):
+            if known is not None and known.hash not in (None, UNREADABLE) and stat_matches(known, st):
                 return Side(mode, known.hash, st.st_size)
             digest, _data = read_content(path, st, max_bytes, folder)
             return Side(mode, digest, st.st_size)
@@ -258,7 +258,7 @@ def make_disk_show(path: Path, side: Side, blobs: BlobStore, current: Side | Non
             return
         if is_link_mode(side.mode):
             target = os.fsdecode(blobs.get(side.hash or ""))
-            tmp = _temporary_name(name)
+            tmp = temporary_name(name)
             os.symlink(target, tmp, dir_fd=folder)
             os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
             fsync_folder(folder)
@@ -267,10 +267,6 @@ def make_disk_show(path: Path, side: Side, blobs: BlobStore, current: Side | Non
             chmod_at(folder, name, permissions)
             return
     write_atomic(path, blobs.get(side.hash or ""), permissions, root=root)
-
-
-def _temporary_name(name: str) -> str:
-    return f".{name}.{secrets.token_hex(4)}.agentcli-tmp"
 
 
 def _kind(mode: int | None) -> int:

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,8 +29,10 @@ from typing import TYPE_CHECKING
 
 from agentcli.agent.history.disk import (
     DEFAULT_MAX_FILE_BYTES,
+    UNREADABLE,
     FolderNotEmptyError,
     Side,
+    UnsafePathError,
     after_side,
     before_side,
     change_op,
@@ -39,6 +42,7 @@ from agentcli.agent.history.disk import (
     safe_path,
     state_of,
 )
+from agentcli.agent.workspace.jail import remove_temporaries
 from agentcli.agent.workspace.treewalk import is_folder_mode
 from agentcli.errors import RollbackConflictError, UsageError
 from agentcli.session.records import Checkpoint, FileChange
@@ -77,6 +81,14 @@ class RollbackResult:
     failed: list[str] = field(default_factory=list)  # "path: reason"
     messages: int = 0  # messages hidden (or shown again by an undo)
     prompts: int = 0
+    # Every path this rollback was to put back and did not (blocked, failed, not
+    # restorable): the rollback is ``partial`` when any, and the command exits 5.
+    not_restored: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        """True when some path is not as the rollback was asked to leave it."""
+        return bool(self.not_restored)
 
 
 @dataclass
@@ -169,7 +181,12 @@ def find_checkpoint(session: Session, number: int | None) -> Checkpoint:
 
 
 def recover_interrupted(session: Session, root: Path) -> None:
-    """Settle rollbacks a dead process left ``running``, row by row as the disk shows."""
+    """Clear what a dead process left half done: the temporary files of the writes it
+    had journaled (file tools and rollbacks), and rollbacks left ``running``, settled row
+    by row as the disk shows. Call it holding the session as its writer."""
+    for row in session.files.unsettled():
+        with contextlib.suppress(UnsafePathError):
+            remove_temporaries(safe_path(root, row.path), root=root)
     for record in session.rollbacks.running():
         with session.transaction():
             for row in session.files.intended(rollback_id=record.id):
@@ -195,16 +212,17 @@ def _hide_after(session: Session, checkpoint: Checkpoint) -> ConversationStep:
 
 def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes: int) -> RollbackResult:
     """Check, record, restore, settle: the part a rollback and an undo share."""
-    paths = sorted(p for p, t in plan.targets.items() if not t.same(plan.expected.get(p, t)))
+    # A content never read (mode 000) matches nothing: not even an earlier unreadable state.
+    paths = sorted(p for p, t in plan.targets.items() if _unknown(t) or not t.same(plan.expected.get(p, t)))
     known = session.snapshots.states_for(paths)
     where = {p: safe_path(root, p) for p in paths}
     current = {p: disk_side(where[p], known.get(p), 0, root=root) for p in paths}
-    todo = {p: plan.targets[p] for p in paths if not current[p].same(plan.targets[p])}
+    todo = {p: t for p in paths if _unknown(t := plan.targets[p]) or not current[p].same(t)}
     missing = session.snapshots.missing_blobs(t.hash for t in todo.values() if t.hash)
-    not_restorable = sorted(p for p, t in todo.items() if t.hash in missing)  # over the size limit
+    not_restorable = sorted(p for p, t in todo.items() if t.hash in missing)  # over the size limit, unread
     for path in not_restorable:
         del todo[path]
-    conflicts = sorted(p for p in todo if not current[p].same(plan.expected[p]))
+    conflicts = sorted(p for p in todo if _unknown(current[p]) or not current[p].same(plan.expected[p]))
     if conflicts and not force:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         raise RollbackConflictError(
@@ -217,6 +235,7 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
     rows = _record_intent(session, root, plan, work, force, max_bytes, result)
     applied = _apply(session, root, work, result, conflicts)
     result.forced = [p for p in conflicts if p in applied]  # only what was really overwritten
+    result.not_restored = sorted(set(todo) - applied - set(result.kept) | set(result.not_restorable))
     states: list[PathState] = []
     gone: list[str] = []
     for path in applied:
@@ -232,9 +251,14 @@ def _carry_out(session: Session, root: Path, plan: _Plan, force: bool, max_bytes
         if plan.conversation is not None:
             result.messages, result.prompts = plan.conversation(result.rollback_id)
         summary = {k: v for k, v in vars(result).items() if k not in ("rollback_id", "checkpoint_id", "mode")}
-        status = "partial" if result.blocked or result.failed else "done"
+        status = "partial" if result.partial else "done"
         session.rollbacks.finish(result.rollback_id, status, summary)
     return result
+
+
+def _unknown(side: Side) -> bool:
+    """A file whose content this process could not read: it matches no logged state."""
+    return side.hash == UNREADABLE
 
 
 def _record_intent(session: Session, root: Path, plan: _Plan, work: _Work, force: bool, max_bytes: int,
@@ -310,3 +334,26 @@ def _apply(session: Session, root: Path, work: _Work, result: RollbackResult,
         applied.add(path)
         (result.removed if todo[path].absent else result.restored).append(path)
     return applied
+
+
+def rollback_notes(result: RollbackResult) -> list[str]:
+    """One line per path a rollback overwrote, kept or could not put back (the terminal's
+    ``/rollback`` and ``/undo`` print the same)."""
+    notes = [f"overwrote {p}: it had been changed outside agentcli (--force)" for p in result.forced]
+    notes += [f"not restorable: {p} (its content was never stored: over max_file_bytes, or unreadable)"
+              for p in result.not_restorable]
+    notes += [f"kept folder {p}: it holds files agentcli did not create" for p in result.kept]
+    notes += [f"not restored: {p} is now a folder holding files agentcli did not create (kept as it is)"
+              for p in result.blocked]
+    notes += [f"could not restore {p}" for p in result.failed]
+    return notes
+
+
+def partial_message(result: RollbackResult, session_id: str) -> str | None:
+    """The line that says a rollback is partial and names what it left, or None when whole."""
+    left = result.not_restored
+    if not left:
+        return None
+    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    return (f"rollback {result.rollback_id} is partial: {len(left)} path(s) not restored ({shown}); "
+            f"everything else was rolled back (agentcli rollback {session_id} --undo reverts it)")

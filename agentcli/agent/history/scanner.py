@@ -3,8 +3,10 @@
 A scan walks the tree (:class:`TreeWalker`), keeps every path whose stat key matches its
 baseline row, and reads only the rest — new files, files whose size, mtime, ctime,
 inode or mode moved, and files hashed too soon after their last write to trust their
-timestamps. Reading, hashing and compressing run on worker threads (``hashlib`` and
-``zlib`` release the GIL); new contents come back packed for ``blobs``.
+timestamps. A file this process may not read (mode ``000``) gets the hash
+:data:`~agentcli.agent.history.disk.UNREADABLE`, and any move of its stat is a change.
+Reading, hashing and compressing run on worker threads (``hashlib`` and ``zlib``
+release the GIL); new contents come back packed for ``blobs``.
 
 Example:
     >>> scanner = Scanner(root, exclude=[], max_file_bytes=20 << 20, known_blobs=set())
@@ -24,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentcli.agent.history.disk import lstat_inside, read_content, stat_matches, state_key
+from agentcli.agent.history.disk import UNREADABLE, lstat_inside, read_content, stat_matches, state_key
 from agentcli.agent.workspace.treewalk import TreeWalker, Walk, pack_key, tracked_mode
 from agentcli.session.snapshots import PathState
 from agentcli.store.blobs import PackedBlob, pack_blob
@@ -36,7 +38,6 @@ _PARALLEL_MIN = 16  # below this many files, threads cost more than they save
 _CREATED_MARGIN_NS = 50_000_000  # ctime ticks lag the clock by up to a jiffy
 
 Change = tuple[PathState | None, PathState | None]  # (before, after); None = absent
-_UNREADABLE = PathState("", 0, 0, 0, 0, 0, None)  # a file we may not read: left as it was
 
 
 @dataclass
@@ -118,8 +119,6 @@ class Scanner:
                 result.changes.append((old, new))
         for rel, st, new in self._read_all(to_read, result):
             old = baseline.get(rel) or hidden.get(rel)
-            if new is _UNREADABLE:
-                continue
             if new is None:  # vanished while we looked: as good as deleted
                 if old is not None:
                     hidden.pop(rel, None)
@@ -131,7 +130,7 @@ class Scanner:
             if old is None:
                 if not _existed_before(st, created_since_ns):
                     result.changes.append((None, new))
-            elif old.hash != new.hash or old.mode != new.mode:
+            elif old.hash != new.hash or old.mode != new.mode or _moved_unreadable(old, new):
                 result.changes.append((old, new))
         for rel in gone:
             result.changes.append((baseline.get(rel) or hidden.pop(rel), None))
@@ -153,12 +152,17 @@ class Scanner:
                result: ScanResult) -> tuple[dict[str, os.stat_result], list[str]]:
         """Split the paths the walk did not see into those still in the workspace (hidden
         by ignore rules: watched, and stat'ed when their stat moved) and those gone (also
-        those below a symlinked folder, which are not in the workspace)."""
+        those below a symlinked folder, which are not in the workspace); one below a folder
+        we may not search is a change to unreadable, and stays watched."""
         moved: dict[str, os.stat_result] = {}
         gone: list[str] = []
         for rel in unseen:
             old = baseline.get(rel) or hidden[rel]
-            st = lstat_inside(self.root / rel, self.root)
+            try:
+                st = lstat_inside(self.root / rel, self.root)
+            except PermissionError:  # below a folder we may not search (chmod 000): unknown
+                self._unknown(rel, old, rel in baseline, hidden, result)
+                continue
             if st is None or tracked_mode(st.st_mode) is None:
                 gone.append(rel)
                 continue
@@ -170,6 +174,17 @@ class Scanner:
             elif stat.S_ISDIR(st.st_mode) and (st.st_mode & 0o177777) != old.mode:
                 moved[rel] = st
         return moved, gone
+
+    @staticmethod
+    def _unknown(rel: str, old: PathState, in_baseline: bool, hidden: dict[str, PathState],
+                 result: ScanResult) -> None:
+        """A path we can no longer look at: watched as unreadable, and a change unless it was."""
+        if in_baseline:
+            result.deletes.append(rel)
+        new = PathState(rel, 0, 0, 0, 0, 0, UNREADABLE, False, time.time_ns())
+        hidden[rel] = new
+        if old.hash != UNREADABLE:
+            result.changes.append((old, new))
 
     def _read_all(self, items: list[tuple[str, os.stat_result]],
                   result: ScanResult) -> Iterator[tuple[str, os.stat_result, PathState | None]]:
@@ -197,8 +212,9 @@ class Scanner:
             digest, data = read_content(self.root / rel, st, self.max_file_bytes)
         except (FileNotFoundError, NotADirectoryError):
             return None, None
-        except OSError:  # unreadable (permissions): keep what the baseline knew
-            return _UNREADABLE, None
+        except OSError:  # unreadable (permissions): its stat is all there is to compare
+            return PathState(rel, tracked_mode(st.st_mode) or 0, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                             st.st_ino, UNREADABLE, False, time.time_ns()), None
         checked = time.time_ns()
         state = PathState(rel, tracked_mode(st.st_mode) or 0, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
                           st.st_ino, digest, data is not None, checked)
@@ -231,6 +247,12 @@ def _deleted(baseline: dict[str, PathState], walk: Walk, missing: int) -> Collec
         return ()
     gone = walk.gone.intersection(baseline)
     return gone if len(gone) == missing else baseline.keys() - walk.paths()
+
+
+def _moved_unreadable(old: PathState, new: PathState) -> bool:
+    """Whether an unreadable file's stat moved: all that shows its content may have changed."""
+    return new.hash == UNREADABLE and (old.size, old.mtime_ns, old.ctime_ns, old.inode) != (
+        new.size, new.mtime_ns, new.ctime_ns, new.inode)
 
 
 def _storable(rel: str) -> bool:

@@ -39,6 +39,7 @@ from agentcli.agent.history.disk import (
     safe_path,
     state_of,
 )
+from agentcli.agent.history.rollback import recover_interrupted
 from agentcli.agent.history.scanner import Scanner, ScanResult, baseline_keys, trusted_key
 from agentcli.agent.tools.reaper import become_subreaper
 from agentcli.agent.workspace.edits import FileEdit
@@ -80,6 +81,7 @@ class Tracker:
         self._keys: dict[str, bytes] | None = None
         self._known: set[str] | None = None
         self._shell_started_ns: int | None = None
+        self._recovered = False
         # Paths tracked once and hidden by ignore rules since: out of the baseline rows,
         # still watched so that what a command does to them can be rolled back.
         self._hidden: dict[str, PathState] = {}
@@ -175,7 +177,15 @@ class Tracker:
         return "; ".join(notes) if notes else "nothing was left to do"
 
     # -- internals --------------------------------------------------------------------
+    def _recover(self) -> None:
+        """Once per run, before the first scan: clear what a killed process left half
+        done (its temporary files, a rollback cut short), so nothing of it is scanned."""
+        if not self._recovered:
+            recover_interrupted(self.session, self.root)
+            self._recovered = True
+
     def _scan(self, created_since_ns: int | None = None) -> ScanResult:
+        self._recover()
         if self._known is None:
             self._known = self.session.snapshots.blob_hashes()
         scanner = Scanner(self.root, exclude=self.exclude, max_file_bytes=self.max_file_bytes,
@@ -225,6 +235,8 @@ class Tracker:
         self._keys = keys
 
     def _settle(self, tool_call_id: int, *, complete: bool) -> tuple[list[FileChange], list[str]]:
+        if complete:
+            self._recover()  # a write the crash cut short may have left its temporary file
         rows = self.session.files.intended(tool_call_id=tool_call_id)
         if not rows:
             return [], []

@@ -29,7 +29,7 @@ class ListFiles(Tool):
         return function_schema(
             self.name,
             "List files recursively, sorted, one relative path per line. Files ignored by "
-            ".gitignore and the .git folder are left out. Long listings are cut at "
+            ".gitignore (unless git tracks them) and the .git folder are left out. Long listings are cut at "
             f"{self.limits.list_limit} files.",
             {
                 "path": {"type": "string", "description": "Folder to list (default: the root)."},

@@ -22,8 +22,12 @@ import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, NamedTuple
 
+from agentcli.agent.workspace.jail import TEMP_SUFFIX, is_temporary
+
 if TYPE_CHECKING:
     import pathspec
+
+    from agentcli.agent.workspace.gitindex import TrackedIndex
 
 GIT_DIR = ".git"
 MAX_IGNORE_BYTES = 1 << 20  # a larger ignore file is skipped, not read
@@ -130,38 +134,55 @@ class Folder(NamedTuple):
     ignore: GitIgnore
     has_gitignore: bool
     entries: list[tuple[os.DirEntry[str], str, bool]]  # (entry, relative path, is a folder)
+    hidden: frozenset[str] = frozenset()  # subfolders kept though ignored: they hold tracked paths
 
 
-def list_folder(path: str, prefix: str, inherited: GitIgnore,
-                excluded: Collection[str] = ()) -> Folder | None:
+def list_folder(path: str, prefix: str, inherited: GitIgnore, excluded: Collection[str] = (),
+                tracked: TrackedIndex | None = None, hidden: bool = False) -> Folder | None:
     """The entries of the folder at ``path`` git would not ignore, in no particular order.
 
     ``prefix`` is the folder's relative path and ``/`` (``""`` for the root), ``inherited``
-    the rules in force in its parent; ``.git`` and the real paths in ``excluded`` are left
-    out. A symlink is never a folder here. None when the folder cannot be read (git skips it).
+    the rules in force in its parent; ``.git``, agentcli's temporary files and the real
+    paths in ``excluded`` are left out. A symlink is never a folder here. None when the
+    folder cannot be read (git skips it).
+
+    With ``tracked`` (the walk's :class:`TrackedIndex`, told of the folder's ``.git``) an
+    ignored path git tracks is kept, as git keeps it; ``hidden`` says the folder itself is
+    ignored and was entered only for what it holds that git tracks.
     """
     try:
         with os.scandir(path) as listing:
             entries = list(listing)
     except OSError:
         return None
-    has_gitignore = any(entry.name == ".gitignore" for entry in entries)
+    names = {entry.name for entry in entries}
+    has_gitignore = ".gitignore" in names
+    if tracked is not None:
+        tracked.seen_folder(path, prefix, GIT_DIR in names)
     ignore = inherited.entering(path, prefix) if has_gitignore else inherited
     ignores = ignore.ignores
     kept = []
+    kept_hidden = []
     for entry in entries:
         name = entry.name
         if len(name) == 4 and name.casefold() == GIT_DIR:
+            continue
+        if name.endswith(TEMP_SUFFIX) and is_temporary(name):  # agentcli's own, never the user's
             continue
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError:  # vanished while we looked
             continue
         rel = prefix + name
-        if ignores(name, rel, is_dir) or (excluded and entry.path in excluded):
+        if excluded and entry.path in excluded:
             continue
+        if hidden or ignores(name, rel, is_dir):
+            if tracked is None or not (tracked.holds(rel) if is_dir else tracked.has_file(rel)):
+                continue
+            if is_dir:
+                kept_hidden.append(rel)
         kept.append((entry, rel, is_dir))
-    return Folder(ignore, has_gitignore, kept)
+    return Folder(ignore, has_gitignore, kept, frozenset(kept_hidden))
 
 
 def _cached_rule(path: str, prefix: str) -> _Rule | None:

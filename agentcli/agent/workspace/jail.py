@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator, Sequence
@@ -24,8 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentcli.agent.errors import ToolError
+from agentcli.agent.failpoints import failpoint
 
 GIT_DIR = ".git"
+TEMP_SUFFIX = ".agentcli-tmp"
+_TEMPORARY = re.compile(r"\.(.+)\.[0-9a-f]{8}\.agentcli-tmp", re.DOTALL)
 NAME_MAX = 255  # bytes in one file name (Linux, macOS)
 PATH_MAX = 4096  # bytes in a path, with its terminating NUL (Linux)
 
@@ -243,7 +247,7 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None, *, root: Path
             with contextlib.suppress(FileNotFoundError):
                 st = os.stat(name, dir_fd=folder, follow_symlinks=False)
                 mode = stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
-        tmp = f".{name}.{secrets.token_hex(4)}.agentcli-tmp"
+        tmp = temporary_name(name)
         # 0o644 here lets the kernel apply the umask for new files; fchmod sets an explicit mode.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=folder)
         try:
@@ -253,12 +257,55 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None, *, root: Path
                 if mode is not None:
                     os.fchmod(out.fileno(), mode)
                 os.fsync(out.fileno())
+            failpoint("write.staged")  # the crash tests' kill between the two steps
             os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=folder)
             raise
         fsync_folder(folder)
+
+
+def temporary_name(name: str) -> str:
+    """The name of a temporary file beside ``name``: ``.NAME.<8 hex>.agentcli-tmp``.
+
+    Never a user's file: the walks leave such names out (so no scan logs one), and one a
+    killed process left is removed when its write is settled (:func:`remove_temporaries`).
+    """
+    return f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is one :func:`temporary_name` makes."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
+def remove_temporaries(path: Path, *, root: Path) -> list[str]:
+    """Remove the temporary files an interrupted write of ``path`` left beside it; their names.
+
+    Only names :func:`temporary_name` gives ``path``'s own name are touched, never
+    through a symlinked folder.
+    """
+    removed: list[str] = []
+    try:
+        with parent_folder(path, root=root) as (folder, name):
+            with os.scandir(folder) as entries:
+                mine = [e.name for e in entries if e.name.endswith(TEMP_SUFFIX)
+                        and _is_temporary_of(e.name, name)]
+            for leftover in mine:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover, dir_fd=folder)
+                    removed.append(leftover)
+            if removed:
+                fsync_folder(folder)
+    except (FileNotFoundError, NotADirectoryError, UnsafeFolderError, PermissionError):
+        pass
+    return removed
+
+
+def _is_temporary_of(candidate: str, name: str) -> bool:
+    match = _TEMPORARY.fullmatch(candidate)
+    return match is not None and match.group(1) == name
 
 
 def remove_file(path: Path, *, root: Path | None = None) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from agentcli.agent.workspace.gitignore import SETTLE_NS, GitIgnore, list_folder
+from agentcli.agent.workspace.gitindex import TrackedIndex
 
 StatKey = tuple[int, int, int, int, int]  # st_mode (type and permissions), size, mtime_ns, ctime_ns, inode
 
@@ -82,7 +83,8 @@ class _Listing(NamedTuple):
     settled: bool  # last changed well before it was listed: the key proves the listing current
     ignore: GitIgnore  # the rules in force inside the folder when it was listed
     has_gitignore: bool
-    folders: list[tuple[str, str, str]]  # (path, relative path, prefix) of the subfolders walked
+    hidden: bool  # listed as an ignored folder entered for the paths git tracks in it
+    folders: list[tuple[str, str, str, bool]]  # (path, relative path, prefix, hidden) of the subfolders
     files: list[tuple[bytes, str]]  # (encoded path, relative path) of the files and symlinks
 
 
@@ -95,6 +97,9 @@ class TreeWalker:
     changes do not touch a folder's mtime, which is why every entry is still stat'ed:
     the folders first, then every file in one flat loop.
 
+    A path git tracks is kept though the rules ignore it (:class:`TrackedIndex`, git's
+    rule); a change of an index file (``git add``) lists again the folders it concerns.
+
     Args:
         root: the workspace root (a real path).
         exclude: absolute paths left out entirely (the sessions folder).
@@ -106,6 +111,7 @@ class TreeWalker:
         self.top = os.fspath(root)
         self.excluded = frozenset(os.path.realpath(p) for p in exclude)
         self.settle_ns = settle_ns
+        self.tracked: TrackedIndex | None = None  # made at the first scan: nothing read at start
         self._listings: dict[str, _Listing] = {}
         self._listed = 0
 
@@ -113,7 +119,12 @@ class TreeWalker:
         """Stat the tree; a file or symlink whose :func:`pack_key` equals its ``trusted``
         entry is only counted, every other path is found."""
         self._listed = 0
+        if self.tracked is None:
+            self.tracked = TrackedIndex(self.top)
+        self.tracked.refresh()
         before = self._listings
+        self._listings = dict(before)  # the walk may drop listings; ``before`` stays whole
+        self._forget(self.tracked.drain())
         for _attempt in range(3):
             found: dict[str, os.stat_result] = {}
             files, stale = self._walk_folders(found)
@@ -137,23 +148,23 @@ class TreeWalker:
         files: list[tuple[bytes, str]] = []
         stale: list[str] = []
         try:
-            stack = [(self.top, "", os.lstat(self.top), GitIgnore.at_root(self.top))]
+            stack = [(self.top, "", os.lstat(self.top), GitIgnore.at_root(self.top), False)]
         except OSError:
             return files, stale
         known_listing, lstat, push = self._listings.get, os.lstat, stack.append
         while stack:
-            path, prefix, st, inherited = stack.pop()
+            path, prefix, st, inherited, hidden = stack.pop()
             listing = known_listing(prefix)
-            if (listing is None or not listing.settled
+            if (listing is None or not listing.settled or listing.hidden != hidden
                     or listing.key != (st.st_mode, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
                     or not _same_rules(listing, path, prefix, inherited)):
-                listing = self._list(path, prefix, st, inherited)
+                listing = self._list(path, prefix, st, inherited, hidden)
                 if listing is None:  # unreadable: skipped, as git skips it
                     continue
             listings[prefix] = listing
             files.extend(listing.files)
             ignore = listing.ignore
-            for sub_path, rel, sub_prefix in listing.folders:
+            for sub_path, rel, sub_prefix, sub_hidden in listing.folders:
                 try:
                     sub_st = lstat(sub_path)
                 except OSError:  # vanished while we looked
@@ -162,21 +173,43 @@ class TreeWalker:
                     stale.append(prefix)
                     continue
                 found[rel] = sub_st
-                push((sub_path, sub_prefix, sub_st, ignore))
+                push((sub_path, sub_prefix, sub_st, ignore, sub_hidden))
         self._listings = listings  # folders gone since are forgotten
         return files, stale
 
-    def _list(self, path: str, prefix: str, st: os.stat_result, inherited: GitIgnore) -> _Listing | None:
+    def _list(self, path: str, prefix: str, st: os.stat_result, inherited: GitIgnore,
+              hidden: bool) -> _Listing | None:
         listed_at = time.time_ns()
         self._listed += 1
-        folder = list_folder(path, prefix, inherited, self.excluded)
+        tracked = self.tracked
+        folder = list_folder(path, prefix, inherited, self.excluded, tracked, hidden)
+        if tracked is not None:
+            self._forget(tracked.drain())  # a repository found (or gone) in this folder
         if folder is None:
             return None
         settled = max(st.st_mtime_ns, st.st_ctime_ns) + self.settle_ns < listed_at
-        folders = [(entry.path, rel, rel + "/") for entry, rel, is_dir in folder.entries if is_dir]
+        folders = [(entry.path, rel, rel + "/", hidden or rel in folder.hidden)
+                   for entry, rel, is_dir in folder.entries if is_dir]
         files = [(os.fsencode(entry.path), rel) for entry, rel, is_dir in folder.entries if not is_dir]
         key = (st.st_mode, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-        return _Listing(key, settled, folder.ignore, folder.has_gitignore, folders, files)
+        return _Listing(key, settled, folder.ignore, folder.has_gitignore, hidden, folders, files)
+
+    def _forget(self, moved: tuple[set[str], set[str]]) -> None:
+        """Drop the listings a change of tracked paths makes stale (:meth:`TrackedIndex.drain`):
+        each folder named and those above it, and for a tree, every folder below it too."""
+        folders, trees = moved
+        if not folders and not trees:
+            return
+        listings = self._listings
+        if trees:
+            for prefix in [p for p in listings if any(p.startswith(tree) for tree in trees)]:
+                del listings[prefix]
+        for folder in folders | trees:
+            listings.pop("", None)
+            at = folder.find("/")
+            while at != -1:
+                listings.pop(folder[: at + 1], None)
+                at = folder.find("/", at + 1)
 
 
 def pack_key(key: StatKey) -> bytes | None:
@@ -226,7 +259,7 @@ def _names(listing: _Listing | None) -> set[str]:
     """The relative paths a listing holds."""
     if listing is None:
         return set()
-    return {rel for _path, rel, _prefix in listing.folders} | {rel for _path, rel in listing.files}
+    return {folder[1] for folder in listing.folders} | {rel for _path, rel in listing.files}
 
 
 def _same_rules(known: _Listing, path: str, prefix: str, inherited: GitIgnore) -> bool:

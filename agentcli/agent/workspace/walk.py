@@ -20,6 +20,7 @@ from pathlib import Path
 
 from agentcli.agent.errors import ToolError
 from agentcli.agent.workspace.gitignore import GitIgnore, list_folder, path_ignored
+from agentcli.agent.workspace.gitindex import TrackedIndex
 from agentcli.agent.workspace.jail import Workspace
 
 _MAX_BRACE_EXPANSIONS = 64
@@ -28,7 +29,8 @@ _MAX_BRACE_EXPANSIONS = 64
 def walk_files(workspace: Workspace, start: Path | None = None) -> Iterator[Path]:
     """Yield the files under ``start`` (default: the root) that git would not ignore.
 
-    Honours the root and nested ``.gitignore`` files and ``.git/info/exclude``; never
+    Honours the root and nested ``.gitignore`` files and ``.git/info/exclude``, and keeps
+    an ignored file git tracks (git's rule: a tracked file is never ignored); never
     enters ``.git`` folders, protected folders or symlinked folders. Symlinks to files are
     yielded as they are (a reader must still resolve them through the workspace); symlinks
     to folders, dangling symlinks and special files are not.
@@ -46,17 +48,19 @@ def walk_files(workspace: Workspace, start: Path | None = None) -> Iterator[Path
     rules = GitIgnore.above(top, rel)
     if rel and path_ignored(top, rel, is_dir=True):
         rules = GitIgnore()  # named explicitly: walked with the rules below it only
+    tracked = TrackedIndex(top, rel)
     protected = {os.fspath(p) for p in workspace.protected}
-    stack: list[tuple[str, str, GitIgnore]] = [(os.fspath(start), rel + "/" if rel else "", rules)]
+    Entry = tuple[str, str, GitIgnore, bool]  # path, prefix, rules in force, entered only for tracked paths
+    stack: list[Entry] = [(os.fspath(start), f"{rel}/" if rel else "", rules, False)]
     while stack:
-        path, prefix, inherited = stack.pop()
-        folder = list_folder(path, prefix, inherited, protected)
+        path, prefix, inherited, hidden = stack.pop()
+        folder = list_folder(path, prefix, inherited, protected, tracked, hidden)
         if folder is None:  # unreadable folder: skip it, as git would
             continue
-        subfolders: list[tuple[str, str, GitIgnore]] = []
+        subfolders: list[Entry] = []
         for entry, rel, is_dir in sorted(folder.entries, key=lambda kept: kept[0].name):
             if is_dir:
-                subfolders.append((entry.path, rel + "/", folder.ignore))
+                subfolders.append((entry.path, rel + "/", folder.ignore, hidden or rel in folder.hidden))
             elif entry.is_file():  # regular files and symlinks to files, not to folders
                 yield Path(entry.path)
         stack.extend(reversed(subfolders))

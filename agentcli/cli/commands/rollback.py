@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from agentcli.agent.history.rollback import partial_message, rollback_notes
 from agentcli.cli.commands.inspect import print_json, reading
 from agentcli.cli.lean import LeanCommand
 from agentcli.cli.options import (
@@ -74,14 +75,18 @@ def rollback_command(session: SessionArg, to: ToOpt = None, files_only: FilesOnl
                 sys.stderr.write(clean(f"  changed outside agentcli: {changed}\n"))
             raise
         sys.stdout.write(clean(_summary(result, opened.id)))
-    for line in _warnings(result):
+    for line in rollback_notes(result):
         sys.stderr.write(clean(f"agentcli: {line}\n"))
     _refuse_partial(result, opened.id)
 
 
 def checkpoints(session: SessionArg, json_out: JsonOpt = False, workspace: WorkspaceOpt = None,
                 sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
-    """List the rollback points: checkpoint N is the state just before prompt N."""
+    """List the rollback points: checkpoint N is the state just before prompt N.
+
+    Its files are what git sees: tracked files (ignored or not) and untracked ones
+    .gitignore does not match.
+    """
     ctx = make_context(workspace, sessions_dir)
     with reading(ctx, session) as (opened, _busy):
         infos = opened.rollbacks.overview()
@@ -112,7 +117,11 @@ def checkpoints(session: SessionArg, json_out: JsonOpt = False, workspace: Works
 
 def diff(session: SessionArg, to: ToOpt = None, workspace: WorkspaceOpt = None,
          sessions_dir: SessionsDirOpt = None, debug: DebugOpt = False) -> None:
-    """Show the unified diff of the agent's changes since checkpoint N (default: the last prompt's)."""
+    """Show the unified diff of the agent's changes since checkpoint N (default: the last prompt's).
+
+    Every file git sees is in it: tracked files (ignored or not) and untracked ones
+    .gitignore does not match.
+    """
     from agentcli.agent.history.diff import diff_since
     from agentcli.agent.history.rollback import find_checkpoint
 
@@ -165,29 +174,12 @@ def _summary(result: RollbackResult, session_id: str) -> str:
     return "".join(lines)
 
 
-def _warnings(result: RollbackResult) -> list[str]:
-    notes = [f"overwrote {p}: it had been changed outside agentcli (--force)" for p in result.forced]
-    notes += [f"not restorable: {p} (over the size limit, its content was never stored)"
-              for p in result.not_restorable]
-    notes += [f"kept folder {p}: it holds files agentcli did not create" for p in result.kept]
-    notes += [f"not restored: {p} is now a folder holding files agentcli did not create (kept as it is)"
-              for p in result.blocked]
-    notes += [f"could not restore {p}" for p in result.failed]
-    return notes
-
-
 def _refuse_partial(result: RollbackResult, session_id: str) -> None:
     """Exit 5 when some path was not put back, even with ``--force``: the rollback is
     recorded (``partial``) and the rest of it stands, but it is not what was asked."""
-    left = result.blocked + [f.split(": ", 1)[0] for f in result.failed]
-    if not left:
-        return
-    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-    raise RollbackConflictError(
-        f"rollback {result.rollback_id} is partial: {len(left)} path(s) not restored ({shown}); "
-        f"everything else was rolled back (agentcli rollback {session_id} --undo reverts it)",
-        left,
-    )
+    message = partial_message(result, session_id)
+    if message is not None:
+        raise RollbackConflictError(message, result.not_restored)
 
 
 def register(app: typer.Typer) -> None:

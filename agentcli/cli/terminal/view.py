@@ -227,14 +227,13 @@ class TerminalView(EventPrinter):
         else:
             self._line(f"rolled back to checkpoint {data['checkpoint']} (the state before prompt "
                        f"{data['checkpoint']})", "bold")
-        for word, key in (("restored ", "restored"), ("removed  ", "removed"), ("forced   ", "forced")):
+        for word, key in (("restored ", "restored"), ("removed  ", "removed")):
             for path in data.get(key) or []:
                 console.print(f"  {word} {clean(path)}", markup=False, highlight=False)
-        for key, what in (("failed", "could not restore"), ("blocked", "not restored (a folder of other "
-                                                                        "files is there)"),
-                          ("not_restorable", "not restorable (too large to have been kept)")):
-            for path in data.get(key) or []:
-                self._line(f"  {what}: {clean(path)}", "red")
+        for note in data.get("notes") or []:
+            self._line(f"  {clean(note)}", "yellow")
+        if data.get("partial"):
+            self._line(clean(data["partial"]), "bold red")
         verb = "shown to the model again" if data.get("undo_of") is not None else "hidden from the model"
         counts = f"{data.get('messages', 0)} message(s), {data.get('prompts', 0)} prompt(s)"
         self._line(f"  {counts} {verb}", "dim")
