@@ -4,6 +4,8 @@ The file is created 0600 in a folder created 0700. Before anything is written th
 file is checked: a blank, foreign, corrupt or damaged file, or one from a newer
 program, is refused untouched, with no ``-wal``, ``-shm`` or ``.lock`` file left
 beside it; a file this process may not write is read without any (``immutable``).
+Its schema must be the one this program writes (:mod:`agentcli.store.objects`: no VIEW
+where a table belongs, no trigger), and a reader's statements run within a step budget.
 Migrations are numbered; each one and its record commit in one transaction
 (``sqlite_utils.Migrations``) and advance ``PRAGMA user_version``. A new file is given
 the current schema from a snapshot of it instead, in one transaction (``sqlite_utils``
@@ -22,8 +24,9 @@ from typing import Any
 
 from agentcli.errors import SessionFileError, SessionNotFoundError
 from agentcli.store.blobs import BLOBS_TABLE_SQL, BlobStore
-from agentcli.store.db import Db
+from agentcli.store.db import READER_STEPS, Db
 from agentcli.store.lock import WriterLock
+from agentcli.store.objects import check_objects, expected_objects
 
 # A migration gets a ``sqlite_utils.Database`` (typed loosely: imported lazily).
 MigrationFn = Callable[[Any], None]
@@ -45,6 +48,7 @@ class Schema:
         self.label = label
         self._steps: list[tuple[str, MigrationFn]] = []
         self._snapshot: tuple[int, Sequence[str]] = (0, ())
+        self._expected: dict[str, tuple[str, str]] | None = None
         self.migration(_m001_blobs)
 
     def migration(self, fn: MigrationFn) -> MigrationFn:
@@ -65,6 +69,15 @@ class Schema:
         :meth:`create` run the migrations again until the snapshot is regenerated.
         """
         self._snapshot = (version, tuple(statements))
+        self._expected = None
+
+    def check_objects(self, conn: sqlite3.Connection, path: Path, version: int) -> None:
+        """Refuse a file whose tables are not this schema's (:mod:`agentcli.store.objects`):
+        exactly, at the current version; by type, for an older file about to be migrated."""
+        snapshot_version, statements = self._snapshot
+        if self._expected is None:
+            self._expected = expected_objects(statements) if snapshot_version == self.version else {}
+        check_objects(conn, path, self._expected, exact=version == self.version and bool(self._expected))
 
     def create(self, conn: sqlite3.Connection) -> None:
         """Give a blank file the current schema and the migration records
@@ -222,7 +235,7 @@ class DurableFile:
         except BaseException:
             conn.close()
             raise
-        return cls(path, Db(conn), None)
+        return cls(path, Db(conn, step_budget=READER_STEPS, name=str(path)), None)
 
     @classmethod
     def _open_locked(cls, path: Path, schema: Schema, *, writer: bool,
@@ -248,9 +261,10 @@ class DurableFile:
             else:
                 _apply_pragmas(conn)
                 schema.apply(conn)
+            schema.check_objects(conn, path, schema.version)  # what the migrations left, exactly
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             _apply_pragmas(conn)
-        return cls(path, Db(conn), lock)
+        return cls(path, Db(conn, step_budget=None if writer else READER_STEPS, name=str(path)), lock)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Db]:
@@ -467,4 +481,5 @@ def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema) -> int
         raise SessionFileError(_newer(path, version, schema))
     if version == 0:
         raise SessionFileError(f"{path} is empty: not an agentcli session (sessions are created whole)")
+    schema.check_objects(conn, path, version)
     return version
