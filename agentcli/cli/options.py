@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -71,10 +72,28 @@ class CliContext:
 
 
 def git_work_tree(start: Path) -> Path | None:
-    """The root of the git work tree holding ``start`` (a folder with ``.git``), or None."""
+    """The root of the git work tree holding ``start`` (a folder with ``.git``), or None.
+
+    Like git's ``safe.directory``: a ``.git`` that belongs to another user (``/tmp/.git``
+    made by a neighbour) makes no workspace root; the search stops there (see
+    :func:`foreign_git`)."""
+    from agentcli.store.owned import lstat_or_none
+
     for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
+        st = lstat_or_none(folder / ".git")
+        if st is not None:
+            return folder if st.st_uid == os.geteuid() else None
+    return None
+
+
+def foreign_git(start: Path) -> Path | None:
+    """The nearest ``.git`` above ``start`` when it belongs to another user, else None."""
+    from agentcli.store.owned import lstat_or_none
+
+    for folder in (start, *start.parents):
+        st = lstat_or_none(folder / ".git")
+        if st is not None:
+            return folder / ".git" if st.st_uid != os.geteuid() else None
     return None
 
 
@@ -93,6 +112,9 @@ def locate_workspace(workspace: Path | None) -> tuple[Path, str]:
         return root.resolve(), "-C"
     cwd = Path.cwd().resolve()
     repo = git_work_tree(cwd)
+    if repo is None and (foreign := foreign_git(cwd)) is not None:
+        sys.stderr.write(f"agentcli: warning: {foreign} belongs to another user, so its folder is not taken "
+                         f"as the workspace root; working in {cwd} (-C DIR chooses another)\n")
     return (repo, "git") if repo is not None else (cwd, "cwd")
 
 
@@ -113,4 +135,17 @@ def make_context(workspace: Path | None, sessions_dir: Path | None) -> CliContex
     folder = folder.resolve()
     legacy = root / "sessions" if source == "default" else None
     sessions = SessionDirectory(folder, state_dir=root / STATE_DIR, legacy=legacy)
+    check_state(root / STATE_DIR, folder if source != "default" else None)
     return CliContext(root, sessions, root_source, source)
+
+
+def check_state(state_dir: Path, sessions_dir: Path | None) -> None:
+    """Refuse agentcli's state folder, or a sessions folder named by the user, that is
+    not this user's own (one line, exit 2), and say what was put right on stderr
+    (``session/state_folder.py``)."""
+    from agentcli.session.state_folder import check_sessions_folder, check_state_folder
+
+    for note in check_state_folder(state_dir):
+        sys.stderr.write(f"agentcli: warning: {note}\n")
+    if sessions_dir is not None:
+        check_sessions_folder(sessions_dir, ours=False)

@@ -9,9 +9,11 @@ from pathlib import Path
 from agentcli.errors import AgentcliError, SessionFileError, SessionNotFoundError, UsageError
 from agentcli.session.records import SessionMeta
 from agentcli.session.session import Session
+from agentcli.session.state_folder import IGNORE_ALL, check_sessions_folder, ensure_state_folder
 from agentcli.store.durable import BUILDING, damage_as_error, ensure_private_dir, lock_path
 from agentcli.store.ids import looks_like_id, new_id
 from agentcli.store.lock import is_locked
+from agentcli.store.owned import write_private
 
 SUFFIX = ".sqlite"
 MIN_PREFIX = 4
@@ -43,13 +45,16 @@ class SessionDirectory:
 
     def ensure(self) -> None:
         """Create the folder 0700 with a ``.gitignore`` of ``*`` when it is absent (and
-        agentcli's state folder around it, when it lies inside one)."""
-        if self.state_dir is not None and self.state_dir in self.path.parents:
-            ensure_state_dir(self.state_dir)
+        agentcli's state folder around it, when it lies inside one, checked to be its own:
+        ``session/state_folder.py``)."""
+        ours = self.state_dir is not None and self.state_dir in self.path.parents
+        if ours:
+            ensure_state_dir(self.state_dir)  # type: ignore[arg-type]
+        check_sessions_folder(self.path, ours=ours)
         created = not self.path.exists()
         ensure_private_dir(self.path)
         if created:
-            (self.path / ".gitignore").write_text("*\n")
+            write_private(self.path / ".gitignore", IGNORE_ALL, 0o644)
 
     def create(self, *, workspace_root: Path, title: str = "", **meta: object) -> Session:
         """Create a new session file with a fresh id, in one atomic step.
@@ -72,7 +77,9 @@ class SessionDirectory:
 
     def files(self) -> list[Path]:
         """Every session file in the folder (and in the old ``./sessions`` folder), oldest id first."""
-        own = sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file()) if self.path.is_dir() else []
+        own = []  # a link here is not a session of this folder: it may lead anywhere
+        if self.path.is_dir():
+            own = sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file() and not p.is_symlink())
         return sorted(own + self.legacy_files(), key=lambda p: p.stem)
 
     def legacy_files(self) -> list[Path]:
@@ -176,12 +183,10 @@ class SessionDirectory:
 
 
 def ensure_state_dir(folder: Path) -> None:
-    """Create agentcli's state folder (``.agentcli/``) 0700, and keep a ``.gitignore`` of
-    ``*`` in it, so nothing agentcli writes there ever shows in ``git status``."""
-    ensure_private_dir(folder)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
+    """Create agentcli's state folder (``.agentcli/``) 0700, checked to be agentcli's own,
+    with a ``.gitignore`` of ``*`` in it, so nothing agentcli writes there ever shows in
+    ``git status`` (:func:`agentcli.session.state_folder.ensure_state_folder`)."""
+    ensure_state_folder(folder)
 
 
 def is_session_file(path: Path) -> bool:

@@ -18,6 +18,7 @@ import contextlib
 import datetime
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from agentcli.store.blobs import BLOBS_TABLE_SQL, BlobStore
 from agentcli.store.db import READER_STEPS, Db
 from agentcli.store.lock import WriterLock
 from agentcli.store.objects import check_objects, expected_objects
+from agentcli.store.owned import OTHERS_WRITE
 
 # A migration gets a ``sqlite_utils.Database`` (typed loosely: imported lazily).
 MigrationFn = Callable[[Any], None]
@@ -198,9 +200,10 @@ class DurableFile:
         _check_header(path, schema)
         read_only = _why_read_only(path)
         if read_only is not None:
+            why, remedy = read_only
             if writer:
-                raise SessionFileError(f"{path} {read_only}: make it writable (chmod u+w) to change it")
-            return cls._open_read_only(path, schema, why=read_only)
+                raise SessionFileError(f"{path} {why}: {remedy} to change it")
+            return cls._open_read_only(path, schema, why=why, remedy=remedy)
         conn = _connect(path)
         lock = None
         try:
@@ -217,21 +220,22 @@ class DurableFile:
             raise
 
     @classmethod
-    def _open_read_only(cls, path: Path, schema: Schema, *, why: str) -> DurableFile:
+    def _open_read_only(cls, path: Path, schema: Schema, *, why: str, remedy: str) -> DurableFile:
         """A reader of a file it may not write: SQLite must create nothing beside it."""
-        wal, shm = (path.with_name(path.name + extra) for extra in ("-wal", "-shm"))
+        real = path.resolve()
+        wal, shm = (real.with_name(real.name + extra) for extra in ("-wal", "-shm"))
         if not wal.exists():
             conn = _connect(path, "?immutable=1")  # no log to read: the file alone is the session
         elif shm.exists():
             conn = _connect(path, "?mode=ro")  # both companions are there already
         else:
             raise SessionFileError(f"{path} {why} and its write-ahead log {wal.name} was never merged: "
-                                   "make it writable (chmod u+w) to read it")
+                                   f"{remedy} to read it")
         try:
             version = _check_identity(conn, path, schema)
             if version < schema.version:
                 raise SessionFileError(f"{path} {why} and from an older agentcli (schema {version}): "
-                                       "make it writable (chmod u+w) so it can be upgraded")
+                                       f"{remedy} so it can be upgraded")
         except BaseException:
             conn.close()
             raise
@@ -424,16 +428,30 @@ def _check_header(path: Path, schema: Schema) -> None:
         raise SessionFileError(_newer(path, version, schema))
 
 
-def _why_read_only(path: Path) -> str | None:
-    """None when this process may write ``path`` and create files beside it; else why not.
+def _why_read_only(path: Path) -> tuple[str, str] | None:
+    """None when this process may write ``path`` and create files beside it; else why
+    not and what to do (a phrase that goes before "to change it").
 
     The permission bits count even for root: a session file someone made 0400 is not
-    written behind their back."""
-    if not (os.access(path, os.W_OK) and path.stat().st_mode & 0o222):
-        return "is read-only"
-    folder = path.parent
-    if not (os.access(folder, os.W_OK | os.X_OK) and folder.stat().st_mode & 0o222):
-        return f"is in a read-only folder ({folder})"
+    written behind their back. A file of another user, or one others may write, or one
+    in a folder others may write (where a ``-wal`` link could be waiting), is read as if
+    it were read-only, and never written: like git's ``safe.directory``."""
+    real = path.resolve()
+    st = real.stat()
+    if st.st_uid != os.geteuid():
+        return f"belongs to another user (uid {st.st_uid})", "copy it into a folder of your own"
+    if st.st_mode & OTHERS_WRITE:
+        return (f"is writable by other users (mode {stat.S_IMODE(st.st_mode):04o})",
+                "make it writable by you alone (chmod go-w)")
+    if not (os.access(real, os.W_OK) and st.st_mode & 0o222):
+        return "is read-only", "make it writable (chmod u+w)"
+    folder = real.parent
+    folder_st = folder.stat()
+    if folder_st.st_mode & OTHERS_WRITE or folder_st.st_uid not in (os.geteuid(), 0):
+        return (f"is in a folder other users can write ({folder})" if folder_st.st_mode & OTHERS_WRITE
+                else f"is in a folder of another user ({folder})"), "move it into a folder of your own"
+    if not (os.access(folder, os.W_OK | os.X_OK) and folder_st.st_mode & 0o222):
+        return f"is in a read-only folder ({folder})", "make it writable (chmod u+w)"
     return None
 
 

@@ -29,18 +29,21 @@ def history_path(root: Path) -> Path:
 
 
 def open_history(root: Path):  # -> prompt_toolkit.history.History
-    """The workspace's history, kept in a file agentcli's own folder hides from git."""
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    """The workspace's history, kept in a file agentcli's own folder hides from git (the
+    folder checked to be agentcli's own, the file opened without following a link)."""
+    from prompt_toolkit.history import InMemoryHistory
 
+    from agentcli.cli.terminal.history_file import PrivateFileHistory
     from agentcli.session.directory import ensure_state_dir
+    from agentcli.store.owned import open_private
 
     path = history_path(root)
     try:
         ensure_state_dir(path.parent)  # 0700, with its .gitignore of *
-        path.touch(mode=0o600, exist_ok=True)
+        os.close(open_private(path, os.O_WRONLY | os.O_CREAT))
     except OSError:  # a read-only workspace: history for this run only
         return InMemoryHistory()
-    return FileHistory(str(path))
+    return PrivateFileHistory(path)
 
 
 def key_bindings() -> KeyBindings:
