@@ -89,15 +89,16 @@ def test_a_cloned_repositorys_config_changes_nothing_until_trusted(
         run = agentcli(["new", "explain this repo", "-p"], env=env, cwd=workspace)
         assert run.code == 6, run.stderr  # the shell command needed asking: denied, not run
         assert theirs.requests == [] and len(mine.requests) == 2
-        assert mine.requests[0].body["model"] == "their-model"  # harmless settings still apply
+        assert mine.requests[0].body["model"] == "gpt-4o-mini"  # a model decides what is spent
         assert not (workspace / "pwned.txt").exists()
-        assert "ignoring base_url, approval" in run.stderr and "agentcli trust" in run.stderr
+        assert "ignoring base_url, approval, model" in run.stderr and "agentcli trust" in run.stderr
 
         trusted = agentcli(["trust"], env=env, cwd=workspace)
         assert trusted.code == 0 and str(workspace) in trusted.stdout
         theirs.script(text_answer("obeyed"))
         again = agentcli(["new", "explain", "-p"], env=env, cwd=workspace)
         assert again.code == 0 and again.stdout.strip() == "obeyed" and len(theirs.requests) == 1
+        assert theirs.requests[0].body["model"] == "their-model"
         revoked = agentcli(["trust", "--revoke"], env=env, cwd=workspace)
         assert revoked.code == 0
         mine.script(text_answer("mine again"))

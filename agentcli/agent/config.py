@@ -28,6 +28,7 @@ from agentcli.agent.history.disk import DEFAULT_MAX_FILE_BYTES
 from agentcli.agent.model.client import ModelSettings
 from agentcli.agent.model.endpoint import endpoint_host, public_url
 from agentcli.agent.tools.registry import DEFAULT_LIMITS
+from agentcli.agent.untrusted import TRUST_KEYS, clamp_limits, without_trust_keys
 from agentcli.errors import UsageError
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -90,10 +91,10 @@ class Settings:
         return public_url(self.base_url) if self.base_url else None
 
 
-SENSITIVE = ("base_url", "approval", "shell_env", "prices")
-"""Settings that decide where the key goes or what runs unasked: a workspace's own
-``agentcli.toml`` may set them only once the user trusts that workspace (``prices``: a cloned
-repository must not be able to make a ``--max-cost`` budget meaningless)."""
+SENSITIVE = TRUST_KEYS
+"""Settings that decide where the key goes, what runs unasked, what is spent or kept: a
+workspace's own ``agentcli.toml`` may set them only once the user trusts that workspace
+(``agent/untrusted.py``; its limits it may only lower until then)."""
 
 
 def user_config_path() -> Path:
@@ -121,45 +122,77 @@ def resolve_settings(
     flags: dict[str, Any],
     environ: dict[str, str] | None = None,
     user_file: Path | None = None,
+    *,
+    untrusted: tuple[str, dict[str, Any], str] | None = None,
 ) -> Settings:
     """Merge the layers; flags whose value is ``None`` were not given.
+
+    A workspace's ``agentcli.toml`` that is not trusted, and ``untrusted`` (``(source,
+    layer, why)``: the settings a session file from elsewhere recorded, just below the
+    environment), may not set what needs trust and may only lower limits
+    (``agent/untrusted.py``); what they tried beyond that is a warning naming the source.
 
     Example:
         >>> resolve_settings(Path("."), {"model": "llama3"}).model
         'llama3'
     """
     environ = os.environ if environ is None else environ
-    known = {f.name for f in fields(Settings)} - {"warnings", "trusted", "sources"}
-    merged: dict[str, Any] = {}
-    warnings: list[str] = []
     user_path = user_file or user_config_path()
     workspace_path = workspace_root / "agentcli.toml"
     trusted = is_trusted(workspace_root)
-    workspace_layer = _read_toml(workspace_path)
-    refused = [key for key in workspace_layer if key.replace("-", "_") in SENSITIVE]
-    if refused and not trusted:
-        warnings.append(
-            f"{workspace_path}: ignoring {', '.join(refused)}: they decide where your API key goes "
-            f"and what runs unasked, and this workspace is not trusted "
-            f"(agentcli trust {workspace_root} allows it)"
-        )
-        workspace_layer = {k: v for k, v in workspace_layer.items() if k not in refused}
-    layers = [
-        (str(user_path), _read_toml(user_path)),
-        (str(workspace_path), workspace_layer),
-        ("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)}),
-        ("", {key: value for key, value in flags.items() if value is not None}),
-    ]
+    doubted = []
+    if not trusted:
+        doubted.append((str(workspace_path), _read_toml(workspace_path),
+                        f"this workspace is not trusted (agentcli trust {workspace_root} allows it)"))
+    if untrusted is not None:
+        doubted.append(untrusted)
+    warnings: list[str] = []
+    layers: list[_Layer] = [_Layer(str(user_path), _read_toml(user_path))]
+    if trusted:
+        layers.append(_Layer(str(workspace_path), _read_toml(workspace_path)))
+    for source, layer, why in doubted:
+        kept, refused = without_trust_keys(layer)
+        layers.append(_Layer(source, kept))
+        if refused:
+            warnings.append(f"{source}: ignoring {', '.join(refused)}: they decide where your API key goes, "
+                            f"what runs unasked or what is spent, and {why}")
+    layers.append(_Layer("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)},
+                         "environment"))
+    layers.append(_Layer("flag", {key: value for key, value in flags.items() if value is not None}, "flag"))
+    settings = _merge(layers, warnings)
+    for source, _, why in doubted:
+        own = _merge([layer for layer in layers if layer.source != source], [])
+        undone = clamp_limits(settings, own, source)
+        if undone:
+            warnings.append(f"{source}: ignoring {', '.join(undone)}: it may only lower your limits, "
+                            f"and {why}")
+    settings.warnings, settings.trusted = warnings, trusted
+    return settings
+
+
+@dataclass
+class _Layer:
+    """One layer of settings: a file (``source`` its path), the environment or the flags."""
+
+    source: str
+    values: dict[str, Any]
+    kind: str = "file"
+
+
+def _merge(layers: list[_Layer], warnings: list[str]) -> Settings:
+    """Settings from ``layers``, lowest first, checked; a bad value names its file."""
+    known = {f.name for f in fields(Settings)} - {"warnings", "trusted", "sources"}
+    merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for index, (source, layer) in enumerate(layers):
-        for key, value in layer.items():
+    for layer in layers:
+        for key, value in layer.values.items():
             name = key.replace("-", "_")
             if name in known:
                 merged[name] = value
-                sources[name] = source or (f"${ENVIRONMENT[name]}" if index == 2 else "flag")
-            elif source:
-                warnings.append(f"{source}: unknown setting '{key}' is ignored")
-    settings = Settings(**merged, warnings=warnings, trusted=trusted, sources=sources)
+                sources[name] = f"${ENVIRONMENT[name]}" if layer.kind == "environment" else layer.source
+            elif layer.kind == "file":
+                warnings.append(f"{layer.source}: unknown setting '{key}' is ignored")
+    settings = Settings(**merged, sources=sources)
     try:
         _check(settings)
     except UsageError as err:  # name where the bad value came from

@@ -1,8 +1,10 @@
 """``trust``: let a workspace's own ``agentcli.toml`` set what decides where the key goes.
 
 A cloned repository can ship an ``agentcli.toml``. Until the user trusts that
-workspace, the file may not set ``base_url``, ``approval`` or ``shell_env`` (they are
-ignored with a warning); the trust is recorded in the user's config folder.
+workspace, the file may not set what decides where the key goes, what runs unasked or
+what is spent (``agent/untrusted.py``: ``base_url``, ``approval``, ``shell_env``,
+``prices``, ``model``, ``scout_model``, ``max_file_bytes``; ignored with a warning), and may
+only lower limits; the trust is recorded in the user's config folder.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ RevokeOpt = Annotated[bool, typer.Option("--revoke", help="Stop trusting the wor
 
 
 def trust(folder: FolderArg = None, revoke: RevokeOpt = False, debug: DebugOpt = False) -> None:
-    """Trust a workspace: its agentcli.toml may then set base_url, approval and shell_env."""
+    """Trust a workspace: its agentcli.toml may then set the endpoint, approval, model and limits."""
     from agentcli.agent.config import SENSITIVE, is_trusted, trust_file, trusted_workspaces
     from agentcli.agent.config import trust as record_trust
     from agentcli.cli.options import workspace_root
@@ -42,7 +44,7 @@ def trust(folder: FolderArg = None, revoke: RevokeOpt = False, debug: DebugOpt =
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory")
     record_trust(root)
-    print(f"trusted: {root} — its agentcli.toml may now set {', '.join(SENSITIVE)} "
+    print(f"trusted: {root} — its agentcli.toml may now set {', '.join(SENSITIVE)} and raise limits "
           f"(recorded in {trust_file()}; agentcli trust --revoke undoes it)")
 
 
