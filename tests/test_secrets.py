@@ -172,8 +172,9 @@ def test_the_open_session_file_is_protected_wherever_it_lives(
         tool_answer(tool_call("write_file", {"path": f"kept/{run.session_id}.sqlite", "content": "gone"})),
         text_answer("tried"))
     # resumed by its path from another folder: the default sessions folder is somewhere else
+    # (so the file is not taken as one of this workspace's: its endpoint is given again)
     resumed = agentcli(["resume", str(path), "break it", "-p", "--approval", "full-auto",
-                        "-C", str(workspace)], env=env, cwd=tmp_path)
+                        "--base-url", openai_server.base_url, "-C", str(workspace)], env=env, cwd=tmp_path)
     assert resumed.code == 0, resumed.stderr
     assert path.read_bytes()[:16] == before[:16] == b"SQLite format 3\x00"
     assert "protected" in openai_server.requests[-1].body["messages"][-1]["content"]

@@ -150,22 +150,23 @@ def resolve_settings(
     layers: list[_Layer] = [_Layer(str(user_path), _read_toml(user_path))]
     if trusted:
         layers.append(_Layer(str(workspace_path), _read_toml(workspace_path)))
+    refusals = []
     for source, layer, why in doubted:
         kept, refused = without_trust_keys(layer)
         layers.append(_Layer(source, kept))
-        if refused:
-            warnings.append(f"{source}: ignoring {', '.join(refused)}: they decide where your API key goes, "
-                            f"what runs unasked or what is spent, and {why}")
+        refusals.append((source, refused, why))
     layers.append(_Layer("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)},
                          "environment"))
     layers.append(_Layer("flag", {key: value for key, value in flags.items() if value is not None}, "flag"))
     settings = _merge(layers, warnings)
-    for source, _, why in doubted:
-        own = _merge([layer for layer in layers if layer.source != source], [])
-        undone = clamp_limits(settings, own, source)
-        if undone:
-            warnings.append(f"{source}: ignoring {', '.join(undone)}: it may only lower your limits, "
-                            f"and {why}")
+    for source, refused, why in refusals:
+        undone = clamp_limits(settings, _merge([layer for layer in layers if layer.source != source], []),
+                              source)
+        parts = [f"{', '.join(refused)} (they decide where your API key goes, what runs unasked or what "
+                 "is spent)"] if refused else []
+        parts += [f"{', '.join(undone)} (it may only lower your limits)"] if undone else []
+        if parts:
+            warnings.append(f"{source}: ignoring {' and '.join(parts)}: {why}")
     settings.warnings, settings.trusted = warnings, trusted
     return settings
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from agentcli.agent.context import ContextSettings
     from agentcli.agent.model.protocol import Model
     from agentcli.agent.tools.registry import ToolRegistry
+    from agentcli.agent.untrusted import SessionOrigin
 
 # What a session remembers of how it was started (never a key): resume uses it.
 REMEMBERED = ("model", "base_url", "approval", "max_turns", "context_window", "shell_timeout",
@@ -96,16 +97,21 @@ def _piped_input() -> str:
     return _stdin_text() if ready else ""
 
 
-def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None) -> Settings:
+def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None,
+                 origin: SessionOrigin | None = None) -> Settings:
     """Flags > what the session remembers > environment > config files > defaults.
 
     A resumed session talks to the endpoint it recorded (the default one included)
     unless ``--base-url`` says otherwise: an endpoint added later to the environment or
-    a config file is not where its key and transcript go.
+    a config file is not where its key and transcript go. A session file from elsewhere
+    (``origin`` not trusted) is an untrusted source instead (``agent/untrusted.py``).
     """
     given = {k: v for k, v in options.flags.items() if v is not None and k != "local"}
-    settings = resolve_settings(ctx.workspace_root, {**(remembered or {}), **given})
-    if remembered is not None and "base_url" not in given:
+    if origin is not None and not origin.trusted:
+        settings = resolve_settings(ctx.workspace_root, given, untrusted=origin.layer(remembered, given))
+    else:
+        settings = resolve_settings(ctx.workspace_root, {**(remembered or {}), **given})
+    if remembered is not None and "base_url" not in given and (origin is None or origin.trusted):
         settings.base_url = recorded_endpoint(remembered.get("base_url"))
     for warning in settings.warnings:
         sys.stderr.write(f"agentcli: warning: {warning}\n")

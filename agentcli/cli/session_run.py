@@ -78,13 +78,19 @@ def resume_session(ctx: CliContext, ref: str | None, options: RunOptions, *, exp
 
 def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions, *,
             explicit_workspace: bool) -> int:
+    from agentcli.agent.untrusted import session_origin
+
     session = Session.open(path, writer=True)
     try:
         meta = session.meta()
+        origin = session_origin(path, ctx.sessions.path)  # a file from elsewhere decides nothing
         recorded = Path(meta.workspace_root)
-        if not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
+        if origin.trusted and not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
             ctx = CliContext(recorded, ctx.sessions)
-        settings = settings_for(ctx, options, meta.settings)
+        adopt = None if explicit_workspace else recorded
+        if (withheld := origin.withhold(session, adopt, ctx.workspace_root)) is not None:
+            sys.stderr.write(f"agentcli: warning: {withheld}\n")
+        settings = settings_for(ctx, options, meta.settings, origin)
         session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
                             settings=remembered_settings(settings))
         if prompt is not None:

@@ -21,7 +21,8 @@ from agentcli.errors import UsageError
 
 FolderArg = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
-    typer.Argument(help="The workspace to trust (default: the current one)."),
+    typer.Argument(help="The workspace to trust (default: the current one), or a session file (.sqlite) "
+                        "from elsewhere whose recorded endpoint, approval and grants resume may use."),
 ]
 RevokeOpt = Annotated[bool, typer.Option("--revoke", help="Stop trusting the workspace.")]
 
@@ -32,6 +33,9 @@ def trust(folder: FolderArg = None, revoke: RevokeOpt = False, debug: DebugOpt =
     from agentcli.agent.config import trust as record_trust
     from agentcli.cli.options import workspace_root
 
+    if folder is not None and folder.suffix == ".sqlite" and folder.is_file():
+        _trust_session_file(folder.resolve(), revoke)
+        return
     root = workspace_root(folder)
     if revoke:
         kept = [p for p in trusted_workspaces() if p.resolve() != root]
@@ -46,6 +50,23 @@ def trust(folder: FolderArg = None, revoke: RevokeOpt = False, debug: DebugOpt =
     record_trust(root)
     print(f"trusted: {root} — its agentcli.toml may now set {', '.join(SENSITIVE)} and raise limits "
           f"(recorded in {trust_file()}; agentcli trust --revoke undoes it)")
+
+
+def _trust_session_file(path: Path, revoke: bool) -> None:
+    """Trust (or stop trusting) one session file that was not made in a sessions folder of yours."""
+    from agentcli.agent.config import is_trusted, trust_file, trusted_workspaces
+    from agentcli.agent.config import trust as record_trust
+
+    if revoke:
+        if not is_trusted(path):
+            sys.stderr.write(f"agentcli: {path} was not trusted\n")
+            return
+        trust_file().write_text("".join(f"{p}\n" for p in trusted_workspaces() if p.resolve() != path))
+        print(f"no longer trusted: {path}")
+        return
+    record_trust(path)
+    print(f"trusted: {path} — agentcli resume may use the endpoint, approval, model, limits and grants "
+          f"it recorded (recorded in {trust_file()}; agentcli trust --revoke {path} undoes it)")
 
 
 def register(app: typer.Typer) -> None:
