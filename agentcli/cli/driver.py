@@ -37,6 +37,7 @@ class RunOptions:
     print_mode: bool
     json: bool
     flags: dict[str, Any] = field(default_factory=dict)
+    queued: str = "skip"  # resume --queued: prompts typed ahead at a terminal (cli/queued.py)
 
     @property
     def interactive(self) -> bool:

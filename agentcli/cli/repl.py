@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.cancel import CancelToken
 from agentcli.agent.loop import Orchestrator, TurnResult
+from agentcli.cli.queued import goodbye
 from agentcli.cli.render.text import excerpt
 from agentcli.cli.terminal.commands import ARGUMENTS, COMMANDS, is_command, run_command
 from agentcli.cli.terminal.inputs import SlashAndPathCompleter, attach_mentions, key_bindings, open_history
@@ -144,8 +145,7 @@ class Repl:
                 last = outcome
                 if last.status == "interrupted" and last.resumable:
                     return last
-        self.console.print(f"bye — continue this session with: agentcli resume {self.session.id}",
-                           style="bold", markup=False, highlight=False)
+        self.console.print(goodbye(self.session), style="bold", markup=False, highlight=False)
         return TurnResult("done", prompt_ids=last.prompt_ids)  # the person chose to leave
 
     def _handle(self, text: str) -> TurnResult | str | None:

@@ -117,6 +117,7 @@ def _drive(ctx: CliContext, session: Session, settings: Settings, options: RunOp
     from agentcli.agent.cancel import CancelToken
     from agentcli.agent.secrets import redacting
     from agentcli.cli.driver import run_secrets
+    from agentcli.cli.queued import hold_terminal_prompts
     from agentcli.cli.startup import started
     from agentcli.cli.worker import AgentWorker, signals_cancel
 
@@ -130,6 +131,7 @@ def _drive(ctx: CliContext, session: Session, settings: Settings, options: RunOp
                                              emit, None)
     started()  # the garbage collector runs again from here
     announce(session, settings, options, emit, resumed)
+    hold_terminal_prompts(session, agent, options.queued)  # typed ahead at a terminal: not this run's
     current = [CancelToken()]
     with signals_cancel(lambda: current[0]):
         try:

@@ -82,6 +82,13 @@ MaxTokensOpt = Annotated[
     typer.Option("--max-tokens", help="Tokens this run may spend, then it stops (resumable)."),
 ]
 
+QueuedOpt = Annotated[
+    str,
+    typer.Option("--queued", metavar="skip|run",
+                 help="Prompts typed ahead at a terminal and still queued: a scripted resume leaves them "
+                      "queued and lists them (skip, the default), or runs them first (run)."),
+]
+
 LocalOpt = Annotated[
     bool,
     typer.Option("--local", help="Use the local server found on 127.0.0.1 (Ollama, LM Studio, llama.cpp)."),
@@ -138,12 +145,19 @@ def register(app: typer.Typer) -> None:
         return start_session(make_context(given["workspace"], given["sessions_dir"]), _run_options(given))
 
     @app.command(cls=LeanCommand)
-    @_run_command(("session", MaybeSessionArg, None), ("prompt", PromptArg, None))
+    @_run_command(("session", MaybeSessionArg, None), ("prompt", PromptArg, None),
+                  ("queued", QueuedOpt, "skip"))
     def resume(**given: Any) -> int:
         """Continue a session: finish its interrupted turn, then take PROMPT (or, in a terminal, more).
 
         Without SESSION, in a terminal: choose one of this workspace's sessions from a list."""
+        from agentcli.cli.queued import QUEUED_CHOICES
         from agentcli.cli.session_run import resume_session
+        from agentcli.errors import UsageError
 
+        if given["queued"] not in QUEUED_CHOICES:
+            raise UsageError(f"--queued takes skip or run, not '{given['queued']}'")
+        options = _run_options(given)
+        options.queued = given["queued"]
         return resume_session(make_context(given["workspace"], given["sessions_dir"]), given["session"],
-                              _run_options(given), explicit_workspace=given["workspace"] is not None)
+                              options, explicit_workspace=given["workspace"] is not None)
