@@ -71,6 +71,26 @@ class CliContext:
         return [self.state_dir, self.sessions.path, self.workspace_root / "agentcli.toml"]
 
 
+def require_utf8(text: str, what: str,
+                 fix: str = "give it as UTF-8 (convert it with iconv -t UTF-8, or check the locale)") -> str:
+    """``text`` as given, or one line (exit 2) when it is not UTF-8: Python decodes such
+    command-line bytes to lone surrogates, which no session file (UTF-8 text) can hold.
+
+    Example:
+        >>> require_utf8("caf\udce9", "the prompt argument")
+        Traceback (most recent call last):
+        UsageError: the prompt argument is not UTF-8 text (byte 0xe9 at offset 3); ...
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raw = text.encode("utf-8", "surrogateescape")
+        offset = len(text[:err.start].encode("utf-8", "surrogateescape"))
+        message = f"{what} is not UTF-8 text (byte {raw[offset]:#04x} at offset {offset}); {fix}"
+        raise UsageError(message) from None
+    return text
+
+
 def git_work_tree(start: Path) -> Path | None:
     """The root of the git work tree holding ``start`` (a folder with ``.git``), or None.
 

@@ -13,8 +13,10 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import shutil
 import stat
 from pathlib import Path
 
@@ -79,3 +81,50 @@ def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
 def open_private(path: Path, flags: int, mode: int = 0o600) -> int:
     """``os.open`` that refuses a symlink at ``path`` (``ELOOP``) and creates files ``mode``."""
     return os.open(path, flags | NOFOLLOW, mode)
+
+
+def move_file(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst`` (never replacing a file there), whole or not at all.
+
+    On one file system this is a link and an unlink. Across two it is a copy under a
+    temporary name beside ``dst`` (``O_EXCL | O_NOFOLLOW``, 0600), fsynced, given its name
+    in one step, the folder fsynced, and only then ``src`` unlinked: a move cut short
+    leaves ``src`` whole, and at most a finished copy at ``dst``.
+
+    Raises:
+        FileExistsError: ``dst`` exists.
+    """
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            if os.path.lexists(dst):
+                raise FileExistsError(errno.EEXIST, "File exists", str(dst)) from None
+            os.rename(src, dst)  # a file system without hard links
+            return
+        _copy_whole(src, dst)
+    os.unlink(src)
+
+
+def _copy_whole(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.moving")
+    try:
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
+        with open(src, "rb") as source, open(out, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+            target.flush()
+            os.fsync(target.fileno())
+        os.link(tmp, dst)  # fails if dst appeared meanwhile
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.unlink()
+    folder = os.open(dst.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    except OSError:  # a file system that cannot fsync a folder: the link still happened
+        pass
+    finally:
+        os.close(folder)

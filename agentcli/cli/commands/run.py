@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -13,6 +14,7 @@ from agentcli.cli.options import DebugOpt, JsonOpt, SessionsDirOpt, WorkspaceOpt
 
 if TYPE_CHECKING:
     from agentcli.cli.driver import RunOptions
+    from agentcli.cli.options import CliContext
 
 MaybeSessionArg = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at run time
@@ -127,10 +129,25 @@ def _run_command(*leading: tuple[str, object, object]) -> Callable[[Callable[...
 def _run_options(given: dict[str, Any]) -> RunOptions:
     """The command line's prompt, output mode and settings flags (None: not given)."""
     from agentcli.cli.driver import RunOptions
+    from agentcli.cli.options import require_utf8
 
+    for name in ("prompt", "session", *_FLAGS):  # each may end up in the session file
+        if isinstance(given.get(name), str):
+            require_utf8(given[name], "the prompt argument" if name == "prompt" else
+                         f"{'SESSION' if name == 'session' else '--' + name.replace('_', '-')}")
     flags: dict[str, object] = {name: given[name] for name in _FLAGS}
     flags["local"] = given["local"] or None
     return RunOptions(given["prompt"], given["print_mode"], given["json"], flags)
+
+
+def _context(given: dict[str, Any]) -> CliContext:
+    """Where the run works; its root must be UTF-8 text (every session records it)."""
+    from agentcli.cli.options import require_utf8
+
+    ctx = make_context(given["workspace"], given["sessions_dir"])
+    require_utf8(str(ctx.workspace_root), f"the workspace path {os.fsencode(ctx.workspace_root)!r}",
+                 "rename the folder, or pass -C to work in another one")
+    return ctx
 
 
 def register(app: typer.Typer) -> None:
@@ -142,7 +159,7 @@ def register(app: typer.Typer) -> None:
         """Start a session: run PROMPT, then (in a terminal) take more prompts."""
         from agentcli.cli.session_run import start_session
 
-        return start_session(make_context(given["workspace"], given["sessions_dir"]), _run_options(given))
+        return start_session(_context(given), _run_options(given))
 
     @app.command(cls=LeanCommand)
     @_run_command(("session", MaybeSessionArg, None), ("prompt", PromptArg, None),
@@ -159,5 +176,5 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--queued takes skip or run, not '{given['queued']}'")
         options = _run_options(given)
         options.queued = given["queued"]
-        return resume_session(make_context(given["workspace"], given["sessions_dir"]), given["session"],
-                              options, explicit_workspace=given["workspace"] is not None)
+        return resume_session(_context(given), given["session"], options,
+                              explicit_workspace=given["workspace"] is not None)
