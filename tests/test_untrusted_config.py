@@ -61,7 +61,7 @@ def test_a_flag_still_wins_over_both(home) -> None:
 def test_a_per_model_window_cannot_raise_the_window(home) -> None:
     settings = resolve(home, '[context_windows]\n"gpt-4o-mini" = 10000000\n')
     assert settings.context_window == DEFAULT_CONTEXT_WINDOW
-    assert "context_window = 10000000" in settings.warnings[0]
+    assert "context_windows.gpt-4o-mini = 10000000 (yours: 128000)" in settings.warnings[0]
     assert resolve(home, '[context_windows]\n"gpt-4o-mini" = 8000\n').context_window == 8000
 
 
@@ -77,6 +77,15 @@ def test_what_decides_cost_or_rollback_needs_trust(home, line) -> None:
     trust(home / "ws")
     trusted = resolve(home, line + "\n", max_turns=None)
     assert getattr(trusted, name) != default and trusted.warnings == []
+
+
+def test_two_untrusted_sources_together_still_only_tighten(home) -> None:
+    (home / "ws" / "agentcli.toml").write_text("max_turns = 1000\n")
+    (home / "user.toml").write_text("max_turns = 100\n")
+    session = ("/dl/x.sqlite", {"max_turns": 500, "scouts": 2}, "it came from elsewhere")
+    settings = resolve_settings(home / "ws", {}, environ={}, user_file=home / "user.toml", untrusted=session)
+    assert settings.max_turns == 100 and settings.scouts == 2
+    assert any(w.startswith("/dl/x.sqlite: ignoring max_turns = 500 (yours: 100)") for w in settings.warnings)
 
 
 def test_a_trusted_workspace_may_raise_its_limits(home) -> None:

@@ -28,7 +28,7 @@ from agentcli.agent.history.disk import DEFAULT_MAX_FILE_BYTES
 from agentcli.agent.model.client import ModelSettings
 from agentcli.agent.model.endpoint import endpoint_host, public_url
 from agentcli.agent.tools.registry import DEFAULT_LIMITS
-from agentcli.agent.untrusted import TRUST_KEYS, clamp_limits, without_trust_keys
+from agentcli.agent.untrusted import TRUST_KEYS, tighten_only, without_trust_keys
 from agentcli.errors import UsageError
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -147,28 +147,35 @@ def resolve_settings(
     if untrusted is not None:
         doubted.append(untrusted)
     warnings: list[str] = []
-    layers: list[_Layer] = [_Layer(str(user_path), _read_toml(user_path))]
+    own_layers = [_Layer(str(user_path), _read_toml(user_path))]
     if trusted:
-        layers.append(_Layer(str(workspace_path), _read_toml(workspace_path)))
-    refusals = []
+        own_layers.append(_Layer(str(workspace_path), _read_toml(workspace_path)))
+    environment = _Layer("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)},
+                         "environment")
+    given = _Layer("flag", {key: value for key, value in flags.items() if value is not None}, "flag")
+    layers = list(own_layers)
+    if doubted:
+        layers += _tightened(doubted, _merge([*own_layers, environment, given], []), warnings)
+    settings = _merge([*layers, environment, given], warnings)
+    settings.warnings, settings.trusted = warnings, trusted
+    return settings
+
+
+def _tightened(doubted: list[tuple[str, dict[str, Any], str]], own: Settings,
+               warnings: list[str]) -> list[_Layer]:
+    """The untrusted layers, each without what needs trust and without the limits it would
+    raise above ``own`` (the user's own settings); a warning per layer says what went."""
+    layers = []
     for source, layer, why in doubted:
         kept, refused = without_trust_keys(layer)
+        kept, undone = tighten_only(kept, own, lambda model: _window(own, model))
         layers.append(_Layer(source, kept))
-        refusals.append((source, refused, why))
-    layers.append(_Layer("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)},
-                         "environment"))
-    layers.append(_Layer("flag", {key: value for key, value in flags.items() if value is not None}, "flag"))
-    settings = _merge(layers, warnings)
-    for source, refused, why in refusals:
-        undone = clamp_limits(settings, _merge([layer for layer in layers if layer.source != source], []),
-                              source)
         parts = [f"{', '.join(refused)} (they decide where your API key goes, what runs unasked or what "
                  "is spent)"] if refused else []
         parts += [f"{', '.join(undone)} (it may only lower your limits)"] if undone else []
         if parts:
             warnings.append(f"{source}: ignoring {' and '.join(parts)}: {why}")
-    settings.warnings, settings.trusted = warnings, trusted
-    return settings
+    return layers
 
 
 @dataclass
@@ -248,6 +255,12 @@ def _check(settings: Settings) -> None:
         raise UsageError("scout-depth must be at least 0 (0: no scout tool)")
     if settings.approval is not None and settings.approval not in APPROVAL_MODES:
         raise UsageError(f"approval: unknown mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
+
+
+def _window(settings: Settings, model: str) -> int:
+    """The context window ``settings`` would give ``model`` (its table, agentcli's, the default)."""
+    table = settings.context_windows if isinstance(settings.context_windows, dict) else {}
+    return table.get(model) or MODEL_WINDOWS.get(model, DEFAULT_CONTEXT_WINDOW)
 
 
 def _resolve_context(settings: Settings) -> None:

@@ -7,7 +7,8 @@ Every setting is one of three kinds:
   unasked, what is spent or kept — ``base_url``, ``approval``, ``shell_env``, ``prices``,
   ``model``, ``scout_model``, ``max_file_bytes`` (a value of 1 turns rollback off). An
   untrusted source's value is ignored, with one warning naming it.
-- **a limit** (:data:`LIMITS`): an untrusted source may only tighten it. Its value is used
+- **a limit** (:data:`LIMITS`, and each entry of a ``context_windows`` table): an
+  untrusted source may only tighten it. Its value is used
   when it is below what the user's own layers (flags, environment, their config file,
   defaults) give; above, the user's value stands and a warning says so. "No limit"
   (``max_cost`` and ``max_tokens`` unset) is above everything.
@@ -22,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,33 +48,36 @@ def without_trust_keys(layer: dict[str, Any]) -> tuple[dict[str, Any], list[str]
 
 
 def _looser(value: Any, own: Any) -> bool:
-    """True when ``value`` allows more than ``own`` (None: no limit)."""
-    if value is None:
-        return own is not None
-    return own is not None and value > own
+    """True when ``value`` allows more than ``own`` (None: no limit). A value that is no
+    number is left for the settings check to refuse, naming its file."""
+    if own is None:
+        return False
+    try:
+        return float(value) > float(own)
+    except (TypeError, ValueError):
+        return False
 
 
-def clamp_limits(settings: Settings, own: Settings, source: str) -> list[str]:
-    """Undo every limit ``source`` raised above ``own`` (the settings without it).
+def tighten_only(layer: dict[str, Any], own: Settings,
+                 window_of: Callable[[str], int]) -> tuple[dict[str, Any], list[str]]:
+    """``layer`` without the limits it would raise above ``own`` (the user's own settings),
+    and a phrase for each one dropped, e.g. ``"max_turns = 1000 (yours: 100)"``.
 
-    ``settings.sources`` says which values came from ``source``; each of those that allows
-    more than the user's own value is set back to it. Returns a phrase per key undone,
-    e.g. ``"max_turns = 1000 (yours: 100)"``.
-    """
-    undone = []
-    for name in LIMITS:
-        value, mine = getattr(settings, name), getattr(own, name)
-        came_from = {settings.sources.get(name)}
-        if name == "context_window":  # the window can come from the per-model table too
-            came_from.add(settings.sources.get("context_windows"))
-        if source in came_from and _looser(value, mine):
-            setattr(settings, name, mine)
-            if name in own.sources:
-                settings.sources[name] = own.sources[name]
-            else:
-                settings.sources.pop(name, None)
-            undone.append(f"{name} = {value} (yours: {'none' if mine is None else mine})")
-    return undone
+    ``window_of`` gives the user's own context window of a model, for the entries of a
+    ``context_windows`` table."""
+    kept, undone = dict(layer), []
+    for key, value in layer.items():
+        name = key.replace("-", "_")
+        if name in LIMITS and _looser(value, getattr(own, name)):
+            del kept[key]
+            undone.append(f"{name} = {value} (yours: {getattr(own, name)})")
+        elif name == "context_windows" and isinstance(value, dict):
+            table = {model: tokens for model, tokens in value.items()
+                     if not _looser(tokens, window_of(model))}
+            undone += [f"context_windows.{model} = {tokens} (yours: {window_of(model)})"
+                       for model, tokens in value.items() if model not in table]
+            kept[key] = table
+    return kept, undone
 
 
 @dataclass(frozen=True)
