@@ -50,7 +50,7 @@ class Schema:
         self.label = label
         self._steps: list[tuple[str, MigrationFn]] = []
         self._snapshot: tuple[int, Sequence[str]] = (0, ())
-        self._expected: dict[str, tuple[str, str]] | None = None
+        self._expected: dict[str, tuple[str, str, str]] | None = None
         self.migration(_m001_blobs)
 
     def migration(self, fn: MigrationFn) -> MigrationFn:
@@ -255,7 +255,7 @@ class DurableFile:
     def _ready(cls, conn: sqlite3.Connection, path: Path, schema: Schema, *, writer: bool,
                lock: WriterLock | None) -> DurableFile:
         """Migrate an older file (a reader only while nobody drives it) and switch WAL on."""
-        version = _check_identity(conn, path, schema)  # again: now we may hold the lock
+        version = _check_identity(conn, path, schema, objects=False)  # again: now we may hold the lock
         if version < schema.version:
             if not writer:
                 with WriterLock(lock_path(path)) as migrating:
@@ -486,8 +486,9 @@ def _newer(path: Path, version: int, schema: Schema) -> str:
             f"{schema.version}); upgrade agentcli to open it")
 
 
-def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema) -> int:
-    """Read-only checks before any write; returns the file's schema version."""
+def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema, *, objects: bool = True) -> int:
+    """Read-only checks before any write; returns the file's schema version. ``objects``:
+    also that its schema is this one's (once per connection: a migration checks again)."""
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -499,5 +500,6 @@ def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema) -> int
         raise SessionFileError(_newer(path, version, schema))
     if version == 0:
         raise SessionFileError(f"{path} is empty: not an agentcli session (sessions are created whole)")
-    schema.check_objects(conn, path, version)
+    if objects:
+        schema.check_objects(conn, path, version)
     return version

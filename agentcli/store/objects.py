@@ -40,17 +40,17 @@ def normalized(sql: str) -> str:
     return " ".join((sql or "").split())
 
 
-def expected_objects(statements: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """name -> (type, normalized SQL) of a schema's CREATE statements."""
+def expected_objects(statements: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    """name -> (type, normalized SQL, SQL as written) of a schema's CREATE statements."""
     objects = {}
     for sql in statements:
         parsed = parse_create(sql)
         if parsed is not None:
-            objects[parsed[1].lower()] = (parsed[0], normalized(sql))
+            objects[parsed[1].lower()] = (parsed[0], normalized(sql), sql)
     return objects
 
 
-def check_objects(conn: sqlite3.Connection, path: Path, expected: dict[str, tuple[str, str]], *,
+def check_objects(conn: sqlite3.Connection, path: Path, expected: dict[str, tuple[str, str, str]], *,
                   exact: bool) -> None:
     """Refuse a file whose schema is not ``expected``: an expected name of another type or
     (``exact``) other SQL, or a trigger anywhere. ``exact`` False is for an older file,
@@ -66,11 +66,13 @@ def check_objects(conn: sqlite3.Connection, path: Path, expected: dict[str, tupl
     for kind, name, sql in rows:
         if not isinstance(name, str) or (sql is None and kind == "index"):
             continue  # SQLite's own index of a UNIQUE or PRIMARY KEY
+        want = expected.get(name.lower())
+        if want is not None and kind == want[0] and sql == want[2]:
+            continue  # exactly as agentcli writes it (the common case: no parsing)
         parsed = parse_create(sql) if isinstance(sql, str) else None
         declared = parsed[0] if parsed else None
         if kind == "trigger" or declared == "trigger":
             raise _foreign(path, f"it holds a trigger ({name}), which agentcli never makes")
-        want = expected.get(name.lower())
         if want is None:
             continue
         if kind != want[0] or declared != want[0]:
@@ -79,7 +81,7 @@ def check_objects(conn: sqlite3.Connection, path: Path, expected: dict[str, tupl
             raise _foreign(path, f"its {want[0]} {name} is not the one agentcli makes")
     if exact:
         present = {name.lower() for _, name, _ in rows if isinstance(name, str)}
-        for name, (kind, _) in expected.items():
+        for name, (kind, _, _) in expected.items():
             if name not in present:
                 raise _foreign(path, f"it has no {kind} {name}")
 
