@@ -73,6 +73,16 @@ def test_a_state_folder_that_came_with_the_repository_is_refused(openai_server, 
 
 
 @needs_git
+def test_a_state_folder_added_to_git_later_is_refused_from_then_on(openai_server, repo, env) -> None:
+    assert new_run(openai_server, repo, env).code == 0  # the index was seen not to track it
+    assert agentcli(["list"], env=env, cwd=repo).code == 0
+    git(repo, "add", "-f", ".agentcli/.gitignore")
+    assert "is tracked by git (.agentcli/.gitignore)" in one_line(agentcli(["list"], env=env, cwd=repo))
+    git(repo, "rm", "-q", "--cached", ".agentcli/.gitignore")
+    assert agentcli(["list"], env=env, cwd=repo).code == 0
+
+
+@needs_git
 def test_an_untracked_gitignore_that_lets_sessions_through_is_rewritten(openai_server, repo, env) -> None:
     (repo / ".agentcli").mkdir()
     (repo / ".agentcli" / ".gitignore").write_text("!*\n")
