@@ -77,7 +77,7 @@ def require_utf8(text: str, what: str,
     command-line bytes to lone surrogates, which no session file (UTF-8 text) can hold.
 
     Example:
-        >>> require_utf8("caf\udce9", "the prompt argument")
+        >>> require_utf8("caf\\udce9", "the prompt argument")
         Traceback (most recent call last):
         UsageError: the prompt argument is not UTF-8 text (byte 0xe9 at offset 3); ...
     """
@@ -97,23 +97,24 @@ def git_work_tree(start: Path) -> Path | None:
     Like git's ``safe.directory``: a ``.git`` that belongs to another user (``/tmp/.git``
     made by a neighbour) makes no workspace root; the search stops there (see
     :func:`foreign_git`)."""
-    from agentcli.store.owned import lstat_or_none
-
-    for folder in (start, *start.parents):
-        st = lstat_or_none(folder / ".git")
-        if st is not None:
-            return folder if st.st_uid == os.geteuid() else None
-    return None
+    found = _nearest_git(start)
+    return found[0].parent if found is not None and found[1] == os.geteuid() else None
 
 
 def foreign_git(start: Path) -> Path | None:
     """The nearest ``.git`` above ``start`` when it belongs to another user, else None."""
+    found = _nearest_git(start)
+    return found[0] if found is not None and found[1] != os.geteuid() else None
+
+
+def _nearest_git(start: Path) -> tuple[Path, int] | None:
+    """The nearest ``.git`` (folder or file) at or above ``start``, and its owner's uid."""
     from agentcli.store.owned import lstat_or_none
 
     for folder in (start, *start.parents):
         st = lstat_or_none(folder / ".git")
         if st is not None:
-            return folder / ".git" if st.st_uid != os.geteuid() else None
+            return folder / ".git", st.st_uid
     return None
 
 

@@ -131,10 +131,10 @@ def _run_options(given: dict[str, Any]) -> RunOptions:
     from agentcli.cli.driver import RunOptions
     from agentcli.cli.options import require_utf8
 
+    labels = {"prompt": "the prompt argument", "session": "SESSION"}
     for name in ("prompt", "session", *_FLAGS):  # each may end up in the session file
         if isinstance(given.get(name), str):
-            require_utf8(given[name], "the prompt argument" if name == "prompt" else
-                         f"{'SESSION' if name == 'session' else '--' + name.replace('_', '-')}")
+            require_utf8(given[name], labels.get(name, f"--{name.replace('_', '-')}"))
     flags: dict[str, object] = {name: given[name] for name in _FLAGS}
     flags["local"] = given["local"] or None
     return RunOptions(given["prompt"], given["print_mode"], given["json"], flags)
