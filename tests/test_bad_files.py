@@ -3,7 +3,9 @@
 A bad file is a blank (0-byte) file, a foreign SQLite file (in WAL mode, the hardest
 case: merely reading one makes SQLite create ``-wal``/``-shm`` files), a session whose
 ``meta`` page is damaged, one whose ``messages`` page is damaged, and one whose ``meta``
-row holds bytes that are not UTF-8. A read-only (0400) session is not bad: readers show
+row holds bytes that are not UTF-8; and sessions whose schema is not agentcli's (issue 20,
+major 7): ``messages`` a recursive VIEW (which hung every reader), a trigger, a table
+altered or missing. A read-only (0400) session is not bad: readers show
 it, writers refuse it. Every run compares the file's sha256 and the folder's listing
 (no new ``-wal``, ``-shm`` or ``.lock`` file) before and after.
 """
@@ -23,13 +25,28 @@ from session_factory import damage_table, make_session
 
 READERS = ["show", "log", "export", "checkpoints", "diff"]
 WRITERS = ["resume", "rollback"]
-BAD = ["blank", "foreign", "damaged-meta", "damaged-messages", "undecodable-meta"]
+BAD = ["blank", "foreign", "damaged-meta", "damaged-messages", "undecodable-meta", "view-messages",
+       "trigger", "altered-table", "missing-table"]
 MESSAGES = {
     "blank": "is empty",
     "foreign": "not an agentcli session",
     "damaged-meta": "is damaged",
     "damaged-messages": "is damaged",
     "undecodable-meta": "is damaged",
+    "view-messages": "messages is a view",
+    "trigger": "a trigger (stamp)",
+    "altered-table": "tool_calls is not",
+    "missing-table": "no table tasks",
+}
+ENDLESS = ("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
+           "SELECT x AS id, 'orchestrator' AS agent, 1 AS prompt_id, 'user' AS role, '' AS content, "
+           "0 AS chars, NULL AS tool_calls, NULL AS tool_call_id, NULL AS model_call_id, '' AS created_at, "
+           "NULL AS rolled_back_by FROM n")
+HOSTILE = {  # a schema that is not agentcli's: each hung a reader or ran on agentcli's writes
+    "view-messages": ["DROP TABLE messages", f"CREATE VIEW messages AS {ENDLESS}"],
+    "trigger": ["CREATE TRIGGER stamp AFTER UPDATE ON meta BEGIN UPDATE meta SET title = 'pwned'; END"],
+    "altered-table": ["ALTER TABLE tool_calls ADD COLUMN note TEXT"],
+    "missing-table": ["DROP TABLE tasks"],
 }
 
 
@@ -58,9 +75,11 @@ def make_bad(kind: str, path: Path, workspace: Path) -> None:
         conn.execute("UPDATE meta SET id = ?", [path.stem])
         if kind == "undecodable-meta":
             conn.execute("UPDATE meta SET title = CAST(x'fffe41' AS TEXT)")
+        for statement in HOSTILE.get(kind, []):
+            conn.execute(statement)
         conn.commit()
         conn.close()
-        if kind != "undecodable-meta":
+        if kind.startswith("damaged-"):
             damage_table(path, kind.removeprefix("damaged-"))
     for leftover in path.parent.glob("made*"):
         leftover.unlink() if leftover.is_file() else _rmtree(leftover)

@@ -144,8 +144,8 @@ def test_an_unknown_checkpoint_is_bad_input(openai_server, workspace, env):
 
 
 def test_files_over_the_size_limit_are_logged_by_hash_and_reported(openai_server, workspace, env):
-    with open(Path(env["XDG_CONFIG_HOME"]) / "agentcli" / "config.toml", "a") as config:
-        config.write("max_file_bytes = 1000\n")  # the user's own setting
+    user_config = Path(env["XDG_CONFIG_HOME"]) / "agentcli" / "config.toml"
+    user_config.write_text(user_config.read_text() + "max_file_bytes = 1000\n")  # a workspace's needs trust
     (workspace / "huge.dat").write_bytes(b"a" * 3000)
     openai_server.script(
         tool_answer(tool_call("run_shell", {"command": "head -c 5000 /dev/zero > big.bin; "

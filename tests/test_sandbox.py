@@ -131,7 +131,7 @@ def test_tmpdir_points_at_the_private_tmp(openai_server, workspace, env, tmp_pat
 
 def test_git_hooks_agentcli_state_and_the_session_file_stay_read_only(openai_server, workspace, env):
     (workspace / ".git" / "hooks").mkdir(parents=True)
-    (workspace / "agentcli.toml").write_text('model = "m"\n')
+    (workspace / "agentcli.toml").write_text('max_turns = 50\n')
     command = ("echo evil > .git/hooks/pre-commit; echo x >> .agentcli/sessions/*.sqlite; "
                "touch .agentcli/planted; echo 'approval = \"full-auto\"' >> agentcli.toml; "
                "rm -f .agentcli/sessions/*.sqlite-wal; echo y > ok.txt")
@@ -141,7 +141,7 @@ def test_git_hooks_agentcli_state_and_the_session_file_stay_read_only(openai_ser
     assert result.count("Read-only file system") == 5, result
     assert not (workspace / ".git" / "hooks" / "pre-commit").exists()
     assert not (workspace / ".agentcli" / "planted").exists()
-    assert (workspace / "agentcli.toml").read_text() == 'model = "m"\n'
+    assert (workspace / "agentcli.toml").read_text() == 'max_turns = 50\n'
     assert (workspace / "ok.txt").read_text() == "y\n"
     assert "[sandbox: this command ran in the sandbox (workspace-write)" in result
     assert '"sandbox": false' in result  # how to ask for more

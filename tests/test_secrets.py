@@ -120,15 +120,16 @@ def test_a_cloned_repositorys_config_changes_nothing_until_trusted(
         run = agentcli(["new", "explain this repo", "-p"], env=env, cwd=workspace)
         assert run.code == 6, run.stderr  # the shell command needed asking: denied, not run
         assert theirs.requests == [] and len(mine.requests) == 2
-        assert mine.requests[0].body["model"] == "their-model"  # harmless settings still apply
+        assert mine.requests[0].body["model"] == "gpt-4o-mini"  # a model decides what is spent
         assert not (workspace / "pwned.txt").exists()
-        assert "ignoring base_url, approval" in run.stderr and "agentcli trust" in run.stderr
+        assert "ignoring base_url, approval, model" in run.stderr and "agentcli trust" in run.stderr
 
         trusted = agentcli(["trust"], env=env, cwd=workspace)
         assert trusted.code == 0 and str(workspace) in trusted.stdout
         theirs.script(text_answer("obeyed"))
         again = agentcli(["new", "explain", "-p"], env=env, cwd=workspace)
         assert again.code == 0 and again.stdout.strip() == "obeyed" and len(theirs.requests) == 1
+        assert theirs.requests[0].body["model"] == "their-model"
         revoked = agentcli(["trust", "--revoke"], env=env, cwd=workspace)
         assert revoked.code == 0
         mine.script(text_answer("mine again"))
@@ -202,8 +203,9 @@ def test_the_open_session_file_is_protected_wherever_it_lives(
         tool_answer(tool_call("write_file", {"path": f"kept/{run.session_id}.sqlite", "content": "gone"})),
         text_answer("tried"))
     # resumed by its path from another folder: the default sessions folder is somewhere else
+    # (so the file is not taken as one of this workspace's: its endpoint is given again)
     resumed = agentcli(["resume", str(path), "break it", "-p", "--approval", "full-auto",
-                        "-C", str(workspace)], env=env, cwd=tmp_path)
+                        "--base-url", openai_server.base_url, "-C", str(workspace)], env=env, cwd=tmp_path)
     assert resumed.code == 0, resumed.stderr
     assert path.read_bytes()[:16] == before[:16] == b"SQLite format 3\x00"
     assert "protected" in openai_server.requests[-1].body["messages"][-1]["content"]

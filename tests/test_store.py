@@ -329,3 +329,22 @@ def test_an_unwritable_sessions_folder_is_one_clear_error(tmp_path: Path) -> Non
             SessionDirectory(folder).create(workspace_root=tmp_path)
     finally:
         folder.chmod(0o700)
+
+
+def test_a_reader_statement_past_its_step_budget_stops_with_one_line() -> None:
+    """Issue 20, major 7: a query that never ends (a recursive VIEW slipped past the checks, say)
+    is stopped by the progress handler of a reader, and the connection stays usable."""
+    import sqlite3
+
+    from agentcli.store.db import Db, ReadTooLongError
+
+    db = Db(sqlite3.connect(":memory:"), step_budget=200_000, name="hostile.sqlite")
+    endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n"
+    with pytest.raises(ReadTooLongError, match="hostile.sqlite: a read went on past 200,000 SQLite steps"):
+        db.scalar(endless)
+    with pytest.raises(ReadTooLongError):
+        list(db.query(endless))
+    assert db.scalar("SELECT 41 + 1") == 42  # each statement has its own budget
+    unbounded = Db(sqlite3.connect(":memory:"))
+    bounded_loop = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) "
+    assert unbounded.scalar(bounded_loop + "SELECT count(*) FROM n") == 300000

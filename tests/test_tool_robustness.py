@@ -255,3 +255,30 @@ def test_a_prompt_on_stdin_that_is_not_utf8_is_a_usage_error_without_a_session(o
                                 "convert it first, e.g. with iconv -t UTF-8"]
     assert not list(workspace.rglob("*.sqlite"))
     assert openai_server.requests == []
+
+
+@pytest.mark.parametrize("argv", [
+    [b"new", b"fix caf\xe9 now", b"-p"],
+    [b"new", b"hi", b"-p", b"--model", b"m\xe9"],
+    [b"new", b"hi", b"-p", b"--scout-model", b"s\xff"],
+], ids=["prompt", "model", "scout-model"])
+def test_an_argument_that_is_not_utf8_is_one_line_exit_2_without_a_session(openai_server, workspace, env,
+                                                                          argv):
+    """Issue 20, minor: a non-UTF-8 prompt argument (or option) was an internal error."""
+    proc = subprocess.run([sys.executable.encode(), b"-m", b"agentcli", *argv, b"--base-url",
+                           openai_server.base_url.encode()], capture_output=True, cwd=workspace, env=env,
+                          timeout=30)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 2, err
+    assert len(err.splitlines()) == 1 and "is not UTF-8 text (byte 0x" in err and "internal error" not in err
+    assert not list(workspace.rglob("*.sqlite")) and openai_server.requests == []
+
+
+def test_a_workspace_path_that_is_not_utf8_is_one_line_exit_2(openai_server, tmp_path, env):
+    folder = os.fsdecode(bytes(tmp_path) + b"/caf\xe9")
+    os.mkdir(folder)
+    proc = subprocess.run([sys.executable, "-m", "agentcli", "new", "hi", "-p", "--base-url",
+                           openai_server.base_url], capture_output=True, cwd=folder, env=env, timeout=30)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 2, err
+    assert "the workspace path" in err and "rename the folder, or pass -C" in err

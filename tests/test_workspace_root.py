@@ -103,3 +103,55 @@ def test_sessions_in_the_old_folder_are_listed_resumed_and_moved(openai_server, 
     assert (workspace / "sessions" / "views.py").exists()
     again = agentcli(["list"], env=env, cwd=workspace)
     assert old.stem in again.stdout and "move-sessions" not in again.stderr
+
+
+def _another_file_system(near: Path) -> Path | None:
+    """A scratch folder on another file system than ``near``, or None."""
+    import os
+    import tempfile
+
+    for candidate in ("/tmp", "/var/tmp", "/dev/shm", str(Path.home())):
+        try:
+            if os.stat(candidate).st_dev != os.stat(near).st_dev and os.access(candidate, os.W_OK):
+                return Path(tempfile.mkdtemp(dir=candidate, prefix="agentcli-move-"))
+        except OSError:
+            continue
+    return None
+
+
+def test_move_sessions_across_file_systems_moves_each_file_whole(workspace, env):
+    """Issue 20, minor: the old folder on another file system (here a link to one) was an
+    internal error (os.replace across devices); now each file is copied, fsynced, removed."""
+    import sys
+
+    far = _another_file_system(workspace)
+    if far is None:
+        pytest.skip("one file system only")
+    try:
+        old = make_session(far, workspace, title="kept far away")
+        writer = ("import os, sqlite3, sys\nconn = sqlite3.connect(sys.argv[1])\n"
+                  "conn.execute(\"UPDATE meta SET title = 'changed in the log'\")\nconn.commit()\n"
+                  "os._exit(0)\n")  # gone without closing: the write is still in the -wal
+        subprocess.run([sys.executable, "-c", writer, str(old)], check=True)
+        assert old.with_name(old.name + "-wal").stat().st_size > 0
+        (workspace / "sessions").symlink_to(far)
+        moved = agentcli(["move-sessions"], env=env, cwd=workspace)
+        assert moved.code == 0 and "moved 1 of 1" in moved.stdout, moved.stderr
+        target = sessions_folder(workspace) / old.name
+        assert not old.exists() and target.is_file()
+        assert rows(target, "SELECT title FROM meta")[0]["title"] == "changed in the log"
+        assert sorted(p.name for p in far.iterdir()) == []
+        shown = agentcli(["show", old.stem], env=env, cwd=workspace)
+        assert shown.code == 0 and "changed in the log" in shown.stdout
+    finally:
+        shutil.rmtree(far, ignore_errors=True)
+
+
+def test_move_sessions_leaves_session_files_the_repository_tracks(django_repo, env):
+    old = make_session(django_repo / "sessions", django_repo, title="committed by someone")
+    old.with_name(old.name + ".lock").unlink(missing_ok=True)
+    git(django_repo, "add", "-f", f"sessions/{old.name}")
+    git(django_repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a session")
+    moved = agentcli(["move-sessions"], env=env, cwd=django_repo)
+    assert moved.code == 0 and "moved 0 of 1" in moved.stdout and "tracked by git" in moved.stdout
+    assert old.is_file() and not (sessions_folder(django_repo) / old.name).exists()

@@ -32,6 +32,7 @@ from agentcli.agent.model.client import ModelSettings
 from agentcli.agent.model.endpoint import endpoint_host, public_url
 from agentcli.agent.sandbox.policy import SANDBOX_MODES
 from agentcli.agent.tools.registry import DEFAULT_LIMITS
+from agentcli.agent.untrusted import TRUST_KEYS, tighten_only, without_trust_keys
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -100,11 +101,10 @@ class Settings:
         return public_url(self.base_url) if self.base_url else None
 
 
-SENSITIVE = ("base_url", "approval", "shell_env", "prices", "sandbox", "network")
-"""Settings that decide where the key goes or what runs unasked: a workspace's own
-``agentcli.toml`` may set them only once the user trusts that workspace (``prices``: a cloned
-repository must not be able to make a ``--max-cost`` budget meaningless; ``sandbox`` and
-``network``: nor to let its commands out of the sandbox)."""
+SENSITIVE = TRUST_KEYS
+"""Settings that decide where the key goes, what runs unasked, what is spent or kept: a
+workspace's own ``agentcli.toml`` may set them only once the user trusts that workspace
+(``agent/untrusted.py``; its limits it may only lower until then)."""
 
 
 def user_config_path() -> Path:
@@ -132,45 +132,87 @@ def resolve_settings(
     flags: dict[str, Any],
     environ: dict[str, str] | None = None,
     user_file: Path | None = None,
+    *,
+    untrusted: tuple[str, dict[str, Any], str] | None = None,
 ) -> Settings:
     """Merge the layers; flags whose value is ``None`` were not given.
+
+    A workspace's ``agentcli.toml`` that is not trusted, and ``untrusted`` (``(source,
+    layer, why)``: the settings a session file from elsewhere recorded, just below the
+    environment), may not set what needs trust and may only lower limits
+    (``agent/untrusted.py``); what they tried beyond that is a warning naming the source.
 
     Example:
         >>> resolve_settings(Path("."), {"model": "llama3"}).model
         'llama3'
     """
     environ = os.environ if environ is None else environ
-    known = {f.name for f in fields(Settings)} - {"warnings", "notes", "trusted", "sources"}
-    merged: dict[str, Any] = {}
-    warnings: list[str] = []
     user_path = user_file or user_config_path()
     workspace_path = workspace_root / "agentcli.toml"
     trusted = is_trusted(workspace_root)
-    workspace_layer = _read_toml(workspace_path)
-    refused = [key for key in workspace_layer if key.replace("-", "_") in SENSITIVE]
-    if refused and not trusted:
-        warnings.append(
-            f"{workspace_path}: ignoring {', '.join(refused)}: they decide where your API key goes "
-            f"and what runs unasked, and this workspace is not trusted "
-            f"(agentcli trust {workspace_root} allows it)"
-        )
-        workspace_layer = {k: v for k, v in workspace_layer.items() if k not in refused}
-    layers = [
-        (str(user_path), _read_toml(user_path)),
-        (str(workspace_path), workspace_layer),
-        ("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)}),
-        ("", {key: value for key, value in flags.items() if value is not None}),
-    ]
+    doubted = []
+    if not trusted:
+        doubted.append((str(workspace_path), _read_toml(workspace_path),
+                        f"this workspace is not trusted (agentcli trust {workspace_root} allows it)"))
+    if untrusted is not None:
+        doubted.append(untrusted)
+    warnings: list[str] = []
+    own_layers = [_Layer(str(user_path), _read_toml(user_path))]
+    if trusted:
+        own_layers.append(_Layer(str(workspace_path), _read_toml(workspace_path)))
+    environment = _Layer("", {key: environ[var] for key, var in ENVIRONMENT.items() if environ.get(var)},
+                         "environment")
+    given = _Layer("flag", {key: value for key, value in flags.items() if value is not None}, "flag")
+    layers = list(own_layers)
+    if doubted:
+        layers += _tightened(doubted, _merge([*own_layers, environment, given], []), warnings)
+    settings = _merge([*layers, environment, given], warnings)
+    settings.warnings, settings.trusted = warnings, trusted
+    return settings
+
+
+def _tightened(doubted: list[tuple[str, dict[str, Any], str]], own: Settings,
+               warnings: list[str]) -> list[_Layer]:
+    """The untrusted layers, each without what needs trust and without the limits it would
+    raise above ``own`` (the user's own settings); a warning per layer says what went."""
+    layers = []
+    for source, layer, why in doubted:
+        kept, refused = without_trust_keys(layer)
+        # a refused value that is the user's own anyway changes nothing: not worth a warning
+        refused = [key for key in refused if layer[key] != getattr(own, key.replace("-", "_"), None)]
+        kept, undone = tighten_only(kept, own, lambda model: _window(own, model))
+        layers.append(_Layer(source, kept))
+        parts = [f"{', '.join(refused)} (they decide where your API key goes, what runs unasked or what "
+                 "is spent)"] if refused else []
+        parts += [f"{', '.join(undone)} (it may only lower your limits)"] if undone else []
+        if parts:
+            warnings.append(f"{source}: ignoring {' and '.join(parts)}: {why}")
+    return layers
+
+
+@dataclass
+class _Layer:
+    """One layer of settings: a file (``source`` its path), the environment or the flags."""
+
+    source: str
+    values: dict[str, Any]
+    kind: str = "file"
+
+
+def _merge(layers: list[_Layer], warnings: list[str]) -> Settings:
+    """Settings from ``layers``, lowest first, checked; a bad value names its file."""
+    known = {f.name for f in fields(Settings)} - {"warnings", "notes", "trusted", "sources"}
+    merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for index, (source, layer) in enumerate(layers):
-        for key, value in layer.items():
+    for layer in layers:
+        for key, value in layer.values.items():
             name = key.replace("-", "_")
             if name in known:
                 merged[name] = value
-                sources[name] = source or (f"${ENVIRONMENT[name]}" if index == 2 else "flag")
-            elif source:
-                warnings.append(f"{source}: unknown setting '{key}' is ignored")
-    settings = Settings(**merged, warnings=warnings, trusted=trusted, sources=sources)
+                sources[name] = f"${ENVIRONMENT[name]}" if layer.kind == "environment" else layer.source
+            elif layer.kind == "file":
+                warnings.append(f"{layer.source}: unknown setting '{key}' is ignored")
+    settings = Settings(**merged, sources=sources)
     try:
         _check(settings)
     except UsageError as err:  # name where the bad value came from
@@ -229,6 +271,12 @@ def _check(settings: Settings) -> None:
         raise UsageError("network must be true or false")
     if settings.approval is not None and settings.approval not in APPROVAL_MODES:
         raise UsageError(f"approval: unknown mode '{settings.approval}' (one of {', '.join(APPROVAL_MODES)})")
+
+
+def _window(settings: Settings, model: str) -> int:
+    """The context window ``settings`` would give ``model`` (its table, agentcli's, the default)."""
+    table = settings.context_windows if isinstance(settings.context_windows, dict) else {}
+    return table.get(model) or MODEL_WINDOWS.get(model, DEFAULT_CONTEXT_WINDOW)
 
 
 def _resolve_context(settings: Settings) -> None:

@@ -150,16 +150,18 @@ class Orchestrator:
         self.tracker = tracker
         self.emit = emit
         self.max_turns = max_turns
+        self.held: set[int] = set()  # queued prompts this run leaves queued (typed ahead at a terminal)
 
     def run(self, cancel: CancelToken) -> TurnResult:
-        """Work through every pending prompt, oldest first; stop at the first that fails.
+        """Work through every pending prompt, oldest first (but those ``held``); stop at
+        the first that fails.
 
         A cancel is recorded (the turn ``interrupted``, or ``cancelled`` when the token
         says it is not to be resumed) and returned as an ``interrupted`` result.
         """
         self.session.model_calls.close_pending(ORCHESTRATOR, "agentcli stopped before the answer arrived")
         result, ran = TurnResult("done"), []
-        while (prompt := self.session.prompts.next_pending()) is not None:
+        while (prompt := self.session.prompts.next_pending(self.held)) is not None:
             ran.append(prompt.id)
             result = self._guarded_turn(prompt, cancel)
             if result.status != "done":

@@ -18,16 +18,18 @@ from agentcli.errors import UsageError
 if TYPE_CHECKING:
     from agentcli.agent.config import Settings
     from agentcli.agent.engine.engine import Engine
+    from agentcli.agent.untrusted import SessionOrigin
     from agentcli.session.session import Session
 
 
-def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None) -> Settings:
+def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any] | None = None,
+                 origin: SessionOrigin | None = None) -> Settings:
     """The run's settings (see :func:`~agentcli.agent.engine.launch.run_settings`); its
     warnings and notes go to stderr."""
     from agentcli.agent.engine.launch import run_settings
     from agentcli.cli.render.text import clean
 
-    settings = run_settings(ctx.place, options.flags, remembered)
+    settings = run_settings(ctx.place, options.flags, remembered, origin)
     for warning in settings.warnings:
         sys.stderr.write(clean(f"agentcli: warning: {warning}\n"))
     for note in settings.notes:
@@ -76,15 +78,21 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
             explicit_workspace: bool) -> int:
     from agentcli.agent.engine.launch import remembered_settings, run_secrets
     from agentcli.agent.sandbox.startup import require_sandbox
+    from agentcli.agent.untrusted import session_origin
+    from agentcli.cli.render.text import clean
     from agentcli.session.session import Session
 
     session = Session.open(path, writer=True)
     try:
         meta = session.meta()
+        origin = session_origin(path, ctx.sessions.path)  # a file from elsewhere decides nothing
         recorded = Path(meta.workspace_root)
-        if not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
+        if origin.trusted and not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
             ctx = CliContext(recorded, ctx.sessions)
-        settings = settings_for(ctx, options, meta.settings)
+        adopt = None if explicit_workspace else recorded
+        if (withheld := origin.withhold(session, adopt, ctx.workspace_root)) is not None:
+            sys.stderr.write(clean(f"agentcli: warning: {withheld}\n"))
+        settings = settings_for(ctx, options, meta.settings, origin)
         require_sandbox(settings)
         session.redact_secrets(run_secrets(settings))  # before the first write: the prompt may hold them
         session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,

@@ -71,11 +71,50 @@ class CliContext:
         return [self.state_dir, self.sessions.path, self.workspace_root / "agentcli.toml"]
 
 
+def require_utf8(text: str, what: str,
+                 fix: str = "give it as UTF-8 (convert it with iconv -t UTF-8, or check the locale)") -> str:
+    """``text`` as given, or one line (exit 2) when it is not UTF-8: Python decodes such
+    command-line bytes to lone surrogates, which no session file (UTF-8 text) can hold.
+
+    Example:
+        >>> require_utf8("caf\\udce9", "the prompt argument")
+        Traceback (most recent call last):
+        UsageError: the prompt argument is not UTF-8 text (byte 0xe9 at offset 3); ...
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raw = text.encode("utf-8", "surrogateescape")
+        offset = len(text[:err.start].encode("utf-8", "surrogateescape"))
+        message = f"{what} is not UTF-8 text (byte {raw[offset]:#04x} at offset {offset}); {fix}"
+        raise UsageError(message) from None
+    return text
+
+
 def git_work_tree(start: Path) -> Path | None:
-    """The root of the git work tree holding ``start`` (a folder with ``.git``), or None."""
+    """The root of the git work tree holding ``start`` (a folder with ``.git``), or None.
+
+    Like git's ``safe.directory``: a ``.git`` that belongs to another user (``/tmp/.git``
+    made by a neighbour) makes no workspace root; the search stops there (see
+    :func:`foreign_git`)."""
+    found = _nearest_git(start)
+    return found[0].parent if found is not None and found[1] == os.geteuid() else None
+
+
+def foreign_git(start: Path) -> Path | None:
+    """The nearest ``.git`` above ``start`` when it belongs to another user, else None."""
+    found = _nearest_git(start)
+    return found[0] if found is not None and found[1] != os.geteuid() else None
+
+
+def _nearest_git(start: Path) -> tuple[Path, int] | None:
+    """The nearest ``.git`` (folder or file) at or above ``start``, and its owner's uid."""
+    from agentcli.store.owned import lstat_or_none
+
     for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
+        st = lstat_or_none(folder / ".git")
+        if st is not None:
+            return folder / ".git", st.st_uid
     return None
 
 
@@ -94,6 +133,9 @@ def locate_workspace(workspace: Path | None) -> tuple[Path, str]:
         return root.resolve(), "-C"
     cwd = Path.cwd().resolve()
     repo = git_work_tree(cwd)
+    if repo is None and (foreign := foreign_git(cwd)) is not None:
+        sys.stderr.write(f"agentcli: warning: {foreign} belongs to another user, so its folder is not taken "
+                         f"as the workspace root; working in {cwd} (-C DIR chooses another)\n")
     return (repo, "git") if repo is not None else (cwd, "cwd")
 
 
@@ -114,7 +156,20 @@ def make_context(workspace: Path | None, sessions_dir: Path | None) -> CliContex
     folder = folder.resolve()
     legacy = root / "sessions" if source == "default" else None
     sessions = SessionDirectory(folder, state_dir=root / STATE_DIR, legacy=legacy)
+    check_state(root / STATE_DIR, folder if source != "default" else None)
     return CliContext(root, sessions, root_source, source)
+
+
+def check_state(state_dir: Path, sessions_dir: Path | None) -> None:
+    """Refuse agentcli's state folder, or a sessions folder named by the user, that is
+    not this user's own (one line, exit 2), and say what was put right on stderr
+    (``session/state_folder.py``)."""
+    from agentcli.session.state_folder import check_sessions_folder, check_state_folder
+
+    for note in check_state_folder(state_dir):
+        sys.stderr.write(f"agentcli: warning: {note}\n")
+    if sessions_dir is not None:
+        check_sessions_folder(sessions_dir, ours=False)
 
 
 @dataclass
@@ -125,6 +180,7 @@ class RunOptions:
     print_mode: bool
     json: bool
     flags: dict[str, Any] = field(default_factory=dict)
+    queued: str = "skip"  # resume --queued: prompts typed ahead at a terminal (cli/queued.py)
 
     @property
     def interactive(self) -> bool:

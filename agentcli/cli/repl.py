@@ -37,6 +37,7 @@ from agentcli.agent.engine.operations import (
     SubmitPrompt,
 )
 from agentcli.agent.loop import TurnResult
+from agentcli.cli.queued import goodbye
 from agentcli.cli.terminal.commands import ARGUMENTS, COMMANDS, is_command, run_command
 from agentcli.cli.terminal.inputs import (
     SlashAndPathCompleter,
@@ -199,8 +200,7 @@ class Repl:
             reason = self.stopping or last.reason or "interrupted"
             return TurnResult("interrupted", error=f"interrupted ({reason})", exit_code=130,
                               prompt_ids=last.prompt_ids, resumable=True, reason="interrupted")
-        self.console.print(f"bye — continue this session with: agentcli resume {self.engine.facts.meta().id}",
-                           style="bold", markup=False, highlight=False)
+        self.console.print(goodbye(self.engine.facts), style="bold", markup=False, highlight=False)
         return TurnResult("done", prompt_ids=last.prompt_ids)  # the person chose to leave
 
     def _handle(self, text: str) -> TurnResult | str | None:

@@ -19,6 +19,7 @@ from agentcli.agent.approval import what_allows
 from agentcli.agent.engine.operations import Interrupt, RunPending
 from agentcli.agent.events import Event, EventSink, serialized
 from agentcli.agent.loop import TurnResult
+from agentcli.cli.queued import hold_terminal_prompts
 from agentcli.cli.render.events import EventPrinter, JsonLines
 from agentcli.cli.render.text import clean, for_terminal
 from agentcli.cli.signals import STOPPING, signals_to
@@ -61,7 +62,7 @@ def run_scripted(engine: Engine, options: RunOptions, emit: EventSink, *, resume
     engine.start(resumed=resumed)
     stopping: tuple[signal.Signals, ...] = (*STOPPING, signal.SIGINT)
     with signals_to(lambda name: engine.submit(Interrupt(name)), stopping):
-        engine.submit(RunPending())
+        engine.submit(RunPending(hold=hold_terminal_prompts(engine.facts, options.queued)))
         result = engine.wait()
     if result is None:  # the run was refused before it began (an operation failed)
         result = TurnResult("failed", error="nothing ran", exit_code=1)

@@ -6,12 +6,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentcli.errors import AgentcliError, SessionFileError, SessionNotFoundError, UsageError
+from agentcli.errors import (
+    AgentcliError,
+    SessionBusyError,
+    SessionFileError,
+    SessionNotFoundError,
+    UsageError,
+)
 from agentcli.session.records import SessionMeta
 from agentcli.session.session import Session
+from agentcli.session.state_folder import IGNORE_ALL, check_sessions_folder, ensure_state_folder
 from agentcli.store.durable import BUILDING, damage_as_error, ensure_private_dir, lock_path
 from agentcli.store.ids import looks_like_id, new_id
-from agentcli.store.lock import is_locked
+from agentcli.store.lock import WriterLock, is_locked
+from agentcli.store.owned import move_file, write_private
 
 SUFFIX = ".sqlite"
 MIN_PREFIX = 4
@@ -43,13 +51,16 @@ class SessionDirectory:
 
     def ensure(self) -> None:
         """Create the folder 0700 with a ``.gitignore`` of ``*`` when it is absent (and
-        agentcli's state folder around it, when it lies inside one)."""
-        if self.state_dir is not None and self.state_dir in self.path.parents:
-            ensure_state_dir(self.state_dir)
+        agentcli's state folder around it, when it lies inside one, checked to be its own:
+        ``session/state_folder.py``)."""
+        ours = self.state_dir is not None and self.state_dir in self.path.parents
+        if ours:
+            ensure_state_dir(self.state_dir)  # type: ignore[arg-type]
+        check_sessions_folder(self.path, ours=ours)
         created = not self.path.exists()
         ensure_private_dir(self.path)
         if created:
-            (self.path / ".gitignore").write_text("*\n")
+            write_private(self.path / ".gitignore", IGNORE_ALL, 0o644)
 
     def create(self, *, workspace_root: Path, title: str = "", **meta: object) -> Session:
         """Create a new session file with a fresh id, in one atomic step.
@@ -72,7 +83,9 @@ class SessionDirectory:
 
     def files(self) -> list[Path]:
         """Every session file in the folder (and in the old ``./sessions`` folder), oldest id first."""
-        own = sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file()) if self.path.is_dir() else []
+        own = []  # a link here is not a session of this folder: it may lead anywhere
+        if self.path.is_dir():
+            own = sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file() and not p.is_symlink())
         return sorted(own + self.legacy_files(), key=lambda p: p.stem)
 
     def legacy_files(self) -> list[Path]:
@@ -84,23 +97,32 @@ class SessionDirectory:
         return sorted(p for p in self.legacy.glob(f"*{SUFFIX}") if p.is_file() and is_session_file(p))
 
     def move_legacy(self) -> list[Path]:
-        """Move the old folder's session files (with their WAL files) here; busy ones stay.
+        """Move the old folder's session files here; busy and git-tracked ones stay.
 
-        Returns the files moved (their new paths). A busy file, or one whose name is
-        taken here already, is left where it is."""
+        Returns the files moved (their new paths). A busy file, one the repository tracks
+        (it came with a clone: not this user's to adopt), or one whose name is taken here
+        already, is left where it is. Each file is held by its writer lock while it moves,
+        its write-ahead log merged into it first, so one file moves (across file systems
+        too: a copy, fsynced, then the old one removed; :func:`move_file`)."""
+        from agentcli.session.state_folder import tracked_by_git
+
+        files = self.legacy_files()
+        tracked: set[str] = set()
+        if files and self.legacy is not None:
+            tracked = {Path(name).name for name in tracked_by_git(self.legacy)}
         moved = []
-        for path in self.legacy_files():
-            if is_locked(lock_path(path)):
+        for path in files:
+            target = self.path / path.name
+            if path.name in tracked or target.exists():
                 continue
             self.ensure()
-            target = self.path / path.name
-            if target.exists():
+            try:
+                with WriterLock(lock_path(path)) as lock:
+                    lock.acquire(f"session {path.stem}")
+                    _merge_log(path)
+                    move_file(path, target)
+            except (SessionBusyError, SessionFileError, FileExistsError):
                 continue
-            for extra in ("-wal", "-shm"):
-                side = path.with_name(path.name + extra)
-                if side.exists():
-                    os.replace(side, target.with_name(target.name + extra))
-            os.replace(path, target)
             lock_path(path).unlink(missing_ok=True)
             moved.append(target)
         return moved
@@ -176,12 +198,29 @@ class SessionDirectory:
 
 
 def ensure_state_dir(folder: Path) -> None:
-    """Create agentcli's state folder (``.agentcli/``) 0700, and keep a ``.gitignore`` of
-    ``*`` in it, so nothing agentcli writes there ever shows in ``git status``."""
-    ensure_private_dir(folder)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
+    """Create agentcli's state folder (``.agentcli/``) 0700, checked to be agentcli's own,
+    with a ``.gitignore`` of ``*`` in it, so nothing agentcli writes there ever shows in
+    ``git status`` (:func:`agentcli.session.state_folder.ensure_state_folder`)."""
+    ensure_state_folder(folder)
+
+
+def _merge_log(path: Path) -> None:
+    """Fold a session file's write-ahead log into it (the last connection to close removes
+    ``-wal`` and ``-shm``), so the file alone is the whole session. The caller holds its lock."""
+    import sqlite3
+
+    if not any(path.with_name(path.name + extra).exists() for extra in ("-wal", "-shm")):
+        return
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        raise SessionFileError(f"cannot merge the write-ahead log of {path}: {err}") from None
+    if any(path.with_name(path.name + extra).exists() for extra in ("-wal", "-shm")):
+        raise SessionFileError(f"{path} keeps a write-ahead log: another process has it open")
 
 
 def is_session_file(path: Path) -> bool:

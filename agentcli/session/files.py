@@ -138,6 +138,14 @@ class Grants:
     def __init__(self, db: Db, redactor: Redactor | None = None):
         self._db = db
         self._redact = redactor or Redactor()
+        self._after = 0  # grants up to this id are not used (see ignore_recorded)
+
+    def ignore_recorded(self) -> int:
+        """Use none of the grants recorded so far (a session file from elsewhere: its
+        "always allow" answers are not the user's); returns how many there were."""
+        count = self._db.scalar("SELECT count(*) FROM approvals WHERE id > ?", [self._after]) or 0
+        self._after = self._db.scalar("SELECT coalesce(max(id), 0) FROM approvals") or 0
+        return count
 
     def add(self, kind: str, pattern: str = "", tool_call_id: int | None = None) -> None:
         """Remember a grant: ``edits`` (all file edits) or ``command_prefix``."""
@@ -147,5 +155,6 @@ class Grants:
         )
 
     def all(self) -> list[Grant]:
-        """Every grant, oldest first."""
-        return [Grant(**r) for r in self._db.query("SELECT kind, pattern FROM approvals ORDER BY id")]
+        """Every grant in use, oldest first."""
+        return [Grant(**r) for r in self._db.query(
+            "SELECT kind, pattern FROM approvals WHERE id > ? ORDER BY id", [self._after])]

@@ -32,14 +32,16 @@ _PROBE_CHARS = 12  # two probes of this length: a line break falls in at most on
 _BREAK = "(?:\\r?\\n)?"
 
 KEY_SHAPES = re.compile(
-    r"(?=[sgxAhnpr])(?<![A-Za-z0-9_-])(?:"  # the lookahead lets the search skip most positions fast
+    # the lookahead lets the search skip most positions fast; the boundaries on both sides
+    # (base64's + and / included) keep a shape found inside a longer run (a blob) out
+    r"(?=[sgxAhnpr])(?<![A-Za-z0-9_+/-])(?:"
     r"sk-[A-Za-z0-9_-]{20,}"  # OpenAI (sk-proj-, sk-svcacct-), Anthropic (sk-ant-)
     r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_-]{20,}"  # GitHub, GitLab
     r"|xox[abprs]-[A-Za-z0-9-]{10,}"  # Slack
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"  # AWS access key ids, Google API keys
     r"|hf_[A-Za-z0-9]{30,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}"  # Hugging Face, npm, PyPI
     r"|[rs]k_(?:live|test)_[A-Za-z0-9]{20,}"  # Stripe
-    r")"
+    r")(?![A-Za-z0-9+/])"
 )
 """Keys recognisable by their shape: redacted wherever they appear, configured or not."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import fields
 from typing import Any
 
@@ -61,16 +62,24 @@ class Prompts:
         """Every prompt, oldest first."""
         return [Prompt.from_row(r) for r in self._db.query("SELECT * FROM prompts ORDER BY id")]
 
-    def next_pending(self) -> Prompt | None:
+    def next_pending(self, skip: Collection[int] = ()) -> Prompt | None:
         """The prompt to work on: an unfinished turn (``running`` when its process died,
-        ``interrupted`` by a signal) first, else the oldest queued one."""
+        ``interrupted`` by a signal) first, else the oldest queued one not in ``skip``."""
+        held = list(skip)
         rows = list(
             self._db.query(
                 "SELECT * FROM prompts WHERE status IN ('running', 'interrupted', 'queued') "
-                "AND rolled_back_by IS NULL ORDER BY status = 'queued', id LIMIT 1"
+                f"AND rolled_back_by IS NULL AND id NOT IN ({','.join('?' * len(held))}) "
+                "ORDER BY status = 'queued', id LIMIT 1", held
             )
         )
         return Prompt.from_row(rows[0]) if rows else None
+
+    def queued(self, source: str) -> list[Prompt]:
+        """Prompts from ``source`` (``terminal``: typed ahead there) still waiting for a turn."""
+        return [Prompt.from_row(r) for r in self._db.query(
+            "SELECT * FROM prompts WHERE status = 'queued' AND source = ? AND rolled_back_by IS NULL "
+            "ORDER BY id", [source])]
 
     def latest(self) -> Prompt | None:
         """The newest prompt not rolled back (a resume's recap quotes it)."""

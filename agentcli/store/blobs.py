@@ -1,7 +1,10 @@
 """A content-addressed, compressed blob store inside the durable file: the one codec.
 
 Every blob in a session file is written by :func:`pack_blob` and read by
-:meth:`BlobStore.get`; every content address is :func:`content_hash`.
+:meth:`BlobStore.get`; every content address is :func:`content_hash`. A read never
+trusts the row: inflation stops at the size the row records (a zlib bomb costs no more
+than the size it claims), and the bytes must hash to the address they are stored under;
+anything else is :class:`DamagedBlobError`, never returned.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 
+from agentcli.errors import SessionFileError
 from agentcli.store.db import Db
 
 BLOBS_TABLE_SQL = """
@@ -63,9 +67,42 @@ def pack_blob(data: bytes, digest: str | None = None) -> PackedBlob:
     return PackedBlob(digest, len(data), "none", data)
 
 
-def unpack_blob(compression: str, data: bytes) -> bytes:
-    """The bytes a stored blob holds."""
-    return zlib.decompress(data) if compression == "zlib" else bytes(data)
+class DamagedBlobError(SessionFileError):
+    """A stored blob whose bytes are not what its row says: another size, or another hash."""
+
+    def __init__(self, digest: str, why: str):
+        super().__init__(f"the stored content {digest[:12]} is damaged ({why}); the session file may be "
+                         "corrupt, and that content is not used")
+        self.digest = digest
+
+
+def checked_blob(digest: str, size: object, compression: object, data: object) -> bytes:
+    """A stored row's bytes, checked: inflated to at most the ``size`` it records (one
+    byte more tells "longer"), exactly that long, and hashing to ``digest``.
+
+    Raises:
+        DamagedBlobError: anything else (a bad size, compression, zlib stream or hash).
+    """
+    if not isinstance(size, int) or size < 0 or not isinstance(data, bytes):
+        raise DamagedBlobError(digest, "its row is not a blob's")
+    if compression == "none":
+        out = data
+    elif compression == "zlib":
+        inflater = zlib.decompressobj()
+        try:
+            out = inflater.decompress(data, size + 1)
+        except zlib.error as err:
+            raise DamagedBlobError(digest, f"not valid zlib data: {err}") from None
+        if len(out) == size and not inflater.eof:
+            raise DamagedBlobError(digest, f"it inflates to more than the {size} bytes recorded")
+    else:
+        raise DamagedBlobError(digest, f"unknown compression {str(compression)[:20]!r}")
+    if len(out) != size:
+        raise DamagedBlobError(digest, f"{'more' if len(out) > size else 'fewer'} bytes than the "
+                               f"{size} recorded")
+    if content_hash(out) != digest:
+        raise DamagedBlobError(digest, "its bytes do not match its SHA-256")
+    return out
 
 
 class BlobStore:
@@ -98,10 +135,15 @@ class BlobStore:
         return row is not None
 
     def get(self, digest: str) -> bytes:
-        """The bytes stored under ``digest``; ``KeyError`` when absent."""
+        """The bytes stored under ``digest``, checked against their size and hash.
+
+        Raises:
+            KeyError: no such blob.
+            DamagedBlobError: the stored bytes are not what their row says.
+        """
         row = self._db.execute(
-            "SELECT compression, data FROM blobs WHERE hash = ?", [digest]
+            "SELECT size, compression, data FROM blobs WHERE hash = ?", [digest]
         ).fetchone()
         if row is None:
             raise KeyError(digest)
-        return unpack_blob(*row)
+        return checked_blob(digest, *row)

@@ -4,6 +4,8 @@ The file is created 0600 in a folder created 0700. Before anything is written th
 file is checked: a blank, foreign, corrupt or damaged file, or one from a newer
 program, is refused untouched, with no ``-wal``, ``-shm`` or ``.lock`` file left
 beside it; a file this process may not write is read without any (``immutable``).
+Its schema must be the one this program writes (:mod:`agentcli.store.objects`: no VIEW
+where a table belongs, no trigger), and a reader's statements run within a step budget.
 Migrations are numbered; each one and its record commit in one transaction
 (``sqlite_utils.Migrations``) and advance ``PRAGMA user_version``. A new file is given
 the current schema from a snapshot of it instead, in one transaction (``sqlite_utils``
@@ -16,14 +18,17 @@ import contextlib
 import datetime
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from agentcli.errors import SessionFileError, SessionNotFoundError
 from agentcli.store.blobs import BLOBS_TABLE_SQL, BlobStore
-from agentcli.store.db import Db
+from agentcli.store.db import READER_STEPS, Db
 from agentcli.store.lock import WriterLock
+from agentcli.store.objects import check_objects, expected_objects
+from agentcli.store.owned import OTHERS_WRITE
 
 # A migration gets a ``sqlite_utils.Database`` (typed loosely: imported lazily).
 MigrationFn = Callable[[Any], None]
@@ -45,6 +50,7 @@ class Schema:
         self.label = label
         self._steps: list[tuple[str, MigrationFn]] = []
         self._snapshot: tuple[int, Sequence[str]] = (0, ())
+        self._expected: dict[str, tuple[str, str, str]] | None = None
         self.migration(_m001_blobs)
 
     def migration(self, fn: MigrationFn) -> MigrationFn:
@@ -65,6 +71,15 @@ class Schema:
         :meth:`create` run the migrations again until the snapshot is regenerated.
         """
         self._snapshot = (version, tuple(statements))
+        self._expected = None
+
+    def check_objects(self, conn: sqlite3.Connection, path: Path, version: int) -> None:
+        """Refuse a file whose tables are not this schema's (:mod:`agentcli.store.objects`):
+        exactly, at the current version; by type, for an older file about to be migrated."""
+        snapshot_version, statements = self._snapshot
+        if self._expected is None:
+            self._expected = expected_objects(statements) if snapshot_version == self.version else {}
+        check_objects(conn, path, self._expected, exact=version == self.version and bool(self._expected))
 
     def create(self, conn: sqlite3.Connection) -> None:
         """Give a blank file the current schema and the migration records
@@ -185,9 +200,10 @@ class DurableFile:
         _check_header(path, schema)
         read_only = _why_read_only(path)
         if read_only is not None:
+            why, remedy = read_only
             if writer:
-                raise SessionFileError(f"{path} {read_only}: make it writable (chmod u+w) to change it")
-            return cls._open_read_only(path, schema, why=read_only)
+                raise SessionFileError(f"{path} {why}: {remedy} to change it")
+            return cls._open_read_only(path, schema, why=why, remedy=remedy)
         conn = _connect(path)
         lock = None
         try:
@@ -204,25 +220,26 @@ class DurableFile:
             raise
 
     @classmethod
-    def _open_read_only(cls, path: Path, schema: Schema, *, why: str) -> DurableFile:
+    def _open_read_only(cls, path: Path, schema: Schema, *, why: str, remedy: str) -> DurableFile:
         """A reader of a file it may not write: SQLite must create nothing beside it."""
-        wal, shm = (path.with_name(path.name + extra) for extra in ("-wal", "-shm"))
+        real = path.resolve()
+        wal, shm = (real.with_name(real.name + extra) for extra in ("-wal", "-shm"))
         if not wal.exists():
             conn = _connect(path, "?immutable=1")  # no log to read: the file alone is the session
         elif shm.exists():
             conn = _connect(path, "?mode=ro")  # both companions are there already
         else:
             raise SessionFileError(f"{path} {why} and its write-ahead log {wal.name} was never merged: "
-                                   "make it writable (chmod u+w) to read it")
+                                   f"{remedy} to read it")
         try:
             version = _check_identity(conn, path, schema)
             if version < schema.version:
                 raise SessionFileError(f"{path} {why} and from an older agentcli (schema {version}): "
-                                       "make it writable (chmod u+w) so it can be upgraded")
+                                       f"{remedy} so it can be upgraded")
         except BaseException:
             conn.close()
             raise
-        return cls(path, Db(conn), None)
+        return cls(path, Db(conn, step_budget=READER_STEPS, name=str(path)), None)
 
     @classmethod
     def _open_locked(cls, path: Path, schema: Schema, *, writer: bool,
@@ -238,7 +255,7 @@ class DurableFile:
     def _ready(cls, conn: sqlite3.Connection, path: Path, schema: Schema, *, writer: bool,
                lock: WriterLock | None) -> DurableFile:
         """Migrate an older file (a reader only while nobody drives it) and switch WAL on."""
-        version = _check_identity(conn, path, schema)  # again: now we may hold the lock
+        version = _check_identity(conn, path, schema, objects=False)  # again: now we may hold the lock
         if version < schema.version:
             if not writer:
                 with WriterLock(lock_path(path)) as migrating:
@@ -248,9 +265,10 @@ class DurableFile:
             else:
                 _apply_pragmas(conn)
                 schema.apply(conn)
+            schema.check_objects(conn, path, schema.version)  # what the migrations left, exactly
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             _apply_pragmas(conn)
-        return cls(path, Db(conn), lock)
+        return cls(path, Db(conn, step_budget=None if writer else READER_STEPS, name=str(path)), lock)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Db]:
@@ -416,16 +434,30 @@ def _check_header(path: Path, schema: Schema) -> None:
         raise SessionFileError(_newer(path, version, schema))
 
 
-def _why_read_only(path: Path) -> str | None:
-    """None when this process may write ``path`` and create files beside it; else why not.
+def _why_read_only(path: Path) -> tuple[str, str] | None:
+    """None when this process may write ``path`` and create files beside it; else why
+    not and what to do (a phrase that goes before "to change it").
 
     The permission bits count even for root: a session file someone made 0400 is not
-    written behind their back."""
-    if not (os.access(path, os.W_OK) and path.stat().st_mode & 0o222):
-        return "is read-only"
-    folder = path.parent
-    if not (os.access(folder, os.W_OK | os.X_OK) and folder.stat().st_mode & 0o222):
-        return f"is in a read-only folder ({folder})"
+    written behind their back. A file of another user, or one others may write, or one
+    in a folder others may write (where a ``-wal`` link could be waiting), is read as if
+    it were read-only, and never written: like git's ``safe.directory``."""
+    real = path.resolve()
+    st = real.stat()
+    if st.st_uid != os.geteuid():
+        return f"belongs to another user (uid {st.st_uid})", "copy it into a folder of your own"
+    if st.st_mode & OTHERS_WRITE:
+        return (f"is writable by other users (mode {stat.S_IMODE(st.st_mode):04o})",
+                "make it writable by you alone (chmod go-w)")
+    if not (os.access(real, os.W_OK) and st.st_mode & 0o222):
+        return "is read-only", "make it writable (chmod u+w)"
+    folder = real.parent
+    folder_st = folder.stat()
+    if folder_st.st_mode & OTHERS_WRITE or folder_st.st_uid not in (os.geteuid(), 0):
+        return (f"is in a folder other users can write ({folder})" if folder_st.st_mode & OTHERS_WRITE
+                else f"is in a folder of another user ({folder})"), "move it into a folder of your own"
+    if not (os.access(folder, os.W_OK | os.X_OK) and folder_st.st_mode & 0o222):
+        return f"is in a read-only folder ({folder})", "make it writable (chmod u+w)"
     return None
 
 
@@ -460,8 +492,9 @@ def _newer(path: Path, version: int, schema: Schema) -> str:
             f"{schema.version}); upgrade agentcli to open it")
 
 
-def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema) -> int:
-    """Read-only checks before any write; returns the file's schema version."""
+def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema, *, objects: bool = True) -> int:
+    """Read-only checks before any write; returns the file's schema version. ``objects``:
+    also that its schema is this one's (once per connection: a migration checks again)."""
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -473,4 +506,6 @@ def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema) -> int
         raise SessionFileError(_newer(path, version, schema))
     if version == 0:
         raise SessionFileError(f"{path} is empty: not an agentcli session (sessions are created whole)")
+    if objects:
+        schema.check_objects(conn, path, version)
     return version

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentcli.errors import SessionBusyError, SessionFileError
+from agentcli.store.owned import NOFOLLOW
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class WriterLock:
         """Take the lock at once or raise :class:`SessionBusyError` naming the holder
         (:class:`SessionFileError` when the lock file cannot be made or opened)."""
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | NOFOLLOW, 0o600)
         except OSError as err:
             raise SessionFileError(
                 f"cannot lock {what}: {self.path}: {err.strerror or err} (check the folder's permissions)"
@@ -90,7 +91,7 @@ def is_locked(path: Path) -> bool:
     """True when some process holds the lock on ``path`` right now (False when absent or
     unreadable: then nobody can be told apart, and a writer's own attempt decides)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | NOFOLLOW)
     except OSError:
         return False
     try:

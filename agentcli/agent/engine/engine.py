@@ -258,10 +258,11 @@ class Engine:
         self._emit(Event("prompt.queued", {"prompt": prompt.id, "text": op.text, "source": op.source,
                                            "busy": self.task is not None}))
         if op.run:
-            self._start_turn(None)
+            self._start_turn()
 
     def _on_RunPending(self, op: ops.RunPending) -> None:  # noqa: N802
-        self._start_turn(op.sources)
+        self._parts.orchestrator.held.update(op.hold)
+        self._start_turn()
 
     def _on_Interrupt(self, op: ops.Interrupt) -> None:  # noqa: N802
         with self._lock:
@@ -306,11 +307,11 @@ class Engine:
         self._session.update_meta(settings=remembered)
 
     # -- tasks ------------------------------------------------------------------------------
-    def _start_turn(self, sources: tuple[str, ...] | None) -> None:
+    def _start_turn(self) -> None:
         with self._lock:
             if self._task is not None and self._task.kind == "turn":
                 return  # the running turn takes new prompts at its next boundary
-        self._start("turn", lambda token: self._turns(token, sources))
+        self._start("turn", self._turns)
 
     def _start(self, kind: str, work: Callable[[CancelToken], None]) -> None:
         if self.interface_error is not None:
@@ -337,12 +338,12 @@ class Engine:
     def _on__Settled(self, op: _Settled) -> None:  # noqa: N802
         """A task ended. After a turn that went well, prompts that were queued while it ran
         (and that it did not reach) start the next one at once."""
-        result = self.result
+        result, held = self.result, self._parts.orchestrator.held
         if (op.kind == "turn" and result is not None and result.status == "done"
-                and self.interface_error is None and self._session.prompts.next_pending() is not None):
-            self._start_turn(None)
+                and self.interface_error is None and self._session.prompts.next_pending(held) is not None):
+            self._start_turn()
 
-    def _turns(self, token: CancelToken, sources: tuple[str, ...] | None) -> None:
+    def _turns(self, token: CancelToken) -> None:
         """Run the pending prompts, oldest first, until one does not finish."""
         try:
             result = self._parts.orchestrator.run(token)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         CheckpointInfo,
         ModelCallRecord,
         PlanItem,
+        Prompt,
         SessionMeta,
         ToolCallRecord,
     )
@@ -108,6 +109,10 @@ class SessionFacts:
     def pending(self) -> bool:
         """Whether a prompt waits to be run (an interrupted turn, or a queued prompt)."""
         return self._session.prompts.next_pending() is not None
+
+    def queued_from(self, source: str) -> list[Prompt]:
+        """The prompts from ``source`` (``terminal``...) still waiting for a turn, oldest first."""
+        return self._session.prompts.queued(source)
 
     def queued(self) -> int:
         """How many prompts wait for a turn."""

@@ -23,6 +23,7 @@ from agentcli.agent.config import Settings, resolve_settings
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
+    from agentcli.agent.untrusted import SessionOrigin
     from agentcli.session.directory import SessionDirectory
     from agentcli.session.session import Session
 
@@ -44,15 +45,17 @@ class Place:
         return self.sessions.state_dir or self.root / ".agentcli"
 
 
-def run_settings(place: Place, flags: dict[str, Any], remembered: dict[str, Any] | None = None) -> Settings:
+def run_settings(place: Place, flags: dict[str, Any], remembered: dict[str, Any] | None = None,
+                 origin: SessionOrigin | None = None) -> Settings:
     """The settings of one run: ``flags`` (None values: not given) > ``remembered`` (a
     resumed session's) > environment > config files > defaults.
 
     A resumed session talks to the endpoint it recorded (the default one included)
     unless ``--base-url`` says otherwise: an endpoint added later to the environment or
-    a config file is not where its key and transcript go. ``flags["local"]`` points the
-    run at a local server found on this machine. The warnings and notes a person should
-    see are in ``settings.warnings`` and ``settings.notes``.
+    a config file is not where its key and transcript go. A session file from elsewhere
+    (``origin`` not trusted) is an untrusted source instead (``agent/untrusted.py``).
+    ``flags["local"]`` points the run at a local server found on this machine. The
+    warnings and notes a person should see are in ``settings.warnings`` and ``settings.notes``.
 
     Raises:
         UsageError: a bad value, or no key and no endpoint to talk to.
@@ -60,8 +63,12 @@ def run_settings(place: Place, flags: dict[str, Any], remembered: dict[str, Any]
     from agentcli.agent.model.key import DISCOVERED, api_key
 
     given = {k: v for k, v in flags.items() if v is not None and k != "local"}
-    settings = resolve_settings(place.root, {**(remembered or {}), **given})
-    if remembered is not None and "base_url" not in given:
+    if origin is not None and not origin.trusted:
+        settings = resolve_settings(place.root, given, untrusted=origin.layer(remembered, given))
+    else:
+        settings = resolve_settings(place.root, {**(remembered or {}), **given})
+    own = origin is None or origin.trusted  # the session's own record, not a file from elsewhere
+    if remembered is not None and "base_url" not in given and own:
         settings.base_url = recorded_endpoint(remembered.get("base_url"))
         if remembered.get("endpoint_discovered"):
             settings.sources["base_url"] = DISCOVERED  # found by --local: still never gets the key

@@ -30,10 +30,10 @@ class SubmitPrompt:
 class RunPending:
     """Run what the session has pending: an interrupted turn first, then queued prompts.
 
-    ``sources`` limits the queued prompts taken to those typed where they came from (a
-    scripted resume does not take prompts typed ahead at a terminal); None takes all."""
+    ``hold`` names queued prompts this run leaves queued (a scripted resume does not take
+    prompts typed ahead at a terminal: ``cli/queued.py``)."""
 
-    sources: tuple[str, ...] | None = None
+    hold: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

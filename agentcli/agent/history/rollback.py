@@ -47,7 +47,7 @@ from agentcli.agent.workspace.treewalk import is_folder_mode
 from agentcli.errors import RollbackConflictError, UsageError
 from agentcli.session.records import Checkpoint, FileChange
 from agentcli.session.snapshots import PathState
-from agentcli.store.blobs import pack_blob
+from agentcli.store.blobs import DamagedBlobError, pack_blob
 
 if TYPE_CHECKING:
     from agentcli.session.session import Session
@@ -327,6 +327,9 @@ def _apply(session: Session, root: Path, work: _Work, result: RollbackResult,
             continue
         except KeyError:
             result.not_restorable.append(path)
+            continue
+        except DamagedBlobError:  # never written back: the bytes are not what was recorded
+            result.failed.append(f"{path}: its stored content is damaged (does not match its SHA-256)")
             continue
         except OSError as err:
             result.failed.append(f"{path}: {err.strerror or err}")

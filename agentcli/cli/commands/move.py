@@ -3,7 +3,8 @@
 agentcli used to keep sessions in ``sessions/`` at the workspace root, where they hid a
 project's own ``sessions/`` package from the tools and could be committed. Those files
 are still found and listed there; this command moves them to the sessions folder now in
-use, with their WAL files. A session a process is driving is left where it is.
+use, across file systems too (copied, fsynced, then removed). A session a process is
+driving is left where it is, and so is one the repository tracks (it came with a clone).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def move_sessions(workspace: WorkspaceOpt = None, sessions_dir: SessionsDirOpt =
     print(clean(f"moved {len(moved)} of {len(waiting)} session files from {old} to {target.path}"))
     left = len(waiting) - len(moved)
     if left:
-        print(clean(f"{left} left in {old}: busy, or a file of that name is already in {target.path}"))
+        print(clean(f"{left} left in {old}: busy, tracked by git (they came with the repository), or a "
+                    f"file of that name is already in {target.path}"))
 
 
 def register(app: Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -12,7 +13,7 @@ from agentcli.cli.lean import LeanCommand
 from agentcli.cli.options import DebugOpt, JsonOpt, SessionsDirOpt, WorkspaceOpt, make_context
 
 if TYPE_CHECKING:
-    from agentcli.cli.options import RunOptions
+    from agentcli.cli.options import CliContext, RunOptions
 
 MaybeSessionArg = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at run time
@@ -92,6 +93,12 @@ NetworkOpt = Annotated[
     typer.Option("--network/--no-network",
                  help="Let sandboxed shell commands use the network (default: no network). Remembered."),
 ]
+QueuedOpt = Annotated[
+    str,
+    typer.Option("--queued", metavar="skip|run",
+                 help="Prompts typed ahead at a terminal and still queued: a scripted resume leaves them "
+                      "queued and lists them (skip, the default), or runs them first (run)."),
+]
 
 LocalOpt = Annotated[
     bool,
@@ -131,11 +138,25 @@ def _run_command(*leading: tuple[str, object, object]) -> Callable[[Callable[...
 
 def _run_options(given: dict[str, Any]) -> RunOptions:
     """The command line's prompt, output mode and settings flags (None: not given)."""
-    from agentcli.cli.options import RunOptions
+    from agentcli.cli.options import RunOptions, require_utf8
 
+    labels = {"prompt": "the prompt argument", "session": "SESSION"}
+    for name in ("prompt", "session", *_FLAGS):  # each may end up in the session file
+        if isinstance(given.get(name), str):
+            require_utf8(given[name], labels.get(name, f"--{name.replace('_', '-')}"))
     flags: dict[str, object] = {name: given[name] for name in _FLAGS}
     flags["local"] = given["local"] or None
     return RunOptions(given["prompt"], given["print_mode"], given["json"], flags)
+
+
+def _context(given: dict[str, Any]) -> CliContext:
+    """Where the run works; its root must be UTF-8 text (every session records it)."""
+    from agentcli.cli.options import require_utf8
+
+    ctx = make_context(given["workspace"], given["sessions_dir"])
+    require_utf8(str(ctx.workspace_root), f"the workspace path {os.fsencode(ctx.workspace_root)!r}",
+                 "rename the folder, or pass -C to work in another one")
+    return ctx
 
 
 def register(app: typer.Typer) -> None:
@@ -147,15 +168,22 @@ def register(app: typer.Typer) -> None:
         """Start a session: run PROMPT, then (in a terminal) take more prompts."""
         from agentcli.cli.launch import start_session
 
-        return start_session(make_context(given["workspace"], given["sessions_dir"]), _run_options(given))
+        return start_session(_context(given), _run_options(given))
 
     @app.command(cls=LeanCommand)
-    @_run_command(("session", MaybeSessionArg, None), ("prompt", PromptArg, None))
+    @_run_command(("session", MaybeSessionArg, None), ("prompt", PromptArg, None),
+                  ("queued", QueuedOpt, "skip"))
     def resume(**given: Any) -> int:
         """Continue a session: finish its interrupted turn, then take PROMPT (or, in a terminal, more).
 
         Without SESSION, in a terminal: choose one of this workspace's sessions from a list."""
         from agentcli.cli.launch import resume_session
+        from agentcli.cli.queued import QUEUED_CHOICES
+        from agentcli.errors import UsageError
 
-        return resume_session(make_context(given["workspace"], given["sessions_dir"]), given["session"],
-                              _run_options(given), explicit_workspace=given["workspace"] is not None)
+        if given["queued"] not in QUEUED_CHOICES:
+            raise UsageError(f"--queued takes skip or run, not '{given['queued']}'")
+        options = _run_options(given)
+        options.queued = given["queued"]
+        return resume_session(_context(given), given["session"], options,
+                              explicit_workspace=given["workspace"] is not None)

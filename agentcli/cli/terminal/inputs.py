@@ -31,13 +31,16 @@ def history_path(root: Path) -> Path:
 
 def open_history(root: Path, redact: Callable[[str], str] = lambda text: text):
     """The workspace's history (a prompt_toolkit ``History``), kept in a file agentcli's own
-    folder hides from git; each entry is stored as ``redact`` makes it, as the session
-    stores the prompt (a key pasted by mistake is ``***`` there too, and in what Up recalls)."""
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    folder hides from git (the folder checked to be agentcli's own, the file opened without
+    following a link); each entry is stored as ``redact`` makes it, as the session stores
+    the prompt (a key pasted by mistake is ``***`` there too, and in what Up recalls)."""
+    from prompt_toolkit.history import InMemoryHistory
 
+    from agentcli.cli.terminal.history_file import PrivateFileHistory
     from agentcli.session.directory import ensure_state_dir
+    from agentcli.store.owned import open_private
 
-    class RedactedFileHistory(FileHistory):
+    class RedactedFileHistory(PrivateFileHistory):
         def append_string(self, string: str) -> None:
             super().append_string(redact(string))
 
@@ -48,10 +51,10 @@ def open_history(root: Path, redact: Callable[[str], str] = lambda text: text):
     path = history_path(root)
     try:
         ensure_state_dir(path.parent)  # 0700, with its .gitignore of *
-        path.touch(mode=0o600, exist_ok=True)
+        os.close(open_private(path, os.O_WRONLY | os.O_CREAT))
     except OSError:  # a read-only workspace: history for this run only
         return RedactedMemoryHistory()
-    return RedactedFileHistory(str(path))
+    return RedactedFileHistory(path)
 
 
 @contextlib.contextmanager
