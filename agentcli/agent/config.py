@@ -7,7 +7,8 @@ Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``retry_max_wait``, ``stream``, ``max_file_bytes``, ``scouts``, ``scout_depth``,
 ``scout_model``, ``scout_steps``, ``compact_at``, ``no_compact``, ``max_cost``, ``max_tokens``,
 the ``prices`` table (see ``agent/pricing.py``) and the table ``context_windows`` of
-per-model windows (``[context_windows]`` then ``"llama3.1:8b" = 8192``). An unknown key is
+per-model windows (``[context_windows]`` then ``"llama3.1:8b" = 8192``). ``[mcp_servers.NAME]``
+tables are read by ``agent/mcp/config.py`` (``mcp_config``, a file of more, is a setting). An unknown key is
 a warning naming the file and the key, not an error: a newer agentcli's config still works
 here; a bad value is an error naming where it came from.
 
@@ -74,6 +75,7 @@ class Settings:
     max_cost: float | None = None  # dollars one run may spend (needs a known price), then it stops
     max_tokens: int | None = None  # tokens one run may spend, then it stops
     prices: dict[str, Any] | None = None  # {model = {input, output, cached_input}}: $ per 1M tokens
+    mcp_config: str | None = None  # a file of more MCP servers (--mcp-config): see agent/mcp/config.py
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
     trusted: bool = field(default=False, repr=False)  # the workspace's agentcli.toml may set everything
@@ -90,10 +92,14 @@ class Settings:
         return public_url(self.base_url) if self.base_url else None
 
 
-SENSITIVE = ("base_url", "approval", "shell_env", "prices")
+SENSITIVE = ("base_url", "approval", "shell_env", "prices", "mcp_config")
 """Settings that decide where the key goes or what runs unasked: a workspace's own
 ``agentcli.toml`` may set them only once the user trusts that workspace (``prices``: a cloned
-repository must not be able to make a ``--max-cost`` budget meaningless)."""
+repository must not be able to make a ``--max-cost`` budget meaningless; ``mcp_config``: nor
+start servers; its ``[mcp_servers]`` tables follow the same rule, in ``agent/mcp/config.py``)."""
+
+OWN_TABLES = ("mcp_servers",)
+"""Tables of the config files that other modules read (not settings, not unknown keys)."""
 
 
 def user_config_path() -> Path:
@@ -157,7 +163,7 @@ def resolve_settings(
             if name in known:
                 merged[name] = value
                 sources[name] = source or (f"${ENVIRONMENT[name]}" if index == 2 else "flag")
-            elif source:
+            elif source and name not in OWN_TABLES:
                 warnings.append(f"{source}: unknown setting '{key}' is ignored")
     settings = Settings(**merged, warnings=warnings, trusted=trusted, sources=sources)
     try:
@@ -204,6 +210,10 @@ def _check(settings: Settings) -> None:
         if not isinstance(settings.prices, dict):
             raise UsageError("prices must be a table: [prices.\"MODEL\"] input = ..., output = ...")
         Pricing(settings.prices)  # raises naming the bad entry
+    if settings.mcp_config is not None:
+        if not isinstance(settings.mcp_config, str):
+            raise UsageError("mcp_config must be the path of a file (.json or .toml) of MCP servers")
+        settings.mcp_config = str(Path(settings.mcp_config).expanduser().absolute())
     if settings.shell_env is not None and not isinstance(settings.shell_env, dict):
         raise UsageError("shell_env must be a table: shell_env = {include = [...], exclude = [...]}")
     try:

@@ -208,6 +208,7 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
     from agentcli.agent.budget import Budget, BudgetedModel
     from agentcli.agent.history.tracker import Tracker
     from agentcli.agent.loop import AgentLoop
+    from agentcli.agent.mcp import add_mcp_tools
     from agentcli.agent.model.client import ModelClient, ModelSettings
     from agentcli.agent.model.gate import RateGate
     from agentcli.agent.pricing import Pricing
@@ -235,6 +236,8 @@ def build_orchestrator(session: Session, root: Path, sessions_dir: Path, setting
         stream=settings.stream, max_attempts=settings.max_attempts, retry_max_wait=settings.retry_max_wait,
         idle_timeout=settings.idle_timeout, attempt_deadline=settings.attempt_deadline,
     ), gate=RateGate())
+    add_mcp_tools(session, toolbox, settings, root, root / STATE_DIR,
+                  warn=lambda line: sys.stderr.write(f"agentcli: warning: {line}\n"))
     add_scout_tool(session, toolbox, model.for_model(settings.scout_model or settings.model), emit, settings)
     runner = ToolRunner(session, ORCHESTRATOR, toolbox, Approver(settings.approval or "ask", asker),
                         tracker, emit)

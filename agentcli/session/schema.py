@@ -306,3 +306,30 @@ def m007_request_shape(db: Any) -> None:
     records the length above which it sent tool results trimmed; a summarising call
     keeps its two messages in ``request`` (they are built for it, not transcript rows)."""
     db.execute("ALTER TABLE model_calls ADD COLUMN tool_result_chars INTEGER")
+
+
+_MCP_TABLES = """
+CREATE TABLE mcp_tools (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL,
+    tools_hash TEXT NOT NULL,
+    tool_count INTEGER NOT NULL,
+    changes TEXT,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL
+);
+CREATE INDEX mcp_tools_server ON mcp_tools (server, id);
+
+ALTER TABLE tool_calls ADD COLUMN server TEXT;
+ALTER TABLE tool_calls ADD COLUMN resume TEXT
+"""
+
+
+@SCHEMA.migration
+def m009_mcp_tools(db: Any) -> None:
+    """Issue 23 (SPEC §2c): the tool list each MCP server gave the session, one row each time
+    it changed (the list itself in ``blobs``); a tool call's MCP server, and what resume does
+    with a call a crash caught running. Numbered 9: m008 is the sandbox's (issue 19)."""
+    for statement in _MCP_TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)

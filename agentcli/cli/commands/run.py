@@ -82,6 +82,12 @@ MaxTokensOpt = Annotated[
     typer.Option("--max-tokens", help="Tokens this run may spend, then it stops (resumable)."),
 ]
 
+McpConfigOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--mcp-config", help="A file of MCP servers to start too (.json as .mcp.json, or .toml "
+                                      "with [mcp_servers.NAME] tables); give it again to resume."),
+]
+
 LocalOpt = Annotated[
     bool,
     typer.Option("--local", help="Use the local server found on 127.0.0.1 (Ollama, LM Studio, llama.cpp)."),
@@ -95,11 +101,12 @@ _RUN_OPTIONS: tuple[tuple[str, object, object], ...] = (
     ("context_window", ContextOpt, None), ("scouts", ScoutsOpt, None), ("scout_depth", ScoutDepthOpt, None),
     ("scout_model", ScoutModelOpt, None), ("scout_steps", ScoutStepsOpt, None),
     ("no_compact", NoCompactOpt, None), ("max_cost", MaxCostOpt, None), ("max_tokens", MaxTokensOpt, None),
+    ("mcp_config", McpConfigOpt, None),
     ("local", LocalOpt, False), ("workspace", WorkspaceOpt, None), ("sessions_dir", SessionsDirOpt, None),
     ("debug", DebugOpt, False),
 )
 _FLAGS = ("model", "base_url", "approval", "max_turns", "context_window", "scouts", "scout_depth",
-          "scout_model", "scout_steps", "no_compact", "max_cost", "max_tokens")
+          "scout_model", "scout_steps", "no_compact", "max_cost", "max_tokens", "mcp_config")
 
 
 def _run_command(*leading: tuple[str, object, object]) -> Callable[[Callable[..., int]], Callable[..., int]]:

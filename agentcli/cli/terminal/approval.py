@@ -1,7 +1,8 @@
 """Approval questions at the terminal: show exactly what would happen, then ask.
 
 An edit shows the coloured diff of the bytes it would write (a new file: its first
-lines); a shell command is shown whole. What "always" would allow is spelled out
+lines); a shell command is shown whole, and so are the arguments of an MCP tool call.
+What "always" would allow is spelled out
 before it can be chosen. The answers: yes, no, always, or no with a reason that
 goes back to the model in the tool result.
 """
@@ -32,6 +33,8 @@ def always_scope(request: ApprovalRequest) -> str:
 
     if request.kind == "shell":
         return describe_grant(request.command)
+    if request.kind == "external":
+        return f"always allow {request.tool} (this one tool of MCP server {request.server}) in this session"
     return "always allow every file edit in this session"
 
 
@@ -44,6 +47,12 @@ def show_request(console: Console, request: ApprovalRequest) -> None:
         console.print(Text(f"{who}{request.tool} wants to run:", style="bold yellow"))
         for line in clean(request.command).splitlines() or [""]:
             console.print(Text(f"  $ {line}" if line is not None else "", style="bold"), soft_wrap=False)
+        return
+    if request.kind == "external":
+        console.print(Text(f"{who}{request.tool} wants to call MCP server {request.server} with:",
+                           style="bold yellow"))
+        for line in clean(request.details or request.summary).splitlines() or [""]:
+            console.print(Text(f"  {line}", style="bold"), soft_wrap=False)
         return
     console.print(Text(f"{who}{request.tool} wants to {clean(request.summary)}:", style="bold yellow"))
     for edit in request.edits:
