@@ -10,7 +10,10 @@ serves streamable HTTP on 127.0.0.1.
 - ``crash()``: the server process dies at once (``os._exit``);
 - ``whoami()``: read-only: the server's pid and the variables it was given;
 - ``write_note(path, text)``: writes a file under its working folder (the workspace);
-- ``picture()``: an image and a line of text.
+- ``picture()``: an image and a line of text;
+- ``extra()``: listed only when ``$EFFECTS_EXTRA`` is set (a server whose tools change).
+
+At start it appends ``pid PID`` to the log: a test can check that no server outlives agentcli.
 """
 
 from __future__ import annotations
@@ -82,8 +85,16 @@ def picture() -> list:
     return ["a one-pixel picture", Image(data=png, format="png")]
 
 
+if os.environ.get("EFFECTS_EXTRA"):
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def extra() -> str:
+        """A tool some runs of this server have."""
+        return "extra"
+
+
 if __name__ == "__main__":
     print(f"effects server {os.getpid()} starting", file=sys.stderr, flush=True)
+    _log(f"pid {os.getpid()}")
     if len(sys.argv) > 2 and sys.argv[1] == "--http":
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     else:

@@ -25,7 +25,8 @@ RevokeOpt = Annotated[bool, typer.Option("--revoke", help="Stop trusting the wor
 
 
 def trust(folder: FolderArg = None, revoke: RevokeOpt = False, debug: DebugOpt = False) -> None:
-    """Trust a workspace: its agentcli.toml may then set base_url, approval and shell_env."""
+    """Trust a workspace: its agentcli.toml may then set base_url, approval and shell_env, and
+    its MCP servers start."""
     from agentcli.agent.config import SENSITIVE, is_trusted, trust_file, trusted_workspaces
     from agentcli.agent.config import trust as record_trust
     from agentcli.cli.options import workspace_root
@@ -42,8 +43,9 @@ def trust(folder: FolderArg = None, revoke: RevokeOpt = False, debug: DebugOpt =
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory")
     record_trust(root)
-    print(f"trusted: {root} — its agentcli.toml may now set {', '.join(SENSITIVE)} "
-          f"(recorded in {trust_file()}; agentcli trust --revoke undoes it)")
+    print(f"trusted: {root} — its agentcli.toml may now set {', '.join(SENSITIVE)}, and its MCP "
+          f"servers (.mcp.json, [mcp_servers]) start (recorded in {trust_file()}; agentcli trust --revoke "
+          "undoes it)")
 
 
 def register(app: typer.Typer) -> None:
