@@ -395,3 +395,36 @@ command = "no-such-mcp-server-here"
     found = {s["name"]: s for s in doctor["mcp_servers"]}
     assert found["time"]["status"] == "running" and found["time"]["tools"] == 2
     assert found["broken"]["error"] and any("MCP server broken" in p for p in doctor["problems"])
+
+
+def test_at_the_terminal_a_call_is_asked_with_its_arguments_always_grants_that_tool_and_mcp_lists_them(
+        openai_server, workspace, tmp_path, monkeypatch):
+    from terminal_harness import TerminalHarness
+
+    config = tmp_path / "config"
+    (config / "agentcli").mkdir(parents=True)
+    log = tmp_path / "effects.log"
+    (config / "agentcli" / "config.toml").write_text("retry_max_wait = 0.01\n" + effects_server(log))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    first = tool_call("fx__slow_effect", {"seconds": 0, "tag": "one"})
+    second = tool_call("fx__slow_effect", {"seconds": 0, "tag": "two"})
+    openai_server.script(tool_answer(first), tool_answer(second),
+                         tool_answer(tool_call("fx__write_note", {"path": "n.txt", "text": "x"})),
+                         text_answer("all three"))
+    with TerminalHarness(workspace, openai_server) as term:
+        term.type("go\r")
+        screen = term.expect("a always allow fx__slow_effect (this tool of MCP server fx only)")
+        assert "fx__slow_effect wants to call MCP server fx with:" in screen and '"tag": "one"' in screen
+        term.keys("a\r")
+        term.expect("fx__write_note wants to call MCP server fx")  # the other tool is asked again
+        term.keys("n\r")
+        term.expect("all three")
+        term.type("/mcp\r")
+        screen = term.expect("fx__picture")
+        assert "fx  running  6 tools" in screen and "fx__whoami  [read-only]" in screen
+        term.type("/exit\r")
+        term.finish()
+    assert [line for line in lines(log) if line.startswith("start")] == ["start one", "start two"]
+    assert rows(session_file(workspace, term.session.id), "SELECT kind, pattern FROM approvals") == [
+        {"kind": "mcp_tool", "pattern": "fx__slow_effect"}]

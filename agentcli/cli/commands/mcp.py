@@ -19,8 +19,10 @@ import typer
 from agentcli.cli.options import DebugOpt, JsonOpt, WorkspaceOpt
 
 if TYPE_CHECKING:
+    from agentcli.agent.config import Settings
     from agentcli.agent.mcp.hub import ServerState
     from agentcli.agent.mcp.tool import RemoteTool
+    from agentcli.session.session import Session
 
 McpConfigOpt = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at run time
@@ -87,6 +89,19 @@ def examine(root: Path, mcp_config: str | None) -> tuple[list[ServerState], bool
     return seen or server_states(servers, hub), settings.trusted
 
 
+def session_lines(session: Session, root: Path, settings: Settings) -> list[str]:
+    """``/mcp``: the servers a live session declared, as its hub sees them now."""
+    from agentcli.agent.mcp import hub_for, server_states
+    from agentcli.agent.mcp.config import load_servers
+    from agentcli.errors import UsageError
+
+    try:
+        servers = load_servers(root, settings.mcp_config, trusted=settings.trusted)
+    except UsageError as err:
+        return [str(err)]
+    return describe(server_states(servers, hub_for(session))) or ["no MCP servers in this session"]
+
+
 def describe(states: list[ServerState]) -> list[str]:
     """The servers for people: a line each, then a line per tool."""
     lines = []
@@ -138,9 +153,9 @@ def _treatment(tool: RemoteTool, offered: bool) -> str:
     if not offered:
         return "not offered (enabled_tools / disabled_tools)"
     if tool.read_only:
-        return "a read: allowed in every mode, offered to scouts, run again by resume"
-    again = "sent again by resume" if tool.idempotent else "never sent again by resume"
-    return f"asked like a shell command (ask, auto-edit), allowed in full-auto; {again}"
+        return "a read: never asked, offered to scouts, redone by resume"
+    again = "sends it again" if tool.idempotent else "never sends it again"
+    return f"asked like a shell command (full-auto allows it); resume {again}"
 
 
 def _user_config() -> Path:

@@ -34,7 +34,7 @@ def always_scope(request: ApprovalRequest) -> str:
     if request.kind == "shell":
         return describe_grant(request.command)
     if request.kind == "external":
-        return f"always allow {request.tool} (this one tool of MCP server {request.server}) in this session"
+        return f"always allow {request.tool} (this tool of MCP server {request.server} only)"
     return "always allow every file edit in this session"
 
 

@@ -284,6 +284,13 @@ def _compact(repl: Repl, argument: str) -> None:
                        "session's context", style=None if said else "yellow", markup=False)
 
 
+def _mcp(repl: Repl, argument: str) -> None:
+    from agentcli.cli.commands.mcp import session_lines
+
+    for line in session_lines(repl.session, repl.root, repl.settings):
+        repl.console.print(line, markup=False, highlight=False)
+
+
 def _new(repl: Repl, argument: str) -> str:
     return "new"
 
@@ -307,6 +314,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("/approval", "/approval MODE", "ask, auto-edit, full-auto or read-only", _approval),
     Command("/status", "/status", "session, model, tokens, context, cost", _status, while_busy=True),
     Command("/compact", "/compact", "summarise older turns to free context", _compact),
+    Command("/mcp", "/mcp", "the MCP servers of this session: status, tools, annotations", _mcp,
+            while_busy=True),
     Command("/new", "/new", "start a new session (this one stays resumable)", _new),
     Command("/exit", "/exit", "leave; prints how to resume", _exit),
 )}
