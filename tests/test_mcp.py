@@ -240,6 +240,9 @@ def test_no_server_outlives_a_finished_session_nor_a_sigterm(openai_server, work
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 130
     assert all(gone_within(pid, 10) for pid in server_pids(log))
+    session = proc.stderr.read().splitlines()[0].split()[-1]
+    (call,) = rows(session_file(workspace, session), "SELECT status, result FROM tool_calls")
+    assert call["status"] == "interrupted" and "may have happened" in call["result"]
 
 
 def test_an_untrusted_workspaces_server_is_not_started_until_it_is_trusted(openai_server, workspace, env,
