@@ -39,7 +39,6 @@ import shutil
 import sys
 import threading
 from collections.abc import Coroutine, Mapping
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -48,6 +47,7 @@ from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.mcp.config import ServerConfig, ToolOverride, default_cwd, expand
 from agentcli.agent.mcp.results import render_result
 from agentcli.agent.mcp.tool import RemoteTool, exposed_name
+from agentcli.agent.mcp.transport import http_transport, last_line, list_tools, quiet_sdk_logs, watched
 from agentcli.agent.tools.registry import ToolOutput
 
 GUARD = Path(__file__).with_name("guard.py")
@@ -147,7 +147,7 @@ class McpHub:
 
     # -- the loop's side --------------------------------------------------------------------
     async def _start_all(self) -> None:
-        _quiet_sdk_logs()
+        quiet_sdk_logs()
         await asyncio.gather(*(self._start(server) for server in self._servers.values()))
 
     async def _start(self, server: _Server) -> None:
@@ -178,10 +178,10 @@ class McpHub:
 
         log = self._open_log(server)
         try:
-            transport = _watched(self._transport(server, log), lambda: self._lost(server))
+            transport = watched(self._transport(server, log), lambda: self._lost(server))
             async with Client(transport, client_info=Implementation(name="agentcli", version=__version__),
                               cache=None) as client:
-                listed = await _list_tools(client)
+                listed = await list_tools(client)
                 info = client.server_info
                 server.info = f"{info.name} {info.version}".strip() if info else None
                 server.tools = self._remote_tools(server, listed)
@@ -283,7 +283,7 @@ class McpHub:
     def _transport(self, server: _Server, log: TextIO | None) -> Any:
         config = server.config
         if config.url:
-            return _http(expand(config.url, self.environ), config.request_headers(self.environ))
+            return http_transport(expand(config.url, self.environ), config.request_headers(self.environ))
         from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
 
@@ -340,7 +340,7 @@ class McpHub:
         """Why a server failed or stopped, for people: the exception, or its log's last line."""
         while exc is not None and getattr(exc, "exceptions", None):
             exc = exc.exceptions[0]  # type: ignore[attr-defined]
-        last = _last_line(server.log) if server.log else ""
+        last = last_line(server.log) if server.log else ""
         where = f" (log: {server.log})" if server.log else ""
         if last.startswith(_GUARD_SAYS):
             said = last[len(_GUARD_SAYS):]
@@ -356,104 +356,3 @@ _NO_OVERRIDE = ToolOverride()
 
 def _failure(remote: RemoteTool, text: str) -> ToolOutput:
     return ToolOutput(f"error: {text}", is_error=True, data={"tool": remote.name})
-
-
-async def _list_tools(client: Any) -> list[Any]:
-    """Every tool the server lists, page by page."""
-    tools, cursor = [], None
-    for _page in range(100):
-        page = await client.list_tools(cursor=cursor)
-        tools += page.tools
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return tools
-
-
-@asynccontextmanager
-async def _http(url: str, headers: dict[str, str]) -> Any:
-    """The SDK's streamable HTTP transport on a client that sends ``headers``."""
-    import httpx2
-    from mcp.client.streamable_http import streamable_http_client
-
-    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http:
-        async with streamable_http_client(url, http_client=http) as streams:
-            yield streams
-
-
-@asynccontextmanager
-async def _watched(transport: Any, on_end: Any) -> Any:
-    """``transport`` whose read stream says when it ends (the server's connection closed)."""
-    async with transport as (read, write):
-        yield _WatchedStream(read, on_end), write
-
-
-class _WatchedStream:
-    """A read stream that calls ``on_end`` at its end of stream."""
-
-    def __init__(self, stream: Any, on_end: Any):
-        self._stream = stream
-        self._on_end = on_end
-
-    @property
-    def last_context(self) -> Any:
-        """The sender's context, where the wrapped stream keeps one."""
-        return getattr(self._stream, "last_context", None)
-
-    async def receive(self) -> Any:
-        """The next message; at the end, ``on_end`` and the stream's own exception."""
-        import anyio
-
-        try:
-            return await self._stream.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            self._on_end()
-            raise
-
-    def __aiter__(self) -> _WatchedStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        import anyio
-
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        """Close the wrapped stream."""
-        await self._stream.aclose()
-
-    async def __aenter__(self) -> _WatchedStream:
-        await self._stream.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        return await self._stream.__aexit__(*exc_info)
-
-
-def _last_line(path: Path) -> str:
-    """The log's last line that agentcli did not write itself (cut to 300 characters)."""
-    try:
-        with open(path, "rb") as log:
-            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
-            lines = log.read().decode(errors="replace").splitlines()
-    except OSError:
-        return ""
-    for line in reversed(lines):
-        if line.strip() and not line.startswith("--- "):
-            return line.strip()[:300]
-    return ""
-
-
-def _quiet_sdk_logs() -> None:
-    """The SDK logs through ``logging``; with no handler Python would print its warnings on
-    agentcli's stderr. What a server says goes to its own log instead."""
-    import logging
-
-    for name in ("mcp", "httpx2"):
-        logger = logging.getLogger(name)
-        logger.propagate = False
-        if not logger.handlers:
-            logger.addHandler(logging.NullHandler())
