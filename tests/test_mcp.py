@@ -38,6 +38,7 @@ def time_server(name: str = "time") -> str:
 [mcp_servers.{name}]
 command = "{sys.executable}"
 args = ["-m", "mcp_server_time", "--local-timezone", "UTC"]
+startup_timeout_sec = 60
 """
 
 
@@ -46,6 +47,7 @@ def git_server(repo: Path) -> str:
 [mcp_servers.git]
 command = "{sys.executable}"
 args = ["-m", "mcp_server_git", "--repository", "{repo}"]
+startup_timeout_sec = 60
 """
 
 
@@ -55,6 +57,7 @@ def effects_server(log: Path, name: str = "fx", more: str = "") -> str:
 command = "{sys.executable}"
 args = ["{EFFECTS}"]
 env = {{ EFFECTS_LOG = "{log}" }}
+startup_timeout_sec = 60  # a loaded CI machine starts Python slowly
 {more}
 """
 
@@ -249,7 +252,8 @@ def test_an_untrusted_workspaces_server_is_not_started_until_it_is_trusted(opena
                                                                           tmp_path):
     log = tmp_path / "effects.log"
     (workspace / ".mcp.json").write_text(json.dumps({"mcpServers": {"repo": {
-        "command": sys.executable, "args": [str(EFFECTS)], "env": {"EFFECTS_LOG": str(log)}}}}))
+        "command": sys.executable, "args": [str(EFFECTS)], "env": {"EFFECTS_LOG": str(log)},
+        "startup_timeout_sec": 60}}}))
     openai_server.script(text_answer("ok"))
     run = agentcli(["new", "hi", *run_args(openai_server)], env=env, cwd=workspace)
     assert run.code == 0, run.stderr
@@ -298,7 +302,7 @@ def test_a_server_that_changed_its_tools_between_runs_is_noticed_and_said(openai
     assert "MCP server fx changed its tools since this session last ran: added extra" in again.stderr
     db = session_file(workspace, first.session_id)
     lists = rows(db, "SELECT tool_count, changes FROM mcp_tools ORDER BY id")
-    assert [r["tool_count"] for r in lists] == [6, 7]
+    assert [r["tool_count"] for r in lists] == [7, 8]
     assert json.loads(lists[1]["changes"]) == {"added": ["extra"], "removed": [], "changed": []}
 
 
@@ -359,13 +363,15 @@ def test_streamable_http_servers_are_reached_with_their_headers(openai_server, w
         wait_for(lambda: server_pids(log), what="the HTTP server's start")
         time.sleep(0.5)
         configure(env, f'[mcp_servers.web]\nurl = "http://127.0.0.1:{port}/mcp"\n'
-                       'bearer_token_env_var = "WEB_TOKEN"\n')
-        openai_server.script(tool_answer(tool_call("web__slow_idempotent", {"seconds": 0, "tag": "http"})),
+                       'bearer_token_env_var = "WEB_TOKEN"\nstartup_timeout_sec = 60\n')
+        openai_server.script(tool_answer(tool_call("web__slow_idempotent", {"seconds": 0, "tag": "http"}),
+                                         tool_call("web__authorization")),
                              text_answer("ok"))
         run = agentcli(["new", "go", *run_args(openai_server)], env={**env, "WEB_TOKEN": "t0k3n-value"},
                        cwd=workspace)
         assert run.code == 0, run.stderr
-        assert tool_results(openai_server.requests[1]) == ["slept 0 s (http)"]
+        # the bearer token was sent, and is written as *** wherever agentcli keeps or sends it
+        assert tool_results(openai_server.requests[1]) == ["slept 0 s (http)", "authorization: ***"]
         assert "end http" in lines(log)
         assert alive(server.pid)  # a server agentcli did not start is not agentcli's to stop
     finally:
@@ -425,7 +431,7 @@ def test_at_the_terminal_a_call_is_asked_with_its_arguments_always_grants_that_t
         term.expect("all three")
         term.type("/mcp\r")
         screen = term.expect("fx__picture")
-        assert "fx  running  6 tools" in screen and "fx__whoami  [read-only]" in screen
+        assert "fx  running  7 tools" in screen and "fx__whoami  [read-only]" in screen
         term.type("/exit\r")
         term.finish()
     assert [line for line in lines(log) if line.startswith("start")] == ["start one", "start two"]

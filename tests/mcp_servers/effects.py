@@ -11,6 +11,7 @@ serves streamable HTTP on 127.0.0.1.
 - ``whoami()``: read-only: the server's pid and the variables it was given;
 - ``write_note(path, text)``: writes a file under its working folder (the workspace);
 - ``picture()``: an image and a line of text;
+- ``authorization()``: the Authorization header of the request (over HTTP);
 - ``extra()``: listed only when ``$EFFECTS_EXTRA`` is set (a server whose tools change).
 
 At start it appends ``pid PID`` to the log: a test can check that no server outlives agentcli.
@@ -23,7 +24,7 @@ import os
 import sys
 import time
 
-from mcp.server.mcpserver import Image, MCPServer
+from mcp.server.mcpserver import Context, Image, MCPServer
 from mcp_types import ToolAnnotations
 
 server = MCPServer("effects", version="1.0")
@@ -83,6 +84,12 @@ def picture() -> list:
     png = base64.b64decode(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
     return ["a one-pixel picture", Image(data=png, format="png")]
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def authorization(ctx: Context) -> str:
+    """The Authorization header this call came with (over streamable HTTP)."""
+    return f"authorization: {(ctx.headers or {}).get('authorization')}"
 
 
 if os.environ.get("EFFECTS_EXTRA"):
