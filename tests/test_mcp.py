@@ -437,3 +437,61 @@ def test_at_the_terminal_a_call_is_asked_with_its_arguments_always_grants_that_t
     assert [line for line in lines(log) if line.startswith("start")] == ["start one", "start two"]
     assert rows(session_file(workspace, term.session.id), "SELECT kind, pattern FROM approvals") == [
         {"kind": "mcp_tool", "pattern": "fx__slow_effect"}]
+
+
+# -- the hub alone (the same real server, no model) ------------------------------------------------
+
+def effects_hub(tmp_path: Path, **config):
+    from agentcli.agent.mcp.config import ServerConfig
+    from agentcli.agent.mcp.hub import McpHub
+    from agentcli.agent.secrets import shell_environment
+
+    log = tmp_path / "effects.log"
+    server = ServerConfig("fx", "test", command=sys.executable, args=[str(EFFECTS)],
+                          env={"EFFECTS_LOG": str(log)}, **config)
+    return McpHub([server], workspace_root=tmp_path, log_dir=tmp_path / "logs",
+                  base_env=shell_environment(os.environ)), log
+
+
+def test_timeouts_of_a_start_and_of_a_call_are_reported(tmp_path):
+    hub, _log = effects_hub(tmp_path, startup_timeout=0.05)
+    hub.start()
+    try:
+        (state,) = hub.states()
+        assert state.status == "failed" and state.error == "did not start within 0.05 s (startup_timeout_sec)"
+    finally:
+        hub.close()
+    hub, log = effects_hub(tmp_path, startup_timeout=60, tool_timeout=0.5)
+    hub.start()
+    try:
+        slow = next(t for t in hub.states()[0].tools if t.name == "slow_effect")
+        output = hub.call(slow, {"seconds": 5, "tag": "late"})
+        assert output.is_error and "did not answer within 0.5 s (tool_timeout_sec of fx)" in output.text
+    finally:
+        hub.close()
+    assert all(gone_within(pid, 10) for pid in server_pids(log))
+
+
+def test_a_cancelled_call_returns_at_once(tmp_path):
+    import threading
+
+    from agentcli.agent.cancel import Cancelled, CancelToken
+
+    hub, log = effects_hub(tmp_path, startup_timeout=60)
+    hub.start()
+    try:
+        slow = next(t for t in hub.states()[0].tools if t.name == "slow_effect")
+        token = CancelToken()
+
+        def press_ctrl_c() -> None:
+            wait_for(lambda: "start stop" in lines(log), what="the call")
+            token.cancel("Ctrl-C")
+
+        threading.Thread(target=press_ctrl_c, daemon=True).start()
+        began = time.monotonic()
+        with pytest.raises(Cancelled):
+            hub.call(slow, {"seconds": 30, "tag": "stop"}, token)
+        assert time.monotonic() - began < 10
+    finally:
+        hub.close()
+    assert all(gone_within(pid, 10) for pid in server_pids(log))
