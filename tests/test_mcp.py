@@ -495,3 +495,25 @@ def test_a_cancelled_call_returns_at_once(tmp_path):
     finally:
         hub.close()
     assert all(gone_within(pid, 10) for pid in server_pids(log))
+
+
+def test_a_command_given_as_a_path_is_found_where_the_server_starts(tmp_path):
+    from agentcli.agent.mcp.config import ServerConfig
+    from agentcli.agent.mcp.hub import McpHub
+    from agentcli.agent.secrets import shell_environment
+
+    (tmp_path / "tools").mkdir()
+    script = tmp_path / "tools" / "serve"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} {EFFECTS}\n")
+    script.chmod(0o755)
+    hub = McpHub([ServerConfig("local", "test", command="./tools/serve", startup_timeout=60),
+                  ServerConfig("gone", "test", command="./tools/absent")],
+                 workspace_root=tmp_path, log_dir=None, base_env=shell_environment(os.environ))
+    hub.start()
+    try:
+        local, gone = hub.states()
+        assert local.status == "running" and len(local.tools) == 7
+        assert gone.status == "failed"
+        assert gone.error == "command './tools/absent' not found (on the PATH it gets)"
+    finally:
+        hub.close()

@@ -300,11 +300,15 @@ class McpHub:
         if config.url:
             return None
         command = expand(config.command or "", self.environ)
-        path = config.environment(self.base_env, self.environ).get("PATH", os.defpath)
-        if shutil.which(command, path=path) is None:
-            return f"command {command!r} not found (on the PATH it gets)"
         cwd = default_cwd(config, self.workspace_root)
-        return None if cwd.is_dir() else f"its cwd {cwd} is not a folder"
+        if not cwd.is_dir():
+            return f"its cwd {cwd} is not a folder"
+        path = config.environment(self.base_env, self.environ).get("PATH", os.defpath)
+        if os.sep in command:  # a path: relative to where the server starts
+            found = shutil.which(str(cwd / command))
+        else:
+            found = shutil.which(command, path=path)
+        return None if found else f"command {command!r} not found (on the PATH it gets)"
 
     def _remote_tools(self, server: _Server, listed: list[Any]) -> list[RemoteTool]:
         taken = {tool.exposed for other in self._servers.values() if other is not server
