@@ -183,7 +183,11 @@ print(" ".join(sorted(sys.modules)), file=sys.stderr)
 # at the current schema needs no migration), rich (progress on a pipe is plain lines), regex
 # (only a search or a glob compiles one), pathspec (only an ignore file is parsed by it:
 # this workspace has none) and typer's pydantic coercion (only for a number option given).
-NOT_ON_THE_START_PATH = ("sqlite_utils", "rich", "regex", "pathspec", "typer._adapters")
+# Nor, without MCP servers configured (issue 23), the MCP SDK, jsonschema, the parts of
+# anyio only the SDK uses (the openai SDK imports anyio's core) or agentcli's MCP hub.
+NOT_ON_THE_START_PATH = ("sqlite_utils", "rich", "regex", "pathspec", "typer._adapters", "mcp", "mcp_types",
+                         "jsonschema", "anyio.streams.memory", "anyio.abc._subprocesses",
+                         "agentcli.agent.mcp.hub", "agentcli.agent.mcp.tool")
 
 
 def test_a_scripted_start_imports_nothing_it_does_not_use(openai_server, tmp_path: Path, env) -> None:

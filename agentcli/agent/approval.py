@@ -33,22 +33,31 @@ class ApprovalRequest:
     ``edits`` are exactly the bytes the call will write, for showing a diff;
     ``command`` is the whole shell command line; ``call_id`` the model's id of the call;
     ``confinement`` how a shell command would run (one that would run outside the
-    session's sandbox is asked every time, and "always" is not among the answers).
+    session's sandbox is asked every time, and "always" is not among the answers);
+    ``server`` the MCP server of an ``external`` call and ``details`` the arguments it
+    sends, shown whole.
     """
 
     agent: str
     tool: str
-    kind: str  # edit or shell
+    kind: str  # edit, shell or external
     summary: str
     command: str = ""
     edits: tuple[FileEdit, ...] = ()
     call_id: str = ""
     confinement: Confinement | None = None
+    server: str = ""
+    details: str = ""
 
     @property
     def always_asked(self) -> bool:
         """Whether only a person's yes, given now, may allow it (no mode, no grant)."""
         return self.confinement is not None and self.confinement.always_asked
+
+
+MCP_TOOL = "mcp_tool"  # a grant's kind: pattern is the one MCP tool it allows (its NAME__tool)
+ASKED_KINDS = ("edit", "shell", "external")
+_NOUNS = {"edit": "edit", "shell": "shell command", "external": "MCP tool call"}
 
 
 @dataclass(frozen=True)
@@ -64,13 +73,24 @@ class ApprovalAnswer:
 Asker = Callable[[ApprovalRequest, CancelToken], ApprovalAnswer]
 
 
-def _granted(kind: str, command: str, grants: list[Grant]) -> bool:
+def _granted(request: ApprovalRequest, grants: list[Grant]) -> bool:
     for grant in grants:
-        if kind == "edit" and grant.kind == "edits":
+        if request.kind == "edit" and grant.kind == "edits":
             return True
-        if kind == "shell" and covers(grant, command):
+        if request.kind == "shell" and covers(grant, request.command):
+            return True
+        if request.kind == "external" and grant.kind == MCP_TOOL and grant.pattern == request.tool:
             return True
     return False
+
+
+def grant_of(request: ApprovalRequest) -> Grant | None:
+    """What "always" grants: every edit, a command (prefix), or one tool of one MCP server."""
+    if request.kind == "edit":
+        return Grant("edits", "")
+    if request.kind == "external":
+        return Grant(MCP_TOOL, request.tool)
+    return grant_for(request.command)
 
 
 class Approver:
@@ -86,29 +106,29 @@ class Approver:
         self.asker = asker
 
     def decide(self, request: ApprovalRequest, grants: list[Grant], cancel: CancelToken = NEVER) -> Decision:
-        """Decide a call of ``request.kind`` (read, plan, edit, shell, agent)."""
-        kind, command = request.kind, request.command
+        """Decide a call of ``request.kind`` (read, plan, agent: allowed; edit, shell,
+        external: by mode — an MCP tool that only reads is of kind read)."""
+        kind = request.kind
         if request.always_asked:
             return self._outside(request, cancel)
-        if kind not in ("edit", "shell") or self.mode == "full-auto":
+        if kind not in ASKED_KINDS or self.mode == "full-auto":
             return Decision(True, "auto")
         if self.mode == "read-only":
-            return Decision(False, "denied", "the session is in read-only approval mode: "
-                            "no file changes or shell commands are allowed")
+            return Decision(False, "denied", "the session is in read-only approval mode: no file "
+                            "changes, shell commands or MCP tools that may change things are allowed")
         if kind == "edit" and self.mode == "auto-edit":
             return Decision(True, "auto")
-        if _granted(kind, command, grants):
+        if _granted(request, grants):
             return Decision(True, "granted")
         if self.asker is None:
-            return Decision(False, "denied", f"this {'shell command' if kind == 'shell' else 'edit'} "
+            return Decision(False, "denied", f"this {_NOUNS[kind]} "
                             f"needs approval (--approval {self.mode}) and nobody can be asked: "
                             f"there is no terminal. Rerun with {mode_that_allows(kind)} to allow it")
         answer = self.asker(request, cancel)
         if answer.choice == "always":
             # exactly what was shown (agent/grants.py); a compound command is allowed this
             # once and stores nothing, since no grant could cover it safely
-            grant = Grant("edits", "") if kind == "edit" else grant_for(command)
-            return Decision(True, "always", grant=grant)
+            return Decision(True, "always", grant=grant_of(request))
         if answer.choice == "yes":
             return Decision(True, "allowed")
         reason = "the user declined this call" + (f": {answer.reason}" if answer.reason else "")

@@ -9,7 +9,9 @@ Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``sandbox`` (``workspace-write``, ``read-only``, ``off``), ``network`` (true: sandboxed commands
 may use it),
 the ``prices`` table (see ``agent/pricing.py``) and the table ``context_windows`` of
-per-model windows (``[context_windows]`` then ``"llama3.1:8b" = 8192``). An unknown key is
+per-model windows (``[context_windows]`` then ``"llama3.1:8b" = 8192``). ``[mcp_servers.NAME]``
+tables are read by ``agent/mcp/config.py`` (``mcp_config``, a file of more, is a setting).
+An unknown key is
 a warning naming the file and the key, not an error: a newer agentcli's config still works
 here; a bad value is an error naming where it came from.
 
@@ -84,6 +86,7 @@ class Settings:
     prices: dict[str, Any] | None = None  # {model = {input, output, cached_input}}: $ per 1M tokens
     sandbox: str = "workspace-write"  # what shell commands may touch: see agent/sandbox/
     network: bool = False  # whether sandboxed shell commands may use the network
+    mcp_config: str | None = None  # a file of more MCP servers (--mcp-config): see agent/mcp/config.py
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
     notes: list[str] = field(default_factory=list, repr=False)  # what a person should be told (not wrong)
@@ -105,6 +108,9 @@ SENSITIVE = TRUST_KEYS
 """Settings that decide where the key goes, what runs unasked, what is spent or kept: a
 workspace's own ``agentcli.toml`` may set them only once the user trusts that workspace
 (``agent/untrusted.py``; its limits it may only lower until then)."""
+
+OWN_TABLES = ("mcp_servers",)
+"""Tables of the config files that other modules read (not settings, not unknown keys)."""
 
 
 def user_config_path() -> Path:
@@ -210,7 +216,7 @@ def _merge(layers: list[_Layer], warnings: list[str]) -> Settings:
             if name in known:
                 merged[name] = value
                 sources[name] = f"${ENVIRONMENT[name]}" if layer.kind == "environment" else layer.source
-            elif layer.kind == "file":
+            elif layer.kind == "file" and name not in OWN_TABLES:
                 warnings.append(f"{layer.source}: unknown setting '{key}' is ignored")
     settings = Settings(**merged, sources=sources)
     try:
@@ -257,6 +263,10 @@ def _check(settings: Settings) -> None:
         if not isinstance(settings.prices, dict):
             raise UsageError("prices must be a table: [prices.\"MODEL\"] input = ..., output = ...")
         Pricing(settings.prices)  # raises naming the bad entry
+    if settings.mcp_config is not None:
+        if not isinstance(settings.mcp_config, str):
+            raise UsageError("mcp_config must be the path of a file (.json or .toml) of MCP servers")
+        settings.mcp_config = str(Path(settings.mcp_config).expanduser().absolute())
     if settings.shell_env is not None and not isinstance(settings.shell_env, dict):
         raise UsageError("shell_env must be a table: shell_env = {include = [...], exclude = [...]}")
     try:

@@ -2,13 +2,16 @@
 
 A call is journaled ``running`` (with the file edits it intends, contents in blobs)
 before it acts, and closed with its result message in one transaction after. A call
-found ``running`` when a turn resumes was cut short by a crash: file tools are checked
-against the recorded hashes and completed; a shell command is never run again.
+found ``running`` when a turn resumes was cut short by a crash; what happens to it is the
+resume policy journaled with it (:data:`~.tools.registry.RESUME_POLICIES`): file tools are
+checked against the recorded hashes and completed; a shell command, or an MCP call that is
+not idempotent, is never sent again; reads, plans and idempotent calls are redone.
 
 The runner knows tools only through the registry's :class:`PreparedCall`: its ``kind``
-(for approval and the change tracker), its ``edits``, how to ``execute`` it, and an
-optional ``record`` step that writes the call's own rows (the plan, for
-``update_plan``) in the transaction that closes the call. A new tool never edits this file.
+(for approval and the change tracker: shell commands and ``external`` calls are scanned
+around), its ``edits``, its resume policy, how to ``execute`` it, and an optional ``record``
+step that writes the call's own rows (the plan, for ``update_plan``) in the transaction that
+closes the call. A new tool never edits this file.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
 from agentcli.agent.errors import StopsRun, ToolError
 from agentcli.agent.events import Event, EventSink
 from agentcli.agent.failpoints import failpoint
-from agentcli.agent.tools.registry import PreparedCall, ToolOutput, ToolRegistry
+from agentcli.agent.tools.registry import PreparedCall, ToolOutput, ToolRegistry, resume_policy
 from agentcli.agent.workspace.edit_text import describe_edit
 from agentcli.session.records import Message, ToolCallRecord
 
@@ -34,6 +37,11 @@ SHELL_INTERRUPTED = (
     "partly run; its output was lost. Check the workspace before running it again."
 )
 TOOL_INTERRUPTED = "error: interrupted — agentcli stopped before this call finished; run it again if needed."
+CALL_INTERRUPTED = (
+    "error: interrupted — agentcli stopped while this call was running, so it may have happened "
+    "(in part or whole); its result was lost. Check its effect before calling it again."
+)
+SCANNED_KINDS = ("shell", "external")  # calls whose effects on the workspace are found by a scan
 NOT_RUN = "error: not run — the turn was stopped before this call ran."
 EXCERPT = 400
 
@@ -87,7 +95,7 @@ class ToolRunner:
                  cancel: CancelToken) -> None:
         function = call.get("function") or {}
         name, raw = function.get("name") or "", function.get("arguments") or ""
-        started = {"id": call["id"], "name": name, "arguments": raw}
+        started = {"id": call["id"], "name": name, "arguments": raw, **_server(self.toolbox.server_of(name))}
         try:  # prepared before it is announced: tool.started tells a shell call's sandbox
             prepared = self.toolbox.prepare(name, raw)
         except ToolError as err:
@@ -102,7 +110,8 @@ class ToolRunner:
                                           "edits": [describe_edit(edit) for edit in prepared.edits]})
         request = ApprovalRequest(self.agent, name, prepared.kind, prepared.summary,
                                   str(prepared.args.get("command", "")), tuple(prepared.edits),
-                                  call_id=call["id"], confinement=confinement)
+                                  call_id=call["id"], confinement=confinement,
+                                  server=prepared.server or "", details=prepared.details)
         decision = self.approver.decide(request, self.session.grants.all(), cancel)
         if not decision.allowed:
             self._close_unrun(message, position, call, "denied", f"denied: {decision.reason}", prompt_id,
@@ -114,6 +123,7 @@ class ToolRunner:
                 name=name, arguments=raw, prompt_id=prompt_id, kind=prepared.kind,
                 summary=prepared.summary, approval=decision.how,
                 sandbox=prepared.confinement.mode if prepared.confinement else None,
+                server=prepared.server, resume=prepared.resume,
             )
             if decision.grant is not None:
                 self.session.grants.add(decision.grant.kind, decision.grant.pattern, row)
@@ -125,7 +135,7 @@ class ToolRunner:
     def _act(self, row: int, call_id: str, prepared: PreparedCall, prompt_id: int | None,
              cancel: CancelToken) -> None:
         began = time.monotonic()
-        shell = prepared.kind == "shell" and self.tracker is not None
+        shell = prepared.kind in SCANNED_KINDS and self.tracker is not None
         if shell:
             self.tracker.before_shell()
         prepared.row = row
@@ -137,8 +147,8 @@ class ToolRunner:
             if prepared.kind == "agent" and cancel.resumable:
                 raise  # left running: resume continues the sub-agents from their own records
             if shell:
-                self.tracker.after_shell(row, prompt_id)
-            text = SHELL_INTERRUPTED if prepared.kind == "shell" else TOOL_INTERRUPTED
+                self.tracker.after_shell(row, prompt_id, prepared.tool_name)
+            text = _interrupted_text(prepared.kind, prepared.resume)
             self._finish(row, call_id, prepared, "interrupted", ToolOutput(text, is_error=True),
                          prompt_id, began)
             raise
@@ -147,7 +157,7 @@ class ToolRunner:
             output = ToolOutput(f"error: {output.text}", True, output.data)
         failpoint("tool.acted")
         if shell:
-            self.tracker.after_shell(row, prompt_id)
+            self.tracker.after_shell(row, prompt_id, prepared.tool_name)
         elif prepared.kind == "edit" and self.tracker is not None:
             self.tracker.edits_applied(row)
         status = "failed" if output.is_error else "done"
@@ -157,6 +167,7 @@ class ToolRunner:
                 output: ToolOutput, prompt_id: int | None, began: float | None = None) -> None:
         duration = int((time.monotonic() - began) * 1000) if began is not None else None
         name = prepared.tool_name if isinstance(prepared, PreparedCall) else prepared.name
+        server = prepared.server
         with self.session.transaction():
             self.session.tool_calls.finish(row, status, output.text, is_error=output.is_error,
                                            data=output.data or None, duration_ms=duration)
@@ -166,7 +177,7 @@ class ToolRunner:
                                            tool_call_id=call_id)
         failpoint("tool.finished")
         self._event("tool.finished", {
-            "id": call_id, "name": name, "status": status, "is_error": output.is_error,
+            "id": call_id, "name": name, **_server(server), "status": status, "is_error": output.is_error,
             "output": output.text[:EXCERPT], "duration_ms": duration,
             **{k: v for k, v in output.data.items() if k in ("exit_code", "timed_out", "items")},
         })
@@ -195,25 +206,32 @@ class ToolRunner:
     # -- a call caught running by a crash ---------------------------------------------
     def _reconcile(self, record: ToolCallRecord, prompt_id: int | None, cancel: CancelToken = NEVER) -> None:
         sandbox = {"sandbox": record.sandbox} if record.sandbox else {}
-        self._event("tool.started", {"id": record.call_id, "name": record.name,
+        self._event("tool.started", {"id": record.call_id, "name": record.name, **_server(record.server),
                                      "arguments": record.arguments, "resumed": True, **sandbox})
-        if record.kind == "shell":
-            if self.tracker is not None:
-                self.tracker.after_shell(record.id, prompt_id)
+        policy = resume_policy(record.kind, record.resume)
+        scanned = record.kind in SCANNED_KINDS and self.tracker is not None
+        if scanned:  # what the cut-short call changed on disk is logged, whatever comes next
+            self.tracker.after_shell(record.id, prompt_id, record.name)
+        if policy == "interrupt":
             self._finish(record.id, record.call_id, record, "interrupted",
-                         ToolOutput(SHELL_INTERRUPTED, is_error=True), prompt_id)
+                         ToolOutput(_interrupted_text(record.kind, policy), is_error=True), prompt_id)
             return
-        if record.kind == "edit" and self.tracker is not None:
+        if policy == "check" and self.tracker is not None:
             note = self.tracker.reconcile_edits(record.id)
             self._finish(record.id, record.call_id, record, "done",
                          ToolOutput(f"{record.summary or record.name}: {note}"), prompt_id)
             return
-        # Reads and plan updates have no side effect outside their own records: redo them.
-        # An agent call (scout) picks up its sub-agents where their records left them.
+        # Reads and plan updates have no side effect outside their own records, and an
+        # idempotent call may be sent again: redo them. An agent call (scout) picks up its
+        # sub-agents where their records left them.
         try:
             prepared: PreparedCall | ToolCallRecord = self.toolbox.prepare(record.name, record.arguments)
             prepared.row = record.id
+            if scanned:
+                self.tracker.before_shell()
             output = _execute(prepared, cancel)  # type: ignore[arg-type]
+            if scanned:
+                self.tracker.after_shell(record.id, prompt_id, record.name)
         except Cancelled:
             if not cancel.resumable:
                 self._finish(record.id, record.call_id, record, "interrupted",
@@ -223,6 +241,18 @@ class ToolRunner:
             prepared, output = record, ToolOutput(f"error: {err}", is_error=True)
         self._finish(record.id, record.call_id, prepared, "failed" if output.is_error else "done",
                      output, prompt_id)
+
+
+def _server(server: str | None) -> dict[str, str]:
+    """The ``server`` field of an MCP call's events (none for agentcli's own tools)."""
+    return {"server": server} if server else {}
+
+
+def _interrupted_text(kind: str | None, policy: str) -> str:
+    """What the model is told of a call stopped while it ran."""
+    if kind == "shell":
+        return SHELL_INTERRUPTED
+    return CALL_INTERRUPTED if policy == "interrupt" else TOOL_INTERRUPTED
 
 
 def _execute(prepared: PreparedCall, cancel: CancelToken) -> ToolOutput:

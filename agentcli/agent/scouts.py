@@ -38,7 +38,7 @@ from agentcli.agent.events import Event, EventSink
 from agentcli.agent.loop import AgentLoop
 from agentcli.agent.model.protocol import Model
 from agentcli.agent.runner import ToolRunner
-from agentcli.agent.tools.registry import READ_ONLY_TOOLS, ToolLimits, ToolOutput, ToolRegistry, one_line
+from agentcli.agent.tools.registry import ToolLimits, ToolOutput, ToolRegistry, one_line
 from agentcli.agent.tools.scout import ScoutTool
 from agentcli.errors import ModelEndpointError
 from agentcli.session.records import ScoutRecord
@@ -99,7 +99,7 @@ class ScoutFanout:
 
     def registry(self, depth: int) -> ToolRegistry:
         """The tools of an agent at ``depth``: the readers, plus ``scout`` while deeper is allowed."""
-        tools = self.tools.only(READ_ONLY_TOOLS)
+        tools = self.tools.readers()  # read_file, list_files, search, and MCP tools that only read
         if depth < self.settings.depth:
             tools.register(ScoutTool(self, depth))
         return tools

@@ -52,6 +52,8 @@ class ToolJournal:
         status: str = "running",
         from_message: bool = True,
         sandbox: str | None = None,
+        server: str | None = None,
+        resume: str | None = None,
     ) -> int:
         """Journal a call before it runs; returns its row id.
 
@@ -59,15 +61,18 @@ class ToolJournal:
         ``message_id`` (``from_message``): they are not stored again — a 2 MB
         ``write_file`` would otherwise sit in the file twice, and again as free pages
         when the row is updated — and are read back from the message. ``sandbox`` is the
-        sandbox mode a shell call runs under.
+        sandbox mode a shell call runs under; ``server`` names the MCP server of an MCP
+        tool; ``resume`` is what resume does with the call if a crash catches it running
+        (``redo``, ``interrupt``, ``check``; None: by its kind).
         """
         cur = self._db.execute(
             "INSERT INTO tool_calls (agent, prompt_id, message_id, position, call_id, name, "
-            "arguments, kind, summary, approval, status, started_at, sandbox) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "arguments, kind, summary, approval, status, started_at, sandbox, server, resume) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [agent, prompt_id, message_id, position, storable_text(call_id), storable_text(name),
              "" if from_message else self._redact.text(storable_text(arguments)), kind,
-             self._redact.text(summary) if summary else summary, approval, status, now_iso(), sandbox],
+             self._redact.text(summary) if summary else summary, approval, status, now_iso(), sandbox,
+             server, resume],
         )
         return cur.lastrowid
 

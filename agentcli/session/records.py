@@ -207,6 +207,8 @@ class ToolCallRecord:
     started_at: str
     finished_at: str | None
     duration_ms: int | None
+    server: str | None = None  # the MCP server of an MCP tool's call
+    resume: str | None = None  # what resume does with it if caught running (None: by its kind)
     sandbox: str | None = None  # a shell call's: workspace-write, read-only, off, outside, unavailable
 
     @property

@@ -313,3 +313,30 @@ def m008_tool_call_sandbox(db: Any) -> None:
     """Issue 19: each shell call records the sandbox it ran under (``workspace-write``,
     ``read-only``; or without one: ``off``, ``outside`` when it asked to, ``unavailable``)."""
     db.execute("ALTER TABLE tool_calls ADD COLUMN sandbox TEXT")
+
+
+_MCP_TABLES = """
+CREATE TABLE mcp_tools (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL,
+    tools_hash TEXT NOT NULL,
+    tool_count INTEGER NOT NULL,
+    changes TEXT,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL
+);
+CREATE INDEX mcp_tools_server ON mcp_tools (server, id);
+
+ALTER TABLE tool_calls ADD COLUMN server TEXT;
+ALTER TABLE tool_calls ADD COLUMN resume TEXT
+"""
+
+
+@SCHEMA.migration
+def m009_mcp_tools(db: Any) -> None:
+    """Issue 23 (SPEC §2c): the tool list each MCP server gave the session, one row each time
+    it changed (the list itself in ``blobs``); a tool call's MCP server, and what resume does
+    with a call a crash caught running. Numbered 9: m008 is the sandbox's (issue 19)."""
+    for statement in _MCP_TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)

@@ -13,6 +13,7 @@ from agentcli.errors import SessionFileError
 from agentcli.session.compactions import Compactions
 from agentcli.session.files import Checkpoints, FileLog, Grants, Plan
 from agentcli.session.journal import AuditLog, ToolJournal
+from agentcli.session.mcp_tools import McpToolLists
 from agentcli.session.records import ORCHESTRATOR, Prompt, SessionMeta, now_iso
 from agentcli.session.redaction import Redactor
 from agentcli.session.rollbacks import Rollbacks
@@ -55,6 +56,8 @@ class Session:
         self.rollbacks = Rollbacks(db)
         self.scouts = Scouts(db, self.redactor)
         self.compactions = Compactions(db, self.redactor)
+        self.mcp_tools = McpToolLists(db, store.blobs)
+        self._closing: list[Callable[[], None]] = []
 
     @classmethod
     def create(
@@ -153,9 +156,18 @@ class Session:
         with self.store.transaction():
             yield self
 
+    def closing(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the session closes, before the file does (newest first): for
+        what lives as long as the session, such as the processes of its MCP servers."""
+        self._closing.append(callback)
+
     def close(self) -> None:
-        """Close the file and release the writer lock."""
-        self.store.close()
+        """Stop what lives as long as the session, then close the file and release the lock."""
+        try:
+            while self._closing:
+                self._closing.pop()()
+        finally:
+            self.store.close()
 
     def __enter__(self) -> Session:
         return self

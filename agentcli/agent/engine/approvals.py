@@ -90,6 +90,8 @@ def describe(number: int, request: ApprovalRequest) -> dict[str, Any]:
 
     if request.always_asked:  # outside the sandbox: asked every time, never granted
         always = None
+    elif request.kind == "external":
+        always = f"always allow {request.tool} (this tool of MCP server {request.server} only)"
     elif request.kind == "shell":
         offered = grant_for(request.command) is not None
         always = describe_grant(request.command) if offered else None
@@ -100,6 +102,7 @@ def describe(number: int, request: ApprovalRequest) -> dict[str, Any]:
         "id": number, "agent": request.agent, "call": request.call_id, "tool": request.tool,
         "kind": request.kind, "summary": request.summary, "command": request.command,
         "edits": [describe_edit(edit) for edit in request.edits], "always": always,
+        "server": request.server, "details": request.details,
         "sandbox": confinement.mode if confinement else None,
         "justification": confinement.justification if confinement else "",
         "unsandboxed_reason": confinement.reason if confinement else "",

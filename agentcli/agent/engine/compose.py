@@ -65,14 +65,18 @@ class AgentParts:
 
 
 def compose(session: Session, settings: Settings, place: Place, emit: EventSink, *,
-            asker: Asker | None, live_output: bool = False, tools: Iterable[Tool] = ()) -> AgentParts:
+            asker: Asker | None, live_output: bool = False, tools: Iterable[Tool] = (),
+            warn: Callable[[str], None] | None = None) -> AgentParts:
     """Wire the agent's parts for one session; ``asker`` None when nobody can be asked.
 
     ``live_output``: a running command's output is emitted as it comes (``tool.output``).
-    ``tools``: offered after the built-in ones (before ``scout``).
+    ``tools``: offered after the built-in ones and the MCP servers' (before ``scout``).
+    ``warn``: what a person should be told while the parts start (an MCP server that did
+    not start...); by default a ``warning`` event.
     """
     from agentcli.agent.history.tracker import Tracker
     from agentcli.agent.loop import AgentLoop, Orchestrator
+    from agentcli.agent.mcp import add_mcp_tools
     from agentcli.agent.model.client import ModelClient, ModelSettings
     from agentcli.agent.model.gate import RateGate
     from agentcli.agent.model.key import key_for
@@ -80,6 +84,8 @@ def compose(session: Session, settings: Settings, place: Place, emit: EventSink,
     from agentcli.agent.runner import ToolRunner
 
     toolbox, state = _toolbox(session, settings, place, emit, live_output)
+    hub = add_mcp_tools(session, toolbox, settings, place.root, place.state_dir,
+                        warn=warn or (lambda line: emit(Event("warning", {"message": line}))))
     for tool in tools:
         toolbox.register(tool)
     tracker = Tracker(session, place.root, exclude=state, max_file_bytes=settings.max_file_bytes)
@@ -105,6 +111,8 @@ def compose(session: Session, settings: Settings, place: Place, emit: EventSink,
     parts = AgentParts(orchestrator, client, slot, scout_slot, fanout, budgets, pricing, toolbox)
     if toolbox.ctx.sandbox is not None:  # its private /tmp and whatever still runs in it end here
         parts.closers.append(toolbox.ctx.sandbox.close)
+    if hub is not None:  # the MCP servers stop with the engine (the session's close stops them too)
+        parts.closers.append(hub.close)
     return parts
 
 

@@ -77,12 +77,15 @@ class Engine:
     ``interactive``: somebody can answer approval questions (``approval.requested``
     events, answered by :class:`~.operations.AnswerApproval`); else what would need
     asking is denied. ``live_output``: a running command's output comes as
-    ``tool.output`` events. ``tools``: tools offered besides the built-in ones. The
-    session stays the caller's: close it after :meth:`close`.
+    ``tool.output`` events. ``tools``: tools offered besides the built-in ones and the
+    MCP servers'. ``warn``: told what a person should know while the agent starts (an MCP
+    server that did not start); by default a ``warning`` event. The session stays the
+    caller's: close it after :meth:`close`.
     """
 
     def __init__(self, session: Session, settings: Settings, place: Place, *, sink: EventSink,
-                 interactive: bool, live_output: bool = False, tools: Iterable[Tool] = ()):
+                 interactive: bool, live_output: bool = False, tools: Iterable[Tool] = (),
+                 warn: Callable[[str], None] | None = None):
         self._session = session
         self._settings = settings
         self._place = place
@@ -93,7 +96,7 @@ class Engine:
         self._approvals = Approvals(self._emit)
         self._parts: AgentParts = compose(session, settings, place, self._emit,
                                           asker=self._approvals.ask if interactive else None,
-                                          live_output=live_output, tools=tools)
+                                          live_output=live_output, tools=tools, warn=warn)
         self._ops: queue.SimpleQueue[ops.Operation] = queue.SimpleQueue()
         self._lock = threading.RLock()  # re-entrant: a signal handler may submit while we hold it
         self._changed = threading.Condition(self._lock)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agentcli.agent.config import Settings
+    from agentcli.agent.mcp.hub import ServerState
     from agentcli.agent.pricing import Pricing
     from agentcli.session.records import (
         CheckpointInfo,
@@ -109,6 +110,16 @@ class SessionFacts:
     def pending(self) -> bool:
         """Whether a prompt waits to be run (an interrupted turn, or a queued prompt)."""
         return self._session.prompts.next_pending() is not None
+
+    def mcp_servers(self) -> list[ServerState]:
+        """Every MCP server the session declares, as its hub sees it now (``blocked``: why not)."""
+        from agentcli.agent.mcp import hub_for, server_states
+        from agentcli.agent.mcp.config import load_servers
+
+        meta = self._session.meta()
+        servers = load_servers(Path(meta.workspace_root), self._settings.mcp_config,
+                               trusted=self._settings.trusted)
+        return server_states(servers, hub_for(self._session))
 
     def queued_from(self, source: str) -> list[Prompt]:
         """The prompts from ``source`` (``terminal``...) still waiting for a turn, oldest first."""

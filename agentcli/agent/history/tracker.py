@@ -130,8 +130,10 @@ class Tracker:
                 pass
         self._shell_started_ns = time.time_ns()
 
-    def after_shell(self, tool_call_id: int | None, prompt_id: int | None) -> list[FileChange]:
-        """Log what the command changed (``run_shell`` rows, after-images in ``blobs``).
+    def after_shell(self, tool_call_id: int | None, prompt_id: int | None,
+                    source: str = "run_shell") -> list[FileChange]:
+        """Log what the command changed (rows of ``source``, after-images in ``blobs``); an
+        MCP tool call with effects is scanned around like a command, under its own name.
 
         The rows, the blobs and the new baseline commit in one transaction. Returns the
         logged changes, ids set.
@@ -143,7 +145,7 @@ class Tracker:
         with self._commit(result):
             if established:  # never blame a command for a workspace we had not seen yet
                 for old, new in result.changes:
-                    change = _change_row(old, new, "run_shell", tool_call_id, prompt_id)
+                    change = _change_row(old, new, source, tool_call_id, prompt_id)
                     change.id = self.session.files.log(change)
                     logged.append(change)
         return logged

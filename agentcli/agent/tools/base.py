@@ -26,8 +26,23 @@ if TYPE_CHECKING:
     from agentcli.agent.sandbox.policy import Confinement
     from agentcli.session.session import Session
 
-TOOL_KINDS = ("read", "edit", "shell", "plan", "agent")
-"""The kinds the runner and the approval policy know; every tool is one of them."""
+TOOL_KINDS = ("read", "edit", "shell", "plan", "agent", "external")
+"""The kinds the runner and the approval policy know; every tool is one of them.
+``external``: a call into something outside agentcli (an MCP server's tool) that may have
+effects agentcli cannot see; it is approved like a shell command."""
+
+RESUME_POLICIES = ("redo", "interrupt", "check")
+"""What resume does with a call a crash caught ``running``: run it again (``redo``), mark it
+``interrupted`` and tell the model it may have happened (``interrupt``), or check the disk
+against the edits journaled for it (``check``)."""
+
+_RESUME_BY_KIND = {"shell": "interrupt", "external": "interrupt", "edit": "check"}
+
+
+def resume_policy(kind: str | None, declared: str | None = None) -> str:
+    """The resume policy of a call: what its tool declared, else its kind's (reads, plans and
+    agents are redone; shell commands and external calls interrupted; edits checked)."""
+    return declared or _RESUME_BY_KIND.get(kind or "", "redo")
 
 @dataclass(frozen=True)
 class ToolLimits:
@@ -91,6 +106,9 @@ class PreparedCall:
     record: Callable[[Session, int], None] | None = field(default=None, repr=False, compare=False)
     row: int | None = None  # the call's tool_calls row, set by the runner once journaled
     confinement: Confinement | None = None
+    server: str | None = None  # the MCP server the tool belongs to (None: agentcli's own)
+    resume: str = "redo"  # one of RESUME_POLICIES, journaled with the call
+    details: str = ""  # what an approval question shows besides the summary (an MCP call's arguments)
 
     def execute(self, token: CancelToken = NEVER) -> ToolOutput:
         """Run the call. Failures come back as ``is_error`` outputs; only ``Cancelled`` and an
@@ -115,12 +133,16 @@ class Tool:
         name: the name the model calls it by.
         kind: one of :data:`TOOL_KINDS`; the runner and approval policy act on it.
         mutates: whether a call may change the workspace.
+        server: the MCP server the tool belongs to; None for agentcli's own tools.
+        resume: one of :data:`RESUME_POLICIES`, or None for its kind's (:func:`resume_policy`).
         limits: the configured defaults, for tools whose text or checks depend on them.
     """
 
     name: str
     kind: str
     mutates: bool = False
+    server: str | None = None
+    resume: str | None = None
 
     def __init__(self, limits: ToolLimits = DEFAULT_LIMITS):
         self.limits = limits
@@ -128,6 +150,12 @@ class Tool:
     def schema(self) -> dict[str, Any]:
         """The Chat Completions tool schema (see :func:`~.arguments.function_schema`)."""
         raise NotImplementedError
+
+    def check(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The arguments, checked against :meth:`schema` (ToolError naming what does not fit)."""
+        from agentcli.agent.tools.arguments import check_arguments
+
+        return check_arguments(self.schema(), args)
 
     def prepare(self, args: dict[str, Any], ctx: ToolContext) -> PreparedCall:
         """Check a call whose ``args`` fit the schema and work out what it will do.
@@ -141,7 +169,8 @@ class Tool:
              edits: Iterable[FileEdit] = (),
              record: Callable[[Session, int], None] | None = None) -> PreparedCall:
         """A :class:`PreparedCall` of this tool (a helper for :meth:`prepare`)."""
-        return PreparedCall(self.name, args, self.kind, storable(summary), list(edits), action, record)
+        return PreparedCall(self.name, args, self.kind, storable(summary), list(edits), action, record,
+                            server=self.server, resume=resume_policy(self.kind, self.resume))
 
 
 def failure_text(tool_name: str, exc: Exception) -> str:

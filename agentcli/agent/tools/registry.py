@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from agentcli.agent.cancel import Cancelled
 from agentcli.agent.errors import ToolError, stops_run
-from agentcli.agent.tools.arguments import check_arguments, parse_arguments
+from agentcli.agent.tools.arguments import parse_arguments
 from agentcli.agent.tools.base import (
     DEFAULT_LIMITS,
+    RESUME_POLICIES,
     TOOL_KINDS,
     PreparedCall,
     Tool,
@@ -34,6 +35,7 @@ from agentcli.agent.tools.base import (
     ToolOutput,
     failure_text,
     one_line,
+    resume_policy,
 )
 from agentcli.agent.tools.edit_file import EditFile
 from agentcli.agent.tools.list_files import ListFiles
@@ -48,7 +50,8 @@ if TYPE_CHECKING:
     from agentcli.agent.sandbox.handle import ShellSandbox
 
 READ_ONLY_TOOLS = ("read_file", "list_files", "search")
-"""The tools a read-only helper (a scout) is given."""
+"""The built-in tools a read-only helper (a scout) is given; :meth:`ToolRegistry.readers`
+adds the read-only tools of MCP servers."""
 
 
 class ToolRegistry:
@@ -102,7 +105,7 @@ class ToolRegistry:
         """
         try:
             tool = self.get(name)
-            args = check_arguments(tool.schema(), parse_arguments(name, raw_arguments))
+            args = tool.check(parse_arguments(name, raw_arguments))
             return tool.prepare(args, self.ctx)
         except Cancelled:
             raise
@@ -110,6 +113,15 @@ class ToolRegistry:
             if stops_run(exc):
                 raise
             raise ToolError(failure_text(name, exc)) from None
+
+    def server_of(self, name: str) -> str | None:
+        """The MCP server of the tool called ``name`` (None for agentcli's own, or no such tool)."""
+        tool = self._tools.get(name)
+        return tool.server if tool is not None else None
+
+    def readers(self) -> ToolRegistry:
+        """A registry of the tools of kind ``read`` (what a read-only helper, a scout, is given)."""
+        return ToolRegistry([t for t in self._tools.values() if t.kind == "read"], self.ctx)
 
     def only(self, names: Iterable[str]) -> ToolRegistry:
         """A registry of just these tools (in this registry's order), e.g. a scout's readers."""
@@ -130,5 +142,6 @@ def default_registry(workspace: Workspace, limits: ToolLimits = DEFAULT_LIMITS,
                         ToolContext(workspace, limits, shell_env, sandbox=sandbox))
 
 
-__all__ = ["DEFAULT_LIMITS", "READ_ONLY_TOOLS", "TOOL_KINDS", "PreparedCall", "Tool", "ToolContext",
-           "ToolLimits", "ToolOutput", "ToolRegistry", "default_registry", "failure_text", "one_line"]
+__all__ = ["DEFAULT_LIMITS", "READ_ONLY_TOOLS", "RESUME_POLICIES", "TOOL_KINDS", "PreparedCall", "Tool",
+           "ToolContext", "ToolLimits", "ToolOutput", "ToolRegistry", "default_registry", "failure_text",
+           "one_line", "resume_policy"]

@@ -3,8 +3,9 @@
 It reports the workspace (and whether it is trusted), the sessions folder (and whether
 it is writable), the effective settings with their sources, whether a key is set (never
 its value), the shell sandbox (whether one works here, how to get one), the endpoint
-probed (``GET /models``, whether the model is listed, whether it accepts tools) and the
-local servers found. Exit 0 when nothing is wrong, 2 for a
+probed (``GET /models``, whether the model is listed, whether it accepts tools), the
+local servers found and the MCP servers (each started as a session would start it: how
+many tools, or why it failed). Exit 0 when nothing is wrong, 2 for a
 configuration problem, 3 when the endpoint fails.
 """
 
@@ -72,6 +73,7 @@ def examine(ctx: Any, flags: dict[str, Any], *, local: bool, call: bool) -> dict
         report["sandbox"] = _sandbox(report["settings"], problems)
     if settings is not None:
         report["endpoint"] = _probe(settings, call, problems)
+    report["mcp_servers"] = _mcp(ctx.workspace_root, problems)
     report["problems"] = problems
     endpoint_failed = bool(report.get("endpoint", {}).get("error"))
     report["exit_code"] = 3 if endpoint_failed else (2 if problems else 0)
@@ -156,6 +158,24 @@ def _sandbox(settings: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             "detail": found.detail, "fix": found.fix}
 
 
+def _mcp(root: Any, problems: list[str]) -> list[dict[str, Any]]:
+    """Each declared MCP server: started? how many tools? error? (a failed start is a problem)."""
+    from agentcli.cli.commands.mcp import examine
+
+    try:
+        states, _trusted = examine(root, None)
+    except UsageError as err:
+        problems.append(str(err))
+        return []
+    found = []
+    for state in states:
+        found.append({"name": state.name, "status": state.status, "tools": len(state.tools),
+                      "error": state.error, "source": state.config.source, "target": state.config.target})
+        if state.status == "failed":
+            problems.append(f"MCP server {state.name} did not start: {state.error}")
+    return found
+
+
 def _writable(folder: Any) -> dict[str, Any]:
     """Whether agentcli can create session files there (the folder, or its nearest parent)."""
     probe = folder
@@ -175,7 +195,7 @@ def as_text(report: dict[str, Any]) -> str:
     lines = [
         f"workspace      {ws['root']} ({how}); "
         + ("trusted" if ws["trusted"] else "not trusted: its agentcli.toml may not set base_url, approval, "
-           "shell_env, prices, sandbox or network (agentcli trust allows it)"),
+           "shell_env, prices, sandbox or network, nor start MCP servers (agentcli trust allows it)"),
         f"sessions       {sessions['path']} ({sessions['source']}; "
         + ("writable" if sessions["writable"] else "NOT writable") + ")",
     ]
@@ -209,6 +229,10 @@ def as_text(report: dict[str, Any]) -> str:
                      "use it with --local")
     if not report["local_servers"]:
         lines.append("local server   none on ports 11434 (Ollama), 1234 (LM Studio), 8080 (llama.cpp)")
+    for server in report.get("mcp_servers", []):
+        state = f"{server['tools']} tools" if server["status"] == "running" else server["status"]
+        why = f": {server['error']}" if server["error"] else ""
+        lines.append(f"mcp server     {server['name']} ({server['target']}): {state}{why}")
     lines.append("")
     if report["problems"]:
         lines += [f"problem: {p}" for p in report["problems"]]

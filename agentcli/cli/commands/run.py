@@ -99,6 +99,11 @@ QueuedOpt = Annotated[
                  help="Prompts typed ahead at a terminal and still queued: a scripted resume leaves them "
                       "queued and lists them (skip, the default), or runs them first (run)."),
 ]
+McpConfigOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--mcp-config", help="A file of MCP servers to start too (.json as .mcp.json, or .toml "
+                                      "with [mcp_servers.NAME] tables); give it again to resume."),
+]
 
 LocalOpt = Annotated[
     bool,
@@ -113,12 +118,13 @@ _RUN_OPTIONS: tuple[tuple[str, object, object], ...] = (
     ("context_window", ContextOpt, None), ("scouts", ScoutsOpt, None), ("scout_depth", ScoutDepthOpt, None),
     ("scout_model", ScoutModelOpt, None), ("scout_steps", ScoutStepsOpt, None),
     ("no_compact", NoCompactOpt, None), ("max_cost", MaxCostOpt, None), ("max_tokens", MaxTokensOpt, None),
-    ("sandbox", SandboxOpt, None), ("network", NetworkOpt, None), ("local", LocalOpt, False),
-    ("workspace", WorkspaceOpt, None), ("sessions_dir", SessionsDirOpt, None),
+    ("sandbox", SandboxOpt, None), ("network", NetworkOpt, None), ("mcp_config", McpConfigOpt, None),
+    ("local", LocalOpt, False), ("workspace", WorkspaceOpt, None), ("sessions_dir", SessionsDirOpt, None),
     ("debug", DebugOpt, False),
 )
 _FLAGS = ("model", "base_url", "approval", "max_turns", "context_window", "scouts", "scout_depth",
-          "scout_model", "scout_steps", "no_compact", "max_cost", "max_tokens", "sandbox", "network")
+          "scout_model", "scout_steps", "no_compact", "max_cost", "max_tokens", "sandbox", "network",
+          "mcp_config")
 
 
 def _run_command(*leading: tuple[str, object, object]) -> Callable[[Callable[..., int]], Callable[..., int]]:

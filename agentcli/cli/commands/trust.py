@@ -28,7 +28,8 @@ RevokeOpt = Annotated[bool, typer.Option("--revoke", help="Stop trusting the wor
 
 
 def trust(folder: FolderArg = None, revoke: RevokeOpt = False, debug: DebugOpt = False) -> None:
-    """Trust a workspace: its agentcli.toml may then set the endpoint, approval, model and limits."""
+    """Trust a workspace: its agentcli.toml may then set the endpoint, approval, model and limits,
+    and its MCP servers start."""
     from agentcli.agent.config import SENSITIVE, is_trusted, trust_file, trusted_workspaces
     from agentcli.agent.config import trust as record_trust
     from agentcli.cli.options import workspace_root
@@ -49,8 +50,9 @@ def trust(folder: FolderArg = None, revoke: RevokeOpt = False, debug: DebugOpt =
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory")
     record_trust(root)
-    print(clean(f"trusted: {root} — its agentcli.toml may now set {', '.join(SENSITIVE)} and raise limits "
-                f"(recorded in {trust_file()}; agentcli trust --revoke undoes it)"))
+    print(clean(f"trusted: {root} — its agentcli.toml may now set {', '.join(SENSITIVE)} and raise limits, "
+                f"and its MCP servers (.mcp.json, [mcp_servers]) start (recorded in {trust_file()}; "
+                "agentcli trust --revoke undoes it)"))
 
 
 def _trust_session_file(path: Path, revoke: bool) -> None:

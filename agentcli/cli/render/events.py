@@ -159,6 +159,9 @@ class EventPrinter:
     def _on_error(self, data: dict[str, Any]) -> None:
         self._line(f"error: {data['message']}", "bold red")
 
+    def _on_warning(self, data: dict[str, Any]) -> None:
+        self._line(f"agentcli: warning: {data['message']}", "yellow")
+
 
 # C0 controls but none a one-line record needs, DEL, and the C1 range (\x9b is a CSI too)
 def printable(line: str) -> str:

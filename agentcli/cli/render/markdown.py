@@ -101,7 +101,8 @@ def _message(message: Message, calls: list[ToolCallRecord]) -> list[str]:
     for call in calls:
         arguments, lang = _pretty_arguments(call.arguments)
         timing = f", {call.duration_ms} ms" if call.duration_ms is not None else ""
-        out += [f"**Tool call** `{call.name}` (`{call.call_id}`): **{call.status}**{timing}", "",
+        server = f", MCP server `{call.server}`" if getattr(call, "server", None) else ""
+        out += [f"**Tool call** `{call.name}` (`{call.call_id}`): **{call.status}**{timing}{server}", "",
                 fenced(arguments, lang), ""]
         if call.result is not None:
             label = "Result (error):" if call.is_error else "Result:"

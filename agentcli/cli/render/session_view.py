@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agentcli.session.mcp_tools import ToolListRecord
 from agentcli.session.records import (
     Checkpoint,
     CompactionRecord,
@@ -49,6 +50,7 @@ class SessionView:
     grants: list[Grant] = field(default_factory=list)
     scouts: list[ScoutRecord] = field(default_factory=list)
     compactions: list[CompactionRecord] = field(default_factory=list)
+    mcp_tools: list[ToolListRecord] = field(default_factory=list)  # the MCP tool lists it saw
 
     def main_messages(self) -> list[Message]:
         """The messages of the orchestrator (and any agent that is not a scout)."""
@@ -100,6 +102,7 @@ def load_view(session: Session, *, busy: bool, everything: bool = False) -> Sess
         view.file_changes = session.files.all()
         view.checkpoints = session.checkpoints.all()
         view.grants = session.grants.all()
+        view.mcp_tools = session.mcp_tools.all()
     return view
 
 
@@ -241,6 +244,7 @@ def export_json(view: SessionView) -> dict[str, Any]:
         "file_changes": [asdict(c) for c in view.file_changes],
         "checkpoints": [asdict(c) for c in view.checkpoints],
         "approvals": [asdict(g) for g in view.grants],
+        "mcp_tools": [asdict(t) for t in view.mcp_tools],
     }
 
 

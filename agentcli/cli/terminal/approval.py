@@ -59,6 +59,12 @@ def show_request(console: Console, question: dict[str, Any]) -> None:
         if question.get("justification"):
             console.print(Text(f"  why: {clean(question['justification'])}", style="yellow"))
         return
+    if question.get("kind") == "external":
+        console.print(Text(f"{who}{tool} wants to call MCP server {clean(question.get('server', ''))} with:",
+                           style="bold yellow"))
+        for line in clean(question.get("details") or question.get("summary", "")).splitlines() or [""]:
+            console.print(Text(f"  {line}", style="bold"), soft_wrap=False)
+        return
     console.print(Text(f"{who}{tool} wants to {clean(question.get('summary', ''))}:", style="bold yellow"))
     for edit in question.get("edits") or []:
         console.print(Text(f"  {edit['op']} {clean(edit['path'])}  +{edit['added']} -{edit['removed']}",

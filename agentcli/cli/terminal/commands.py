@@ -262,6 +262,13 @@ def _compact(repl: Terminal, argument: str) -> None:
     repl.wait()
 
 
+def _mcp(repl: Terminal, argument: str) -> None:
+    from agentcli.cli.commands.mcp import describe
+
+    for line in describe(repl.engine.facts.mcp_servers()) or ["no MCP servers in this session"]:
+        repl.console.print(line, markup=False, highlight=False)
+
+
 def _new(repl: Terminal, argument: str) -> str:
     return "new"
 
@@ -285,6 +292,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("/approval", "/approval MODE", "ask, auto-edit, full-auto or read-only", _approval),
     Command("/status", "/status", "session, model, tokens, context, cost", _status, while_busy=True),
     Command("/compact", "/compact", "summarise older turns to free context", _compact),
+    Command("/mcp", "/mcp", "the MCP servers of this session: status, tools, annotations", _mcp,
+            while_busy=True),
     Command("/new", "/new", "start a new session (this one stays resumable)", _new),
     Command("/exit", "/exit", "leave; prints how to resume", _exit),
 )}
