@@ -63,9 +63,9 @@ def make_app(*, agent_only: bool = False) -> typer.Typer:
 
     run.register(made)
     if not agent_only:
-        from agentcli.cli.commands import compact, doctor, inspect, move, rollback, trust
+        from agentcli.cli.commands import batch, compact, doctor, inspect, move, rollback, trust
 
-        for module in (compact, rollback, inspect, trust, move, doctor):
+        for module in (compact, rollback, inspect, trust, move, doctor, batch):
             module.register(made)
     return made
 
