@@ -1,0 +1,206 @@
+"""``agentcli batch``: many tasks as sessions, one durable batch file, local workers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from agent_harness import agentcli, rows
+from batch_helpers import TaskModel, batch_files, make_repo, task_rows, write_tasks
+
+MODEL = ["--model", "gpt-4o-mini"]  # a model with a known price: costs are shown
+
+
+def twelve_tasks(tmp_path: Path) -> Path:
+    """12 tasks over two repositories and three folders: 8 end done, 3 failed, 1 denied."""
+    repo_a, repo_b = make_repo(tmp_path / "repo-a"), make_repo(tmp_path / "repo-b")
+    for name in ("ws7", "ws11", "ws12"):
+        (tmp_path / name).mkdir()
+    edit = {"approval": "auto-edit"}
+    return write_tasks(tmp_path / "tasks.jsonl", [
+        *({"prompt": f"task {n}: write a{n}.txt", "repo": "repo-a", **edit} for n in range(1, 5)),
+        {"prompt": "task 5: write b5.txt", "repo": str(repo_b), "ref": "HEAD", **edit},
+        {"prompt": "task 6: write b6.txt", "repo": "repo-b", **edit, "id": "six"},
+        {"prompt": "task 7: say hello", "workspace": "ws7"},
+        {"prompt": "task 8: fail", "repo": "repo-a"},
+        {"prompt": "task 9: write x.txt", "repo": "repo-a"},  # approval ask, no terminal: denied
+        {"prompt": "task 10: write y.txt", "repo": str(repo_a), **edit, "max_turns": 1},
+        {"prompt": "task 11: fail", "workspace": "ws11"},
+        {"prompt": "task 12: write z.txt", "workspace": "ws12", **edit},
+    ])
+
+
+def max_overlap(attempts: list[dict]) -> int:
+    """The most attempts that ran at the same time."""
+    stamps = sorted([(datetime.fromisoformat(a["started_at"][:-1]), 1) for a in attempts]
+                    + [(datetime.fromisoformat(a["finished_at"][:-1]), -1) for a in attempts],
+                    key=lambda s: (s[0], s[1]))
+    running = most = 0
+    for _, step in stamps:
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_twelve_tasks_on_three_workers_with_failures_and_a_denial(openai_server, tmp_path, env):
+    openai_server.answer_with(TaskModel(delay=0.2))
+    tasks = twelve_tasks(tmp_path)
+    run = agentcli(["batch", str(tasks), "--workers", "3", "--base-url", openai_server.base_url, *MODEL, "-p"],
+                   env=env, cwd=tmp_path, timeout=120)
+    assert run.code == 1, run.stderr  # a task failed
+    assert run.stdout.startswith("12 tasks: 8 done, 3 failed, 1 denied · $"), run.stdout
+    [batch] = batch_files(tmp_path)
+    tasks_ = task_rows(batch)
+    status = {tid: t["status"] for tid, t in tasks_.items()}
+    assert status == {"t1": "done", "t2": "done", "t3": "done", "t4": "done", "t5": "done", "six": "done",
+                      "t7": "done", "t8": "failed", "t9": "denied", "t10": "failed", "t11": "failed",
+                      "t12": "done"}
+    assert {tasks_[t]["exit_code"] for t in ("t8", "t11")} == {3} and tasks_["t10"]["exit_code"] == 1
+    assert tasks_["t10"]["reason"] == "max_turns" and "400" in tasks_["t8"]["error"]
+    assert "denied by the approval policy" in tasks_["t9"]["error"]
+    # one line per task on stderr, then the summary
+    lines = [line for line in run.stderr.splitlines() if line.startswith("agentcli: [")]
+    assert len(lines) == 12 and any("t9 denied" in line for line in lines)
+    # every task ran as its own session: the file opens with agentcli show
+    for tid, task in tasks_.items():
+        if tid in ("t8", "t11"):
+            continue  # refused before any answer: agentcli keeps no session
+        shown = agentcli(["show", task["session_path"], "--json"], env=env, cwd=tmp_path)
+        assert shown.code == 0, shown.stderr
+        assert json.loads(shown.stdout)["meta"]["workspace_root"] == task["workspace"]
+    done = tasks_["t3"]
+    assert done["answer"] == "finished: task 3: write a3.txt" and done["turns"] == 2
+    assert done["files_changed"] == 1 and done["cost_usd"] > 0 and done["total_tokens"] > 0
+    diff = rows(batch, "SELECT hash FROM blobs WHERE hash = ?", (done["diff_hash"],))
+    assert diff, "the diff is kept in the batch file"
+    assert (Path(done["workspace"]) / "a3.txt").read_text() == "task 3: write a3.txt\n"
+    attempts = rows(batch, "SELECT * FROM attempts")
+    assert len(attempts) == 12 and {a["kind"] for a in attempts} == {"new"}
+    assert 2 <= max_overlap(attempts) <= 3
+    meta = rows(batch, "SELECT status, runner FROM batch")[0]
+    assert meta == {"status": "done", "runner": "local"}
+
+
+def test_show_and_export_report_every_task(openai_server, tmp_path, env):
+    openai_server.answer_with(TaskModel())
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [
+        {"prompt": "write one.txt", "repo": "repo", "approval": "auto-edit"},
+        {"prompt": "write two.txt", "repo": "repo", "approval": "auto-edit"},
+        {"prompt": "fail now", "repo": "repo"},
+    ])
+    run = agentcli(["batch", str(tasks), "--base-url", openai_server.base_url, *MODEL, "--json"],
+                   env=env, cwd=tmp_path, timeout=60)
+    events = run.events()
+    assert events[0]["type"] == "batch.started" and events[-1]["type"] == "batch.finished"
+    assert events[-1]["counts"]["done"] == 2 and events[-1]["exit_code"] == 1
+    assert sorted(e["task"] for e in events if e["type"] == "task.finished") == ["t1", "t2", "t3"]
+    batch_id = events[0]["batch"]
+    shown = agentcli(["batch", "show", batch_id[:6]], env=env, cwd=tmp_path)
+    assert shown.code == 0
+    table = shown.stdout.splitlines()
+    assert table[1].split() == ["TASK", "STATUS", "COST", "TURNS", "DURATION", "FILES", "SESSION"]
+    assert table[2].split()[:2] == ["t1", "done"] and table[2].split()[5] == "1"
+    assert table[4].split()[:2] == ["t3", "failed"]
+    assert table[-1].startswith("3 tasks: 2 done, 1 failed")
+    as_json = json.loads(agentcli(["batch", "show", "last", "--json"], env=env, cwd=tmp_path).stdout)
+    assert [t["status"] for t in as_json["tasks"]] == ["done", "done", "failed"]
+    one = agentcli(["batch", "show", "last", "--task", "t2"], env=env, cwd=tmp_path).stdout
+    assert "+write two.txt" in one and "attempt 1: new on local" in one
+    # the patch series applies to the repository with git am, one commit a task
+    series = agentcli(["batch", "export", batch_id], env=env, cwd=tmp_path).stdout
+    assert series.count("Subject: [PATCH ") == 2
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    applied = subprocess.run([*git, "am", "-q"], input=series, text=True, capture_output=True)
+    assert applied.returncode == 0, applied.stderr
+    assert (repo / "one.txt").read_text() == "write one.txt\n" and (repo / "two.txt").exists()
+    log = subprocess.run([*git, "log", "--format=%s"], capture_output=True, text=True).stdout
+    assert log.splitlines()[:2] == ["t2: write two.txt", "t1: write one.txt"]
+
+
+def test_tasks_on_one_repository_get_a_worktree_each(openai_server, tmp_path, env):
+    openai_server.answer_with(TaskModel())
+    repo = make_repo(tmp_path / "repo", {"same.txt": "original\n"})
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [
+        {"prompt": f"write same.txt as task {n}", "repo": "repo", "approval": "auto-edit"} for n in range(3)
+    ])
+    run = agentcli(["batch", str(tasks), "--workers", "3", "--base-url", openai_server.base_url, "-p"],
+                   env=env, cwd=tmp_path, timeout=60)
+    assert run.code == 0, run.stderr
+    [batch] = batch_files(tmp_path)
+    workspaces = [Path(t["workspace"]) for t in task_rows(batch).values()]
+    assert len(set(workspaces)) == 3
+    for n, folder in enumerate(workspaces):
+        assert (folder / "same.txt").read_text() == f"write same.txt as task {n}\n"
+        assert (folder / ".git").is_file()  # a worktree, not a copy
+    # the user's repository is never written: no worktree of its own, nothing changed
+    assert (repo / "same.txt").read_text() == "original\n"
+    listed = subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True)
+    assert len(listed.stdout.splitlines()) == 1
+    status = subprocess.run(["git", "-C", str(tmp_path / "repo"), "status", "--porcelain"],
+                            capture_output=True, text=True)
+    assert status.stdout == ""
+
+
+def test_bad_task_lines_are_reported_by_number_before_anything_runs(openai_server, tmp_path, env):
+    make_repo(tmp_path / "repo")
+    (tmp_path / "ws").mkdir()
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [
+        {"prompt": "fine", "repo": "repo"},
+        '{"prompt": "cut short", ',
+        {"workspace": "ws"},
+        "",
+        {"prompt": "both", "workspace": "ws", "repo": "repo"},
+        {"prompt": "typo", "repo": "repo", "promt": "x"},
+        {"prompt": "first", "workspace": "ws"},
+        {"prompt": "shared", "workspace": "ws"},
+        {"prompt": "no such", "workspace": "missing"},
+        {"prompt": "bad", "repo": "repo", "approval": "yolo", "max_turns": 0},
+        "[1, 2]",
+    ])
+    run = agentcli(["batch", str(tasks), "--base-url", openai_server.base_url], env=env, cwd=tmp_path)
+    assert run.code == 2
+    err = run.stderr
+    assert "8 bad task lines, nothing was run" in err
+    for number, words in ((2, "not JSON"), (3, '"prompt" is missing'), (5, "not both"),
+                          (6, "unknown field 'promt'"), (8, "is also line 7's"),
+                          (9, "is not a folder"), (10, "approval 'yolo'"), (11, "a JSON object")):
+        [said] = [line for line in err.splitlines() if line.strip().startswith(f"line {number}: ")]
+        assert words in said, (number, err)
+    assert "line 1:" not in err and "line 7:" not in err
+    assert "Traceback" not in err
+    assert not (tmp_path / ".agentcli" / "batches").exists() or not batch_files(tmp_path)
+    assert openai_server.requests == []
+    # a ref that does not resolve is a bad line too, found before anything runs
+    bad_ref = write_tasks(tmp_path / "ref.jsonl", [{"prompt": "x", "repo": "repo", "ref": "no-such-branch"}])
+    run = agentcli(["batch", str(bad_ref), "--base-url", openai_server.base_url], env=env, cwd=tmp_path)
+    assert run.code == 2 and "line 1: ref 'no-such-branch' is not a commit of" in run.stderr
+    assert batch_files(tmp_path) == [] and openai_server.requests == []
+    empty = write_tasks(tmp_path / "empty.jsonl", [""])
+    run = agentcli(["batch", str(empty)], env=env, cwd=tmp_path)
+    assert run.code == 2 and "no tasks in" in run.stderr
+    missing = agentcli(["batch", "show", "zzzz"], env=env, cwd=tmp_path)
+    assert missing.code == 2 and "no batch 'zzzz'" in missing.stderr
+
+
+def test_the_budget_stops_new_tasks_and_resume_goes_on(openai_server, tmp_path, env):
+    openai_server.answer_with(TaskModel())
+    for n in range(4):
+        (tmp_path / f"ws{n}").mkdir()
+    tasks = write_tasks(tmp_path / "tasks.jsonl",
+                        [{"prompt": f"task {n}: say hi", "workspace": f"ws{n}"} for n in range(4)])
+    run = agentcli(["batch", str(tasks), "--workers", "1", "--max-cost", "0.00000001",
+                    "--base-url", openai_server.base_url, *MODEL, "-p"], env=env, cwd=tmp_path, timeout=60)
+    assert run.code == 1, run.stderr
+    [batch] = batch_files(tmp_path)
+    assert [t["status"] for t in task_rows(batch).values()] == ["done", "queued", "queued", "queued"]
+    assert rows(batch, "SELECT status FROM batch")[0]["status"] == "stopped"
+    assert "batch resume" in run.stderr
+    again = agentcli(["batch", "resume", batch.stem, "--max-cost", "5", "-p"], env=env, cwd=tmp_path,
+                     timeout=60)
+    assert again.code == 0, again.stderr
+    assert [t["status"] for t in task_rows(batch).values()] == ["done"] * 4
+    assert [t["attempts"] for t in task_rows(batch).values()] == [1, 1, 1, 1]
+    assert len(openai_server.requests) == 4  # the finished task was not run again
