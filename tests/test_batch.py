@@ -47,8 +47,8 @@ def max_overlap(attempts: list[dict]) -> int:
 def test_twelve_tasks_on_three_workers_with_failures_and_a_denial(openai_server, tmp_path, env):
     openai_server.answer_with(TaskModel(delay=0.2))
     tasks = twelve_tasks(tmp_path)
-    run = agentcli(["batch", str(tasks), "--workers", "3", "--base-url", openai_server.base_url, *MODEL, "-p"],
-                   env=env, cwd=tmp_path, timeout=120)
+    run = agentcli(["batch", str(tasks), "--workers", "3", "--base-url", openai_server.base_url, *MODEL,
+                    "-p"], env=env, cwd=tmp_path, timeout=120)
     assert run.code == 1, run.stderr  # a task failed
     assert run.stdout.startswith("12 tasks: 8 done, 3 failed, 1 denied · $"), run.stdout
     [batch] = batch_files(tmp_path)
@@ -204,3 +204,26 @@ def test_the_budget_stops_new_tasks_and_resume_goes_on(openai_server, tmp_path, 
     assert [t["status"] for t in task_rows(batch).values()] == ["done"] * 4
     assert [t["attempts"] for t in task_rows(batch).values()] == [1, 1, 1, 1]
     assert len(openai_server.requests) == 4  # the finished task was not run again
+
+
+def test_every_table_and_column_of_the_batch_file_is_documented(tmp_path):
+    import re
+    import sqlite3
+
+    from agentcli.batch.batchfile import BatchFile
+
+    BatchFile.create(tmp_path / "b.sqlite", workspace_root=tmp_path, tasks_file=tmp_path / "t.jsonl",
+                     runner="local", settings={}, repos={}, tasks=[]).close()
+    conn = sqlite3.connect(tmp_path / "b.sqlite")
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                         "AND name NOT IN ('blobs', '_sqlite_migrations')")]
+    doc = (Path(__file__).resolve().parents[1] / "sessions" / "BATCH.md").read_text()
+    sections = dict(zip(*[iter(re.split(r"^## +(\S+) *$", doc, flags=re.MULTILINE)[1:])] * 2))
+    assert set(sections) == set(tables)
+    for table in tables:
+        documented = set()
+        for cells in re.findall(r"^\| (`[^|]+) \|", sections[table], flags=re.MULTILINE):
+            documented |= set(re.findall(r"`([^`]+)`", cells))
+        columns = {r[1] for r in conn.execute(f"PRAGMA table_info('{table}')")}
+        assert columns - documented == set(), table
+    conn.close()

@@ -73,7 +73,7 @@ class LinePrinter:
         data = event.data
         if event.type == "batch.started":
             self.total = data["tasks"]
-            self.done = sum(n for status, n in data["counts"].items() if status in ("done", "failed", "denied"))
+            self.done = sum(data["counts"].get(status, 0) for status in ("done", "failed", "denied"))
             resumed = f", resuming {len(data['interrupted'])} interrupted" if data.get("interrupted") else ""
             _err(f"batch {data['batch']}: {data['tasks']} tasks, {data['workers']} workers "
                  f"({data['runner']}){resumed}")
