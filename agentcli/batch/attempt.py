@@ -66,7 +66,7 @@ class RunSettings:
     approval: str | None = None
     max_turns: int | None = None
     max_cost: float | None = None  # the whole batch's budget
-    workers: int = 4
+    workers: int | None = None  # local: 4; Ray: the cluster's CPUs
     retries: int = 2  # attempts after the first, in one run, for a task whose process died
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
@@ -82,17 +82,19 @@ def find_session(task: TaskRow, layout: BatchLayout) -> Path | None:
 def session_args(task: TaskRow, session: Path | None, layout: BatchLayout, settings: RunSettings,
                  budget_left: float | None) -> list[str]:
     """The ``agentcli`` arguments of the task's next attempt."""
+    where = ["-p", "--json", "-C", task.workspace, "--sessions-dir", str(layout.sessions(task.id)),
+             *task_flags(task, settings, budget_left)]
+    return ["resume", str(session), *where] if session is not None else ["new", *where, "-"]
+
+
+def task_flags(task: TaskRow, settings: RunSettings, budget_left: float | None) -> list[str]:
+    """The settings flags of a task's session: its own line's, else the batch's."""
     spec = task.task
-    where = ["-p", "--json", "-C", task.workspace, "--sessions-dir", str(layout.sessions(task.id))]
-    args = ["resume", str(session), *where] if session is not None else ["new", *where]
     options = {"--base-url": settings.base_url, "--model": spec.model or settings.model,
                "--approval": spec.approval or settings.approval,
                "--max-turns": spec.max_turns or settings.max_turns,
                "--max-cost": _least(spec.max_cost, budget_left)}
-    for flag, value in options.items():
-        if value is not None:
-            args += [flag, str(value)]
-    return args if session is not None else [*args, "-"]
+    return [part for flag, value in options.items() if value is not None for part in (flag, str(value))]
 
 
 def _least(*values: float | None) -> float | None:

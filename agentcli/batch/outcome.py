@@ -33,12 +33,16 @@ def status_of(code: int | None) -> str:
 
 def read_events(path: Path) -> list[dict[str, Any]]:
     """The ``--json`` events an attempt wrote (a line cut short by a kill is skipped)."""
-    events = []
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return read_events_text(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return []
-    for line in lines:
+
+
+def read_events_text(text: str) -> list[dict[str, Any]]:
+    """The events in ``--json`` output (a line cut short by a kill is skipped)."""
+    events = []
+    for line in text.splitlines():
         try:
             event = json.loads(line)
         except ValueError:

@@ -2,7 +2,7 @@
 
 ``create_batch`` checks the whole task file (and clones its repositories, resolving every
 ref) before the batch file exists: a bad line leaves nothing behind. ``run_batch`` drives
-an open batch file with the local workers or on Ray; ``resume_batch`` first settles what a
+an open batch file with the local workers or on Ray; resumed, it first settles what a
 killed driver left ``running`` (those tasks are resumed through their sessions).
 """
 
@@ -17,7 +17,7 @@ from agentcli.agent.events import Event, EventSink
 from agentcli.batch.attempt import BatchLayout, RunSettings
 from agentcli.batch.batchfile import BatchFile, PlannedTask, batches_folder, new_batch_path
 from agentcli.batch.repos import clone_repos
-from agentcli.batch.scheduler import BatchResult, LocalScheduler
+from agentcli.batch.scheduler import DEFAULT_WORKERS, BatchResult, LocalScheduler
 from agentcli.batch.tasks import parse_tasks
 
 STORED = ("base_url", "model", "approval", "max_turns", "max_cost", "workers", "retries")
@@ -70,7 +70,8 @@ def run_batch(batch: BatchFile, settings: RunSettings, emit: EventSink, *, resum
     counts = batch.counts()
     emit(Event("batch.started", {
         "batch": batch.path.stem, "path": str(batch.path), "tasks": sum(counts.values()), "counts": counts,
-        "workers": settings.workers, "runner": "ray" if ray_address else "local", "ray": ray_address,
+        "workers": settings.workers or (None if ray_address else DEFAULT_WORKERS),
+        "runner": "ray" if ray_address else "local", "ray": ray_address,
         "resumed": resumed, "interrupted": interrupted, "max_cost": settings.max_cost,
     }))
     if ray_address:

@@ -23,6 +23,8 @@ from agentcli.batch.attempt import AttemptRun, BatchLayout, RunSettings
 from agentcli.batch.batchfile import BatchFile, Outcome, TaskRow
 from agentcli.batch.launch import Running, launch
 
+DEFAULT_WORKERS = 4
+
 
 @dataclass
 class BatchResult:
@@ -62,7 +64,7 @@ class LocalScheduler:
         started = time.monotonic()
         self.batch.set_status("running")
         threads = [threading.Thread(target=self._work, name=f"batch-worker-{n}", daemon=True)
-                   for n in range(max(1, self.settings.workers))]
+                   for n in range(self.settings.workers or DEFAULT_WORKERS)]
         with stop_on_signals(self.stopping.set):
             for thread in threads:
                 thread.start()

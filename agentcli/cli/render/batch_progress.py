@@ -75,7 +75,7 @@ class LinePrinter:
             self.total = data["tasks"]
             self.done = sum(data["counts"].get(status, 0) for status in ("done", "failed", "denied"))
             resumed = f", resuming {len(data['interrupted'])} interrupted" if data.get("interrupted") else ""
-            _err(f"batch {data['batch']}: {data['tasks']} tasks, {data['workers']} workers "
+            _err(f"batch {data['batch']}: {data['tasks']} tasks, {_workers(data)} "
                  f"({data['runner']}){resumed}")
         elif event.type == "task.finished":
             if data["status"] in ("done", "failed", "denied"):
@@ -120,7 +120,7 @@ class LiveDisplay:
                 self._finished = {k: v for k, v in event.data["counts"].items() if k != "running"}
                 self.lines.total = event.data["tasks"]
                 self.console.print(f"batch {event.data['batch']}: {event.data['tasks']} tasks, "
-                                   f"{event.data['workers']} workers ({event.data['runner']})", markup=False)
+                                   f"{_workers(event.data)} ({event.data['runner']})", markup=False)
                 self.live.start()
             elif event.type == "task.started":
                 self._move(event.data["task"], None)
@@ -156,6 +156,10 @@ class LiveDisplay:
     def stop(self) -> None:
         """Take the footer down (also after an error)."""
         self.live.stop()
+
+
+def _workers(data: dict[str, Any]) -> str:
+    return f"{data['workers']} workers" if data.get("workers") else "as many at once as the cluster has CPUs"
 
 
 def _count(number: int | None, noun: str) -> str:
