@@ -24,13 +24,8 @@ from typing import Any, Protocol
 
 from agentcli.batch.child import ChildJob
 
-# What a scripted run imports (beyond agentcli.cli.app): loaded once, in the forkserver.
-PRELOAD = (
-    "agentcli.batch.child", "agentcli.cli.app", "agentcli.cli.commands.run", "agentcli.cli.session_run",
-    "agentcli.cli.driver", "agentcli.cli.worker", "agentcli.cli.render.events", "agentcli.agent.runner",
-    "agentcli.agent.loop", "agentcli.agent.model.client", "agentcli.agent.tools.registry",
-    "agentcli.session.directory", "openai", "httpx", "tenacity", "sqlite_utils",
-)
+# Loaded once, in the forkserver: everything a scripted run imports (agentcli/batch/warm.py).
+PRELOAD = ("agentcli.batch.child", "agentcli.batch.warm")
 _context_lock = threading.Lock()
 _context: Any = None
 
@@ -62,6 +57,16 @@ def launch(job: ChildJob, mode: str | None = None) -> Running:
     if (mode or spawn_mode()) == "fork":
         return _Forked(job)
     return _Execed(job)
+
+
+def prestart() -> None:
+    """Start the forkserver now, where forking is the mode, so its imports (~0.5-2 s) run while
+    the driver does its own work (reading the task file, cloning, creating the batch file)."""
+    if spawn_mode() == "fork":
+        import multiprocessing.forkserver
+
+        _forkserver()
+        multiprocessing.forkserver.ensure_running()
 
 
 def exit_code(raw: int) -> int:

@@ -10,6 +10,7 @@ its commit first, so a second start never sees half of a first one.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -84,10 +85,12 @@ def ensure_worktree(clone: Path, path: Path, commit: str) -> None:
     if (path / ".git").exists():
         return
     with _lock_for(clone):
-        if path.exists() and not any(path.iterdir()):
-            path.rmdir()  # an empty folder left by a worktree add that was killed
-        git(["worktree", "prune"], cwd=clone)
-        git(["worktree", "add", "--detach", "--quiet", str(path), commit], cwd=clone)
+        try:
+            git(["worktree", "add", "--detach", "--quiet", str(path), commit], cwd=clone)
+        except GitError:  # a worktree add killed half-way: its folder and record go, then again
+            shutil.rmtree(path, ignore_errors=True)  # ours (work/<task>) and never a worktree yet
+            git(["worktree", "prune"], cwd=clone)
+            git(["worktree", "add", "--detach", "--quiet", str(path), commit], cwd=clone)
 
 
 def reset_worktree(path: Path, commit: str) -> None:

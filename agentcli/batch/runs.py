@@ -16,6 +16,7 @@ from typing import Any
 from agentcli.agent.events import Event, EventSink
 from agentcli.batch.attempt import BatchLayout, RunSettings
 from agentcli.batch.batchfile import BatchFile, PlannedTask, batches_folder, new_batch_path
+from agentcli.batch.launch import prestart
 from agentcli.batch.repos import clone_repos
 from agentcli.batch.scheduler import DEFAULT_WORKERS, BatchResult, LocalScheduler
 from agentcli.batch.tasks import parse_tasks
@@ -34,6 +35,8 @@ def create_batch(tasks_file: Path, *, workspace_root: Path, state_dir: Path, set
     from agentcli.store.durable import ensure_private_dir
 
     specs = parse_tasks(tasks_file)
+    if runner == "local":
+        prestart()  # its imports overlap the clones and the batch file's creation
     ensure_state_dir(state_dir)
     ensure_private_dir(batches_folder(state_dir))
     path = new_batch_path(state_dir)
@@ -65,6 +68,8 @@ def stored_settings(batch: BatchFile, overrides: dict[str, Any], env: dict[str, 
 def run_batch(batch: BatchFile, settings: RunSettings, emit: EventSink, *, resumed: bool,
               ray_address: str | None = None) -> BatchResult:
     """Drive the batch to its end (local workers, or Ray when ``ray_address`` is given)."""
+    if resumed and not ray_address:
+        prestart()
     interrupted = batch.interrupt_running() if resumed else []
     batch.update_settings(**{key: getattr(settings, key) for key in STORED}, ray=ray_address)
     counts = batch.counts()
