@@ -3,7 +3,7 @@ agentcli adds per task, and the driver's memory against the number of queued tas
 
 Run from the repository root (with agentcli installed)::
 
-    python benchmarks/batch.py              # 32 tasks of a 1 s model call, --workers 8; memory at 32 / 1,000 / 10,000
+    python benchmarks/batch.py    # 32 tasks of a 1 s model call, --workers 8; memory at 32 / 1,000 / 10,000
     python benchmarks/batch.py --runs 3 --delay 1.0 --tasks 32 --workers 8
 
 Every task is a repo task (its own git worktree of one repository) answered by the local
@@ -15,8 +15,10 @@ scripted server (``tests/openai_server.py``) after ``--delay`` seconds.
 - **(b) per task**, from the batch file and the server's request log: an attempt's whole
   time less the model's delay; of it, start → first request (worktree + process +
   session creation), and last answer → recorded (process exit + reading the session
-  file + writing the outcome). Besides, in this process: one ``git worktree add``, and
-  reading one finished session's outcome (tokens, cost, diff).
+  file + writing the outcome). These wait for a CPU on a busy machine; the CPU time per
+  task does not: the task processes' (the forkserver's reaped children, from ``/proc``)
+  and the driver's with its git commands. Besides, in this process: one ``git worktree
+  add``, and reading one finished session's outcome (tokens, cost, diff).
 - **(c) memory**: the driver's peak RSS (``VmHWM``) once 16 tasks are done, with 32,
   1,000 and 10,000 tasks queued (then it is stopped with SIGTERM). Target: flat — the
   largest within 1.2x of the smallest (the queue is the batch file, not a list in memory).
@@ -74,16 +76,51 @@ def batch_file(folder: Path) -> Path:
     return path
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int, children: bool) -> float | None:
+    """A process's own CPU time, or (``children``) that of its children it has reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    first = 13 if children else 11  # cutime, cstime / utime, stime (after pid and comm)
+    return (int(fields[first]) + int(fields[first + 1])) / TICK
+
+
+def forkserver_of(pid: int) -> int | None:
+    """The multiprocessing forkserver the driver ``pid`` started."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent == pid and b"forkserver" in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except (OSError, ValueError, IndexError):
+                continue
+    return None
+
+
 def run_wall(folder: Path, server: ScriptedOpenAIServer, env: dict[str, str], tasks: Path,
-             workers: int) -> tuple[float, Path]:
+             workers: int) -> tuple[float, Path, float, float]:
+    """One batch run: its wall time, its file, the CPU seconds of the driver and of the tasks."""
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "agentcli", "batch", str(tasks), "--workers", str(workers),
-                           "--base-url", server.base_url, "-p"], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.Popen([sys.executable, "-m", "agentcli", "batch", str(tasks), "--workers", str(workers),
+                             "--base-url", server.base_url, "-p"], cwd=folder, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server_pid, driver_cpu, tasks_cpu = None, 0.0, 0.0
+    while proc.poll() is None:
+        server_pid = server_pid or forkserver_of(proc.pid)
+        own, reaped = cpu_seconds(proc.pid, children=False), cpu_seconds(proc.pid, children=True)
+        driver_cpu = own + (reaped or 0) if own is not None else driver_cpu  # reaped: its git commands
+        if server_pid:
+            tasks_cpu = cpu_seconds(server_pid, children=True) or tasks_cpu
+        time.sleep(0.02)
     wall = time.monotonic() - started
     if proc.returncode != 0:
-        raise SystemExit(f"agentcli batch failed ({proc.returncode}):\n{proc.stderr}")
-    return wall, batch_file(folder)
+        raise SystemExit(f"agentcli batch failed ({proc.returncode}):\n{proc.stderr.read()}")
+    return wall, batch_file(folder), driver_cpu, tasks_cpu
 
 
 def per_task(batch: Path, server: ScriptedOpenAIServer, delay: float) -> dict[str, float]:
@@ -177,12 +214,13 @@ def main() -> int:
         env.update({"XDG_CONFIG_HOME": str(config.parent), "OPENAI_API_KEY": "sk-bench"})
         server.answer_with(lambda body: text_answer("hi", delay=delay))
         tasks = tasks_file(folder, options.tasks)
-        walls, details = [], []
+        walls, details, cpus = [], [], []
         for _ in range(options.runs):
             server.requests.clear()
-            wall, batch = run_wall(folder, server, env, tasks, options.workers)
+            wall, batch, driver_cpu, tasks_cpu = run_wall(folder, server, env, tasks, options.workers)
             walls.append(wall)
             details.append(per_task(batch, server, delay))
+            cpus.append((driver_cpu, tasks_cpu))
         costs = in_process_costs(folder, batch)
         server.answer_with(lambda body: text_answer("hi"))
         memory = {n: peak_rss_mb(folder, server, env, tasks_file(folder, n)) for n in MEMORY_CASES}
@@ -196,6 +234,12 @@ def main() -> int:
                        ("before", "  of it: start -> first request (worktree, process, session)"),
                        ("after", "  of it: last answer -> recorded (exit, outcome, batch file)")):
         rows.append((f"(b) {label}", f"{statistics.median(d[key] for d in details):.0f} ms", "report", True))
+    driver_cpu = statistics.median(c[0] for c in cpus) * 1000 / options.tasks
+    tasks_cpu = statistics.median(c[1] for c in cpus) * 1000 / options.tasks
+    rows.append(("(b) CPU per task: its agentcli process (fork to exit)", f"{tasks_cpu:.0f} ms", "report",
+                 True))
+    rows.append(("(b) CPU per task: the driver and its git (worktree, outcome)", f"{driver_cpu:.0f} ms",
+                 "report", True))
     rows.append(("(b) in process: one git worktree add", f"{costs['worktree']:.0f} ms", "report", True))
     rows.append(("(b) in process: read one session's outcome", f"{costs['outcome']:.1f} ms", "report", True))
     low, high = min(memory.values()), max(memory.values())
@@ -206,7 +250,8 @@ def main() -> int:
     print(f"{'measure'.ljust(width)}  {'result':<26}  {'target':<9}  ok")
     for name, result, target, ok in rows:
         print(f"{name.ljust(width)}  {result:<26}  {target:<9}  {'yes' if ok else 'NO'}")
-    print(f"(a) runs: {', '.join(f'{w:.2f}' for w in walls)} s")
+    print(f"(a) runs: {', '.join(f'{w:.2f}' for w in walls)} s; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs")
     return 0 if all(r[3] for r in rows) else 1
 
 
