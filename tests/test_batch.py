@@ -227,3 +227,32 @@ def test_every_table_and_column_of_the_batch_file_is_documented(tmp_path):
         columns = {r[1] for r in conn.execute(f"PRAGMA table_info('{table}')")}
         assert columns - documented == set(), table
     conn.close()
+
+
+def test_the_live_display_counts_tasks_cost_and_eta():
+    import io
+
+    from rich.console import Console
+
+    from agentcli.agent.events import Event
+    from agentcli.cli.render.batch_progress import LiveDisplay
+
+    out = io.StringIO()
+    display = LiveDisplay(Console(file=out, width=100, force_terminal=False))
+    counts = {"queued": 4, "running": 0, "done": 0, "failed": 0, "denied": 0, "interrupted": 0}
+    display(Event("batch.started", {"batch": "b1", "tasks": 4, "counts": counts, "workers": 2,
+                                    "runner": "local"}))
+    for task in ("t1", "t2"):
+        display(Event("task.started", {"task": task}))
+    display(Event("task.finished", {"task": "t1", "status": "done", "cost_usd": 0.25, "turns": 3,
+                                    "files_changed": 2, "duration_ms": 1500, "batch_cost_usd": 0.25}))
+    display(Event("task.started", {"task": "t3"}))
+    display(Event("task.finished", {"task": "t2", "status": "failed", "cost_usd": 0.1, "turns": 1,
+                                    "files_changed": 0, "duration_ms": 900, "error": "the model gave up",
+                                    "batch_cost_usd": 0.35}))
+    footer = str(display.footer())
+    assert footer.startswith("1 done · 1 running · 1 failed · 1 queued · $0.3500 · ETA ")
+    display(Event("batch.finished", {}))
+    shown = out.getvalue()
+    assert "[1/4] t1 done · $0.2500 · 3 turns · 2 files · 1.5s" in shown
+    assert "[2/4] t2 failed · $0.1000 · 1 turn · 0 files · 0.9s — the model gave up" in shown

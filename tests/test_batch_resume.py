@@ -42,6 +42,8 @@ def test_kill_9_of_the_driver_then_resume(openai_server, tmp_path, env):
                  what="tasks 1-6 recorded")
         wait_for(lambda: all(task_rows(batch)[t]["session_path"] for t in ("t7", "t8", "t9")),
                  what="the sessions of tasks 7-9 recorded")
+        busy = agentcli(["batch", "resume", batch.stem, "-p"], env=env, cwd=tmp_path)
+        assert busy.code == 4 and f"batch {batch.stem} is busy: pid {driver.pid}" in busy.stderr
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(10)
     finally:
@@ -94,3 +96,33 @@ def test_kill_9_of_the_driver_then_resume(openai_server, tmp_path, env):
     assert sorted(n for n in resent.values() if n > 1) == [2, 2, 2]  # the three in flight, once each
     shown = agentcli(["show", str(sessions["t7"])], env=env, cwd=tmp_path)
     assert shown.code == 0 and "finished: task 7" in shown.stdout
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_batch_and_its_tasks_resumably(openai_server, tmp_path, env):
+    model = TaskModel()
+    model.hold("task 2:", 1)
+    openai_server.answer_with(model)
+    make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [
+        {"prompt": f"task {n}: write f{n}.txt", "repo": "repo", "approval": "auto-edit"} for n in (1, 2, 3)])
+    driver = start(["batch", str(tasks), "--workers", "2", "--base-url", openai_server.base_url, "--json"],
+                   env=env, cwd=tmp_path)
+    wait_for(lambda: len(model.held) == 1, timeout=60, what="task 2 in flight")
+    wait_for(lambda: len(batch_files(tmp_path)) == 1, what="the batch file")
+    [batch] = batch_files(tmp_path)
+    wait_for(lambda: task_rows(batch)["t2"]["session_path"], what="task 2's session")
+    driver.send_signal(signal.SIGTERM)
+    out, _ = driver.communicate(timeout=60)
+    assert driver.returncode == 130
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[-1]["type"] == "batch.finished" and events[-1]["status"] == "interrupted"
+    stopped = task_rows(batch)
+    assert stopped["t2"]["status"] == "interrupted" and stopped["t2"]["exit_code"] == 130
+    model.holds.clear()
+    run = agentcli(["batch", "resume", batch.stem, "--json"], env=env, cwd=tmp_path, timeout=60)
+    assert run.code == 0, run.stderr
+    after = task_rows(batch)
+    assert [t["status"] for t in after.values()] == ["done"] * 3
+    assert after["t2"]["session_path"] == stopped["t2"]["session_path"]
+    assert rows(Path(after["t2"]["session_path"]), "SELECT count(*) AS n FROM tool_calls") == [{"n": 1}]

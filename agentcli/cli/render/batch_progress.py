@@ -101,17 +101,17 @@ class LiveDisplay:
     """A terminal: finished tasks scroll by above a live footer (done / running / failed,
     cost so far, ETA) redrawn four times a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
         from rich.console import Console
         from rich.live import Live
 
-        self.console = Console(stderr=True, highlight=False)
+        self.console = console or Console(stderr=True, highlight=False)
         self.tally = Tally()
         self.lines = LinePrinter()
         self._finished: dict[str, int] = {}
         self._lock = threading.Lock()
         self.live = Live(console=self.console, refresh_per_second=4, transient=True,
-                         get_renderable=self._footer)
+                         get_renderable=self.footer)
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -141,7 +141,8 @@ class LiveDisplay:
         if finished is not None:
             self._finished[finished] = self._finished.get(finished, 0) + 1
 
-    def _footer(self) -> Any:
+    def footer(self) -> Any:
+        """The live line: ``5 done · 3 running · 1 failed · 3 queued · $0.0123 · ETA 20.0s``."""
         from rich.text import Text
 
         counts = self.tally.counts_now(self._finished)
