@@ -7,6 +7,7 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from agent_harness import agentcli, rows
 from batch_helpers import TaskModel, batch_files, make_repo, task_rows, write_tasks
 
@@ -256,3 +257,52 @@ def test_the_live_display_counts_tasks_cost_and_eta():
     shown = out.getvalue()
     assert "[1/4] t1 done · $0.2500 · 3 turns · 2 files · 1.5s" in shown
     assert "[2/4] t2 failed · $0.1000 · 1 turn · 0 files · 0.9s — the model gave up" in shown
+
+
+def test_a_session_snapshot_holds_what_sits_in_its_write_ahead_log(tmp_path):
+    import sqlite3
+
+    from agentcli.batch.ray_worker import snapshot
+    from agentcli.session.session import Session
+
+    session = Session.create(tmp_path / "0123456789abc.sqlite", workspace_root=tmp_path, prompt="hello")
+    session.transcript.append("assistant", "still in the log", agent="orchestrator")
+    assert (tmp_path / "0123456789abc.sqlite-wal").stat().st_size > 0  # not checkpointed yet
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(snapshot(session.path))
+    session.close()
+    conn = sqlite3.connect(copy)
+    assert conn.execute("SELECT content FROM messages WHERE role = 'assistant'").fetchall() == [
+        ("still in the log",)]
+    conn.close()
+
+
+@pytest.mark.slow
+def test_a_ray_worker_without_the_batch_folder_checks_the_repo_out_itself(openai_server, tmp_path, env):
+    import sqlite3
+
+    from agentcli.batch.ray_worker import run_remote
+
+    openai_server.answer_with(TaskModel())
+    repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    job = {"task": "t1", "prompt": "write f.txt", "workspace": str(tmp_path / "not-on-this-node"),
+           "flags": ["--base-url", openai_server.base_url, "--approval", "auto-edit"], "commit": commit,
+           "repo": str(repo), "session_name": None, "session_bytes": None, "diff": None,
+           "env": {k: v for k, v in env.items() if k.startswith(("OPENAI_", "AGENTCLI_", "XDG_"))}}
+    first = run_remote(job)
+    assert first["exit_code"] == 0, first["stderr"]
+    assert first["session_name"].endswith(".sqlite") and first["session_bytes"].startswith(b"SQLite format 3")
+    (tmp_path / "s1.sqlite").write_bytes(first["session_bytes"])
+    conn = sqlite3.connect(tmp_path / "s1.sqlite")
+    assert conn.execute("SELECT path, op FROM file_changes").fetchall() == [("f.txt", "create")]
+    conn.close()
+    # resumed elsewhere: a fresh checkout with the session's diff applied, then agentcli resume
+    diff = ("diff --git a/f.txt b/f.txt\nnew file mode 100644\n--- /dev/null\n+++ b/f.txt\n"
+            "@@ -0,0 +1 @@\n+write f.txt\n")
+    again = run_remote({**job, "prompt": "", "session_name": first["session_name"],
+                        "session_bytes": first["session_bytes"], "diff": diff})
+    assert again["exit_code"] == 0, again["stderr"]
+    assert "nothing to do" in again["stderr"] and "changed outside" not in again["stderr"]
+    assert not (tmp_path / "not-on-this-node").exists()

@@ -241,12 +241,6 @@ class BatchFile:
             task = TaskRow(*row)
             return task, self._open_attempt(task, runner)
 
-    def claim(self, task_id: str, runner: str) -> tuple[TaskRow, int]:
-        """Mark one task ``running`` and open its attempt (the Ray runner claims by id)."""
-        with self.store.transaction():
-            task = self.task(task_id)
-            return task, self._open_attempt(task, runner)
-
     def _open_attempt(self, task: TaskRow, runner: str) -> int:
         kind = "resume" if task.session_path else "new"
         now = now_iso()
@@ -265,13 +259,6 @@ class BatchFile:
         self.db.execute("UPDATE tasks SET session_id = ?, session_path = ? WHERE id = ?",
                         [session_path.stem if session_path else None,
                          str(session_path) if session_path else None, task_id])
-
-    def unclaim(self, task_id: str, attempt_id: int, status: str = "queued") -> None:
-        """Give back a claimed task that was not started after all (the budget is spent)."""
-        with self.store.transaction():
-            self.db.execute("DELETE FROM attempts WHERE id = ?", [attempt_id])
-            self.db.execute("UPDATE tasks SET status = ?, attempts = attempts - 1 WHERE id = ?",
-                            [status, task_id])
 
     def finish(self, task_id: str, attempt_id: int, outcome: Outcome, duration_ms: int) -> None:
         """Close an attempt and write its outcome into the task, in one step."""

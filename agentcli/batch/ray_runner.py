@@ -22,6 +22,7 @@ from agentcli.agent.events import EventSink
 from agentcli.batch.attempt import BatchLayout, RunSettings, find_session, prepare_workspace, task_flags
 from agentcli.batch.batchfile import BatchFile, Outcome, TaskRow, elapsed_ms
 from agentcli.batch.outcome import outcome_of, read_events_text
+from agentcli.batch.ray_worker import snapshot
 from agentcli.batch.scheduler import (
     BatchResult,
     finish,
@@ -62,7 +63,7 @@ class RayScheduler:
                 ray.shutdown()
 
     def _run(self, ray: Any) -> BatchResult:
-        from agentcli.batch.ray_worker import run_remote
+        from agentcli.batch.ray_worker import run_remote  # what Ray pickles: by reference
 
         remote = ray.remote(max_retries=self.settings.retries, num_cpus=1)(run_remote)
         window = self.settings.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -116,7 +117,7 @@ class RayScheduler:
             "task": task.id, "prompt": task.prompt, "workspace": task.workspace, "flags": flags,
             "commit": task.commit_sha, "repo": repos[task.repo_id][0] if task.repo_id else None,
             "session_name": session.name if session else None,
-            "session_bytes": session.read_bytes() if session else None,
+            "session_bytes": snapshot(session) if session else None,
             "diff": self.batch.diff(task) if session else None,
             "env": {k: v for k, v in self.settings.env.items() if k.startswith(FORWARDED)},
         }

@@ -58,16 +58,18 @@ def run_remote(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def snapshot(path: Path) -> bytes:
-    """A whole, consistent copy of a SQLite file as bytes (its committed rows only)."""
-    copy = path.with_name(path.name + ".copy")
-    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    target = sqlite3.connect(copy)
-    try:
-        source.backup(target)
-    finally:
-        target.close()
-        source.close()
-    return copy.read_bytes()
+    """A whole, consistent copy of a SQLite file as bytes (its committed rows only, the
+    write-ahead log folded in), made in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="agentcli-snapshot-") as folder:
+        copy = Path(folder) / path.name
+        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        target = sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+        return copy.read_bytes()
 
 
 def _workspace(job: dict[str, Any], scratch: Path, *, resuming: bool) -> Path:
