@@ -24,11 +24,13 @@ from agentcli.batch.launch import launch
 from agentcli.batch.repos import git, reset_worktree
 
 STDERR_KEPT = 20_000  # characters of an attempt's stderr sent back
+SCRATCH = "agentcli-batch-"  # + the worker's pid: a folder whose worker died is swept by the next
 
 
 def run_remote(job: dict[str, Any]) -> dict[str, Any]:
     """Run one attempt of a task on this node and return its result (see the module doc)."""
-    scratch = Path(tempfile.mkdtemp(prefix="agentcli-batch-"))
+    _sweep()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH}{os.getpid()}-"))
     try:
         sessions = scratch / "sessions"
         sessions.mkdir(mode=0o700)
@@ -55,6 +57,24 @@ def run_remote(job: dict[str, Any]) -> dict[str, Any]:
         }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _sweep() -> None:
+    """Remove the scratch folders of workers that were killed (their pid is gone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*-*"):
+        pid = folder.name[len(SCRATCH):].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def snapshot(path: Path) -> bytes:

@@ -48,8 +48,8 @@ class BatchGroup(LeanGroup):
     """``batch FILE`` runs ``batch run FILE``; ``batch resume|show|export ID`` as named."""
 
     def parse_args(self, ctx, args):  # noqa: ANN001, ANN201 - click's signature
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            args = ["run", *args]
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]  # batch TASKS.jsonl ..., or batch --workers 2 TASKS.jsonl
         return super().parse_args(ctx, args)
 
 
