@@ -45,6 +45,7 @@ def max_overlap(attempts: list[dict]) -> int:
     return most
 
 
+@pytest.mark.slow
 def test_twelve_tasks_on_three_workers_with_failures_and_a_denial(openai_server, tmp_path, env):
     openai_server.answer_with(TaskModel(delay=0.2))
     tasks = twelve_tasks(tmp_path)
@@ -84,6 +85,7 @@ def test_twelve_tasks_on_three_workers_with_failures_and_a_denial(openai_server,
     assert meta == {"status": "done", "runner": "local"}
 
 
+@pytest.mark.slow
 def test_show_and_export_report_every_task(openai_server, tmp_path, env):
     openai_server.answer_with(TaskModel())
     repo = make_repo(tmp_path / "repo")
@@ -121,6 +123,7 @@ def test_show_and_export_report_every_task(openai_server, tmp_path, env):
     assert log.splitlines()[:2] == ["t2: write two.txt", "t1: write one.txt"]
 
 
+@pytest.mark.slow
 def test_tasks_on_one_repository_get_a_worktree_each(openai_server, tmp_path, env):
     openai_server.answer_with(TaskModel())
     repo = make_repo(tmp_path / "repo", {"same.txt": "original\n"})
@@ -186,6 +189,7 @@ def test_bad_task_lines_are_reported_by_number_before_anything_runs(openai_serve
     assert missing.code == 2 and "no batch 'zzzz'" in missing.stderr
 
 
+@pytest.mark.slow
 def test_the_budget_stops_new_tasks_and_resume_goes_on(openai_server, tmp_path, env):
     openai_server.answer_with(TaskModel())
     for n in range(4):
