@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -114,9 +115,9 @@ def _workspace(job: dict[str, Any], scratch: Path, *, resuming: bool) -> Path:
 
 
 def _node() -> str:
-    try:
-        import ray
-
-        return f"node {ray.get_runtime_context().get_node_id()[:8]}"
-    except Exception:  # not in a Ray worker (a test calling it directly)
+    """``node <id>`` of the Ray node this runs on (``node ?`` outside a Ray worker: asking Ray
+    there would start a cluster)."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
         return "node ?"
+    return f"node {ray.get_runtime_context().get_node_id()[:8]}"
