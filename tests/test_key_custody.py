@@ -72,7 +72,8 @@ import ctypes, os, subprocess, sys
 from agentcli.agent.model.key import api_key, take_key
 take_key()
 block = open("/proc/self/environ", "rb").read()
-child = subprocess.run(["sh", "-c", "cat /proc/$PPID/environ; echo; env"], capture_output=True).stdout
+walk = "cat /proc/$PPID/environ; echo; echo --env--; env"
+child = subprocess.run(["sh", "-c", walk], capture_output=True).stdout
 dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
 print(api_key(), os.environ.get("OPENAI_API_KEY"), dumpable, os.environ.get("DB_PASSWORD"))
 sys.stdout.flush()
@@ -89,8 +90,11 @@ def test_take_key_wipes_the_original_block_and_makes_the_process_undumpable(env:
     # held for the model client; gone from os.environ; the process is not dumpable; other
     # secret-looking variables stay in os.environ (shell_env.include may give them to a command)
     assert first.decode().split() == [API_KEY, "None", "0", "hunter2-long-pass"]
-    assert API_KEY.encode() not in rest and b"hunter2-long-pass" not in rest
-    assert b"OPENAI_API_KEY=\0" in rest  # the name stays, its value is zeroed
+    shown, _, inherited = rest.partition(b"--env--")  # the block, read by itself and by its child
+    assert API_KEY.encode() not in rest  # the key is nowhere, not even in what a child inherits
+    assert b"hunter2-long-pass" not in shown  # other secrets are gone from the block /proc shows...
+    assert b"DB_PASSWORD=hunter2-long-pass" in inherited  # ...not from what a library's child gets
+    assert b"OPENAI_API_KEY=\0" in shown  # the name stays, its value is zeroed
 
 
 @pytest.mark.parametrize("prefix", [b"", b"x", b"xy", b"Authorization: Bearer "])

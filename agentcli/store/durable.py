@@ -44,10 +44,11 @@ class Schema:
         ... def m002_messages(db): db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY)")
     """
 
-    def __init__(self, name: str, *, application_id: int, label: str):
+    def __init__(self, name: str, *, application_id: int, label: str, noun: str = "session"):
         self.name = name
         self.application_id = application_id
         self.label = label
+        self.noun = noun  # what a busy file is called in messages: "session ID is busy"
         self._steps: list[tuple[str, MigrationFn]] = []
         self._snapshot: tuple[int, Sequence[str]] = (0, ())
         self._expected: dict[str, tuple[str, str, str]] | None = None
@@ -161,7 +162,7 @@ class DurableFile:
         if os.path.lexists(path):
             raise SessionFileError(f"{path} already exists")
         lock = WriterLock(lock_path(path))  # held from before the file is visible
-        lock.acquire(f"session {path.stem}")
+        lock.acquire(f"{schema.noun} {path.stem}")
         tmp = path.with_name(f".{path.name}.{os.getpid()}{BUILDING}")
         try:
             _build(tmp, path, schema, lambda db: fill(cls(tmp, db, None)) if fill else None, step)
@@ -213,7 +214,7 @@ class DurableFile:
                 if check is not None:
                     check(Db(conn))
                 lock = WriterLock(lock_path(path))
-                lock.acquire(f"session {path.stem}")
+                lock.acquire(f"{schema.noun} {path.stem}")
             return cls._ready(conn, path, schema, writer=writer, lock=lock)
         except BaseException:
             _abandon(conn, lock)
@@ -259,7 +260,7 @@ class DurableFile:
         if version < schema.version:
             if not writer:
                 with WriterLock(lock_path(path)) as migrating:
-                    migrating.acquire(f"session {path.stem}")
+                    migrating.acquire(f"{schema.noun} {path.stem}")
                     _apply_pragmas(conn)
                     schema.apply(conn)
             else:

@@ -89,6 +89,7 @@ def _wipe_original_block() -> None:
     start, end = int(fields[_ENV_START_FIELD - 3]), int(fields[_ENV_END_FIELD - 3])
     if not 0 < start < end:
         return
+    wiped: list[tuple[bytes, bytes]] = []
     with open("/proc/self/mem", "r+b", buffering=0) as memory:
         memory.seek(start)
         block = memory.read(end - start)
@@ -100,4 +101,19 @@ def _wipe_original_block() -> None:
                                      or looks_secret(text_name, text_value)):
                 memory.seek(start + at + len(name) + 1)
                 memory.write(b"\0" * len(value))
+                if text_name != KEY_VARIABLE:
+                    wiped.append((name, value))
             at += len(entry) + 1
+    _keep_for_libraries(wiped)
+
+
+def _keep_for_libraries(variables: list[tuple[bytes, bytes]]) -> None:
+    """Give the C library back the variables wiped from the original block (the key aside):
+    ``getenv`` then returns a copy of each kept elsewhere in memory, which
+    ``/proc/PID/environ`` does not show, so a native library that reads its own token that
+    way (Ray's core reads ``RAY_AUTH_TOKEN``) still finds it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for name, value in variables:
+        libc.setenv(name, value, 1)
