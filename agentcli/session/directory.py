@@ -170,7 +170,12 @@ class SessionDirectory:
         if not looks_like_id(ref.lower()):
             raise UsageError(f"'{ref}' is not a session id, an id prefix, 'last' or a .sqlite path "
                              "(agentcli list shows the sessions)")
-        matches = [p for p in self.files() if p.stem.startswith(ref.lower())]
+        files = self.files()
+        exact = [p for p in files if p.stem == ref.lower()]
+        matches = exact or [p for p in files if p.stem.startswith(ref.lower())]
+        if not matches:  # a file copied or renamed in the folder: found by the id it holds
+            matches = [e.path for e in self.entries()
+                       if e.meta is not None and e.meta.id.startswith(ref.lower())]
         if not matches:
             raise SessionNotFoundError(
                 f"no session '{ref}' in {self.path} (agentcli list --all shows the sessions there)"
@@ -179,6 +184,17 @@ class SessionDirectory:
             names = ", ".join(p.stem for p in matches[:5])
             raise UsageError(f"'{ref}' matches {len(matches)} sessions ({names}): give more characters")
         return matches[0]
+
+    def ref(self, path: Path, session_id: str) -> str:
+        """What a SESSION argument needs to find ``path`` again: ``session_id`` when the file
+        is named by it in this folder (or the old ``./sessions``), else the file's path
+        (quoted for a shell)."""
+        folders = {self.path.resolve(), *([self.legacy.resolve()] if self.legacy is not None else [])}
+        if path.stem == session_id and path.resolve().parent in folders:
+            return session_id
+        import shlex
+
+        return shlex.quote(str(path))
 
     def _last(self, workspace_root: Path | None) -> Path:
         entries = [e for e in self.entries(workspace_root) if e.meta is not None]

@@ -166,7 +166,7 @@ class Engine:
         """Read-only views of the session for a client to show (plan, diff, status...)."""
         from agentcli.agent.engine.inspect import SessionFacts
 
-        return SessionFacts(self._session, self._settings, self._parts.pricing)
+        return SessionFacts(self._session, self._settings, self._parts.pricing, self._place.sessions)
 
     def redact(self, text: str) -> str:
         """``text`` with the run's secrets replaced, as the session stores it (for what a

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from agentcli.agent.config import Settings
     from agentcli.agent.mcp.hub import ServerState
     from agentcli.agent.pricing import Pricing
+    from agentcli.session.directory import SessionDirectory
     from agentcli.session.records import (
         CheckpointInfo,
         ModelCallRecord,
@@ -53,10 +54,23 @@ class Status:
 class SessionFacts:
     """Read-only queries of one session (see the module docstring)."""
 
-    def __init__(self, session: Session, settings: Settings, pricing: Pricing):
+    def __init__(self, session: Session, settings: Settings, pricing: Pricing,
+                 sessions: SessionDirectory | None = None):
         self._session = session
         self._settings = settings
         self._pricing = pricing
+        self._sessions = sessions  # the folder a SESSION argument is looked up in
+
+    def resume_ref(self) -> str:
+        """What ``agentcli resume`` needs to find this very file again: the session's id when
+        the sessions folder finds it by that name, else the file's path (a copied or renamed
+        file, one given by path)."""
+        meta_id = self._session.meta().id
+        if self._sessions is not None:
+            return self._sessions.ref(self._session.path, meta_id)
+        import shlex
+
+        return shlex.quote(str(self._session.path))
 
     def status(self) -> Status:
         """Model, approval mode, tokens, queued prompts and cost, now."""

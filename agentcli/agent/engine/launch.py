@@ -81,6 +81,31 @@ def run_settings(place: Place, flags: dict[str, Any], remembered: dict[str, Any]
     return settings
 
 
+def check_startable(settings: Settings) -> None:
+    """Refuse, before a session file exists, a run the engine would refuse to build: full-auto
+    without a sandbox, ``--max-cost`` for a model whose price is unknown, a bad ``shell_env``.
+
+    Raises:
+        UsageError: what is wrong and what to do, in one line.
+    """
+    from agentcli.agent.sandbox.startup import require_sandbox
+    from agentcli.agent.secrets import ShellEnvPolicy
+
+    require_sandbox(settings)
+    try:
+        ShellEnvPolicy.from_setting(settings.shell_env)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if settings.max_cost is not None:
+        from agentcli.agent.budget import require_price
+        from agentcli.agent.pricing import Pricing
+
+        pricing = Pricing(settings.prices)
+        require_price(pricing, settings.model)
+        if settings.scout_depth >= 1:
+            require_price(pricing, settings.scout_model or settings.model)
+
+
 def create_session(place: Place, settings: Settings, prompt: str | None, source: str) -> Session:
     """A new session file: schema, meta, system message and prompt, in one atomic step."""
     from agentcli.agent.failpoints import failpoint
