@@ -7,7 +7,7 @@ Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``retry_max_wait``, ``stream``, ``max_file_bytes``, ``scouts``, ``scout_depth``,
 ``scout_model``, ``scout_steps``, ``compact_at``, ``no_compact``, ``max_cost``, ``max_tokens``,
 ``sandbox`` (``workspace-write``, ``read-only``, ``off``), ``network`` (true: sandboxed commands
-may use it),
+may use it), ``retention_days`` (a start deletes this workspace's sessions idle for longer),
 the ``prices`` table (see ``agent/pricing.py``) and the table ``context_windows`` of
 per-model windows (``[context_windows]`` then ``"llama3.1:8b" = 8192``). ``[mcp_servers.NAME]``
 tables are read by ``agent/mcp/config.py`` (``mcp_config``, a file of more, is a setting).
@@ -87,6 +87,7 @@ class Settings:
     sandbox: str = "workspace-write"  # what shell commands may touch: see agent/sandbox/
     network: bool = False  # whether sandboxed shell commands may use the network
     mcp_config: str | None = None  # a file of more MCP servers (--mcp-config): see agent/mcp/config.py
+    retention_days: int | None = None  # a start deletes the sessions not active for longer (None: keep all)
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
     notes: list[str] = field(default_factory=list, repr=False)  # what a person should be told (not wrong)
@@ -242,7 +243,7 @@ def _check(settings: Settings) -> None:
         setattr(settings, name, value)
     _resolve_context(settings)
     whole = ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes", "max_tokens",
-             "scouts", "scout_steps")
+             "scouts", "scout_steps", "retention_days")
     for name in whole:
         if getattr(settings, name) is None:
             continue

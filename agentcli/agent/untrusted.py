@@ -8,7 +8,7 @@ Every setting is one of three kinds:
   ``model``, ``scout_model``, ``max_file_bytes`` (a value of 1 turns rollback off),
   ``sandbox`` and ``network`` (a cloned repository must not let its commands out),
   ``mcp_config`` (nor start servers: its ``[mcp_servers]`` tables follow the same rule,
-  in ``agent/mcp/config.py``). An
+  in ``agent/mcp/config.py``), ``retention_days`` (nor delete the user's sessions). An
   untrusted source's value is ignored, with one warning naming it.
 - **a limit** (:data:`LIMITS`, and each entry of a ``context_windows`` table): an
   untrusted source may only tighten it. Its value is used
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from agentcli.session.session import Session
 
 TRUST_KEYS = ("base_url", "approval", "shell_env", "prices", "model", "scout_model", "max_file_bytes",
-              "sandbox", "network", "mcp_config")
+              "sandbox", "network", "mcp_config", "retention_days")
 """Settings an untrusted source may not set at all."""
 
 LIMITS = ("max_turns", "max_cost", "max_tokens", "scouts", "scout_steps", "scout_depth", "context_window",

@@ -79,9 +79,9 @@ def make_app(*, agent_only: bool = False) -> typer.Typer:
         from agentcli.cli.lean import LeanCommand
 
         made.command("version", cls=LeanCommand)(version)
-        from agentcli.cli.commands import batch, compact, doctor, inspect, mcp, move, rollback, trust
+        from agentcli.cli.commands import batch, compact, doctor, inspect, mcp, move, prune, rollback, trust
 
-        for module in (compact, rollback, inspect, trust, move, doctor, mcp, batch):
+        for module in (compact, rollback, inspect, prune, trust, move, doctor, mcp, batch):
             module.register(made)
     return made
 

@@ -8,7 +8,9 @@ session is closed once the engine has joined its threads.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,24 +51,50 @@ def start_session(ctx: CliContext, options: RunOptions) -> int:
     prompt = read_prompt(options, required=True)
     settings = settings_for(ctx, options)
     check_startable(settings)  # what the engine would refuse: refused before a file is made
-    if options.interactive and prompt is None:
-        from agentcli.cli.startup import started
+    with retention(ctx, settings):
+        if options.interactive and prompt is None:
+            from agentcli.cli.startup import started
 
-        started()
-        return run_terminal(ctx, None, settings, options, resumed=False)
-    source = "stdin" if options.prompt in (None, "-") else "argument"
-    session = create_session(ctx.place, settings, prompt, source)
-    keep = False
+            started()
+            return run_terminal(ctx, None, settings, options, resumed=False)
+        source = "stdin" if options.prompt in (None, "-") else "argument"
+        session = create_session(ctx.place, settings, prompt, source)
+        keep = False
+        try:
+            code, keep = _drive(ctx, session, settings, options, resumed=False)
+        except BaseException:
+            keep = holds_work(session)
+            raise
+        finally:
+            session.close()
+            if not keep:  # refused, or never answered: opened and quit, a bad key (the advice said so)
+                ctx.sessions.remove(session.path)
+        return code
+
+
+@contextlib.contextmanager
+def retention(ctx: CliContext, settings: Settings, keep: Path | None = None) -> Iterator[None]:
+    """``retention_days``: as the run starts (once a day per sessions folder), delete this
+    workspace's sessions not active for that many days (never ``keep``, the one being
+    resumed, nor a busy one); once it ends, say so on stderr (the session's own lines first)."""
+    gone: list[object] = []
+    if settings.retention_days:
+        from datetime import datetime, timezone
+
+        from agentcli.session.prune import delete, expired, mark_checked, retention_due
+
+        now = datetime.now(timezone.utc)
+        if retention_due(ctx.sessions.path, now=now):
+            old = expired(ctx.sessions, ctx.workspace_root, settings.retention_days, now=now, keep=keep)
+            gone = [c for c in old if delete(ctx.sessions, c)]
+            mark_checked(ctx.sessions.path)
     try:
-        code, keep = _drive(ctx, session, settings, options, resumed=False)
-    except BaseException:
-        keep = holds_work(session)
-        raise
+        yield
     finally:
-        session.close()
-        if not keep:  # refused, or never answered: opened and quit, a bad key (the advice said so)
-            ctx.sessions.remove(session.path)
-    return code
+        if gone:
+            where = settings.sources.get("retention_days", "config")
+            sys.stderr.write(f"agentcli: deleted {len(gone)} session{'s' * (len(gone) != 1)} not active for "
+                             f"{settings.retention_days} days (retention_days, {where})\n")
 
 
 def holds_work(session: Session) -> bool:
@@ -113,12 +141,13 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
             sys.stderr.write(clean(f"agentcli: warning: {withheld}\n"))
         settings = settings_for(ctx, options, meta.settings, origin)
         check_startable(settings)
-        session.redact_secrets(run_secrets(settings))  # before the first write: the prompt may hold them
-        session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
-                            settings=remembered_settings(settings))
-        if prompt is not None:
-            session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
-        return _drive(ctx, session, settings, options, resumed=True)[0]
+        with retention(ctx, settings, keep=path):
+            session.redact_secrets(run_secrets(settings))  # before the first write: the prompt may hold them
+            session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
+                                settings=remembered_settings(settings))
+            if prompt is not None:
+                session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
+            return _drive(ctx, session, settings, options, resumed=True)[0]
     finally:
         session.close()
 

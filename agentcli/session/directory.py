@@ -83,10 +83,14 @@ class SessionDirectory:
 
     def files(self) -> list[Path]:
         """Every session file in the folder (and in the old ``./sessions`` folder), oldest id first."""
-        own = []  # a link here is not a session of this folder: it may lead anywhere
-        if self.path.is_dir():
-            own = sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file() and not p.is_symlink())
-        return sorted(own + self.legacy_files(), key=lambda p: p.stem)
+        return sorted(self.own_files() + self.legacy_files(), key=lambda p: p.stem)
+
+    def own_files(self) -> list[Path]:
+        """The session files in this folder itself (not the old ``./sessions``), by name."""
+        if not self.path.is_dir():
+            return []
+        # a link here is not a session of this folder: it may lead anywhere
+        return sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file() and not p.is_symlink())
 
     def legacy_files(self) -> list[Path]:
         """Session files agentcli used to keep in ``./sessions`` at the workspace root: still
@@ -131,18 +135,12 @@ class SessionDirectory:
         """Sessions in the folder, of one workspace unless ``workspace_root`` is None."""
         entries = []
         for path in self.files():
-            busy = is_locked(lock_path(path))
-            try:
-                with damage_as_error(path), Session.open(path, writer=False) as session:
-                    meta = session.meta()
-                    count = session.transcript.count()
-            except (AgentcliError, OSError) as err:  # one bad file never breaks the listing
+            entry = entry_of(path)
+            if entry.meta is None:
                 if workspace_root is None:
-                    error = str(err) if isinstance(err, AgentcliError) else f"cannot read {path}: {err}"
-                    entries.append(SessionEntry(path, None, busy, error=error))
-                continue
-            if workspace_root is None or Path(meta.workspace_root) == workspace_root:
-                entries.append(SessionEntry(path, meta, busy, count))
+                    entries.append(entry)
+            elif workspace_root is None or Path(entry.meta.workspace_root) == workspace_root:
+                entries.append(entry)
         return entries
 
     def resolve(self, ref: str, workspace_root: Path | None = None) -> Path:
@@ -211,6 +209,20 @@ class SessionDirectory:
             path.with_name(path.name + extra).unlink(missing_ok=True)
         path.unlink()
         lock_path(path).unlink(missing_ok=True)
+
+
+def entry_of(path: Path) -> SessionEntry:
+    """One session file as ``list`` shows it (its ``error`` set when it cannot be read: one
+    bad file never breaks a listing)."""
+    busy = is_locked(lock_path(path))
+    try:
+        with damage_as_error(path), Session.open(path, writer=False) as session:
+            meta = session.meta()
+            count = session.transcript.count()
+    except (AgentcliError, OSError) as err:
+        error = str(err) if isinstance(err, AgentcliError) else f"cannot read {path}: {err}"
+        return SessionEntry(path, None, busy, error=error)
+    return SessionEntry(path, meta, busy, count)
 
 
 def ensure_state_dir(folder: Path) -> None:
