@@ -106,6 +106,9 @@ class SessionMeta:
     schema_version: int
     agentcli_version: str
     settings: dict[str, Any] = field(default_factory=dict)
+    forked_from: str | None = None  # a fork: its parent's id
+    forked_at: int | None = None  # the checkpoint the fork was cut at (None: the whole session)
+    untrusted_origin: str | None = None  # a fork of a file from elsewhere: that file (never trusted)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SessionMeta:
