@@ -147,7 +147,7 @@ def _probe(settings: Any, call: bool, problems: list[str]) -> dict[str, Any]:
 
 def _sandbox(settings: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     """The shell sandbox: the mode asked for, and whether this machine has one."""
-    from agentcli.agent.sandbox.backend import platform_backend
+    from agentcli.agent.sandbox.platform import platform_backend
 
     mode, network = settings["sandbox"]["value"], settings["network"]["value"]
     found = platform_backend().detect()
