@@ -190,12 +190,14 @@ def _file(path: Any) -> dict[str, Any]:
 
 def as_text(report: dict[str, Any]) -> str:
     """The report for people: one fact a line."""
+    from agentcli.agent.untrusted import TRUST_KEYS
+
     ws, sessions, key = report["workspace"], report["sessions"], report["key"]
     how = {"-C": "from -C", "git": "the git work tree's root", "cwd": "the current directory"}[ws["source"]]
     lines = [
         f"workspace      {ws['root']} ({how}); "
-        + ("trusted" if ws["trusted"] else "not trusted: its agentcli.toml may not set base_url, approval, "
-           "shell_env, prices, sandbox or network, nor start MCP servers (agentcli trust allows it)"),
+        + ("trusted" if ws["trusted"] else "not trusted: its agentcli.toml may not set "
+           f"{', '.join(TRUST_KEYS)}, nor raise your limits or start MCP servers (agentcli trust allows it)"),
         f"sessions       {sessions['path']} ({sessions['source']}; "
         + ("writable" if sessions["writable"] else "NOT writable") + ")",
     ]
