@@ -35,6 +35,7 @@ from agentcli.agent.model.endpoint import endpoint_host, public_url
 from agentcli.agent.sandbox.policy import SANDBOX_MODES
 from agentcli.agent.tools.registry import DEFAULT_LIMITS
 from agentcli.agent.untrusted import TRUST_KEYS, tighten_only, without_trust_keys
+from agentcli.agent.user_config import user_config_path
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -112,13 +113,6 @@ workspace's own ``agentcli.toml`` may set them only once the user trusts that wo
 
 OWN_TABLES = ("mcp_servers",)
 """Tables of the config files that other modules read (not settings, not unknown keys)."""
-
-
-def user_config_path() -> Path:
-    """The user-wide config file (it may not exist)."""
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("agentcli")) / "config.toml"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

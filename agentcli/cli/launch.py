@@ -21,7 +21,7 @@ from agentcli.errors import UsageError
 if TYPE_CHECKING:
     from agentcli.agent.config import Settings
     from agentcli.agent.engine.engine import Engine
-    from agentcli.agent.untrusted import SessionOrigin
+    from agentcli.agent.origin import SessionOrigin
     from agentcli.session.session import Session
 
 
@@ -125,7 +125,7 @@ def resume_session(ctx: CliContext, ref: str | None, options: RunOptions, *, exp
 def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions, *,
             explicit_workspace: bool) -> int:
     from agentcli.agent.engine.launch import check_startable, remembered_settings, run_secrets
-    from agentcli.agent.untrusted import session_origin
+    from agentcli.agent.origin import session_origin
     from agentcli.cli.render.text import clean
     from agentcli.session.session import Session
 

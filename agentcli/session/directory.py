@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from agentcli.session.session import Session
 from agentcli.session.state_folder import IGNORE_ALL, check_sessions_folder, ensure_state_folder
 from agentcli.store.durable import BUILDING, damage_as_error, ensure_private_dir, lock_path
 from agentcli.store.ids import looks_like_id, new_id
-from agentcli.store.lock import WriterLock, is_locked
+from agentcli.store.lock import WriterLock, is_locked, process_alive
 from agentcli.store.owned import move_file, write_private
 
 SUFFIX = ".sqlite"
@@ -78,7 +77,7 @@ class SessionDirectory:
         """Delete ``.<id>.sqlite.<pid>.creating`` files whose creator process is gone."""
         for tmp in self.path.glob(f".*{SUFFIX}.*{BUILDING}*"):
             pid = tmp.name.split(BUILDING)[0].rsplit(".", 1)[-1]
-            if pid.isdigit() and not _running(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 tmp.unlink(missing_ok=True)
 
     def files(self) -> list[Path]:
@@ -262,12 +261,3 @@ def is_session_file(path: Path) -> bool:
         return False
     return header.startswith(b"SQLite format 3\x00") and header[68:72] == APPLICATION_ID.to_bytes(4, "big")
 
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -126,6 +126,17 @@ def is_locked(path: Path) -> bool:
     return False
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's counts: it cannot be signalled, but it is there)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _still_named(fd: int, path: Path) -> bool:
     """True when ``path`` still names the file open at ``fd`` (not removed or replaced)."""
     try:

@@ -23,7 +23,7 @@ from agentcli.agent.config import Settings, resolve_settings
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from agentcli.agent.untrusted import SessionOrigin
+    from agentcli.agent.origin import SessionOrigin
     from agentcli.session.directory import SessionDirectory
     from agentcli.session.session import Session
 
