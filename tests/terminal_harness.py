@@ -59,6 +59,7 @@ class TerminalHarness:
         from agentcli.cli.repl import TerminalIO
         from agentcli.session.session import Session
 
+        self._set_key = "OPENAI_API_KEY" not in os.environ  # given back on exit: later tests must not see it
         os.environ.setdefault("OPENAI_API_KEY", API_KEY)
         self._pipe_cm = create_pipe_input()
         self.pipe = self._pipe_cm.__enter__()
@@ -104,6 +105,8 @@ class TerminalHarness:
         if self.first is not None:
             self.first.close()
         self._pipe_cm.__exit__(None, None, None)
+        if self._set_key:
+            os.environ.pop("OPENAI_API_KEY", None)
         if self.error is not None and not exc[0]:
             raise self.error
 

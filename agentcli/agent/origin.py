@@ -57,8 +57,11 @@ class SessionOrigin:
         return f"{self.path}: not using {' or '.join(left)}: {self.why.split(';', 1)[0]}"
 
 
-def session_origin(path: Path, sessions_dir: Path) -> SessionOrigin:
-    """Decide whether ``path`` (a session file about to be resumed) is the user's own."""
+def session_origin(path: Path, sessions_dir: Path, untrusted_origin: str | None = None) -> SessionOrigin:
+    """Decide whether ``path`` (a session file about to be resumed) is the user's own.
+
+    ``untrusted_origin`` (the file's ``meta.untrusted_origin``): it is a fork of a session
+    file from elsewhere, which being copied into the user's folder does not make theirs."""
     from agentcli.agent.config import is_trusted
 
     real = path.resolve()
@@ -67,7 +70,13 @@ def session_origin(path: Path, sessions_dir: Path) -> SessionOrigin:
         mine = real.stat().st_uid == os.geteuid()
     except OSError:
         mine = False
-    if (mine and real.parent == folder) or is_trusted(real):
+    if is_trusted(real):
+        return SessionOrigin(True, path)
+    if untrusted_origin:
+        return SessionOrigin(False, path, (
+            f"this session is a fork of a session file from elsewhere ({untrusted_origin}); --base-url, "
+            f"--approval and --model choose them, or agentcli trust {path} uses what it recorded"))
+    if mine and real.parent == folder:
         return SessionOrigin(True, path)
     return SessionOrigin(False, path, (
         f"this session file was not created by you in this workspace's sessions folder ({folder}); "

@@ -79,9 +79,20 @@ def make_app(*, agent_only: bool = False) -> typer.Typer:
         from agentcli.cli.lean import LeanCommand
 
         made.command("version", cls=LeanCommand)(version)
-        from agentcli.cli.commands import batch, compact, doctor, inspect, mcp, move, prune, rollback, trust
+        from agentcli.cli.commands import (
+            batch,
+            compact,
+            doctor,
+            fork,
+            inspect,
+            mcp,
+            move,
+            prune,
+            rollback,
+            trust,
+        )
 
-        for module in (compact, rollback, inspect, prune, trust, move, doctor, mcp, batch):
+        for module in (compact, rollback, inspect, fork, prune, trust, move, doctor, mcp, batch):
             module.register(made)
     return made
 

@@ -132,7 +132,8 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
     session = Session.open(path, writer=True)
     try:
         meta = session.meta()
-        origin = session_origin(path, ctx.sessions.path)  # a file from elsewhere decides nothing
+        # a file from elsewhere decides nothing, nor does a fork of one
+        origin = session_origin(path, ctx.sessions.path, meta.untrusted_origin)
         recorded = Path(meta.workspace_root)
         if origin.trusted and not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
             ctx = CliContext(recorded, ctx.sessions)

@@ -472,8 +472,9 @@ class Repl:
         self.engine = self.sessions.fork(at)
         self.view.last_usage = None
         where = "the whole session" if at is None else f"the conversation before prompt {at}"
-        self.console.print(f"forked: session {self.engine.facts.meta().id} holds {where}; you are in it now "
-                           f"(the original resumes with: agentcli resume {parent})", style="bold",
+        self.console.print(f"now in the fork {self.engine.facts.meta().id}: {where}", style="bold",
+                           markup=False, highlight=False)
+        self.console.print(f"(the original resumes with: agentcli resume {parent})", style="dim",
                            markup=False, highlight=False)
 
 

@@ -162,10 +162,10 @@ class DurableFile:
             tmp, path, schema, lambda db: fill(cls(tmp, db, None)) if fill else None, step), step)
 
     @classmethod
-    def copy(cls, source: Path, path: Path, schema: Schema, change: Callable[[Db], None],
+    def copy(cls, source: Path, path: Path, schema: Schema, change: Callable[[DurableFile], None],
              step: Callable[[str], None] | None = None) -> DurableFile:
-        """Create ``path`` holding ``source``'s rows as they are now, changed by ``change`` in
-        the same step, and open it as the writer (a fork of a session).
+        """Create ``path`` holding ``source``'s rows as they are now, changed by ``change`` (given
+        the copy, in one transaction) in the same step, and open it as the writer (a fork).
 
         ``source`` is only read, as ``agentcli show`` reads it (a consistent snapshot, while
         another process drives it too): never locked, never migrated — a file of an older
@@ -177,7 +177,8 @@ class DurableFile:
             SessionFileError: ``source`` is not a whole session of ours, or ``path`` exists.
         """
         step = step or _no_step
-        return cls._made(path, schema, lambda tmp: _build_copy(source, tmp, path, schema, change), step)
+        return cls._made(path, schema, lambda tmp: _build_copy(
+            source, tmp, path, schema, lambda db: change(cls(tmp, db, None))), step)
 
     @classmethod
     def _made(cls, path: Path, schema: Schema, build: Callable[[Path], None],
