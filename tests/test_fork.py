@@ -247,3 +247,23 @@ def test_slash_fork_in_the_terminal_goes_on_in_the_fork(openai_server, workspace
     meta = rows(session_file(workspace, fork.id), "SELECT forked_from, forked_at FROM meta")[0]
     assert meta == {"forked_from": parent.id, "forked_at": 2}
     assert f"agentcli resume {fork.id}" in term.screen
+
+
+def test_a_fork_of_an_older_schema_is_migrated_in_the_fork_not_in_the_parent(workspace, env, tmp_path):
+    from agentcli.session.schema import SCHEMA
+
+    fixture = Path(__file__).parent / "fixtures" / "session-v9.sqlite"
+    parent = tmp_path / "old" / "session-v9.sqlite"
+    parent.parent.mkdir()
+    shutil.copyfile(fixture, parent)
+    parent.chmod(0o600)
+    before = _digest(parent)
+    run = agentcli(["fork", str(parent), "--json"], env=env, cwd=workspace)
+    assert run.code == 0, run.stderr
+    fork = Path(json.loads(run.stdout)["path"])
+    assert _digest(parent) == before and sorted(p.name for p in parent.parent.iterdir()) == [parent.name]
+    conn = sqlite3.connect(fork)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA.version,)
+    parent_id = rows(parent, "SELECT id FROM meta")[0]["id"]
+    assert conn.execute("SELECT title, forked_from FROM meta").fetchone() == ("fixture session", parent_id)
+    conn.close()
