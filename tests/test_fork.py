@@ -267,3 +267,18 @@ def test_a_fork_of_an_older_schema_is_migrated_in_the_fork_not_in_the_parent(wor
     parent_id = rows(parent, "SELECT id FROM meta")[0]["id"]
     assert conn.execute("SELECT title, forked_from FROM meta").fetchone() == ("fixture session", parent_id)
     conn.close()
+
+
+def test_list_at_80_columns_keeps_every_id_whole(openai_server, workspace, env):
+    from agentcli.cli.render.text import fit_width, list_text
+    from agentcli.session.directory import SessionDirectory
+
+    parent_id = _three_prompts(openai_server, workspace, env)
+    fork = agentcli(["fork", parent_id, "--at", "2"], env=env, cwd=workspace)
+    fork_id = fork.stdout.split()[2]
+    entries = SessionDirectory(sessions_folder(workspace)).entries(workspace)
+    for width in (80, 100, 120):
+        lines = fit_width(list_text(entries, show_workspace=False, width=width), width).splitlines()
+        assert lines[0].split()[:6] == ["ID", "STATUS", "MODEL", "UPDATED", "MSGS", "FORKED"]
+        row = next(line for line in lines if line.startswith(fork_id))
+        assert f"{parent_id}@2" in row and len(row) <= width

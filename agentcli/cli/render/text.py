@@ -90,8 +90,10 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] | None = No
     return "\n".join([line(headers)] + [line(r) for r in rows])
 
 
-def list_text(entries: list[SessionEntry], *, show_workspace: bool) -> str:
-    """The ``list`` table: one row per session, unreadable files with their error."""
+def list_text(entries: list[SessionEntry], *, show_workspace: bool, width: int | None = None) -> str:
+    """The ``list`` table: one row per session, unreadable files with their error. For a
+    terminal narrower than 100 columns (``width``) times drop their year and seconds, so that
+    the ids (a fork's parent's too) fit before the title gives way."""
     forks = any(e.meta is not None and e.meta.forked_from for e in entries)
     headers = ["ID", "STATUS", "MODEL", "UPDATED", "MSGS", *(["FORKED FROM"] if forks else []), "TITLE"]
     if show_workspace:
@@ -103,7 +105,9 @@ def list_text(entries: list[SessionEntry], *, show_workspace: bool) -> str:
             rows.append(row + ([""] if show_workspace else []))
             continue
         meta = entry.meta
-        row = [meta.id, session_status(meta, entry.busy), meta.model or "", local_time(meta.updated_at),
+        updated = local_time(meta.updated_at)
+        row = [meta.id, session_status(meta, entry.busy), meta.model or "",
+               updated[5:16] if width is not None and width < 100 else updated,
                str(entry.messages), *([fork_label(meta)] if forks else []), excerpt(meta.title, 60)]
         rows.append(row + ([clean(meta.workspace_root)] if show_workspace else []))
     return table(headers, rows, right={4})
