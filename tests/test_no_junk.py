@@ -156,3 +156,12 @@ def test_a_lock_that_comes_and_goes_still_admits_one_holder_at_a_time(tmp_path):
         thread.join()
     assert clashes == [] and held[0] > 50
     assert not path.exists()
+
+
+def test_a_signal_at_an_empty_terminal_exits_130_and_creates_nothing(workspace, openai_server, user_config):
+    with TerminalHarness(workspace, openai_server) as term:
+        term.wait_idle()
+        term.repl.stop("SIGTERM")  # what the signal handler calls
+        term.finish()
+    assert term.code == 130
+    assert _files(workspace) == []
