@@ -154,3 +154,15 @@ def test_a_workspace_file_may_not_set_retention_until_trusted(openai_server, wor
     assert run.code == 0, run.stderr
     assert "ignoring retention_days" in run.stderr
     assert old.stem in _left(workspace)
+
+
+def test_prune_leaves_the_old_sessions_folder_alone(workspace, env):
+    legacy = make_session(workspace / "sessions", workspace, title="left by an older agentcli")
+    with Session.open(legacy, writer=True) as session:
+        session.db.execute("UPDATE meta SET updated_at = '2020-01-01T00:00:00.000Z'")
+    mine = _session(workspace, days_old=40)
+    listed = agentcli(["list", "--json"], env=env, cwd=workspace)
+    assert {e["id"] for e in json.loads(listed.stdout)} == {legacy.stem, mine.stem}  # both listed
+    run = agentcli(["prune", "--older-than", "30d", "--yes"], env=env, cwd=workspace)
+    assert run.code == 0, run.stderr
+    assert legacy.exists() and not mine.exists()

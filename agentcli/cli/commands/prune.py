@@ -57,7 +57,10 @@ def prune(older_than: OlderOpt = None, status: StatusOpt = None, empty: EmptyOpt
                          "(e.g. failed,cancelled) or --empty; --dry-run shows them first")
     ctx = make_context(workspace, sessions_dir)
     scope = None if all_ or "error" in rule.statuses else ctx.workspace_root
-    found = select(ctx.sessions.entries(scope), rule, now=datetime.now(timezone.utc))
+    # the sessions folder's own files: not those an older agentcli left in ./sessions (a
+    # repository may track them; move-sessions moves the others)
+    own = [e for e in ctx.sessions.entries(scope) if e.path.parent == ctx.sessions.path]
+    found = select(own, rule, now=datetime.now(timezone.utc))
     chosen = [c for c in found if c.kept is None]
     if chosen and not dry_run and not yes:
         if not sys.stdin.isatty():
