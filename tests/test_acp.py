@@ -228,6 +228,56 @@ def test_a_prompt_sent_while_a_turn_runs_is_taken_next_and_each_is_answered_when
     assert users == ["first task", "second task"]
 
 
+def test_scouts_are_shown_as_tool_calls_with_their_progress(
+        openai_server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str], log: Path) -> None:
+    openai_server.script(tool_answer(tool_call("scout", {"tasks": ["find the config file"]})),
+                         text_answer("It is agentcli.toml.", match="find the config file"),
+                         text_answer("The scout found it.", match="## Scout"))
+    client = Editor()
+
+    async def scenario() -> tuple[str, Any]:
+        async with editor(client, workspace, env, openai_server.base_url, log) as (conn, _):
+            sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+            return sid, await conn.prompt(session_id=sid, prompt=prompt_of("send a scout"))
+
+    sid, done = run(scenario())
+    assert done.stop_reason == "end_turn"
+    calls = client.calls(sid)
+    fanout = [c for c in calls.values() if c.get("title") == "Send 1 scout"]
+    scouts = [c for c in calls.values() if c.get("title") == "Scout: find the config file"]
+    assert len(fanout) == 1 and fanout[0]["status"] == "completed" and fanout[0]["kind"] == "think"
+    assert len(scouts) == 1 and scouts[0]["status"] == "completed"
+    assert scouts[0]["content"][0]["content"]["text"].startswith("done after 1 step")
+    steps = [u for u in client.of(sid, "tool_call_update") if u.tool_call_id == scouts[0]["tool_call_id"]]
+    assert any(u.status == "in_progress" for u in steps), "the scout is shown running"
+    assert client.text(sid) == "The scout found it."
+
+
+@pytest.mark.slow
+def test_sigterm_mid_turn_saves_the_turn_resumable_and_exits_130(
+        openai_server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str], log: Path) -> None:
+    hold = threading.Event()
+    stalled = text_answer("This answer is cut short by a signal.", hold=hold, hold_after=2)
+    openai_server.script(stalled)
+
+    async def scenario() -> tuple[str, int]:
+        async with editor(Editor(), workspace, env, openai_server.base_url, log) as (conn, process):
+            sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+            turn = asyncio.ensure_future(conn.prompt(session_id=sid, prompt=prompt_of("talk")))
+            assert await asyncio.to_thread(stalled.held.wait, 30)
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(process.wait(), 20)
+            turn.cancel()
+            return sid, code
+
+    sid, code = run(scenario())
+    hold.set()
+    assert code == 130
+    path = session_file(workspace, sid)
+    assert rows(path, "SELECT status FROM prompts") == [{"status": "interrupted"}]
+    assert rows(path, "SELECT status FROM meta") == [{"status": "interrupted"}]
+
+
 # -- load after kill -9 -------------------------------------------------------------------------
 @pytest.mark.slow
 def test_load_after_kill_9_replays_the_history_and_finishes_the_turn_asking_nothing_again(
@@ -532,3 +582,28 @@ def test_acp_refuses_a_stdout_that_is_no_pipe(workspace: Path, env: dict[str, st
     assert done.returncode == 2
     assert done.stderr.startswith("agentcli: its stdout is a file, not a pipe: agentcli acp speaks to an "
                                   "editor")
+
+
+@pytest.mark.slow
+def test_the_editor_going_away_mid_turn_leaves_it_interrupted_and_an_empty_thread_leaves_no_file(
+        openai_server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str], log: Path) -> None:
+    hold = threading.Event()
+    stalled = text_answer("Half an answer, then the editor is gone.", hold=hold, hold_after=2)
+    openai_server.script(stalled)
+
+    async def scenario() -> tuple[str, str, int]:
+        async with editor(Editor(), workspace, env, openai_server.base_url, log) as (conn, process):
+            sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+            empty = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+            turn = asyncio.ensure_future(conn.prompt(session_id=sid, prompt=prompt_of("talk")))
+            assert await asyncio.to_thread(stalled.held.wait, 30)
+            process.stdin.close()  # what an editor that dies leaves behind
+            code = await asyncio.wait_for(process.wait(), 20)
+            turn.cancel()
+            return sid, empty, code
+
+    sid, empty, code = run(scenario())
+    hold.set()
+    assert code == 0
+    assert rows(session_file(workspace, sid), "SELECT status FROM prompts") == [{"status": "interrupted"}]
+    assert not session_file(workspace, empty).exists(), "a thread never prompted is not kept"
