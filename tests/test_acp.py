@@ -607,3 +607,22 @@ def test_the_editor_going_away_mid_turn_leaves_it_interrupted_and_an_empty_threa
     assert code == 0
     assert rows(session_file(workspace, sid), "SELECT status FROM prompts") == [{"status": "interrupted"}]
     assert not session_file(workspace, empty).exists(), "a thread never prompted is not kept"
+
+
+def test_loading_a_thread_open_in_this_process_shows_it_again(
+        openai_server: ScriptedOpenAIServer, workspace: Path, env: dict[str, str], log: Path) -> None:
+    openai_server.script(text_answer("First."))
+    client = Editor()
+
+    async def scenario() -> tuple[str, list[Any]]:
+        async with editor(client, workspace, env, openai_server.base_url, log) as (conn, _):
+            sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+            await conn.prompt(session_id=sid, prompt=prompt_of("one"))
+            before = len(client.of(sid))
+            await conn.load_session(cwd=str(workspace), session_id=sid, mcp_servers=[])
+            return sid, client.of(sid)[before:]
+
+    sid, again = run(scenario())
+    assert [(u.session_update, getattr(u.content, "text", None)) for u in again] == [
+        ("user_message_chunk", "one"), ("agent_message_chunk", "First.")]
+    assert len(openai_server.requests) == 1

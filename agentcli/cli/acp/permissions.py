@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,12 @@ def question_call(question: dict[str, Any], root: Path) -> ToolCallUpdate:
     """The call the question is about, as the editor shows it beside the options: its
     title, and what it would do — every edit's diff, the command (and why it would run
     outside the sandbox), or an MCP call's arguments."""
-    described = describe(str(question.get("tool", "")), "", root=root, server=question.get("server") or None)
+    kind, command = question.get("kind"), str(question.get("command", ""))
+    described = describe(str(question.get("tool", "")), json.dumps({"command": command}) if command else "",
+                         root=root, server=question.get("server") or None)
     content: list[Content] = []
-    kind = question.get("kind")
     if kind == "shell":
-        lines = [f"$ {line}" for line in str(question.get("command", "")).splitlines()] or ["$"]
+        lines = [f"$ {line}" for line in command.splitlines()] or ["$"]
         sandbox = question.get("sandbox")
         if sandbox == "outside":
             lines.append("(OUTSIDE THE SANDBOX: it could write anywhere you can, and use the network)")
@@ -61,14 +63,13 @@ def question_call(question: dict[str, Any], root: Path) -> ToolCallUpdate:
         if question.get("justification"):
             lines.append(f"why: {question['justification']}")
         content.append(text_content("\n".join(lines), fence=True))
-        described.title = f"Run {str(question.get('command', '')).strip().splitlines()[0][:120]}" \
-            if str(question.get("command", "")).strip() else described.title
     elif kind == "external":
         content.append(text_content(str(question.get("details") or question.get("summary", "")), fence=True))
     else:
         content += [edit_content(root, edit) for edit in question.get("edits") or []]
-        if question.get("summary"):
-            described.title = str(question["summary"])[:1].upper() + str(question["summary"])[1:]
+        summary = str(question.get("summary") or "")
+        if summary:  # "create a.txt": what the call would do, as the terminal asks it
+            described.title = summary[:1].upper() + summary[1:]
     return ToolCallUpdate(tool_call_id=str(question.get("call", "")), title=described.title,
                           kind=described.kind, status="pending", content=content)
 

@@ -105,7 +105,7 @@ class AcpServer:
         from agentcli import __version__
 
         return InitializeResponse(
-            protocol_version=min(protocol_version, PROTOCOL_VERSION),
+            protocol_version=PROTOCOL_VERSION,  # the one it speaks: a client that does not, disconnects
             agent_capabilities=AgentCapabilities(
                 load_session=True,
                 prompt_capabilities=PromptCapabilities(image=False, audio=False, embedded_context=True),
@@ -180,7 +180,10 @@ class AcpServer:
         """Close every session (their engines first): the process is ending."""
         live = list(self.sessions.values())
         self.sessions.clear()
-        await asyncio.gather(*(session.close() for session in live), return_exceptions=True)
+        closed = await asyncio.gather(*(session.close() for session in live), return_exceptions=True)
+        for session, outcome in zip(live, closed):
+            if isinstance(outcome, BaseException):
+                log.error("session %s did not close cleanly: %s", session.id, outcome)
 
     # -- helpers --------------------------------------------------------------------------
     def _live(self, session_id: str) -> LiveSession:
