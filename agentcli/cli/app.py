@@ -63,9 +63,9 @@ def make_app(*, agent_only: bool = False) -> typer.Typer:
 
     run.register(made)
     if not agent_only:
-        from agentcli.cli.commands import batch, compact, doctor, inspect, mcp, move, rollback, trust
+        from agentcli.cli.commands import acp, batch, compact, doctor, inspect, mcp, move, rollback, trust
 
-        for module in (compact, rollback, inspect, trust, move, doctor, mcp, batch):
+        for module in (compact, rollback, inspect, trust, move, doctor, mcp, acp, batch):
             module.register(made)
     return made
 
