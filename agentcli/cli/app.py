@@ -23,7 +23,8 @@ class AppGroup(LeanGroup):
 GROUP_OPTIONS = ("-V", "--version", "-h", "--help", "--install-completion", "--show-completion")
 AGENT_COMMANDS = ("new", "resume")
 COMMAND_NAMES = ("new", "resume", "rollback", "list", "show", "log", "checkpoints", "diff", "export", "rm",
-                 "compact", "fork", "prune", "doctor", "move-sessions", "trust", "mcp", "batch", "version")
+                 "compact", "fork", "prune", "doctor", "move-sessions", "trust", "mcp", "acp", "batch",
+                 "version")
 """Every command of the app (a test keeps it equal to what the app registers): a first word
 that is one of them is that command; any other starts a session with the words as its prompt."""
 NEW_FLAGS = ("-p", "--print", "--json", "--debug", "--local", "--no-compact", "--compact", "--network",
@@ -80,6 +81,7 @@ def make_app(*, agent_only: bool = False) -> typer.Typer:
 
         made.command("version", cls=LeanCommand)(version)
         from agentcli.cli.commands import (
+            acp,
             batch,
             compact,
             doctor,
@@ -92,7 +94,7 @@ def make_app(*, agent_only: bool = False) -> typer.Typer:
             trust,
         )
 
-        for module in (compact, rollback, inspect, fork, prune, trust, move, doctor, mcp, batch):
+        for module in (compact, rollback, inspect, fork, prune, trust, move, doctor, mcp, acp, batch):
             module.register(made)
     return made
 

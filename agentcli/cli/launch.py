@@ -124,6 +124,28 @@ def resume_session(ctx: CliContext, ref: str | None, options: RunOptions, *, exp
 
 def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions, *,
             explicit_workspace: bool) -> int:
+    ctx, session, settings = reopen(ctx, path, options, explicit_workspace=explicit_workspace)
+    try:
+        with retention(ctx, settings, keep=path):
+            if prompt is not None:
+                session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
+            return _drive(ctx, session, settings, options, resumed=True)[0]
+    finally:
+        session.close()
+
+
+def reopen(ctx: CliContext, path: Path, options: RunOptions, *,
+           explicit_workspace: bool) -> tuple[CliContext, Session, Settings]:
+    """Open the session file at ``path`` as its single writer, with the settings of this
+    run, as ``resume`` does for every client: a file from elsewhere (or a fork of one)
+    decides nothing, a trusted one works in the workspace it recorded (unless
+    ``explicit_workspace``), the run's secrets are redacted before the first write. The
+    caller closes the session.
+
+    Raises:
+        SessionBusyError: another process drives it (nothing was written).
+        UsageError: bad settings, or a run the engine would refuse (the file is closed).
+    """
     from agentcli.agent.engine.launch import check_startable, remembered_settings, run_secrets
     from agentcli.agent.origin import session_origin
     from agentcli.cli.render.text import clean
@@ -142,15 +164,13 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
             sys.stderr.write(clean(f"agentcli: warning: {withheld}\n"))
         settings = settings_for(ctx, options, meta.settings, origin)
         check_startable(settings)
-        with retention(ctx, settings, keep=path):
-            session.redact_secrets(run_secrets(settings))  # before the first write: the prompt may hold them
-            session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
-                                settings=remembered_settings(settings))
-            if prompt is not None:
-                session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
-            return _drive(ctx, session, settings, options, resumed=True)[0]
-    finally:
+        session.redact_secrets(run_secrets(settings))  # before the first write: the prompt may hold them
+        session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
+                            settings=remembered_settings(settings))
+    except BaseException:
         session.close()
+        raise
+    return ctx, session, settings
 
 
 def _picked(ctx: CliContext, options: RunOptions) -> Path:

@@ -106,8 +106,12 @@ def check_startable(settings: Settings) -> None:
             require_price(pricing, settings.scout_model or settings.model)
 
 
-def create_session(place: Place, settings: Settings, prompt: str | None, source: str) -> Session:
-    """A new session file: schema, meta, system message and prompt, in one atomic step."""
+def create_session(place: Place, settings: Settings, prompt: str | None, source: str,
+                   cwd: Path | None = None) -> Session:
+    """A new session file: schema, meta, system message and prompt, in one atomic step.
+
+    ``cwd`` is the folder the person works in (default: the process's), for the
+    ``AGENTS.md`` files from the root down to it."""
     from agentcli.agent.failpoints import failpoint
     from agentcli.agent.system_prompt import instruction_folders, system_prompt
 
@@ -115,7 +119,7 @@ def create_session(place: Place, settings: Settings, prompt: str | None, source:
         workspace_root=place.root, model=settings.model, endpoint_host=settings.endpoint_host,
         settings=remembered_settings(settings),
         system=system_prompt(place.root, settings.approval or "ask",
-                             instruction_folders(place.root, Path.cwd())),
+                             instruction_folders(place.root, cwd or Path.cwd())),
         prompt=prompt, prompt_source=source, step=failpoint, secrets=run_secrets(settings),
     )
 
