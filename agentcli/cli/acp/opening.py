@@ -83,13 +83,12 @@ def context_for(options: AcpOptions, cwd: str) -> CliContext:
 
 def open_new(options: AcpOptions, cwd: str, servers: Sequence[ServerConfig], sink: EventSink) -> Opened:
     """A new session file in the workspace of ``cwd``, and its engine (see the module docstring)."""
-    from agentcli.agent.engine.launch import create_session
-    from agentcli.agent.sandbox.startup import require_sandbox
+    from agentcli.agent.engine.launch import check_startable, create_session
     from agentcli.cli.launch import settings_for
 
     ctx = context_for(options, cwd)
     settings = settings_for(ctx, options.run_options())
-    require_sandbox(settings)  # full-auto without a sandbox: refused before a file is made
+    check_startable(settings)  # full-auto without a sandbox, an unpriced --max-cost: refused before a file
     session = create_session(ctx.place, settings, None, SOURCE, cwd=Path(cwd))
     try:
         engine = _engine(ctx, session, settings, servers, sink, resumed=False)
