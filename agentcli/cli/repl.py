@@ -40,8 +40,11 @@ from agentcli.agent.loop import TurnResult
 from agentcli.cli.queued import goodbye
 from agentcli.cli.terminal.commands import ARGUMENTS, COMMANDS, is_command, run_command
 from agentcli.cli.terminal.inputs import (
+    OPEN_OUTPUT,
+    EscapePressed,
     SlashAndPathCompleter,
     attach_mentions,
+    busy_prompt,
     key_bindings,
     keys_kept_between_prompts,
     open_history,
@@ -156,13 +159,15 @@ class Repl:
 
         history = open_history(self.root, redact=lambda text: self.engine.redact(text))
         completer = SlashAndPathCompleter(self.root, {n: c.help for n, c in COMMANDS.items()}, ARGUMENTS)
-        common = {"history": history, "completer": completer, "key_bindings": key_bindings(),
-                  "complete_while_typing": False, "enable_history_search": False}
+        common = {"history": history, "completer": completer, "complete_while_typing": False,
+                  "enable_history_search": False}
         self._prompt = self.io.session(
-            placeholder=FormattedText([("fg:ansibrightblack", IDLE_PLACEHOLDER)]), **common)
+            placeholder=FormattedText([("fg:ansibrightblack", IDLE_PLACEHOLDER)]),
+            key_bindings=key_bindings(), **common)
         self._ahead = self.io.session(
             placeholder=FormattedText([("fg:ansibrightblack", AHEAD_PLACEHOLDER)]),
-            refresh_interval=0.1, erase_when_done=True, **common)
+            refresh_interval=0.1, erase_when_done=True, key_bindings=key_bindings(busy=True), **common)
+        busy_prompt(self._ahead)
         self._question = self.io.session()
 
     # -- signals ----------------------------------------------------------------------
@@ -228,6 +233,7 @@ class Repl:
 
     def run_turn(self, op: Operation) -> TurnResult:
         """Submit ``op`` and wait for the turn it starts; the input line stays open meanwhile."""
+        self.view.outputs = self.engine.facts.output_count()  # the next output's number follows
         self.engine.submit(op)
         self.wait(type_ahead=True)
         result = self.engine.result or TurnResult("done")
@@ -262,6 +268,8 @@ class Repl:
                     self._type_ahead()
                 else:
                     events.wake.wait(_WATCH_SECONDS)
+            except EscapePressed:
+                self.engine.submit(Interrupt("Esc", resumable=False))
             except KeyboardInterrupt:
                 self.engine.submit(Interrupt("Ctrl-C", resumable=False))
 
@@ -331,6 +339,11 @@ class Repl:
                 self.idle.clear()
             if text is None:  # a signal closed the line
                 return None
+            if text is OPEN_OUTPUT:
+                self._prompt.app.erase_when_done = False  # Ctrl-O erased the line it closed
+                self._draft = self._prompt.default_buffer.text
+                self.show_output()
+                continue
             self._draft = ""
             self._ctrl_c = False
             return text
@@ -361,6 +374,13 @@ class Repl:
             text = self._ahead.prompt(self._ahead_message, default=self._draft, pre_run=_closer(closed))
         except EOFError:  # Ctrl-D on the empty line: the person is done
             return self._leave_soon()
+        except EscapePressed:
+            self._draft = self._ahead.default_buffer.text  # Esc stops the turn, not what was typed
+            raise
+        if text is OPEN_OUTPUT:
+            self._draft = self._ahead.default_buffer.text
+            self.show_output()
+            return None
         if text is WOKEN:
             # what the line holds as it closes; keys typed after that are prompt-toolkit's
             # typeahead, read by the next prompt (the idle one, or this line reopened)
@@ -375,6 +395,23 @@ class Repl:
             return None
         self.engine.submit(self._prompt_op(text))
         return None
+
+    def show_output(self, number: int | None = None) -> None:
+        """The whole output of call ``number`` (None: the last), in the pager."""
+        from agentcli.cli.render.text import clean
+        from agentcli.cli.terminal.pager import page
+        from agentcli.cli.terminal.view import output_title
+
+        found = self.engine.facts.output(number)
+        if found is None:
+            count = self.engine.facts.output_count()
+            which = "no command or file output yet" if not count else (
+                f"no output {number}: this session has outputs 1 to {count}")
+            self.console.print(which, style="yellow", markup=False, highlight=False)
+            return
+        shown, call = found
+        page(self.io, output_title(shown, call), clean((call.result or "").expandtabs(4)),
+             closed=lambda: self.stopping is not None)
 
     def _leave_soon(self) -> None:
         if not self._leave_after_turn:

@@ -36,6 +36,9 @@ class Terminal(Protocol):
     def status_facts(self) -> Any:
         """What the footer says now."""
 
+    def show_output(self, number: int | None = None) -> None:
+        """The whole output of call ``number`` (None: the last), in the pager."""
+
 
 Handler = Callable[[Terminal, str], "str | None"]
 COMMAND_WORD = re.compile(r"^/[a-z][a-z-]*$")
@@ -215,6 +218,15 @@ def _log(repl: Terminal, argument: str) -> None:
     repl.console.print(totals_line(repl.engine.facts.totals()), style="dim", markup=False)
 
 
+def _output(repl: Terminal, argument: str) -> None:
+    if argument and not (argument.isdigit() and int(argument) >= 1):
+        from agentcli.errors import UsageError
+
+        raise UsageError(f"give the number shown under a tool line, e.g. /output 3 (or none: the last), "
+                         f"not {argument!r}")
+    repl.show_output(int(argument) if argument else None)
+
+
 def _model(repl: Terminal, argument: str) -> None:
     if not argument:
         repl.console.print(f"model: {repl.engine.settings.model} (/model NAME changes it)", markup=False)
@@ -287,6 +299,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             _rollback),
     Command("/checkpoints", "/checkpoints", "the rollback points, one per prompt", _checkpoints,
             while_busy=True),
+    Command("/output", "/output [N]", "the whole output of the last command or read (or of output N), "
+            "in a pager; Ctrl-O too", _output, while_busy=True),
     Command("/log", "/log", "the audit log of model calls", _log, while_busy=True),
     Command("/model", "/model NAME", "use another model from the next request on", _model),
     Command("/approval", "/approval MODE", "ask, auto-edit, full-auto or read-only", _approval),

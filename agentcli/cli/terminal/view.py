@@ -28,6 +28,7 @@ from agentcli.cli.render.events import EventPrinter
 from agentcli.cli.render.text import clean, excerpt
 from agentcli.cli.terminal.diffs import diff_stats, diff_text
 from agentcli.cli.terminal.markdown_stream import MarkdownStream
+from agentcli.cli.terminal.previews import preview, previewed
 from agentcli.session.records import ORCHESTRATOR, PLAN_MARKS
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class TerminalView(EventPrinter):
         self._edits: dict[str, list[dict[str, Any]]] = {}  # call id -> its edits, until it finishes
         self._current: dict[str, str] = {}  # agent -> id of its call being prepared or run
         self._sandboxes: dict[str, str | None] = {}  # call id -> the sandbox a shell call runs in
+        self.outputs = 0  # the session's previewed outputs so far: the next is number outputs + 1
 
     # -- live state -------------------------------------------------------------------
     def _doing(self, what: str | None) -> None:
@@ -178,6 +180,11 @@ class TerminalView(EventPrinter):
             self._partial = ""
         if data.get("status") == "interrupted" and tail:
             self.console.print(_tail_text(tail))
+        if previewed(data) and data.get("agent", ORCHESTRATOR) == ORCHESTRATOR:
+            self.outputs += 1  # numbered as engine.facts.output() numbers them
+            shown = preview(data, self.outputs, self.console.width)
+            if shown is not None:
+                self.console.print(shown, no_wrap=True, overflow="ellipsis")
         self._doing("thinking")
 
     def _on_error(self, data: dict[str, Any]) -> None:
@@ -330,6 +337,15 @@ def tool_line(data: dict[str, Any], arguments: str = "", width: int = 80) -> Tex
         line.append(f"  {result}", style="red" if failed or status != "done" else "dim")
     line.append_text(tail)
     return line
+
+
+def output_title(number: int, call: Any) -> str:
+    """The pager's title for output ``number``: ``output 3 · run_shell $ pytest -q · exit 1``."""
+    data = call.data or {}
+    outcome = ("timed out" if data.get("timed_out") else f"exit {data['exit_code']}"
+               if data.get("exit_code") is not None else call.status)
+    what = f"{call.name} {_key_argument(call.name, call.arguments, 60)}".strip()
+    return " · ".join(part for part in (f"output {number}", what, outcome) if part)
 
 
 def _fit(text: str, width: int) -> str:
