@@ -4,7 +4,8 @@ A terminal table has columns of three kinds: **essential** ones (an id, a status
 always shown whole; **cut** ones (a task, an error, a title) are shortened with ``…``
 down to a few cells when room runs out; the others (a time, a count) are shown whole or
 not at all. When the table is too wide, the cut columns give way first, in their
-``give`` order, then whole columns are left out in the same order, until the table fits.
+``give`` order; when that is not enough, whole columns are left out in their ``drop``
+order (the least needed first), until the table fits.
 Widths are counted in terminal cells (a CJK character takes two).
 
 Example:
@@ -34,7 +35,8 @@ class Column:
     header: str
     essential: bool = False  # never cut, never left out (ids, statuses)
     cut: bool = False  # may be shortened with "…" down to ``least`` cells
-    give: int = 0  # lower gives way first (cut, then left out)
+    give: int = 0  # lower is cut first
+    drop: int = 0  # lower is left out first, once cutting is not enough
     least: int = 8
     right: bool = False  # right-aligned (numbers)
     style: str = ""
@@ -48,6 +50,7 @@ def fit_widths(columns: Sequence[Column], natural: Sequence[int], width: int) ->
     """
     shown = list(range(len(columns)))
     order = sorted(shown, key=lambda i: columns[i].give)
+    dropping = sorted(shown, key=lambda i: columns[i].drop)
     while True:
         widths = {i: natural[i] for i in shown}
         excess = sum(widths.values()) + GAP * (len(shown) - 1) - width
@@ -58,27 +61,34 @@ def fit_widths(columns: Sequence[Column], natural: Sequence[int], width: int) ->
                 take = min(excess, max(widths[i] - columns[i].least, 0))
                 widths[i] -= take
                 excess -= take
-        droppable = [i for i in order if i in shown and not columns[i].essential]
+        droppable = [i for i in dropping if i in shown and not columns[i].essential]
         if excess <= 0 or not droppable:
             return [widths.get(i) for i in range(len(columns))]
         shown.remove(droppable[0])
 
 
 def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int, *,
-              row_styles: Sequence[str | None] | None = None, header_style: str = "bold") -> Text:
-    """The table as lines of at most ``width`` cells (see the module docstring)."""
+              row_styles: Sequence[str | None] | None = None, header_style: str = "bold",
+              indent: int = 0) -> Text:
+    """The table as lines of at most ``width`` cells, ``indent`` of them blank at the left
+    (see the module docstring). A column with nothing in any row is left out."""
     from rich.cells import cell_len
     from rich.text import Text
 
     cells = [[cell if isinstance(cell, Text) else Text(str(cell)) for cell in row] for row in rows]
     natural = [max([cell_len(c.header)] + [cell_len(row[i].plain) for row in cells])
                for i, c in enumerate(columns)]
-    widths = fit_widths(columns, natural, width)
+    present = [i for i, column in enumerate(columns)
+               if column.essential or any(row[i].plain.strip() for row in cells)]
+    fitted = fit_widths([columns[i] for i in present], [natural[i] for i in present], width - indent)
+    widths: list[int | None] = [None] * len(columns)
+    for i, room in zip(present, fitted):
+        widths[i] = room
     out = Text()
     lines = [([Text(c.header) for c in columns], header_style)]
     lines += [(row, (row_styles or [None] * len(cells))[n]) for n, row in enumerate(cells)]
     for index, (row, style) in enumerate(lines):
-        line = Text(style=style or "")
+        line = Text(" " * indent, style=style or "")
         first = True
         for column, cell, room in zip(columns, row, widths):
             if room is None:

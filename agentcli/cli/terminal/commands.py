@@ -173,48 +173,24 @@ def _rollback(repl: Terminal, argument: str) -> None:
 
 
 def _checkpoints(repl: Terminal, argument: str) -> None:
-    from rich.table import Table
-
-    from agentcli.cli.render.text import excerpt
+    from agentcli.cli.terminal.tables import checkpoints_table
 
     infos = repl.engine.facts.checkpoints()
     if not infos:
         repl.console.print("no checkpoints yet: one is taken when each prompt starts", style="dim")
         return
-    table = Table(box=None, padding=(0, 1), show_edge=False)
-    table.add_column("N", justify="right", no_wrap=True)
-    table.add_column("created", no_wrap=True)
-    table.add_column("changes", justify="right", no_wrap=True)
-    table.add_column("prompt", no_wrap=True)
-    room = max(repl.console.width - 26 - len(str(infos[-1].id)), 10)
-    for info in infos:
-        note = " (rolled back)" if info.rolled_back_by else ""
-        first = info.prompt.strip().splitlines()[0] if info.prompt.strip() else ""
-        table.add_row(str(info.id), info.created_at[11:19], str(info.changes),
-                      excerpt(first, room - len(note)) + note, style="dim" if info.rolled_back_by else None)
-    repl.console.print(table)
+    repl.console.print(checkpoints_table(infos, repl.console.width - 1), no_wrap=True)
 
 
 def _log(repl: Terminal, argument: str) -> None:
-    from rich.table import Table
-
-    from agentcli.cli.render.text import excerpt, local_time, totals_line
+    from agentcli.cli.render.text import totals_line
+    from agentcli.cli.terminal.tables import log_table
 
     calls = repl.engine.facts.model_calls(50)
     if not calls:
         repl.console.print("no model calls yet", style="dim")
         return
-    table = Table(box=None, padding=(0, 1), show_edge=False)
-    for name in ("ID", "TIME", "AGENT", "MODEL", "STATUS", "MS", "TOKENS", "ERROR"):
-        right = name in ("ID", "MS", "TOKENS")
-        table.add_column(name, justify="right" if right else "left", no_wrap=True, overflow="ellipsis",
-                         max_width=None if name == "ERROR" else 24)
-    for call in calls:
-        table.add_row(str(call.id), local_time(call.started_at)[11:], call.agent, call.model,
-                      call.status, "" if call.latency_ms is None else str(call.latency_ms),
-                      "" if call.total_tokens is None else str(call.total_tokens),
-                      excerpt(call.error, 60), style="red" if call.status not in ("ok", "done") else None)
-    repl.console.print(table)
+    repl.console.print(log_table(calls, repl.console.width - 1), no_wrap=True)
     repl.console.print(totals_line(repl.engine.facts.totals()), style="dim", markup=False)
 
 
@@ -253,17 +229,12 @@ def _approval(repl: Terminal, argument: str) -> None:
 
 
 def _status(repl: Terminal, argument: str) -> None:
-    from agentcli.cli.render.text import clean
     from agentcli.cli.terminal.status import status_line
+    from agentcli.cli.terminal.tables import status_text
 
     status = repl.engine.facts.status()
-    repl.console.print(f"session {status.session} · {clean(status.title or '(untitled)')}", markup=False,
-                       highlight=False)
-    repl.console.print(f"  file {status.path}", style="dim", markup=False, highlight=False)
-    repl.console.print(f"  {status_line(repl.status_facts())}", markup=False, highlight=False)
-    repl.console.print(f"  {status.attempts} model calls · {status.prompt_tokens:,} prompt + "
-                       f"{status.completion_tokens:,} completion tokens", style="dim", markup=False,
-                       highlight=False)
+    repl.console.print(status_text(status, status_line(repl.status_facts()), repl.console.width - 1),
+                       no_wrap=True)
 
 
 def _compact(repl: Terminal, argument: str) -> None:

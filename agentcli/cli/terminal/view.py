@@ -35,7 +35,11 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from agentcli.agent.events import Event
+    from agentcli.cli.render.scouts import ScoutBoard
+
 TAIL_LINES = 4
+LIVE_SCOUTS = 10  # scout rows in the live area (the running ones first)
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 # The argument that says most about a call, per tool (the rest are left out of its line).
 KEY_ARGUMENT = {"read_file": "path", "write_file": "path", "edit_file": "path", "list_files": "path",
@@ -63,6 +67,25 @@ class TerminalView(EventPrinter):
         self._sandboxes: dict[str, str | None] = {}  # call id -> the sandbox a shell call runs in
         self.outputs = 0  # the session's previewed outputs so far: the next is number outputs + 1
 
+    @property
+    def scouts(self) -> ScoutBoard:
+        """The scouts of a fan-out: drawn in the live area under the spinner while they work
+        (:meth:`activity_lines`), printed once as a table when the fan-out ends."""
+        if self._scouts is None:
+            from agentcli.cli.render.scouts import ScoutBoard
+
+            self._scouts = ScoutBoard(self.console, live=False, quiet=True)
+        return self._scouts
+
+    def __call__(self, event: Event) -> None:
+        super().__call__(event)
+        if event.type == "scouts.finished" and not self.scouts.running:
+            self._print_scouts()
+
+    def _print_scouts(self) -> None:
+        self.console.print(self.scouts.table(self.console.width - 1, indent=2), no_wrap=True,
+                           overflow="ellipsis")
+
     # -- live state -------------------------------------------------------------------
     def _doing(self, what: str | None) -> None:
         with self._live:
@@ -86,7 +109,11 @@ class TerminalView(EventPrinter):
         pending = self.answer.pending.strip().splitlines()
         if pending and activity.startswith("writing"):
             lines.append(f"  {pending[-1]}")
-        return [_fit(line.expandtabs(4), width) for line in lines]
+        lines = [_fit(line.expandtabs(4), width) for line in lines]
+        if self._scouts is not None and self._scouts.running:
+            table = self._scouts.table(width, indent=2, limit=LIVE_SCOUTS)  # ids and statuses whole
+            lines += table.plain.splitlines()
+        return lines
 
     def question_shown(self, call_id: str) -> None:
         """The approval question of call ``call_id`` is on screen (with its diff)."""
@@ -194,6 +221,9 @@ class TerminalView(EventPrinter):
     def _on_turn_finished(self, data: dict[str, Any]) -> None:
         if data.get("agent", ORCHESTRATOR) != ORCHESTRATOR:
             return
+        if self._scouts is not None and self._scouts.running:  # stopped before its scouts.finished
+            self._scouts.stop()
+            self._print_scouts()
         stopped = data.get("status") in ("interrupted", "cancelled")
         self.answer.flush(note="(stopped: the text above is all the model had written)"
                           if stopped and self.answer.pending.strip() else "")
