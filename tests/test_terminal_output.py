@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,43 @@ def test_output_numbers_go_on_after_a_resume(workspace, openai_server):
         assert "output 2 · run_shell $ seq 1 20" in screen and "\n20\n[exit code: 0]" in screen
         term.type("/exit\r")
         term.finish()
+
+
+def test_a_command_typed_while_a_command_runs_prints_in_its_own_marked_block(workspace, openai_server):
+    openai_server.script(
+        tool_answer(tool_call("update_plan", {"items": [{"title": "count to three",
+                                                          "status": "in_progress"}]})),
+        tool_answer(tool_call("run_shell", {"command": "echo started; sleep 1.5; echo finished"})),
+        text_answer("counted"),
+    )
+    with TerminalHarness(workspace, openai_server, approval="full-auto", flags={"sandbox": "off"}) as term:
+        term.type("count\r")
+        term.expect("[>] count to three")
+        time.sleep(0.5)  # the command runs
+        term.keys("/plan\r")
+        screen = term.expect("counted")
+        term.type("/exit\r")
+        term.finish()
+    block = screen[screen.index("› /plan"):]
+    assert block.startswith("› /plan\n  [>] count to three\n"), block  # echoed, then its output
+    assert block.index("count to three") < block.index("✓ run_shell")
+
+
+def test_a_command_typed_while_the_answer_streams_waits_for_the_answers_end(workspace, openai_server):
+    answer = ("First block of the answer.\n\n" + "".join(f"Block {n} goes on.\n\n" for n in range(2, 12))
+              + "Last.")
+    openai_server.script(text_answer(answer, chunk_delay=0.05, chunk_size=4))
+    with TerminalHarness(workspace, openai_server) as term:
+        term.type("explain\r")
+        term.expect("First block of the answer.")
+        term.keys("/status\r")
+        term.expect("context left")
+        term.type("/exit\r")
+        term.finish()
+    screen = term.screen
+    streamed = screen[screen.index("First block"):screen.index("Last.") + 5]
+    blocks = [line.strip() for line in streamed.splitlines()]
+    assert blocks == ["First block of the answer.", ""] + sum(
+        ([f"Block {n} goes on.", ""] for n in range(2, 12)), []) + ["Last."]  # whole, one blank line apart
+    after = screen[screen.index("Last."):]
+    assert "› /status\nsession " in after  # its block came once the answer had ended

@@ -236,6 +236,7 @@ class Repl:
         self.view.outputs = self.engine.facts.output_count()  # the next output's number follows
         self.engine.submit(op)
         self.wait(type_ahead=True)
+        self.view.release_blocks()  # a command's block still waiting for an answer's end
         result = self.engine.result or TurnResult("done")
         if result.status == "interrupted" and not result.resumable:
             self.console.print("(turn stopped — recorded as cancelled; the session is saved and "
@@ -391,13 +392,31 @@ class Repl:
         if not stripped:
             return None
         if is_command(stripped):
-            run_command(self, stripped, busy=True)
+            self._busy_command(stripped)
             return None
         self.engine.submit(self._prompt_op(text))
         return None
 
-    def show_output(self, number: int | None = None) -> None:
-        """The whole output of call ``number`` (None: the last), in the pager."""
+    def _busy_command(self, text: str) -> None:
+        """A slash command typed while the agent works: drawn whole, under a ``› /plan``
+        header, as one block above the live area; never between two blocks of an answer
+        being streamed (it then waits for the answer's end)."""
+        import io
+
+        from rich.text import Text
+
+        console = self.console
+        drawn = io.StringIO()
+        block = type(console)(file=drawn, width=console.width, color_system=console.color_system,
+                              force_terminal=console.is_terminal, no_color=console.no_color, markup=False,
+                              highlight=False, emoji=False)
+        block.print(Text(f"› {text}", style="bold"), no_wrap=True, overflow="ellipsis")
+        run_command(_BlockTerminal(self, block), text, busy=True)
+        self.view.command_block(drawn.getvalue())
+
+    def show_output(self, number: int | None = None, console: Console | None = None) -> None:
+        """The whole output of call ``number`` (None: the last), in the pager (printed on
+        ``console`` when there is no real terminal to page on)."""
         from agentcli.cli.render.text import clean
         from agentcli.cli.terminal.pager import page
         from agentcli.cli.terminal.view import output_title
@@ -407,11 +426,11 @@ class Repl:
             count = self.engine.facts.output_count()
             which = "no command or file output yet" if not count else (
                 f"no output {number}: this session has outputs 1 to {count}")
-            self.console.print(which, style="yellow", markup=False, highlight=False)
+            (console or self.console).print(which, style="yellow", markup=False, highlight=False)
             return
         shown, call = found
         page(self.io, output_title(shown, call), clean((call.result or "").expandtabs(4)),
-             closed=lambda: self.stopping is not None)
+             closed=lambda: self.stopping is not None, console=console)
 
     def _leave_soon(self) -> None:
         if not self._leave_after_turn:
@@ -437,6 +456,28 @@ class Repl:
         self.view.last_usage = None
         self.console.print(f"new session {self.engine.facts.meta().id} (the previous one resumes with: "
                            f"agentcli resume {old})", style="bold", markup=False, highlight=False)
+
+
+class _BlockTerminal:
+    """The terminal as a command typed while the agent works sees it: what it prints goes
+    to ``console`` (the block being drawn); the rest is the terminal's."""
+
+    def __init__(self, repl: Repl, console: Console):
+        self._repl = repl
+        self.console = console
+        self.engine = repl.engine
+
+    def wait(self, *, type_ahead: bool = False) -> None:
+        """As the terminal waits."""
+        self._repl.wait(type_ahead=type_ahead)
+
+    def status_facts(self) -> Any:
+        """What the footer says now."""
+        return self._repl.status_facts()
+
+    def show_output(self, number: int | None = None) -> None:
+        """The pager, or (no real terminal) the output printed in the block."""
+        self._repl.show_output(number, console=self.console)
 
 
 def _closer(closed: Callable[[], bool]) -> Callable[[], None]:

@@ -21,10 +21,12 @@ KEYS = "q quit · ↑↓ PgUp PgDn Space b g G move · / search, n next"
 _WATCH_SECONDS = 0.05
 
 
-def page(io: Any, title: str, text: str, closed: Callable[[], bool] = lambda: False) -> None:
-    """Show ``text`` under ``title`` until the person closes it (or ``closed()`` is true)."""
+def page(io: Any, title: str, text: str, closed: Callable[[], bool] = lambda: False,
+         console: Any = None) -> None:
+    """Show ``text`` under ``title`` until the person closes it (or ``closed()`` is true);
+    printed whole on ``console`` (default: the terminal's) when there is no real terminal."""
     if not io.real:
-        _print_whole(io.console, title, text)
+        _print_whole(console or io.console, title, text)
         return
     application = _application(io, title, text)
     hold = getattr(io.console.file, "held", None)  # the ScreenWriter: keep the agent's output meanwhile

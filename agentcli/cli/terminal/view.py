@@ -66,6 +66,8 @@ class TerminalView(EventPrinter):
         self._current: dict[str, str] = {}  # agent -> id of its call being prepared or run
         self._sandboxes: dict[str, str | None] = {}  # call id -> the sandbox a shell call runs in
         self.outputs = 0  # the session's previewed outputs so far: the next is number outputs + 1
+        self._blocks = threading.Lock()  # an answer's blocks and a command's block: one at a time
+        self._held: list[str] = []  # commands' blocks drawn while an answer streamed, for its end
 
     @property
     def scouts(self) -> ScoutBoard:
@@ -115,6 +117,30 @@ class TerminalView(EventPrinter):
             lines += table.plain.splitlines()
         return lines
 
+    def command_block(self, drawn: str) -> None:
+        """Print a slash command's block (drawn already, its ``› /cmd`` header first) now, or,
+        while an answer is being streamed, as soon as that answer ends: never inside it."""
+        with self._blocks:
+            if self.answer.printed_any or self.answer.pending.strip():
+                self._held.append(drawn)
+                return
+            self._write(drawn)
+
+    def release_blocks(self) -> None:
+        """The turn is over: print any command block still waiting for an answer's end."""
+        with self._blocks:
+            self._release_blocks()
+
+    def _release_blocks(self) -> None:
+        """The answer ended: print the command blocks that waited for it (under the lock)."""
+        held, self._held = self._held, []
+        for drawn in held:
+            self._write(drawn)
+
+    def _write(self, drawn: str) -> None:
+        self.console.file.write(drawn)
+        self.console.file.flush()
+
     def question_shown(self, call_id: str) -> None:
         """The approval question of call ``call_id`` is on screen (with its diff)."""
         self.shown_diffs.add(call_id)
@@ -156,15 +182,18 @@ class TerminalView(EventPrinter):
             return
         if self.activity != "writing the answer":
             self._doing("writing the answer")
-        self.answer.feed(data["text"])
+        with self._blocks:
+            self.answer.feed(data["text"])
 
     def _on_assistant_message(self, data: dict[str, Any]) -> None:
         if data.get("agent", ORCHESTRATOR) != ORCHESTRATOR:
             return
-        if not self.answer.printed_any and not self.answer.pending and data.get("content"):
-            self.answer.feed(data["content"])  # a reply that was not streamed
-        self.answer.flush()
-        self.answer.printed_any = False
+        with self._blocks:
+            if not self.answer.printed_any and not self.answer.pending and data.get("content"):
+                self.answer.feed(data["content"])  # a reply that was not streamed
+            self.answer.flush()
+            self.answer.printed_any = False
+            self._release_blocks()
         if data.get("usage"):
             self.last_usage = data["usage"]
         self._doing("working")
@@ -215,7 +244,10 @@ class TerminalView(EventPrinter):
         self._doing("thinking")
 
     def _on_error(self, data: dict[str, Any]) -> None:
-        self.answer.flush()
+        with self._blocks:
+            self.answer.flush()
+            self.answer.printed_any = False
+            self._release_blocks()
         self._line(f"error: {clean(data['message'])}", "bold red")
 
     def _on_turn_finished(self, data: dict[str, Any]) -> None:
@@ -225,9 +257,11 @@ class TerminalView(EventPrinter):
             self._scouts.stop()
             self._print_scouts()
         stopped = data.get("status") in ("interrupted", "cancelled")
-        self.answer.flush(note="(stopped: the text above is all the model had written)"
-                          if stopped and self.answer.pending.strip() else "")
-        self.answer.printed_any = False
+        with self._blocks:
+            self.answer.flush(note="(stopped: the text above is all the model had written)"
+                              if stopped and self.answer.pending.strip() else "")
+            self.answer.printed_any = False
+            self._release_blocks()
         self._doing(None)
 
     # -- what operations did ---------------------------------------------------------
