@@ -280,7 +280,8 @@ class Repl:
         number = question["id"]
         self.view.question_shown(question.get("call", ""))
         closed = lambda: number in self.events.resolved or self.stopping is not None  # noqa: E731
-        asker = TerminalAsker(self.console, lambda text: self._read_line(self._question, text, closed))
+        asker = TerminalAsker(self.console, lambda text: self._read_line(self._question, text, closed),
+                              lambda text, keys: self._read_line(self._key_prompt(keys), text, closed))
         try:
             answer = asker.ask(question)
         except KeyboardInterrupt:
@@ -289,6 +290,38 @@ class Repl:
         if answer is not None:
             self.engine.submit(AnswerApproval(number, answer.choice, answer.reason))
         self.view.question_answered()
+
+    def _key_prompt(self, keys: str):  # -> prompt_toolkit.PromptSession
+        """A prompt answered by one of ``keys`` (no Enter); it shows the word chosen. Esc
+        stops the turn as Ctrl-C does; other keys are ignored."""
+        from prompt_toolkit.key_binding import KeyBindings
+
+        bindings = KeyBindings()
+        words = {"y": "yes", "n": "no", "a": "always", "r": "no, because:"}
+
+        def answer(key: str) -> Callable[[Any], None]:
+            def chosen(event: Any) -> None:
+                event.current_buffer.text = words.get(key, key)
+                event.app.exit(result=key)
+            return chosen
+
+        for key in keys:
+            bindings.add(key)(answer(key))
+            bindings.add(key.upper())(answer(key))
+
+        @bindings.add("<any>")
+        @bindings.add("enter")
+        @bindings.add("c-j")
+        def _ignored(event: Any) -> None:
+            """Keys that answer nothing (Enter too) are not typed into the line."""
+
+        @bindings.add("escape", eager=True)
+        def _stop(event: Any) -> None:
+            event.app.exit(exception=EscapePressed())
+
+        session = self.io.session(key_bindings=bindings)
+        busy_prompt(session)
+        return session
 
     def _footer(self) -> None:
         from rich.rule import Rule

@@ -214,14 +214,16 @@ def _model(repl: Terminal, argument: str) -> None:
 
 
 def _approval(repl: Terminal, argument: str) -> None:
-    if argument not in APPROVAL_MODES:
-        if argument:
-            repl.console.print(f"{argument!r} is not an approval mode", style="yellow", markup=False,
-                               highlight=False)
-        repl.console.print(f"approval is {repl.engine.settings.approval}; the modes: "
-                           f"{', '.join(APPROVAL_MODES)}", markup=False, highlight=False,
-                           style=None if not argument else "yellow")
+    modes = ", ".join(APPROVAL_MODES)
+    if not argument:
+        repl.console.print(f"approval is {repl.engine.settings.approval or 'ask'}; /approval MODE changes "
+                           f"it (the modes: {modes})", markup=False, highlight=False)
         return
+    if argument.lower() not in APPROVAL_MODES:
+        repl.console.print(f"invalid approval mode {argument!r} — the modes: {modes}", style="yellow",
+                           markup=False, highlight=False)
+        return
+    argument = argument.lower()
     from agentcli.agent.engine.operations import SetApproval
 
     repl.engine.submit(SetApproval(argument))
