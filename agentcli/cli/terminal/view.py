@@ -29,6 +29,7 @@ from agentcli.cli.render.text import clean, excerpt
 from agentcli.cli.terminal.diffs import diff_stats, diff_text
 from agentcli.cli.terminal.markdown_stream import MarkdownStream
 from agentcli.cli.terminal.previews import preview, previewed
+from agentcli.cli.terminal.retries import RetryLine
 from agentcli.session.records import ORCHESTRATOR, PLAN_MARKS
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class TerminalView(EventPrinter):
         self.outputs = 0  # the session's previewed outputs so far: the next is number outputs + 1
         self._blocks = threading.Lock()  # an answer's blocks and a command's block: one at a time
         self._held: list[str] = []  # commands' blocks drawn while an answer streamed, for its end
+        self.retry = RetryLine()  # the orchestrator's model call waiting to be tried again
 
     @property
     def scouts(self) -> ScoutBoard:
@@ -104,6 +106,10 @@ class TerminalView(EventPrinter):
         frame = SPINNER[int(elapsed * 10) % len(SPINNER)]
         width = self.console.width - 1
         clock = f" · {_seconds(elapsed)} · Ctrl-C stops"
+        retrying = self.retry.lines(now)
+        if retrying:  # the one line a retry gets, in place of "waiting for the model"
+            activity = retrying[0]
+            tail = (*tail, *retrying[1:])
         lines = [f"{frame} {_fit(activity, width - 2 - len(clock))}{clock}"]  # the clock is ASCII
         lines += [f"  │ {line}" for line in tail]
         if partial.strip():
@@ -177,9 +183,19 @@ class TerminalView(EventPrinter):
         if data.get("agent", ORCHESTRATOR) == ORCHESTRATOR:
             self._doing("waiting for the model")
 
+    def _on_model_retry(self, data: dict[str, Any]) -> None:
+        if data.get("agent", ORCHESTRATOR) == ORCHESTRATOR:  # a scout's show in its row
+            self.retry.failed(data)
+
+    def _answered(self) -> None:
+        said = self.retry.answered()
+        if said is not None:
+            self._line(_fit(said, self.console.width - 1), "dim yellow")
+
     def _on_assistant_delta(self, data: dict[str, Any]) -> None:
         if data.get("agent", ORCHESTRATOR) != ORCHESTRATOR:
             return
+        self._answered()
         if self.activity != "writing the answer":
             self._doing("writing the answer")
         with self._blocks:
@@ -188,6 +204,7 @@ class TerminalView(EventPrinter):
     def _on_assistant_message(self, data: dict[str, Any]) -> None:
         if data.get("agent", ORCHESTRATOR) != ORCHESTRATOR:
             return
+        self._answered()
         with self._blocks:
             if not self.answer.printed_any and not self.answer.pending and data.get("content"):
                 self.answer.feed(data["content"])  # a reply that was not streamed
@@ -244,6 +261,7 @@ class TerminalView(EventPrinter):
         self._doing("thinking")
 
     def _on_error(self, data: dict[str, Any]) -> None:
+        self.retry.ended()
         with self._blocks:
             self.answer.flush()
             self.answer.printed_any = False
@@ -253,6 +271,7 @@ class TerminalView(EventPrinter):
     def _on_turn_finished(self, data: dict[str, Any]) -> None:
         if data.get("agent", ORCHESTRATOR) != ORCHESTRATOR:
             return
+        self.retry.ended()
         if self._scouts is not None and self._scouts.running:  # stopped before its scouts.finished
             self._scouts.stop()
             self._print_scouts()
