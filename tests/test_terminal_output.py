@@ -167,3 +167,25 @@ def test_a_command_typed_while_the_answer_streams_waits_for_the_answers_end(work
         ([f"Block {n} goes on.", ""] for n in range(2, 12)), []) + ["Last."]  # whole, one blank line apart
     after = screen[screen.index("Last."):]
     assert "› /status\nsession " in after  # its block came once the answer had ended
+
+
+def test_a_command_that_changes_the_session_typed_while_the_agent_works_runs_after_the_turn(
+        workspace, openai_server):
+    openai_server.script(
+        tool_answer(tool_call("write_file", {"path": "made.txt", "content": "x\n"})),
+        tool_answer(tool_call("run_shell", {"command": "sleep 1.5"})),
+        text_answer("made it"),
+    )
+    with TerminalHarness(workspace, openai_server, approval="full-auto", flags={"sandbox": "off"}) as term:
+        term.type("make it\r")
+        term.expect("✓ write_file made.txt")
+        time.sleep(0.3)  # the command runs
+        term.keys("/undo\r")
+        term.expect("/undo runs once this turn has ended (Esc or Ctrl-C stops the turn now)")
+        assert (workspace / "made.txt").exists()  # not yet: the turn goes on
+        term.keys("/exit\r")
+        screen = term.expect("agentcli resume ")
+        term.finish()
+    after = screen[screen.index("made it"):]
+    assert "› /undo\nrolled back to checkpoint 1" in after and after.index("› /undo") < after.index("› /exit")
+    assert not (workspace / "made.txt").exists()

@@ -152,6 +152,7 @@ class Repl:
         self._draft = ""
         self._ctrl_c = False
         self._leave_after_turn = False  # Ctrl-D on the type-ahead line: leave once the turn ends
+        self._deferred: list[str] = []  # slash commands typed while the agent worked, run after it
         self._build_prompts()
 
     def _build_prompts(self) -> None:
@@ -239,8 +240,8 @@ class Repl:
         self.view.release_blocks()  # a command's block still waiting for an answer's end
         result = self.engine.result or TurnResult("done")
         if result.status == "interrupted" and not result.resumable:
-            self.console.print("(turn stopped — recorded as cancelled; the session is saved and "
-                               "your next prompt continues from here)", style="yellow", markup=False)
+            self.console.print("(turn stopped, recorded as cancelled: your next prompt goes on from here)",
+                               style="yellow", markup=False)
             waiting = self.engine.facts.queued()
             if waiting:
                 self.console.print(f"{waiting} queued prompt{'s' if waiting > 1 else ''} kept: press Enter "
@@ -351,6 +352,10 @@ class Repl:
         or a signal)."""
         if self._leave_after_turn:
             return None
+        if self._deferred:  # typed while the agent worked: now, echoed as if typed here
+            text = self._deferred.pop(0)
+            self.console.print(f"› {text}", style="bold", markup=False, highlight=False)
+            return text
         while True:
             self.idle.set()
             try:
@@ -447,6 +452,10 @@ class Repl:
         run_command(_BlockTerminal(self, block), text, busy=True)
         self.view.command_block(drawn.getvalue())
 
+    def defer(self, text: str) -> None:
+        """Run the command line ``text`` once the agent has finished its turn."""
+        self._deferred.append(text)
+
     def show_output(self, number: int | None = None, console: Console | None = None) -> None:
         """The whole output of call ``number`` (None: the last), in the pager (printed on
         ``console`` when there is no real terminal to page on)."""
@@ -511,6 +520,10 @@ class _BlockTerminal:
     def show_output(self, number: int | None = None) -> None:
         """The pager, or (no real terminal) the output printed in the block."""
         self._repl.show_output(number, console=self.console)
+
+    def defer(self, text: str) -> None:
+        """Run ``text`` once the agent has finished its turn."""
+        self._repl.defer(text)
 
 
 def _closer(closed: Callable[[], bool]) -> Callable[[], None]:

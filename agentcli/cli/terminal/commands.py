@@ -39,6 +39,9 @@ class Terminal(Protocol):
     def show_output(self, number: int | None = None) -> None:
         """The whole output of call ``number`` (None: the last), in the pager."""
 
+    def defer(self, text: str) -> None:
+        """Run the command line ``text`` once the agent has finished its turn."""
+
 
 Handler = Callable[[Terminal, str], "str | None"]
 COMMAND_WORD = re.compile(r"^/[a-z][a-z-]*$")
@@ -84,9 +87,10 @@ def run_command(repl: Terminal, text: str, *, busy: bool = False) -> str | None:
                       + " (/help lists the commands; nothing was sent to the model)",
                       style="yellow", markup=False, highlight=False)
         return None
-    if busy and not command.while_busy:
-        console.print(f"{command.name} waits until the agent has finished this turn "
-                      "(Ctrl-C stops the turn)", style="yellow", markup=False, highlight=False)
+    if busy and not command.while_busy:  # it changes the session: after the turn, not in it
+        repl.defer(text)
+        console.print(f"{command.name} runs once this turn has ended (Esc or Ctrl-C stops the turn now)",
+                      style="yellow", markup=False, highlight=False)
         return None
     try:
         return command.handler(repl, argument.strip())
