@@ -192,12 +192,14 @@ def test_esc_stops_a_turn_is_harmless_when_idle_and_alt_enter_stays_a_new_line(w
         assert "turn stopped" not in term.screen() and not (term.files / "code").exists()
         term.type("wait for it")
         _until(term, lambda pane: "running $ sleep 30" in pane, "the command running")
+        term._tmux("send-keys", "-t", term.name, "-l", "first line")  # typed while it runs
+        time.sleep(0.3)
         began = time.monotonic()
         term.send("Escape")
         term.expect("turn stopped")
         assert time.monotonic() - began < 3
         term.expect("context left")
-        term._tmux("send-keys", "-t", term.name, "-l", "first line")
+        _until(term, lambda pane: pane.rstrip().endswith("› first line"), "the line kept after Esc")
         term.send("M-Enter")  # Alt-Enter: a new line in the prompt
         term.type("second line")
         term.expect("two lines read")

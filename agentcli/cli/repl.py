@@ -43,6 +43,7 @@ from agentcli.cli.terminal.inputs import (
     OPEN_OUTPUT,
     EscapePressed,
     SlashAndPathCompleter,
+    answer_keys,
     attach_mentions,
     busy_prompt,
     key_bindings,
@@ -293,34 +294,10 @@ class Repl:
         self.view.question_answered()
 
     def _key_prompt(self, keys: str):  # -> prompt_toolkit.PromptSession
-        """A prompt answered by one of ``keys`` (no Enter); it shows the word chosen. Esc
-        stops the turn as Ctrl-C does; other keys are ignored."""
-        from prompt_toolkit.key_binding import KeyBindings
+        """A prompt answered by one of ``keys`` (no Enter): see :func:`answer_keys`."""
+        from agentcli.cli.terminal.approval import ANSWER_WORDS
 
-        bindings = KeyBindings()
-        words = {"y": "yes", "n": "no", "a": "always", "r": "no, because:"}
-
-        def answer(key: str) -> Callable[[Any], None]:
-            def chosen(event: Any) -> None:
-                event.current_buffer.text = words.get(key, key)
-                event.app.exit(result=key)
-            return chosen
-
-        for key in keys:
-            bindings.add(key)(answer(key))
-            bindings.add(key.upper())(answer(key))
-
-        @bindings.add("<any>")
-        @bindings.add("enter")
-        @bindings.add("c-j")
-        def _ignored(event: Any) -> None:
-            """Keys that answer nothing (Enter too) are not typed into the line."""
-
-        @bindings.add("escape", eager=True)
-        def _stop(event: Any) -> None:
-            event.app.exit(exception=EscapePressed())
-
-        session = self.io.session(key_bindings=bindings)
+        session = self.io.session(key_bindings=answer_keys(keys, ANSWER_WORDS))
         busy_prompt(session)
         return session
 
@@ -436,21 +413,11 @@ class Repl:
         return None
 
     def _busy_command(self, text: str) -> None:
-        """A slash command typed while the agent works: drawn whole, under a ``› /plan``
-        header, as one block above the live area; never between two blocks of an answer
-        being streamed (it then waits for the answer's end)."""
-        import io
+        """A slash command typed while the agent works: one block above the live area
+        (:mod:`~agentcli.cli.terminal.blocks`), never inside an answer being streamed."""
+        from agentcli.cli.terminal.blocks import drawn_command
 
-        from rich.text import Text
-
-        console = self.console
-        drawn = io.StringIO()
-        block = type(console)(file=drawn, width=console.width, color_system=console.color_system,
-                              force_terminal=console.is_terminal, no_color=console.no_color, markup=False,
-                              highlight=False, emoji=False)
-        block.print(Text(f"› {text}", style="bold"), no_wrap=True, overflow="ellipsis")
-        run_command(_BlockTerminal(self, block), text, busy=True)
-        self.view.command_block(drawn.getvalue())
+        self.view.command_block(drawn_command(self, text))
 
     def defer(self, text: str) -> None:
         """Run the command line ``text`` once the agent has finished its turn."""
@@ -498,32 +465,6 @@ class Repl:
         self.view.last_usage = None
         self.console.print(f"new session {self.engine.facts.meta().id} (the previous one resumes with: "
                            f"agentcli resume {old})", style="bold", markup=False, highlight=False)
-
-
-class _BlockTerminal:
-    """The terminal as a command typed while the agent works sees it: what it prints goes
-    to ``console`` (the block being drawn); the rest is the terminal's."""
-
-    def __init__(self, repl: Repl, console: Console):
-        self._repl = repl
-        self.console = console
-        self.engine = repl.engine
-
-    def wait(self, *, type_ahead: bool = False) -> None:
-        """As the terminal waits."""
-        self._repl.wait(type_ahead=type_ahead)
-
-    def status_facts(self) -> Any:
-        """What the footer says now."""
-        return self._repl.status_facts()
-
-    def show_output(self, number: int | None = None) -> None:
-        """The pager, or (no real terminal) the output printed in the block."""
-        self._repl.show_output(number, console=self.console)
-
-    def defer(self, text: str) -> None:
-        """Run ``text`` once the agent has finished its turn."""
-        self._repl.defer(text)
 
 
 def _closer(closed: Callable[[], bool]) -> Callable[[], None]:

@@ -28,6 +28,7 @@ Reader = Callable[[str], "str | None"]
 KeyReader = Callable[[str, str], "str | None"]
 
 CHOICES = {"y": "yes", "n": "no", "a": "always", "r": "reason"}
+ANSWER_WORDS = {"y": "yes", "n": "no", "a": "always", "r": "no, because:"}  # shown after the key
 
 
 @dataclass(frozen=True)

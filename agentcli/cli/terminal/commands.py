@@ -111,8 +111,9 @@ def _help(repl: Terminal, argument: str) -> None:
     repl.console.print(table)
     repl.console.print(
         "Enter sends · Alt-Enter or Ctrl-J: new line · Tab completes /commands and @files · "
-        "@path attaches a file · typing while the agent works queues a prompt · Ctrl-C stops "
-        "the turn; twice at an empty prompt, or Ctrl-D, leaves", style="dim", markup=False,
+        "@path attaches a file · typing while the agent works queues a prompt · Ctrl-O shows the "
+        "last output whole · Esc or Ctrl-C stops the turn; Ctrl-C twice at an empty prompt, or "
+        "Ctrl-D, leaves · a question is answered by one key", style="dim", markup=False,
         highlight=False)
 
 

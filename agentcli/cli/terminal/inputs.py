@@ -119,6 +119,35 @@ def key_bindings(*, busy: bool = False) -> KeyBindings:
     return bindings
 
 
+def answer_keys(keys: str, words: dict[str, str]) -> KeyBindings:
+    """A question answered by one key of ``keys`` (either case, no Enter): the prompt
+    returns the key and its line shows ``words[key]``. Esc stops the turn
+    (:class:`EscapePressed`); every other key, Enter too, is ignored."""
+    bindings = KeyBindings()
+
+    def answer(key: str) -> Callable[..., None]:
+        def chosen(event) -> None:  # noqa: ANN001
+            event.current_buffer.text = words.get(key, key)
+            event.app.exit(result=key)
+        return chosen
+
+    for key in keys:
+        bindings.add(key)(answer(key))
+        bindings.add(key.upper())(answer(key))
+
+    @bindings.add("<any>")
+    @bindings.add("enter")
+    @bindings.add("c-j")
+    def _ignored(event) -> None:  # noqa: ANN001
+        """Keys that answer nothing are not typed into the line."""
+
+    @bindings.add("escape", eager=True)
+    def _stop(event) -> None:  # noqa: ANN001
+        event.app.exit(exception=EscapePressed())
+
+    return bindings
+
+
 ESCAPE_WAIT = 0.05  # seconds after a lone Esc byte before it is a key of its own (prompt-toolkit: 0.5)
 SEQUENCE_WAIT = 0.3  # seconds after Esc for the key that would make it Alt-Enter (prompt-toolkit: 1.0)
 
