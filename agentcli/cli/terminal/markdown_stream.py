@@ -46,6 +46,7 @@ class MarkdownStream:
         self.console = console
         self._pending = ""
         self.printed_any = False
+        self.gap_first = False  # a blank line before the first block too (tool lines came before)
 
     @property
     def pending(self) -> str:
@@ -71,8 +72,9 @@ class MarkdownStream:
     def _print(self, text: str) -> None:
         if not text.strip():
             return
-        if self.printed_any:
+        if self.printed_any or self.gap_first:
             self.console.print()  # the blank line between two blocks of one answer
+        self.gap_first = False
         print_markdown(self.console, text)
         self.printed_any = True
 

@@ -177,6 +177,7 @@ class TerminalView(EventPrinter):
         elif data.get("prompt") in self.queued_ids:  # typed ahead: show it where it starts
             self.console.print()
             self._line(f"› {excerpt(data.get('text', ''), 200)}", "bold")
+        self.answer.gap_first = False
         self._doing("thinking")
 
     def _on_model_request(self, data: dict[str, Any]) -> None:
@@ -253,6 +254,7 @@ class TerminalView(EventPrinter):
             self._partial = ""
         if data.get("status") == "interrupted" and tail:
             self.console.print(_tail_text(tail))
+        self.answer.gap_first = True  # the answer that follows is set apart from the tool lines
         if previewed(data) and data.get("agent", ORCHESTRATOR) == ORCHESTRATOR:
             self.outputs += 1  # numbered as engine.facts.output() numbers them
             shown = preview(data, self.outputs, self.console.width)
