@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from agentcli.cli.render.fit import Column, fit_table
+from agentcli.cli.render.fit import Column, fit_cells, fit_table
 
 _STYLES = {"queued": "dim", "running": "cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
 COLUMNS = (Column("#", right=True, drop=0), Column("scout", essential=True),
@@ -155,7 +155,9 @@ class ScoutBoard:
         table = fit_table(COLUMNS, cells, width or self.console.width, indent=indent)
         if left_out:
             counts = ", ".join(f"{n} {status}" for status, n in left_out.items())
-            table.append(f"\n{' ' * indent}… {sum(left_out.values())} more scouts: {counts}", style="dim")
+            more = fit_cells(f"… {sum(left_out.values())} more scouts: {counts}",
+                             (width or self.console.width) - indent)
+            table.append(f"\n{' ' * indent}{more}", style="dim")
         return table
 
 
