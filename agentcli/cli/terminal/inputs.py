@@ -149,11 +149,11 @@ def answer_keys(keys: str, words: dict[str, str]) -> KeyBindings:
 
 
 ESCAPE_WAIT = 0.05  # seconds after a lone Esc byte before it is a key of its own (prompt-toolkit: 0.5)
-SEQUENCE_WAIT = 0.3  # seconds after Esc for the key that would make it Alt-Enter (prompt-toolkit: 1.0)
+SEQUENCE_WAIT = 0.2  # seconds after Esc for the key that would make it Alt-Enter (prompt-toolkit: 1.0)
 
 
 def busy_prompt(session) -> None:  # noqa: ANN001 - prompt_toolkit's PromptSession
-    """Make Esc on the line open while the agent works stop the turn within a third of a second."""
+    """Make Esc on the line open while the agent works stop the turn within a quarter of a second."""
     session.app.ttimeoutlen = ESCAPE_WAIT
     session.app.timeoutlen = SEQUENCE_WAIT
 
