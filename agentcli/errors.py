@@ -27,6 +27,9 @@ class ModelEndpointError(AgentcliError):
     """The model endpoint failed for good (after retries, or with a 4xx)."""
 
     exit_code = 3
+    refused = False
+    """True when the endpoint refused the request (a 400, 401, 403 or 404 that no retry
+    changes: a bad key, model or URL); False when it was down or answered badly."""
 
 
 class SessionBusyError(AgentcliError):

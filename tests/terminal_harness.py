@@ -23,6 +23,7 @@ from typing import Any
 from agent_harness import API_KEY
 
 from agentcli.cli.repl import TerminalIO
+from agentcli.session.session import Session
 
 
 class TerminalHarness:
@@ -58,6 +59,7 @@ class TerminalHarness:
         from agentcli.cli.repl import TerminalIO
         from agentcli.session.session import Session
 
+        self._set_key = "OPENAI_API_KEY" not in os.environ  # given back on exit: later tests must not see it
         os.environ.setdefault("OPENAI_API_KEY", API_KEY)
         self._pipe_cm = create_pipe_input()
         self.pipe = self._pipe_cm.__enter__()
@@ -70,14 +72,16 @@ class TerminalHarness:
         self.ctx = make_context(self.workspace, None)
         flags = {"base_url": self.server.base_url, "approval": self.approval, **self.flags}
         options = RunOptions(None, False, False, flags)
+        self.first: Session | None = None  # the session the harness opened (the terminal makes the rest)
         if self.resume:
-            self.session = Session.open(self.ctx.sessions.resolve(self.resume, self.workspace), writer=True)
-            settings = settings_for(self.ctx, options, self.session.meta().settings)
+            self.first = Session.open(self.ctx.sessions.resolve(self.resume, self.workspace), writer=True)
+            settings = settings_for(self.ctx, options, self.first.meta().settings)
         else:
             settings = settings_for(self.ctx, options)
-            self.session = create_session(self.ctx.place, settings, self.prompt, "argument")
+            if self.prompt is not None:  # as `agentcli "task"` in a terminal; else the first prompt makes it
+                self.first = create_session(self.ctx.place, settings, self.prompt, "argument")
         self.terminal = TerminalSessions(self.ctx, settings, self.io)
-        self.repl = self.terminal.repl(self.session, resumed=bool(self.resume))
+        self.repl = self.terminal.repl(self.first, resumed=bool(self.resume))
         self.options = RunOptions(None, False, False, flags)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -98,12 +102,22 @@ class TerminalHarness:
             self.pipe.send_text("\x04")  # Ctrl-D leaves
             self.thread.join(20)
         self.terminal.close()
-        self.session.close()
+        if self.first is not None:
+            self.first.close()
         self._pipe_cm.__exit__(None, None, None)
+        if self._set_key:
+            os.environ.pop("OPENAI_API_KEY", None)
         if self.error is not None and not exc[0]:
             raise self.error
 
     # -- driving ------------------------------------------------------------------------
+    @property
+    def session(self) -> Session:
+        """The session the terminal drives now (or drove last)."""
+        current = self.terminal.driven or self.first
+        assert current is not None, "no session yet: the first prompt makes it"
+        return current
+
     @property
     def screen(self) -> str:
         """Everything printed so far."""

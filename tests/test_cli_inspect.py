@@ -223,7 +223,7 @@ def test_errors_are_one_line_with_exit_2(capsys, workspace, command, ref, setup,
         with SessionDirectory(folder).create(workspace_root=workspace) as session:
             path = session.path
         path.rename(folder / f"{ref}.sqlite")
-        lock_path(path).unlink()
+        assert not lock_path(path).exists()  # a closed session leaves no lock file
         _newer(folder / f"{ref}.sqlite")
     code, out, err = cli(capsys, workspace, command, ref, *(["--yes"] if command == "rm" else []))
     if command == "rm" and setup in ("corrupt", "foreign", "newer"):

@@ -137,17 +137,21 @@ def test_slash_model_in_a_terminal_started_with_a_budget(openai_server, workspac
     """The terminal's /model used to crash with 'BudgetedModel' object has no attribute 'settings'."""
     from terminal_harness import TerminalHarness
 
-    openai_server.script(text_answer("hello from 4.1"))
+    openai_server.script(text_answer("hello from 4.1"), text_answer("hello from 4o"))
     with TerminalHarness(workspace, openai_server, approval="full-auto",
                          flags={"max_tokens": 100000}) as term:
-        term.type("/model gpt-4.1\r")
-        term.expect("model is now gpt-4.1 for this session")
+        term.type("/model gpt-4.1\r")  # before the first prompt: the session it starts uses it
+        term.expect("the session your first prompt starts uses it")
         term.type("say hello\r")
         term.expect("hello from 4.1")
+        term.type("/model gpt-4o\r")  # the live engine's model, behind the budget
+        term.expect("model is now gpt-4o for this session")
+        term.type("again\r")
+        term.expect("hello from 4o")
         term.wait_idle()
         term.type("/exit\r")
         term.finish()
-    assert openai_server.requests[-1].body["model"] == "gpt-4.1"
+    assert [r.body["model"] for r in openai_server.requests] == ["gpt-4.1", "gpt-4o"]
 
 
 # -- A: the status line's deque, read while a chatty command writes it ---------------------

@@ -13,8 +13,9 @@ import pytest
 from agentcli.agent.approval import MCP_TOOL, ApprovalAnswer, ApprovalRequest, Approver
 from agentcli.agent.config import resolve_settings
 from agentcli.agent.mcp.config import ServerConfig, expand, load_servers
+from agentcli.agent.mcp.remote import RemoteTool, exposed_name
 from agentcli.agent.mcp.results import clip
-from agentcli.agent.mcp.tool import McpTool, RemoteTool, exposed_name
+from agentcli.agent.mcp.tool import McpTool
 from agentcli.agent.secrets import shell_environment
 from agentcli.agent.tools.registry import resume_policy
 from agentcli.errors import UsageError

@@ -113,11 +113,17 @@ def test_writes_outside_the_workspace_are_refused_and_nothing_is_written(openai_
 
 def test_the_private_tmp_lasts_between_commands_and_is_nobody_elses(openai_server, workspace, env):
     mark = uuid.uuid4().hex
-    run, calls = shell(openai_server, workspace, env,
-                       f"ls -A /tmp | wc -l; echo {mark} > /tmp/kept; echo TMPDIR=$TMPDIR",
-                       "cat /tmp/kept", args=(), approval=FULL_AUTO)
+    hosts = Path(f"/tmp/agentcli-host-{mark}")  # in the machine's /tmp: not to be seen inside
+    hosts.write_text("the machine's\n")
+    try:
+        run, calls = shell(openai_server, workspace, env,
+                           f"ls {hosts} 2>&1; echo {mark} > /tmp/kept; echo TMPDIR=$TMPDIR",
+                           "cat /tmp/kept", args=(), approval=FULL_AUTO)
+    finally:
+        hosts.unlink()
     assert run.code == 0, run.stderr
-    assert calls[0]["result"].startswith("0\n")  # empty at first: not the machine's /tmp
+    # not the machine's /tmp (agentcli's own folders there, a venv say, may be bound in to run it)
+    assert "No such file or directory" in calls[0]["result"]
     assert f"{mark}\n" in calls[1]["result"]
     assert not Path("/tmp/kept").exists() or Path("/tmp/kept").read_text() != f"{mark}\n"
 

@@ -173,16 +173,17 @@ def test_slash_commands_work_on_the_live_session(workspace, openai_server):
         term.type("/rollback 9\r")
         term.expect("/rollback:")
         term.type("/new\r")
-        term.expect("new session")
+        term.expect("new session: it starts with your next prompt")
         term.type("/exit\r")
         term.finish()
     assert len(openai_server.requests) == 3  # only /compact asked the model (for its summary)
     assert "compact the working memory" in openai_server.requests[2].body["messages"][0]["content"]
     databases = sorted(sessions_folder(workspace).glob("*.sqlite"))
-    assert len(databases) == 2
+    assert len(databases) == 1  # /new then /exit: the new session never got a prompt, so it has no file
     settings = json.loads(rows(databases[0], "SELECT settings FROM meta")[0]["settings"])
     assert settings["model"] == "other-model" and settings["approval"] == "read-only"
-    assert f"agentcli resume {databases[1].stem}" in term.screen
+    assert f"agentcli resume {databases[0].stem}" in term.screen.split("new session: it starts")[1]
+    assert "bye — no prompt was sent, so no session was made" in term.screen
 
 
 def test_text_typed_during_a_turn_is_queued_in_the_session_and_taken_next(workspace, openai_server):

@@ -78,11 +78,8 @@ class BudgetedModel:
 
     def check_priced(self, model: str) -> None:
         """Raise UsageError when ``--max-cost`` is set and ``model``'s price is unknown."""
-        if self.budget.max_cost is not None and self.pricing.price(model) is None:
-            raise UsageError(
-                f"--max-cost needs the price of model {model!r}, which agentcli does not know: "
-                f'add [prices."{model}"] input = ..., output = ... (dollars per million tokens) '
-                "to your config, or use --max-tokens")
+        if self.budget.max_cost is not None:
+            require_price(self.pricing, model)
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *,
                  log: AttemptLog | None = None, on_text: Callable[[str], None] | None = None,
@@ -107,3 +104,12 @@ class BudgetedModel:
     def close(self) -> None:
         """Release the model's connections."""
         self.model.close()
+
+
+def require_price(pricing: Pricing, model: str) -> None:
+    """Raise UsageError when ``model``'s price is unknown (a ``--max-cost`` cannot be kept)."""
+    if pricing.price(model) is None:
+        raise UsageError(
+            f"--max-cost needs the price of model {model!r}, which agentcli does not know: "
+            f'add [prices."{model}"] input = ..., output = ... (dollars per million tokens) '
+            "to your config, or use --max-tokens")

@@ -7,7 +7,7 @@ Keys are the long option names with ``_`` for ``-``: ``model``, ``base_url``,
 ``retry_max_wait``, ``stream``, ``max_file_bytes``, ``scouts``, ``scout_depth``,
 ``scout_model``, ``scout_steps``, ``compact_at``, ``no_compact``, ``max_cost``, ``max_tokens``,
 ``sandbox`` (``workspace-write``, ``read-only``, ``off``), ``network`` (true: sandboxed commands
-may use it),
+may use it), ``retention_days`` (a start deletes this workspace's sessions idle for longer),
 the ``prices`` table (see ``agent/pricing.py``) and the table ``context_windows`` of
 per-model windows (``[context_windows]`` then ``"llama3.1:8b" = 8192``). ``[mcp_servers.NAME]``
 tables are read by ``agent/mcp/config.py`` (``mcp_config``, a file of more, is a setting).
@@ -35,6 +35,7 @@ from agentcli.agent.model.endpoint import endpoint_host, public_url
 from agentcli.agent.sandbox.policy import SANDBOX_MODES
 from agentcli.agent.tools.registry import DEFAULT_LIMITS
 from agentcli.agent.untrusted import TRUST_KEYS, tighten_only, without_trust_keys
+from agentcli.agent.user_config import user_config_path
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class Settings:
     sandbox: str = "workspace-write"  # what shell commands may touch: see agent/sandbox/
     network: bool = False  # whether sandboxed shell commands may use the network
     mcp_config: str | None = None  # a file of more MCP servers (--mcp-config): see agent/mcp/config.py
+    retention_days: int | None = None  # a start deletes the sessions not active for longer (None: keep all)
     # not settings: what resolving found out
     warnings: list[str] = field(default_factory=list, repr=False)
     notes: list[str] = field(default_factory=list, repr=False)  # what a person should be told (not wrong)
@@ -111,13 +113,6 @@ workspace's own ``agentcli.toml`` may set them only once the user trusts that wo
 
 OWN_TABLES = ("mcp_servers",)
 """Tables of the config files that other modules read (not settings, not unknown keys)."""
-
-
-def user_config_path() -> Path:
-    """The user-wide config file (it may not exist)."""
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("agentcli")) / "config.toml"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -242,7 +237,7 @@ def _check(settings: Settings) -> None:
         setattr(settings, name, value)
     _resolve_context(settings)
     whole = ("max_turns", "context_window", "shell_timeout", "max_attempts", "max_file_bytes", "max_tokens",
-             "scouts", "scout_steps")
+             "scouts", "scout_steps", "retention_days")
     for name in whole:
         if getattr(settings, name) is None:
             continue

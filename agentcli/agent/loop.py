@@ -56,6 +56,25 @@ class TurnResult:
     # why it stopped, for the interface's advice and ``session.finished``: max_turns,
     # gave_up, endpoint, budget, interrupted (None when done)
     reason: str | None = None
+    refused: bool = False  # the endpoint refused the request (400/401/403/404): see ModelEndpointError
+
+    @property
+    def session_status(self) -> str:
+        """What ``meta.status`` records after this run (the words of :data:`SESSION_STATUSES`):
+        ``idle`` when it went well; ``cancelled`` for a turn the person stopped and will not
+        resume; ``budget`` for a run that spent its ``--max-cost``/``--max-tokens``;
+        ``failed`` when the endpoint refused the request (a bad key, model or URL) or the
+        model gave up; ``interrupted`` for the rest, which resume takes up again (a crash or
+        a signal, an endpoint down after its retries, the turn limit)."""
+        if self.status == "done":
+            return "idle"
+        if self.status == "interrupted":
+            return "interrupted" if self.resumable else "cancelled"
+        if self.reason == "budget":
+            return "budget"
+        if self.refused or self.reason == "gave_up" or not self.resumable:
+            return "failed"
+        return "interrupted"
 
 
 class AgentLoop:
@@ -167,10 +186,7 @@ class Orchestrator:
             if result.status != "done":
                 break
         result.prompt_ids = ran
-        if result.status == "done":
-            self.session.update_meta(status="idle")
-        else:
-            self.session.update_meta(status="interrupted" if result.resumable else result.status)
+        self.session.update_meta(status=result.session_status)
         return result
 
     def _guarded_turn(self, prompt: Prompt, cancel: CancelToken) -> TurnResult:
@@ -191,7 +207,7 @@ class Orchestrator:
             return outcome
         except ModelEndpointError as err:
             outcome = TurnResult("failed", exit_code=err.exit_code, resumable=True, error=str(err),
-                                 reason=getattr(err, "reason", "endpoint"))
+                                 reason=getattr(err, "reason", "endpoint"), refused=err.refused)
         # A turn cut short by the endpoint or the turn limit is recorded as interrupted,
         # so resume takes it up again; a model that gave up is failed for good.
         self.session.prompts.finish(prompt.id, "interrupted" if outcome.resumable else outcome.status,

@@ -1,4 +1,4 @@
-"""Tool calls, one at a time: prepare, approve, journal, act, record — and reconcile.
+"""Tool calls: prepare, approve, journal, act, record — and reconcile.
 
 A call is journaled ``running`` (with the file edits it intends, contents in blobs)
 before it acts, and closed with its result message in one transaction after. A call
@@ -12,14 +12,20 @@ The runner knows tools only through the registry's :class:`PreparedCall`: its ``
 around), its ``edits``, its resume policy, how to ``execute`` it, and an optional ``record``
 step that writes the call's own rows (the plan, for ``update_plan``) in the transaction that
 closes the call. A new tool never edits this file.
+
+Calls run one at a time, in the order the model made them, except calls that only read
+(kind ``read``, ``mutates`` False: the file readers, MCP tools annotated read-only) standing
+next to each other: those run at once (up to :data:`PARALLEL_READS`), each still journaled
+before it acts and closed in order; a call that may change something waits for them.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-from agentcli.agent.approval import ApprovalRequest, Approver
+from agentcli.agent.approval import ApprovalRequest, Approver, Decision
 from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
 from agentcli.agent.errors import StopsRun, ToolError
 from agentcli.agent.events import Event, EventSink
@@ -36,6 +42,7 @@ SHELL_INTERRUPTED = (
     "error: interrupted — agentcli stopped while this command was running, so it may have "
     "partly run; its output was lost. Check the workspace before running it again."
 )
+PARALLEL_READS = 8  # calls that only read, of one answer, running at once
 TOOL_INTERRUPTED = "error: interrupted — agentcli stopped before this call finished; run it again if needed."
 CALL_INTERRUPTED = (
     "error: interrupted — agentcli stopped while this call was running, so it may have happened "
@@ -63,15 +70,27 @@ class ToolRunner:
         return self.toolbox.schemas()
 
     def run_calls(self, message: Message, prompt_id: int | None, cancel: CancelToken = NEVER) -> None:
-        """Give every tool call of ``message`` a result, skipping those already recorded."""
+        """Give every tool call of ``message`` a result, skipping those already recorded.
+
+        Calls that only read (:meth:`_reads_at`) and stand next to each other run at once;
+        a call that may change something waits for those before it, and they for it."""
         records = {r.position: r for r in self.session.tool_calls.for_message(message.id)}
-        for position, call in enumerate(message.tool_calls or []):
+        calls = message.tool_calls or []
+        position = 0
+        while position < len(calls):
             cancel.check()
             record = records.get(position)
-            if record is None:
-                self._run_new(message, position, call, prompt_id, cancel)
-            elif record.status == "running":
-                self._reconcile(record, prompt_id, cancel)
+            if record is not None:
+                if record.status == "running":
+                    self._reconcile(record, prompt_id, cancel)
+                position += 1
+                continue
+            reads = self._reads_at(calls, position, records)
+            if len(reads) > 1:
+                self._run_reads(message, reads, prompt_id, cancel)
+            else:
+                self._run_new(message, position, calls[position], prompt_id, cancel)
+            position += max(1, len(reads))
 
     def settle_unanswered(self) -> None:
         """Close the calls a stopped turn left without a result (before a new prompt, or
@@ -93,6 +112,19 @@ class ToolRunner:
     # -- a new call -------------------------------------------------------------------
     def _run_new(self, message: Message, position: int, call: dict[str, Any], prompt_id: int | None,
                  cancel: CancelToken) -> None:
+        admitted = self._admit(message, position, call, prompt_id, cancel)
+        if admitted is None:
+            return
+        prepared, decision = admitted
+        with self.session.transaction():
+            row = self._journal(message, position, call, prompt_id, prepared, decision)
+        failpoint("tool.journaled")
+        self._act(row, call["id"], prepared, prompt_id, cancel)
+
+    def _admit(self, message: Message, position: int, call: dict[str, Any], prompt_id: int | None,
+               cancel: CancelToken) -> tuple[PreparedCall, Decision] | None:
+        """Prepare and approve one call (announcing it); None when it was refused or is
+        malformed, its result then recorded."""
         function = call.get("function") or {}
         name, raw = function.get("name") or "", function.get("arguments") or ""
         started = {"id": call["id"], "name": name, "arguments": raw, **_server(self.toolbox.server_of(name))}
@@ -101,7 +133,7 @@ class ToolRunner:
         except ToolError as err:
             self._event("tool.started", started)
             self._close_unrun(message, position, call, "failed", f"error: {err}", prompt_id)
-            return
+            return None
         confinement = prepared.confinement
         self._event("tool.started", {**started, **({"sandbox": confinement.mode} if confinement else {})})
         if prepared.edits:
@@ -116,21 +148,78 @@ class ToolRunner:
         if not decision.allowed:
             self._close_unrun(message, position, call, "denied", f"denied: {decision.reason}", prompt_id,
                               prepared)
+            return None
+        return prepared, decision
+
+    def _journal(self, message: Message, position: int, call: dict[str, Any], prompt_id: int | None,
+                 prepared: PreparedCall, decision: Decision) -> int:
+        """Record the call ``running`` (with its grant and the edits it intends), inside the
+        caller's transaction; its row id."""
+        function = call.get("function") or {}
+        row = self.session.tool_calls.begin(
+            agent=self.agent, message_id=message.id, position=position, call_id=call["id"],
+            name=function.get("name") or "", arguments=function.get("arguments") or "", prompt_id=prompt_id,
+            kind=prepared.kind, summary=prepared.summary, approval=decision.how,
+            sandbox=prepared.confinement.mode if prepared.confinement else None,
+            server=prepared.server, resume=prepared.resume,
+        )
+        if decision.grant is not None:
+            self.session.grants.add(decision.grant.kind, decision.grant.pattern, row)
+        if prepared.kind == "edit" and self.tracker is not None:
+            self.tracker.log_edits(row, prompt_id, prepared.edits)
+        return row
+
+    # -- calls that only read, at once ---------------------------------------------------
+    def _reads_at(self, calls: list[dict[str, Any]], start: int,
+                  records: dict[int, ToolCallRecord]) -> list[int]:
+        """The positions, from ``start`` on, of calls not yet recorded whose tools only read
+        (kind ``read``, changing nothing): they may run at the same time."""
+        reads = []
+        for position in range(start, len(calls)):
+            name = (calls[position].get("function") or {}).get("name") or ""
+            tool = self.toolbox.find(name)
+            if position in records or tool is None or tool.kind != "read" or tool.mutates:
+                break
+            reads.append(position)
+        return reads
+
+    def _run_reads(self, message: Message, positions: list[int], prompt_id: int | None,
+                   cancel: CancelToken) -> None:
+        """Run reads together: each admitted and journaled (one transaction), then all at
+        once on threads, then each closed in the order the model made them."""
+        calls = message.tool_calls or []
+        admitted = [(position, got) for position in positions
+                    if (got := self._admit(message, position, calls[position], prompt_id, cancel))]
+        if not admitted:
             return
         with self.session.transaction():
-            row = self.session.tool_calls.begin(
-                agent=self.agent, message_id=message.id, position=position, call_id=call["id"],
-                name=name, arguments=raw, prompt_id=prompt_id, kind=prepared.kind,
-                summary=prepared.summary, approval=decision.how,
-                sandbox=prepared.confinement.mode if prepared.confinement else None,
-                server=prepared.server, resume=prepared.resume,
-            )
-            if decision.grant is not None:
-                self.session.grants.add(decision.grant.kind, decision.grant.pattern, row)
-            if prepared.kind == "edit" and self.tracker is not None:
-                self.tracker.log_edits(row, prompt_id, prepared.edits)
+            rows = [self._journal(message, position, calls[position], prompt_id, *got)
+                    for position, got in admitted]
         failpoint("tool.journaled")
-        self._act(row, call["id"], prepared, prompt_id, cancel)
+        for (_, (prepared, _)), row in zip(admitted, rows):
+            prepared.row = row
+        workers = min(len(admitted), PARALLEL_READS)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agentcli-read") as pool:
+            futures = [pool.submit(_timed, prepared, cancel) for _, (prepared, _) in admitted]
+            wait(futures)
+        stopped: Cancelled | None = None
+        for (position, (prepared, _)), row, future in zip(admitted, rows, futures):
+            error = future.exception()
+            if isinstance(error, Cancelled):
+                stopped = stopped or error
+                self._finish(row, calls[position]["id"], prepared, "interrupted",
+                             ToolOutput(TOOL_INTERRUPTED, is_error=True), prompt_id)
+                continue
+            if error is not None:
+                raise error  # the session file failed (stops_run): the others are redone on resume
+            output, duration = future.result()
+            if output.is_error and not output.text.startswith("error"):
+                output = ToolOutput(f"error: {output.text}", True, output.data)
+            failpoint("tool.acted")
+            self._finish(row, calls[position]["id"], prepared, "failed" if output.is_error else "done",
+                         output, prompt_id, duration=duration)
+        if stopped is not None:
+            raise stopped
 
     def _act(self, row: int, call_id: str, prepared: PreparedCall, prompt_id: int | None,
              cancel: CancelToken) -> None:
@@ -164,8 +253,10 @@ class ToolRunner:
         self._finish(row, call_id, prepared, status, output, prompt_id, began)
 
     def _finish(self, row: int, call_id: str, prepared: PreparedCall | ToolCallRecord, status: str,
-                output: ToolOutput, prompt_id: int | None, began: float | None = None) -> None:
-        duration = int((time.monotonic() - began) * 1000) if began is not None else None
+                output: ToolOutput, prompt_id: int | None, began: float | None = None,
+                duration: int | None = None) -> None:
+        if duration is None and began is not None:
+            duration = int((time.monotonic() - began) * 1000)
         name = prepared.tool_name if isinstance(prepared, PreparedCall) else prepared.name
         server = prepared.server
         with self.session.transaction():
@@ -263,6 +354,13 @@ def _interrupted_text(kind: str | None, policy: str) -> str:
     if kind == "shell":
         return SHELL_INTERRUPTED
     return CALL_INTERRUPTED if policy == "interrupt" else TOOL_INTERRUPTED
+
+
+def _timed(prepared: PreparedCall, cancel: CancelToken) -> tuple[ToolOutput, int]:
+    """Run a prepared call; its output and how long it took (ms)."""
+    began = time.monotonic()
+    output = _execute(prepared, cancel)
+    return output, int((time.monotonic() - began) * 1000)
 
 
 def _execute(prepared: PreparedCall, cancel: CancelToken) -> ToolOutput:

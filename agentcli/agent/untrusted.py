@@ -8,7 +8,7 @@ Every setting is one of three kinds:
   ``model``, ``scout_model``, ``max_file_bytes`` (a value of 1 turns rollback off),
   ``sandbox`` and ``network`` (a cloned repository must not let its commands out),
   ``mcp_config`` (nor start servers: its ``[mcp_servers]`` tables follow the same rule,
-  in ``agent/mcp/config.py``). An
+  in ``agent/mcp/config.py``), ``retention_days`` (nor delete the user's sessions). An
   untrusted source's value is ignored, with one warning naming it.
 - **a limit** (:data:`LIMITS`, and each entry of a ``context_windows`` table): an
   untrusted source may only tighten it. Its value is used
@@ -25,18 +25,11 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from agentcli.agent.config import Settings
-    from agentcli.session.session import Session
+from typing import Any
 
 TRUST_KEYS = ("base_url", "approval", "shell_env", "prices", "model", "scout_model", "max_file_bytes",
-              "sandbox", "network", "mcp_config")
+              "sandbox", "network", "mcp_config", "retention_days")
 """Settings an untrusted source may not set at all."""
 
 LIMITS = ("max_turns", "max_cost", "max_tokens", "scouts", "scout_steps", "scout_depth", "context_window",
@@ -62,9 +55,9 @@ def _looser(value: Any, own: Any) -> bool:
         return False
 
 
-def tighten_only(layer: dict[str, Any], own: Settings,
+def tighten_only(layer: dict[str, Any], own: Any,
                  window_of: Callable[[str], int]) -> tuple[dict[str, Any], list[str]]:
-    """``layer`` without the limits it would raise above ``own`` (the user's own settings),
+    """``layer`` without the limits it would raise above ``own`` (the user's own ``Settings``),
     and a phrase for each one dropped, e.g. ``"max_turns = 1000 (yours: 100)"``.
 
     ``window_of`` gives the user's own context window of a model, for the entries of a
@@ -82,58 +75,3 @@ def tighten_only(layer: dict[str, Any], own: Settings,
                        for model, tokens in value.items() if model not in table]
             kept[key] = table
     return kept, undone
-
-
-@dataclass(frozen=True)
-class SessionOrigin:
-    """Whether the settings a session file recorded may be taken as the user's own.
-
-    A file this user owns, in the sessions folder in use (where agentcli itself creates
-    them), or one they named with ``agentcli trust FILE``, is trusted. Anything else — a
-    file given by path from elsewhere, a CI artifact, a session left in a repository's old
-    ``./sessions`` folder — is treated like an untrusted ``agentcli.toml``: what it
-    recorded that needs trust is not used, its limits only tighten, its "always allow"
-    grants and its recorded workspace are not adopted.
-    """
-
-    trusted: bool
-    path: Path
-    why: str = ""
-
-    def layer(self, remembered: dict[str, Any] | None,
-              given: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
-        """``resolve_settings``'s ``untrusted`` argument: what the file recorded, without
-        what the command line gives anyway or left unset."""
-        values = {k: v for k, v in (remembered or {}).items() if v is not None and k not in given}
-        return str(self.path), values, self.why
-
-    def withhold(self, session: Session, recorded: Path | None, root: Path) -> str | None:
-        """For a file not trusted: stop using its recorded "always allow" grants, and say
-        so (and that its ``recorded`` workspace is not adopted: None when ``-C`` chose the
-        workspace anyway). None when nothing is withheld."""
-        if self.trusted:
-            return None
-        grants = session.grants.ignore_recorded()
-        left = ([f"its {grants} 'always allow' grant{'s' if grants > 1 else ''}"] if grants else []) + (
-            [f"its workspace {recorded} (working in {root}; -C chooses)"]
-            if recorded is not None and recorded != root else [])
-        if not left:
-            return None
-        return f"{self.path}: not using {' or '.join(left)}: {self.why.split(';', 1)[0]}"
-
-
-def session_origin(path: Path, sessions_dir: Path) -> SessionOrigin:
-    """Decide whether ``path`` (a session file about to be resumed) is the user's own."""
-    from agentcli.agent.config import is_trusted
-
-    real = path.resolve()
-    folder = sessions_dir.resolve()
-    try:
-        mine = real.stat().st_uid == os.geteuid()
-    except OSError:
-        mine = False
-    if (mine and real.parent == folder) or is_trusted(real):
-        return SessionOrigin(True, path)
-    return SessionOrigin(False, path, (
-        f"this session file was not created by you in this workspace's sessions folder ({folder}); "
-        f"--base-url, --approval and --model choose them, or agentcli trust {path} uses what it recorded"))

@@ -21,6 +21,8 @@ import threading
 from dataclasses import dataclass
 from typing import NoReturn
 
+from agentcli.store.lock import process_alive
+
 WATCH_POLL_S = 0.5  # how often a watchdog without pidfd asks whether the launcher lives
 
 
@@ -50,19 +52,10 @@ def _watch(pid: int) -> None:
     if fd is not None:
         select.select([fd], [], [])
     else:
-        while _alive(pid):
+        while process_alive(pid):
             threading.Event().wait(WATCH_POLL_S)
     os.kill(os.getpid(), signal.SIGTERM)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, and someone else's
-        return True
-    return True
 
 
 def run_forked(job: ChildJob) -> NoReturn:

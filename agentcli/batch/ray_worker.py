@@ -23,6 +23,7 @@ from typing import Any
 from agentcli.batch.child import ChildJob
 from agentcli.batch.launch import launch
 from agentcli.batch.repos import git, reset_worktree
+from agentcli.store.lock import process_alive
 
 STDERR_KEPT = 20_000  # characters of an attempt's stderr sent back
 SCRATCH = "agentcli-batch-"  # + the worker's pid: a folder whose worker died is swept by the next
@@ -64,18 +65,9 @@ def _sweep() -> None:
     """Remove the scratch folders of workers that were killed (their pid is gone)."""
     for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*-*"):
         pid = folder.name[len(SCRATCH):].split("-", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def snapshot(path: Path) -> bytes:

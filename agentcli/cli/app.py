@@ -22,6 +22,14 @@ class AppGroup(LeanGroup):
 
 GROUP_OPTIONS = ("-V", "--version", "-h", "--help", "--install-completion", "--show-completion")
 AGENT_COMMANDS = ("new", "resume")
+COMMAND_NAMES = ("new", "resume", "rollback", "list", "show", "log", "checkpoints", "diff", "export", "rm",
+                 "compact", "fork", "prune", "doctor", "move-sessions", "trust", "mcp", "acp", "batch",
+                 "version")
+"""Every command of the app (a test keeps it equal to what the app registers): a first word
+that is one of them is that command; any other starts a session with the words as its prompt."""
+NEW_FLAGS = ("-p", "--print", "--json", "--debug", "--local", "--no-compact", "--compact", "--network",
+             "--no-network", "-h", "--help")
+"""The options of ``new`` that take no value (every other one takes the word after it)."""
 
 
 def _version(value: bool) -> None:
@@ -41,6 +49,11 @@ def _main(
     Run it alone in a terminal to start a session."""
 
 
+def version() -> None:
+    """Print the version (as --version does)."""
+    _version(True)
+
+
 def make_app(*, agent_only: bool = False) -> typer.Typer:
     """The ``agentcli`` app: every command, or (``agent_only``) only ``new`` and ``resume``.
 
@@ -51,7 +64,8 @@ def make_app(*, agent_only: bool = False) -> typer.Typer:
         name="agentcli",
         cls=AppGroup,
         help="A coding agent whose every session is a durable SQLite file: resume, rollback, audit. "
-             "Run agentcli alone in a terminal to start a session.",
+             "Run agentcli alone in a terminal to start a session; agentcli \"TASK\" starts one with "
+             "that prompt (piped: echo TASK | agentcli runs it to the end).",
         no_args_is_help=True,
         add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
         pretty_exceptions_show_locals=False,  # locals may hold the API key
@@ -63,9 +77,24 @@ def make_app(*, agent_only: bool = False) -> typer.Typer:
 
     run.register(made)
     if not agent_only:
-        from agentcli.cli.commands import batch, compact, doctor, inspect, mcp, move, rollback, trust
+        from agentcli.cli.lean import LeanCommand
 
-        for module in (compact, rollback, inspect, trust, move, doctor, mcp, batch):
+        made.command("version", cls=LeanCommand)(version)
+        from agentcli.cli.commands import (
+            acp,
+            batch,
+            compact,
+            doctor,
+            fork,
+            inspect,
+            mcp,
+            move,
+            prune,
+            rollback,
+            trust,
+        )
+
+        for module in (compact, rollback, inspect, fork, prune, trust, move, doctor, mcp, acp, batch):
             module.register(made)
     return made
 
@@ -105,19 +134,74 @@ def main(argv: list[str] | None = None) -> None:
         from agentcli.agent.model.key import take_key
 
         take_key()  # before anything can start a child: the key leaves the environment agentcli shows
-    if not args and sys.stdin.isatty() and sys.stdout.isatty():
-        args = ["new"]  # `agentcli` alone starts a session, as its peers do
-    elif args and args[0].startswith("-") and args[0] not in GROUP_OPTIONS:
-        args = ["new", *args]  # `agentcli --model X` too
-    if process and args and args[0] in AGENT_COMMANDS:
-        from agentcli.cli.startup import hold_collector, warm_up
+    try:
+        args = session_args(args, stdin_tty=sys.stdin.isatty(), stdout_tty=sys.stdout.isatty())
+    except AgentcliError as err:
+        _error(str(err))
+        args, code = [], err.exit_code
+    else:
+        if process and args and args[0] in AGENT_COMMANDS:
+            from agentcli.cli.startup import hold_collector, warm_up
 
-        warm_up("openai")
-        hold_collector()  # until the agent is built (the launch calls startup.started)
-    code = _run(args)
+            warm_up("openai")
+            hold_collector()  # until the agent is built (the launch calls startup.started)
+        code = _run(args)
     if process:
         _leave(code)
     sys.exit(code)
+
+
+def session_args(args: list[str], *, stdin_tty: bool, stdout_tty: bool) -> list[str]:
+    """The command line as the app parses it: a first word naming a command is that
+    command; anything else starts a session, as ``agentcli new`` with the words as its
+    prompt (``agentcli fix the bug --model X`` is ``agentcli new "fix the bug" --model X``).
+
+    ``agentcli`` alone is ``agentcli new`` in a terminal, and ``echo task | agentcli`` a
+    scripted ``new`` (the piped text is the prompt); its output piped from a terminal it
+    prints the help. ``agentcli help`` is ``--help``.
+
+    Example:
+        >>> session_args(["fix", "the", "bug", "-p"], stdin_tty=True, stdout_tty=True)
+        ['new', 'fix the bug', '-p']
+    """
+    if not args:
+        return ["new"] if not stdin_tty or stdout_tty else []
+    first = args[0]
+    if first in COMMAND_NAMES or first in GROUP_OPTIONS:
+        return args
+    if args == ["help"]:
+        return ["--help"]
+    words: list[str] = []
+    options: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            words += args[index + 1:]
+            break
+        if arg.startswith("-") and arg != "-":
+            options.append(arg)
+            if "=" not in arg and arg not in NEW_FLAGS and index + 1 < len(args):
+                index += 1
+                options.append(args[index])
+        else:
+            words.append(arg)
+        index += 1
+    if len(words) == 1 and " " not in words[0]:
+        _refuse_a_typo(words[0])
+    return ["new", *([" ".join(words)] if words else []), *options]
+
+
+def _refuse_a_typo(word: str) -> None:
+    """A lone word that is nearly a command name (``agentcli lsit``) is a typo, not a task."""
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMAND_NAMES, n=1, cutoff=0.75)
+    if close:
+        from agentcli.errors import UsageError
+
+        raise UsageError(f"'{word}' is not a command — did you mean agentcli {close[0]}? "
+                         f"(to start a session with that prompt: agentcli new {word})")
 
 
 def _run(args: list[str]) -> int:

@@ -8,17 +8,20 @@ session is closed once the engine has joined its threads.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentcli.cli.options import CliContext, RunOptions
+from agentcli.cli.terminal.sessions import TerminalSessions
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
     from agentcli.agent.config import Settings
     from agentcli.agent.engine.engine import Engine
-    from agentcli.agent.untrusted import SessionOrigin
+    from agentcli.agent.origin import SessionOrigin
     from agentcli.session.session import Session
 
 
@@ -38,24 +41,69 @@ def settings_for(ctx: CliContext, options: RunOptions, remembered: dict[str, Any
 
 
 def start_session(ctx: CliContext, options: RunOptions) -> int:
-    """``agentcli new`` (and ``agentcli`` alone): create the session file, then drive it."""
-    from agentcli.agent.engine.launch import create_session
-    from agentcli.agent.sandbox.startup import require_sandbox
+    """``agentcli new`` (and ``agentcli`` alone): create the session file with its first
+    prompt, then drive it. A terminal without a prompt creates none until one is typed;
+    a run refused before any model call (a bad option, a budget that cannot be kept)
+    leaves no file."""
+    from agentcli.agent.engine.launch import check_startable, create_session
     from agentcli.cli.prompt_input import read_prompt
 
     prompt = read_prompt(options, required=True)
     settings = settings_for(ctx, options)
-    require_sandbox(settings)  # full-auto without a sandbox: refused before a file is made
-    source = "stdin" if options.prompt in (None, "-") else "argument"
-    session = create_session(ctx.place, settings, prompt, source)
-    keep = True
+    check_startable(settings)  # what the engine would refuse: refused before a file is made
+    with retention(ctx, settings):
+        if options.interactive and prompt is None:
+            from agentcli.cli.startup import started
+
+            started()
+            return run_terminal(ctx, None, settings, options, resumed=False)
+        source = "stdin" if options.prompt in (None, "-") else "argument"
+        session = create_session(ctx.place, settings, prompt, source)
+        keep = False
+        try:
+            code, keep = _drive(ctx, session, settings, options, resumed=False)
+        except BaseException:
+            keep = holds_work(session)
+            raise
+        finally:
+            session.close()
+            if not keep:  # refused, or never answered: opened and quit, a bad key (the advice said so)
+                ctx.sessions.remove(session.path)
+        return code
+
+
+@contextlib.contextmanager
+def retention(ctx: CliContext, settings: Settings, keep: Path | None = None) -> Iterator[None]:
+    """``retention_days``: as the run starts (once a day per sessions folder), delete this
+    workspace's sessions not active for that many days (never ``keep``, the one being
+    resumed, nor a busy one); once it ends, say so on stderr (the session's own lines first)."""
+    gone: list[object] = []
+    if settings.retention_days:
+        from datetime import datetime, timezone
+
+        from agentcli.session.prune import delete, expired, mark_checked, retention_due
+
+        now = datetime.now(timezone.utc)
+        if retention_due(ctx.sessions.path, now=now):
+            old = expired(ctx.sessions, ctx.workspace_root, settings.retention_days, now=now, keep=keep)
+            gone = [c for c in old if delete(ctx.sessions, c)]
+            mark_checked(ctx.sessions.path)
     try:
-        code, keep = _drive(ctx, session, settings, options, resumed=False)
+        yield
     finally:
-        session.close()
-        if not keep:  # never answered: opened and quit, or a bad key (the advice said so)
-            ctx.sessions.remove(session.path)
-    return code
+        if gone:
+            where = settings.sources.get("retention_days", "config")
+            sys.stderr.write(f"agentcli: deleted {len(gone)} session{'s' * (len(gone) != 1)} not active for "
+                             f"{settings.retention_days} days (retention_days, {where})\n")
+
+
+def holds_work(session: Session) -> bool:
+    """Whether a session this run created is worth keeping after its run stopped on an
+    error: it is once a model call was made (its audit row says what happened)."""
+    try:
+        return session.model_calls.last_id() > 0
+    except Exception:  # noqa: BLE001 - the file itself may be what failed: keep it
+        return True
 
 
 def resume_session(ctx: CliContext, ref: str | None, options: RunOptions, *, explicit_workspace: bool) -> int:
@@ -76,16 +124,38 @@ def resume_session(ctx: CliContext, ref: str | None, options: RunOptions, *, exp
 
 def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions, *,
             explicit_workspace: bool) -> int:
-    from agentcli.agent.engine.launch import remembered_settings, run_secrets
-    from agentcli.agent.sandbox.startup import require_sandbox
-    from agentcli.agent.untrusted import session_origin
+    ctx, session, settings = reopen(ctx, path, options, explicit_workspace=explicit_workspace)
+    try:
+        with retention(ctx, settings, keep=path):
+            if prompt is not None:
+                session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
+            return _drive(ctx, session, settings, options, resumed=True)[0]
+    finally:
+        session.close()
+
+
+def reopen(ctx: CliContext, path: Path, options: RunOptions, *,
+           explicit_workspace: bool) -> tuple[CliContext, Session, Settings]:
+    """Open the session file at ``path`` as its single writer, with the settings of this
+    run, as ``resume`` does for every client: a file from elsewhere (or a fork of one)
+    decides nothing, a trusted one works in the workspace it recorded (unless
+    ``explicit_workspace``), the run's secrets are redacted before the first write. The
+    caller closes the session.
+
+    Raises:
+        SessionBusyError: another process drives it (nothing was written).
+        UsageError: bad settings, or a run the engine would refuse (the file is closed).
+    """
+    from agentcli.agent.engine.launch import check_startable, remembered_settings, run_secrets
+    from agentcli.agent.origin import session_origin
     from agentcli.cli.render.text import clean
     from agentcli.session.session import Session
 
     session = Session.open(path, writer=True)
     try:
         meta = session.meta()
-        origin = session_origin(path, ctx.sessions.path)  # a file from elsewhere decides nothing
+        # a file from elsewhere decides nothing, nor does a fork of one
+        origin = session_origin(path, ctx.sessions.path, meta.untrusted_origin)
         recorded = Path(meta.workspace_root)
         if origin.trusted and not explicit_workspace and recorded.is_dir() and recorded != ctx.workspace_root:
             ctx = CliContext(recorded, ctx.sessions)
@@ -93,15 +163,14 @@ def _resume(ctx: CliContext, path: Path, prompt: str | None, options: RunOptions
         if (withheld := origin.withhold(session, adopt, ctx.workspace_root)) is not None:
             sys.stderr.write(clean(f"agentcli: warning: {withheld}\n"))
         settings = settings_for(ctx, options, meta.settings, origin)
-        require_sandbox(settings)
+        check_startable(settings)
         session.redact_secrets(run_secrets(settings))  # before the first write: the prompt may hold them
         session.update_meta(model=settings.model, endpoint_host=settings.endpoint_host,
                             settings=remembered_settings(settings))
-        if prompt is not None:
-            session.add_prompt(prompt, source="stdin" if options.prompt in (None, "-") else "argument")
-        return _drive(ctx, session, settings, options, resumed=True)[0]
-    finally:
+    except BaseException:
         session.close()
+        raise
+    return ctx, session, settings
 
 
 def _picked(ctx: CliContext, options: RunOptions) -> Path:
@@ -145,9 +214,10 @@ def _raise_fatal(engine: Engine) -> None:
         raise engine.fatal
 
 
-def run_terminal(ctx: CliContext, session: Session, settings: Settings, options: RunOptions, *,
+def run_terminal(ctx: CliContext, session: Session | None, settings: Settings, options: RunOptions, *,
                  resumed: bool, io: Any = None) -> int:
-    """A person at a terminal: the prompt-toolkit loop over one engine (``/new`` makes the
+    """A person at a terminal: the prompt-toolkit loop over one engine at a time (the first
+    prompt creates the session when ``session`` is None; ``/new`` and ``/fork`` make the
     next); the exit code."""
     import warnings
 
@@ -173,64 +243,4 @@ def drive_terminal(terminal: TerminalSessions, repl: Any, options: RunOptions) -
         terminal.close()
 
 
-class TerminalSessions:
-    """The engines a terminal drives, one at a time: the first session, then each ``/new``.
-
-    Each engine is closed (its threads joined) before its session file is closed."""
-
-    def __init__(self, ctx: CliContext, settings: Settings, io: Any):
-        from agentcli.cli.repl import TerminalEvents
-        from agentcli.cli.terminal.view import TerminalView
-
-        self.ctx = ctx
-        self.settings = settings
-        self.io = io
-        self.events = TerminalEvents(TerminalView(io.console))
-        self.opened: list[tuple[Engine, Session, bool]] = []  # (engine, session, this run created it)
-
-    def repl(self, session: Session, *, resumed: bool):  # -> Repl
-        """The loop over ``session``'s engine (shown with its recap when resumed)."""
-        from agentcli.cli.repl import Repl
-        from agentcli.cli.terminal.recap import show_recap
-
-        engine = self._engine(session, created=False, resumed=resumed)
-        if resumed:
-            show_recap(self.io.console, session)
-        return Repl(engine, self.events, self.io, root=self.ctx.workspace_root, open_new=self._open_new,
-                    protected=self.ctx.protected())
-
-    def _engine(self, session: Session, *, created: bool, resumed: bool) -> Engine:
-        from agentcli.agent.engine.engine import Engine
-
-        engine = Engine(session, self.settings, self.ctx.place, sink=self.events, interactive=True,
-                        live_output=True)
-        self.opened.append((engine, session, created))
-        engine.start(resumed=resumed)
-        return engine
-
-    def _open_new(self) -> Engine:
-        """``/new``: close the current engine and session, start a fresh session."""
-        from agentcli.agent.engine.launch import create_session
-
-        self._close_last()
-        fresh = create_session(self.ctx.place, self.settings, None, "terminal")
-        return self._engine(fresh, created=True, resumed=False)
-
-    def finish(self, result: Any, options: RunOptions) -> int:
-        """The exit code of the terminal run (0 when the person left, 130 on a signal)."""
-        from agentcli.cli.scripted import finish
-
-        return finish(self.opened[-1][0].facts, result, options, self.events)
-
-    def _close_last(self) -> None:
-        engine, session, created = self.opened.pop()
-        try:
-            engine.close()
-        finally:
-            if created:
-                session.close()
-
-    def close(self) -> None:
-        """Close every engine still open (the caller closes the session it opened)."""
-        while self.opened:
-            self._close_last()
+__all__ = ["TerminalSessions", "drive_terminal", "resume_session", "run_terminal", "start_session"]

@@ -124,14 +124,15 @@ def workspace_root(workspace: Path | None) -> Path:
     return locate_workspace(workspace)[0]
 
 
-def locate_workspace(workspace: Path | None) -> tuple[Path, str]:
-    """The workspace root and how it was chosen: ``-C``, ``git`` or ``cwd``."""
+def locate_workspace(workspace: Path | None, start: Path | None = None) -> tuple[Path, str]:
+    """The workspace root and how it was chosen: ``-C``, ``git`` or ``cwd``; ``start`` is
+    the folder to look from (default: the current directory)."""
     if workspace is not None:
         root = workspace.expanduser()
         if not root.is_dir():
             raise UsageError(f"workspace {root} is not a directory")
         return root.resolve(), "-C"
-    cwd = Path.cwd().resolve()
+    cwd = (start or Path.cwd()).resolve()
     repo = git_work_tree(cwd)
     if repo is None and (foreign := foreign_git(cwd)) is not None:
         sys.stderr.write(f"agentcli: warning: {foreign} belongs to another user, so its folder is not taken "
@@ -139,11 +140,12 @@ def locate_workspace(workspace: Path | None) -> tuple[Path, str]:
     return (repo, "git") if repo is not None else (cwd, "cwd")
 
 
-def make_context(workspace: Path | None, sessions_dir: Path | None) -> CliContext:
-    """Resolve ``-C`` and ``--sessions-dir`` into absolute paths (one clear error if bad)."""
+def make_context(workspace: Path | None, sessions_dir: Path | None, start: Path | None = None) -> CliContext:
+    """Resolve ``-C`` and ``--sessions-dir`` into absolute paths (one clear error if bad);
+    without ``-C`` the root is found from ``start`` (default: the current directory)."""
     from agentcli.session.directory import SessionDirectory
 
-    root, root_source = locate_workspace(workspace)
+    root, root_source = locate_workspace(workspace, start)
     if sessions_dir is not None:
         folder, source = sessions_dir, "--sessions-dir"
     elif os.environ.get("AGENTCLI_SESSIONS_DIR"):

@@ -34,7 +34,7 @@ def hold_terminal_prompts(facts: SessionFacts, choice: str) -> tuple[int, ...]:
         sys.stderr.write(f"agentcli: running {count} first (--queued run)\n")
         return ()
     sys.stderr.write(f"agentcli: {count} left queued, not run (--queued run runs them; so does "
-                     f"agentcli resume {facts.meta().id} in a terminal):\n")
+                     f"agentcli resume {facts.resume_ref()} in a terminal):\n")
     for prompt in waiting:
         first = (prompt.text.strip().splitlines() or [""])[0]
         sys.stderr.write(f"agentcli:   #{prompt.id} {excerpt(first, 100)}\n")
@@ -43,7 +43,7 @@ def hold_terminal_prompts(facts: SessionFacts, choice: str) -> tuple[int, ...]:
 
 def goodbye(facts: SessionFacts) -> str:
     """The terminal's last line: how to go on, and the typed-ahead prompts still queued."""
-    line = f"bye — continue this session with: agentcli resume {facts.meta().id}"
+    line = f"bye — continue this session with: agentcli resume {facts.resume_ref()}"
     waiting = len(facts.queued_from(TERMINAL))
     if waiting:
         line += (f" ({waiting} prompt{'s' if waiting > 1 else ''} you typed ahead "

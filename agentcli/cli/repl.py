@@ -10,6 +10,9 @@ approval question is an event: the line closes, the question is asked, the answe
 operation. Ctrl-C stops the turn (recorded ``cancelled``; the session stays resumable); a
 second Ctrl-C at an empty prompt, or Ctrl-D, leaves. SIGTERM or SIGHUP at any moment —
 the idle prompt, a question, ``/compact`` — shuts the engine down and leaves (exit 130).
+A new session has no engine until its first prompt: the :class:`Sessions` the loop is
+given creates the file then (``cli/terminal/sessions.py``), and ``/new`` and ``/fork``
+go through it too.
 
 Example:
     >>> events = TerminalEvents(view)
@@ -26,7 +29,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentcli.agent.engine.operations import (
     AnswerApproval,
@@ -51,10 +54,12 @@ from agentcli.cli.terminal.inputs import (
     open_history,
 )
 from agentcli.cli.terminal.status import status_line
+from agentcli.errors import AgentcliError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from agentcli.agent.config import Settings
     from agentcli.agent.engine.engine import Engine
     from agentcli.agent.events import Event
     from agentcli.cli.terminal.view import TerminalView
@@ -131,21 +136,41 @@ class TerminalEvents:
                 return question
 
 
-NewSession = Callable[[], "Engine"]
+class Sessions(Protocol):
+    """Where the loop gets its engines: the first prompt's, ``/new``'s and ``/fork``'s."""
+
+    settings: Settings
+
+    def start(self, op: SubmitPrompt) -> Engine:
+        """Create the session holding this first prompt; its engine."""
+
+    def new(self) -> str | None:
+        """Close the current engine (the id of its session: None when there was none)."""
+
+    def fork(self, at: int | None) -> Engine:
+        """Fork the current session at checkpoint ``at`` and drive the fork: its engine."""
+
+    def preset(self, **changes: Any) -> None:
+        """Change the settings the next session starts with."""
+
+    def redact(self, text: str) -> str:
+        """``text`` without the run's secrets."""
 
 
 class Repl:
-    """One interactive run: prompts, turns and slash commands, all through one engine."""
+    """One interactive run: prompts, turns and slash commands, through one engine at a time
+    (none until the first prompt of a new session)."""
 
-    def __init__(self, engine: Engine, events: TerminalEvents, io: TerminalIO, *, root: Path,
-                 open_new: NewSession | None = None, protected: list[Path] | None = None):
+    def __init__(self, engine: Engine | None, events: TerminalEvents, io: TerminalIO, *, root: Path,
+                 sessions: Sessions | None = None, protected: list[Path] | None = None):
+        assert engine is not None or sessions is not None, "a loop without a session needs a way to make one"
         self.engine = engine
+        self.sessions = sessions
         self.events = events
         self.view = events.view
         self.io = io
         self.console = io.console
         self.root = root
-        self.open_new = open_new
         self.protected = protected or []
         self.idle = threading.Event()  # set while waiting at the prompt (tests wait for it)
         self.stopping: str | None = None  # a signal's name: shut down and leave (exit 130)
@@ -159,7 +184,7 @@ class Repl:
     def _build_prompts(self) -> None:
         from prompt_toolkit.formatted_text import FormattedText
 
-        history = open_history(self.root, redact=lambda text: self.engine.redact(text))
+        history = open_history(self.root, redact=self._redact)
         completer = SlashAndPathCompleter(self.root, {n: c.help for n, c in COMMANDS.items()}, ARGUMENTS)
         common = {"history": history, "completer": completer, "complete_while_typing": False,
                   "enable_history_search": False}
@@ -172,11 +197,25 @@ class Repl:
         busy_prompt(self._ahead)
         self._question = self.io.session()
 
+    def _redact(self, text: str) -> str:
+        if self.engine is not None:
+            return self.engine.redact(text)
+        return self.sessions.redact(text) if self.sessions is not None else text
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in use (before the first prompt: those the session will start with)."""
+        if self.engine is not None:
+            return self.engine.settings
+        assert self.sessions is not None
+        return self.sessions.settings
+
     # -- signals ----------------------------------------------------------------------
     def stop(self, reason: str) -> None:
         """SIGTERM or SIGHUP (from the signal handler): shut the engine down and leave."""
         self.stopping = reason
-        self.engine.submit(Shutdown(reason))
+        if self.engine is not None:
+            self.engine.submit(Shutdown(reason))
         self.events.wake.set()
 
     # -- the loop ---------------------------------------------------------------------
@@ -192,7 +231,7 @@ class Repl:
 
     def _run(self) -> TurnResult:
         last = TurnResult("done")
-        if self.engine.facts.pending():  # the first prompt, or a resumed turn
+        if self.engine is not None and self.engine.facts.pending():  # the first prompt, or a resumed turn
             last = self.run_turn(RunPending())
         while self.stopping is None and not (last.status == "interrupted" and last.resumable):
             text = self._read()
@@ -207,7 +246,11 @@ class Repl:
             reason = self.stopping or last.reason or "interrupted"
             return TurnResult("interrupted", error=f"interrupted ({reason})", exit_code=130,
                               prompt_ids=last.prompt_ids, resumable=True, reason="interrupted")
-        self.console.print(goodbye(self.engine.facts), style="bold", markup=False, highlight=False)
+        if self.engine is not None:
+            self.console.print(goodbye(self.engine.facts), style="bold", markup=False, highlight=False)
+        else:
+            self.console.print("bye — no prompt was sent, so no session was made", style="bold",
+                               markup=False, highlight=False)
         return TurnResult("done", prompt_ids=last.prompt_ids)  # the person chose to leave
 
     def _handle(self, text: str) -> TurnResult | str | None:
@@ -218,7 +261,7 @@ class Repl:
                 self._switch_to_new()
             return outcome
         if not stripped:
-            if self.engine.facts.queued():
+            if self.engine is not None and self.engine.facts.queued():
                 return self.run_turn(RunPending())  # Enter on an empty line runs what is queued
             return None
         return self.run_turn(self._prompt_op(text))
@@ -234,7 +277,18 @@ class Repl:
         return SubmitPrompt(mentions.text, source="terminal")
 
     def run_turn(self, op: Operation) -> TurnResult:
-        """Submit ``op`` and wait for the turn it starts; the input line stays open meanwhile."""
+        """Submit ``op`` and wait for the turn it starts; the input line stays open meanwhile.
+        The first prompt of a new session creates it (and its engine) first."""
+        if self.engine is None:
+            assert self.sessions is not None and isinstance(op, SubmitPrompt)
+            try:
+                self.engine = self.sessions.start(op)
+            except AgentcliError as err:
+                self.console.print(f"cannot start the session: {err}", style="red", markup=False,
+                                   highlight=False)
+                return TurnResult("failed", error=str(err), exit_code=err.exit_code)
+            self.view.last_usage = None
+            op = RunPending()
         self.view.outputs = self.engine.facts.output_count()  # the next output's number follows
         self.engine.submit(op)
         self.wait(type_ahead=True)
@@ -430,9 +484,9 @@ class Repl:
         from agentcli.cli.terminal.pager import page
         from agentcli.cli.terminal.view import output_title
 
-        found = self.engine.facts.output(number)
+        found = self.engine.facts.output(number) if self.engine is not None else None
         if found is None:
-            count = self.engine.facts.output_count()
+            count = self.engine.facts.output_count() if self.engine is not None else 0
             which = "no command or file output yet" if not count else (
                 f"no output {number}: this session has outputs 1 to {count}")
             (console or self.console).print(which, style="yellow", markup=False, highlight=False)
@@ -457,14 +511,36 @@ class Repl:
             termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
 
     def _switch_to_new(self) -> None:
-        if self.open_new is None:
+        if self.sessions is None:
             self.console.print("/new is not available here", style="yellow")
             return
-        old = self.engine.facts.meta().id
-        self.engine = self.open_new()
+        if self.engine is None:
+            self.console.print("this is a new session already: it starts with your next prompt", style="dim",
+                               markup=False, highlight=False)
+            return
+        ref = self.engine.facts.resume_ref()
+        self.sessions.new()
+        self.engine = None
         self.view.last_usage = None
-        self.console.print(f"new session {self.engine.facts.meta().id} (the previous one resumes with: "
-                           f"agentcli resume {old})", style="bold", markup=False, highlight=False)
+        self.console.print(f"new session: it starts with your next prompt (the previous one resumes with: "
+                           f"agentcli resume {ref})", style="bold", markup=False, highlight=False)
+
+    def fork(self, at: int | None) -> None:
+        """``/fork [N]``: go on in a fork of this session at checkpoint N (whole: None)."""
+        if self.sessions is None or self.engine is None:
+            from agentcli.errors import UsageError
+
+            raise UsageError("there is no session to fork yet: it starts with your first prompt")
+        parent = self.engine.facts.resume_ref()
+        if at is not None:
+            self.engine.facts.checkpoint(at)  # a number that names no checkpoint is refused here
+        self.engine = self.sessions.fork(at)
+        self.view.last_usage = None
+        where = "the whole session" if at is None else f"the conversation before prompt {at}"
+        self.console.print(f"now in the fork {self.engine.facts.meta().id}: {where}", style="bold",
+                           markup=False, highlight=False)
+        self.console.print(f"(the original resumes with: agentcli resume {parent})", style="dim",
+                           markup=False, highlight=False)
 
 
 def _closer(closed: Callable[[], bool]) -> Callable[[], None]:

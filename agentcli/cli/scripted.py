@@ -134,5 +134,5 @@ def _advice(facts: SessionFacts, result: TurnResult, *, discarded: bool) -> str:
     if not result.resumable:
         return ""
     extra = {"max_turns": " --max-turns N", "budget": " --max-cost DOLLARS (or --max-tokens N)"}
-    return (f" — the session is saved: agentcli resume {facts.meta().id}"
+    return (f" — the session is saved: agentcli resume {facts.resume_ref()}"
             f"{extra.get(result.reason or '', '')} goes on")

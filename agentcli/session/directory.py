@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from agentcli.session.session import Session
 from agentcli.session.state_folder import IGNORE_ALL, check_sessions_folder, ensure_state_folder
 from agentcli.store.durable import BUILDING, damage_as_error, ensure_private_dir, lock_path
 from agentcli.store.ids import looks_like_id, new_id
-from agentcli.store.lock import WriterLock, is_locked
+from agentcli.store.lock import WriterLock, is_locked, process_alive
 from agentcli.store.owned import move_file, write_private
 
 SUFFIX = ".sqlite"
@@ -78,15 +77,19 @@ class SessionDirectory:
         """Delete ``.<id>.sqlite.<pid>.creating`` files whose creator process is gone."""
         for tmp in self.path.glob(f".*{SUFFIX}.*{BUILDING}*"):
             pid = tmp.name.split(BUILDING)[0].rsplit(".", 1)[-1]
-            if pid.isdigit() and not _running(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 tmp.unlink(missing_ok=True)
 
     def files(self) -> list[Path]:
         """Every session file in the folder (and in the old ``./sessions`` folder), oldest id first."""
-        own = []  # a link here is not a session of this folder: it may lead anywhere
-        if self.path.is_dir():
-            own = sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file() and not p.is_symlink())
-        return sorted(own + self.legacy_files(), key=lambda p: p.stem)
+        return sorted(self.own_files() + self.legacy_files(), key=lambda p: p.stem)
+
+    def own_files(self) -> list[Path]:
+        """The session files in this folder itself (not the old ``./sessions``), by name."""
+        if not self.path.is_dir():
+            return []
+        # a link here is not a session of this folder: it may lead anywhere
+        return sorted(p for p in self.path.glob(f"*{SUFFIX}") if p.is_file() and not p.is_symlink())
 
     def legacy_files(self) -> list[Path]:
         """Session files agentcli used to keep in ``./sessions`` at the workspace root: still
@@ -131,18 +134,12 @@ class SessionDirectory:
         """Sessions in the folder, of one workspace unless ``workspace_root`` is None."""
         entries = []
         for path in self.files():
-            busy = is_locked(lock_path(path))
-            try:
-                with damage_as_error(path), Session.open(path, writer=False) as session:
-                    meta = session.meta()
-                    count = session.transcript.count()
-            except (AgentcliError, OSError) as err:  # one bad file never breaks the listing
+            entry = entry_of(path)
+            if entry.meta is None:
                 if workspace_root is None:
-                    error = str(err) if isinstance(err, AgentcliError) else f"cannot read {path}: {err}"
-                    entries.append(SessionEntry(path, None, busy, error=error))
-                continue
-            if workspace_root is None or Path(meta.workspace_root) == workspace_root:
-                entries.append(SessionEntry(path, meta, busy, count))
+                    entries.append(entry)
+            elif workspace_root is None or Path(entry.meta.workspace_root) == workspace_root:
+                entries.append(entry)
         return entries
 
     def resolve(self, ref: str, workspace_root: Path | None = None) -> Path:
@@ -170,7 +167,12 @@ class SessionDirectory:
         if not looks_like_id(ref.lower()):
             raise UsageError(f"'{ref}' is not a session id, an id prefix, 'last' or a .sqlite path "
                              "(agentcli list shows the sessions)")
-        matches = [p for p in self.files() if p.stem.startswith(ref.lower())]
+        files = self.files()
+        exact = [p for p in files if p.stem == ref.lower()]
+        matches = exact or [p for p in files if p.stem.startswith(ref.lower())]
+        if not matches:  # a file copied or renamed in the folder: found by the id it holds
+            matches = [e.path for e in self.entries()
+                       if e.meta is not None and e.meta.id.startswith(ref.lower())]
         if not matches:
             raise SessionNotFoundError(
                 f"no session '{ref}' in {self.path} (agentcli list --all shows the sessions there)"
@@ -179,6 +181,17 @@ class SessionDirectory:
             names = ", ".join(p.stem for p in matches[:5])
             raise UsageError(f"'{ref}' matches {len(matches)} sessions ({names}): give more characters")
         return matches[0]
+
+    def ref(self, path: Path, session_id: str) -> str:
+        """What a SESSION argument needs to find ``path`` again: ``session_id`` when the file
+        is named by it in this folder (or the old ``./sessions``), else the file's path
+        (quoted for a shell)."""
+        folders = {self.path.resolve(), *([self.legacy.resolve()] if self.legacy is not None else [])}
+        if path.stem == session_id and path.resolve().parent in folders:
+            return session_id
+        import shlex
+
+        return shlex.quote(str(path))
 
     def _last(self, workspace_root: Path | None) -> Path:
         entries = [e for e in self.entries(workspace_root) if e.meta is not None]
@@ -195,6 +208,20 @@ class SessionDirectory:
             path.with_name(path.name + extra).unlink(missing_ok=True)
         path.unlink()
         lock_path(path).unlink(missing_ok=True)
+
+
+def entry_of(path: Path) -> SessionEntry:
+    """One session file as ``list`` shows it (its ``error`` set when it cannot be read: one
+    bad file never breaks a listing)."""
+    busy = is_locked(lock_path(path))
+    try:
+        with damage_as_error(path), Session.open(path, writer=False) as session:
+            meta = session.meta()
+            count = session.transcript.count()
+    except (AgentcliError, OSError) as err:
+        error = str(err) if isinstance(err, AgentcliError) else f"cannot read {path}: {err}"
+        return SessionEntry(path, None, busy, error=error)
+    return SessionEntry(path, meta, busy, count)
 
 
 def ensure_state_dir(folder: Path) -> None:
@@ -234,12 +261,3 @@ def is_session_file(path: Path) -> bool:
         return False
     return header.startswith(b"SQLite format 3\x00") and header[68:72] == APPLICATION_ID.to_bytes(4, "big")
 
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

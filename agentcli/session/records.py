@@ -76,6 +76,21 @@ def token_count(value: Any) -> int | None:
     return value
 
 
+SESSION_STATUSES = {
+    "running": "a process drives it now (a terminal waiting for input included)",
+    "idle": "its last turn finished; a new prompt goes on from there",
+    "interrupted": "its last turn was stopped by a crash, a signal, an endpoint still failing after its "
+                   "retries or the turn limit: resume finishes it",
+    "cancelled": "you stopped its last turn (Ctrl-C in the terminal): it is not taken up again",
+    "failed": "the endpoint refused its last request (a bad key, model or URL: 400, 401, 403, 404); "
+              "resume retries the turn once that is fixed",
+    "budget": "its last run spent its --max-cost or --max-tokens: resume (with a new budget) goes on",
+    "error": "the file cannot be read (list --all shows why)",
+}
+"""Every word ``list``, ``show``, the picker and ``--json`` use for a session's status, and
+what it means (the README's table is this one)."""
+
+
 @dataclass
 class SessionMeta:
     """The one ``meta`` row: who the session is."""
@@ -91,6 +106,9 @@ class SessionMeta:
     schema_version: int
     agentcli_version: str
     settings: dict[str, Any] = field(default_factory=dict)
+    forked_from: str | None = None  # a fork: its parent's id
+    forked_at: int | None = None  # the checkpoint the fork was cut at (None: the whole session)
+    untrusted_origin: str | None = None  # a fork of a file from elsewhere: that file (never trusted)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SessionMeta:
@@ -98,9 +116,12 @@ class SessionMeta:
         return cls(**{**row, "settings": _loads(row["settings"]) or {}})
 
     def status_now(self, busy: bool) -> str:
-        """The status to show: ``running`` with nobody holding the lock means its
-        process died mid-turn, which ``agentcli resume`` finishes."""
-        return "interrupted" if self.status == "running" and not busy else self.status
+        """The status to show (one of :data:`SESSION_STATUSES`): ``running`` whenever a
+        process holds the session (a terminal waiting for input too); ``running`` recorded
+        with nobody holding the lock means its process died mid-turn: ``interrupted``."""
+        if busy:
+            return "running"
+        return "interrupted" if self.status == "running" else self.status
 
 
 @dataclass

@@ -340,3 +340,13 @@ def m009_mcp_tools(db: Any) -> None:
     for statement in _MCP_TABLES.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+@SCHEMA.migration
+def m010_forks(db: Any) -> None:
+    """Issue 24 (SPEC §5b): a fork's link to its parent — ``forked_from`` (the parent's id),
+    ``forked_at`` (the checkpoint it was cut at; NULL: the whole session) — and
+    ``untrusted_origin``: set when the parent was a session file from elsewhere, so that
+    its fork, though created in the user's own folder, is no more trusted than it was."""
+    for column in ("forked_from TEXT", "forked_at INTEGER", "untrusted_origin TEXT"):
+        db.execute(f"ALTER TABLE meta ADD COLUMN {column}")

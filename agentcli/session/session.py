@@ -105,6 +105,15 @@ class Session:
         return cls(DurableFile.create(path, SCHEMA, fill, step))
 
     @classmethod
+    def fork(cls, parent: Path, path: Path, make: Callable[[Session], None],
+             step: Callable[[str], None] | None = None) -> Session:
+        """Create ``path`` as a copy of the session file ``parent``, changed by ``make`` (which
+        gets the copy, complete, inside the one transaction that creates it: it cuts and
+        relabels it, ``session/fork.py``), and open it as its writer. ``parent`` is only read,
+        as ``agentcli show`` reads it; the fork appears whole or not at all."""
+        return cls(DurableFile.copy(parent, path, SCHEMA, lambda store: make(cls(store)), step))
+
+    @classmethod
     def open(cls, path: Path, *, writer: bool) -> Session:
         """Open an existing session file; ``writer`` takes the single-writer lock.
 

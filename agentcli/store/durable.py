@@ -157,15 +157,42 @@ class DurableFile:
         Raises:
             SessionFileError: ``path`` exists, or the folder is not writable.
         """
-        ensure_private_dir(path.parent)
         step = step or _no_step
+        return cls._made(path, schema, lambda tmp: _build(
+            tmp, path, schema, lambda db: fill(cls(tmp, db, None)) if fill else None, step), step)
+
+    @classmethod
+    def copy(cls, source: Path, path: Path, schema: Schema, change: Callable[[DurableFile], None],
+             step: Callable[[str], None] | None = None) -> DurableFile:
+        """Create ``path`` holding ``source``'s rows as they are now, changed by ``change`` (given
+        the copy, in one transaction) in the same step, and open it as the writer (a fork).
+
+        ``source`` is only read, as ``agentcli show`` reads it (a consistent snapshot, while
+        another process drives it too): never locked, never migrated — a file of an older
+        schema is migrated in the copy. The copy appears whole or not at all, as
+        :meth:`create` makes files.
+
+        Raises:
+            SessionNotFoundError: no ``source``.
+            SessionFileError: ``source`` is not a whole session of ours, or ``path`` exists.
+        """
+        step = step or _no_step
+        return cls._made(path, schema, lambda tmp: _build_copy(
+            source, tmp, path, schema, lambda db: change(cls(tmp, db, None))), step)
+
+    @classmethod
+    def _made(cls, path: Path, schema: Schema, build: Callable[[Path], None],
+              step: Callable[[str], None]) -> DurableFile:
+        """Build a new file under a hidden temporary name, then give it ``path`` and open it
+        as the writer, the lock held from before it is visible."""
+        ensure_private_dir(path.parent)
         if os.path.lexists(path):
             raise SessionFileError(f"{path} already exists")
         lock = WriterLock(lock_path(path))  # held from before the file is visible
         lock.acquire(f"{schema.noun} {path.stem}")
         tmp = path.with_name(f".{path.name}.{os.getpid()}{BUILDING}")
         try:
-            _build(tmp, path, schema, lambda db: fill(cls(tmp, db, None)) if fill else None, step)
+            build(tmp)
             step("store.create.built")
             _publish(tmp, path)
             step("store.create.visible")
@@ -342,15 +369,7 @@ def _build(tmp: Path, path: Path, schema: Schema, fill: Callable[[Db], object],
     """Write the whole new file at ``tmp``: identity, schema, then ``fill``'s rows in one
     transaction; closed and fsynced (a rollback journal while building: no WAL beside
     a name that is about to change)."""
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except OSError as err:
-        raise SessionFileError(
-            f"cannot create {path}: {err.strerror} "
-            "(check the sessions folder's permissions)"
-        ) from None
-    os.close(fd)
-    conn = _connect(tmp)
+    conn = _new_file(tmp, path)
     try:
         conn.execute(f"PRAGMA application_id = {schema.application_id}")
         conn.execute("PRAGMA synchronous = FULL")
@@ -363,7 +382,72 @@ def _build(tmp: Path, path: Path, schema: Schema, fill: Callable[[Db], object],
             fill(db)
     finally:
         conn.close()
-    fd = os.open(tmp, os.O_RDONLY)
+    _fsync(tmp)
+
+
+def _build_copy(source: Path, tmp: Path, path: Path, schema: Schema, change: Callable[[Db], None]) -> None:
+    """Write at ``tmp`` a snapshot of ``source`` (migrated when older), changed by ``change``
+    in one transaction; closed and fsynced. ``source`` is read by a connection that writes
+    nothing (a reader's, or one without companions for a file we may not write)."""
+    reader = _reading_connection(source, schema)
+    try:
+        conn = _new_file(tmp, path)
+        try:
+            with damage_as_error(source):
+                reader.backup(conn)
+            conn.execute("PRAGMA journal_mode = DELETE")  # a rollback journal while building
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA secure_delete = ON")  # what the change cuts leaves no trace
+            conn.execute("PRAGMA temp_store = MEMORY")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < schema.version:
+                schema.apply(conn)
+            schema.check_objects(conn, tmp, schema.version)
+            db = Db(conn)
+            with db.atomic():
+                change(db)
+        finally:
+            conn.close()
+    finally:
+        reader.close()
+    _fsync(tmp)
+
+
+def _reading_connection(path: Path, schema: Schema) -> sqlite3.Connection:
+    """A connection that reads ``path`` and writes nothing to it, checked to be one of ours."""
+    if not path.is_file():
+        raise SessionNotFoundError(f"no session file at {path}")
+    _check_header(path, schema)
+    if _why_read_only(path) is None:
+        conn = _connect(path)
+    else:
+        real = path.resolve()
+        wal, shm = (real.with_name(real.name + extra) for extra in ("-wal", "-shm"))
+        if wal.exists() and not shm.exists():
+            raise SessionFileError(f"{path} is read-only and its write-ahead log {wal.name} was never "
+                                   "merged: make it writable to read it")
+        conn = _connect(path, "?mode=ro" if wal.exists() else "?immutable=1")
+    try:
+        _check_identity(conn, path, schema)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _new_file(tmp: Path, path: Path) -> sqlite3.Connection:
+    """A connection to a new, empty file at ``tmp`` (0600; never one that exists), the
+    temporary name of ``path``."""
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as err:
+        raise SessionFileError(f"cannot create {path}: {err.strerror} "
+                               "(check the sessions folder's permissions)") from None
+    os.close(fd)
+    return _connect(tmp)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -3,10 +3,18 @@
 The kernel drops the lock when the holding process exits, however it exits
 (``kill -9`` included), so a crashed session is never left locked. The lock file
 also carries the holder's pid and start time, for the message a second writer sees.
+
+The lock file exists only while it is held: the holder removes it as it lets go, so
+a closed session leaves no ``.lock`` beside it (a killed holder leaves one, which the
+next holder reuses and removes). Removing a lock file another process may be about to
+lock is safe because a taker checks, once it holds the ``flock``, that the name still
+leads to the file it locked, and starts again when it does not: two processes can never
+both hold a lock, one on the removed file and one on a new one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -17,6 +25,8 @@ from pathlib import Path
 
 from agentcli.errors import SessionBusyError, SessionFileError
 from agentcli.store.owned import NOFOLLOW
+
+_TRIES = 20  # a lock file removed under a taker this many times in a row: call it busy
 
 
 @dataclass(frozen=True)
@@ -45,29 +55,42 @@ class WriterLock:
     def acquire(self, what: str = "the session") -> None:
         """Take the lock at once or raise :class:`SessionBusyError` naming the holder
         (:class:`SessionFileError` when the lock file cannot be made or opened)."""
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | NOFOLLOW, 0o600)
-        except OSError as err:
-            raise SessionFileError(
-                f"cannot lock {what}: {self.path}: {err.strerror or err} (check the folder's permissions)"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            holder = read_holder(self.path)
-            raise SessionBusyError(
-                f"{what} is busy: {holder.describe()} is driving it "
-                "(wait for it to finish, or stop that process)"
-            ) from None
+        for _ in range(_TRIES):
+            fd = self._open(what)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                holder = read_holder(self.path)
+                raise SessionBusyError(
+                    f"{what} is busy: {holder.describe()} is driving it "
+                    "(wait for it to finish, or stop that process)"
+                ) from None
+            if _still_named(fd, self.path):
+                break
+            os.close(fd)  # its holder removed it as we locked it: lock the file there now
+        else:
+            raise SessionBusyError(f"{what} is busy: its lock keeps changing hands (try again)")
         info = {"pid": os.getpid(), "started_at": time.time(), "host": socket.gethostname()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
 
+    def _open(self, what: str) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | NOFOLLOW, 0o600)
+        except OSError as err:
+            raise SessionFileError(
+                f"cannot lock {what}: {self.path}: {err.strerror or err} (check the folder's permissions)"
+            ) from None
+
     def release(self) -> None:
-        """Let the lock go (closing the descriptor drops the flock)."""
+        """Let the lock go, and its file with it (removed while still held, then the
+        descriptor closed, which drops the flock)."""
         if self._fd is not None:
+            if _still_named(self._fd, self.path):
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
             os.close(self._fd)
             self._fd = None
 
@@ -101,3 +124,23 @@ def is_locked(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's counts: it cannot be signalled, but it is there)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """True when ``path`` still names the file open at ``fd`` (not removed or replaced)."""
+    try:
+        here, there = os.fstat(fd), os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)

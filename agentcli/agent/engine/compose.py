@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from agentcli.agent.context import ContextSettings
     from agentcli.agent.engine.launch import Place
     from agentcli.agent.loop import Orchestrator
+    from agentcli.agent.mcp.config import ServerConfig
     from agentcli.agent.model.client import ModelClient
     from agentcli.agent.model.protocol import Model
     from agentcli.agent.pricing import Pricing
@@ -66,13 +67,15 @@ class AgentParts:
 
 def compose(session: Session, settings: Settings, place: Place, emit: EventSink, *,
             asker: Asker | None, live_output: bool = False, tools: Iterable[Tool] = (),
-            warn: Callable[[str], None] | None = None) -> AgentParts:
+            warn: Callable[[str], None] | None = None,
+            mcp_servers: Sequence[ServerConfig] = ()) -> AgentParts:
     """Wire the agent's parts for one session; ``asker`` None when nobody can be asked.
 
     ``live_output``: a running command's output is emitted as it comes (``tool.output``).
     ``tools``: offered after the built-in ones and the MCP servers' (before ``scout``).
     ``warn``: what a person should be told while the parts start (an MCP server that did
-    not start...); by default a ``warning`` event.
+    not start...); by default a ``warning`` event. ``mcp_servers``: servers the client
+    names, started besides the declared ones (an editor's, over ACP).
     """
     from agentcli.agent.history.tracker import Tracker
     from agentcli.agent.loop import AgentLoop, Orchestrator
@@ -85,7 +88,8 @@ def compose(session: Session, settings: Settings, place: Place, emit: EventSink,
 
     toolbox, state = _toolbox(session, settings, place, emit, live_output)
     hub = add_mcp_tools(session, toolbox, settings, place.root, place.state_dir,
-                        warn=warn or (lambda line: emit(Event("warning", {"message": line}))))
+                        warn=warn or (lambda line: emit(Event("warning", {"message": line}))),
+                        extra=mcp_servers)
     for tool in tools:
         toolbox.register(tool)
     tracker = Tracker(session, place.root, exclude=state, max_file_bytes=settings.max_file_bytes)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from agentcli.agent.config import Settings
     from agentcli.agent.engine.inspect import SessionFacts
     from agentcli.agent.engine.launch import Place
+    from agentcli.agent.mcp.config import ServerConfig
     from agentcli.agent.tools.registry import Tool
     from agentcli.session.session import Session
 
@@ -79,13 +80,14 @@ class Engine:
     asking is denied. ``live_output``: a running command's output comes as
     ``tool.output`` events. ``tools``: tools offered besides the built-in ones and the
     MCP servers'. ``warn``: told what a person should know while the agent starts (an MCP
-    server that did not start); by default a ``warning`` event. The session stays the
-    caller's: close it after :meth:`close`.
+    server that did not start); by default a ``warning`` event. ``mcp_servers``: MCP servers
+    the client names (an editor's), started besides those the configuration declares. The
+    session stays the caller's: close it after :meth:`close`.
     """
 
     def __init__(self, session: Session, settings: Settings, place: Place, *, sink: EventSink,
                  interactive: bool, live_output: bool = False, tools: Iterable[Tool] = (),
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, mcp_servers: Sequence[ServerConfig] = ()):
         self._session = session
         self._settings = settings
         self._place = place
@@ -94,9 +96,11 @@ class Engine:
         self.interface_error: BaseException | None = None
         session.redact_secrets(run_secrets(settings))
         self._approvals = Approvals(self._emit)
+        self._mcp_servers = list(mcp_servers)
         self._parts: AgentParts = compose(session, settings, place, self._emit,
                                           asker=self._approvals.ask if interactive else None,
-                                          live_output=live_output, tools=tools, warn=warn)
+                                          live_output=live_output, tools=tools, warn=warn,
+                                          mcp_servers=self._mcp_servers)
         self._ops: queue.SimpleQueue[ops.Operation] = queue.SimpleQueue()
         self._lock = threading.RLock()  # re-entrant: a signal handler may submit while we hold it
         self._changed = threading.Condition(self._lock)
@@ -166,7 +170,8 @@ class Engine:
         """Read-only views of the session for a client to show (plan, diff, status...)."""
         from agentcli.agent.engine.inspect import SessionFacts
 
-        return SessionFacts(self._session, self._settings, self._parts.pricing)
+        return SessionFacts(self._session, self._settings, self._parts.pricing, self._mcp_servers,
+                            sessions=self._place.sessions)
 
     def redact(self, text: str) -> str:
         """``text`` with the run's secrets replaced, as the session stores it (for what a

@@ -13,14 +13,18 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agentcli.agent.config import Settings
+    from agentcli.agent.engine.conversation import PastMessage
+    from agentcli.agent.mcp.config import ServerConfig
     from agentcli.agent.mcp.hub import ServerState
     from agentcli.agent.pricing import Pricing
+    from agentcli.session.directory import SessionDirectory
     from agentcli.session.records import (
         CheckpointInfo,
         ModelCallRecord,
@@ -57,10 +61,24 @@ class Status:
 class SessionFacts:
     """Read-only queries of one session (see the module docstring)."""
 
-    def __init__(self, session: Session, settings: Settings, pricing: Pricing):
+    def __init__(self, session: Session, settings: Settings, pricing: Pricing,
+                 mcp_servers: Sequence[ServerConfig] = (), *, sessions: SessionDirectory | None = None):
         self._session = session
         self._settings = settings
         self._pricing = pricing
+        self._mcp_servers = mcp_servers  # the client's own (an editor's), besides the declared ones
+        self._sessions = sessions  # the folder a SESSION argument is looked up in
+
+    def resume_ref(self) -> str:
+        """What ``agentcli resume`` needs to find this very file again: the session's id when
+        the sessions folder finds it by that name, else the file's path (a copied or renamed
+        file, one given by path)."""
+        meta_id = self._session.meta().id
+        if self._sessions is not None:
+            return self._sessions.ref(self._session.path, meta_id)
+        import shlex
+
+        return shlex.quote(str(self._session.path))
 
     def status(self) -> Status:
         """Model, approval mode, tokens, queued prompts and cost, now."""
@@ -78,6 +96,13 @@ class SessionFacts:
     def meta(self) -> SessionMeta:
         """The session's ``meta`` row."""
         return self._session.meta()
+
+    def conversation(self) -> list[PastMessage]:
+        """The conversation as a client redraws it: prompts, answers, tool calls with their
+        final status and an edit's text before and after (``conversation.py``)."""
+        from agentcli.agent.engine.conversation import conversation
+
+        return conversation(self._session)
 
     def plan(self) -> list[PlanItem]:
         """The plan as it stands."""
@@ -135,13 +160,13 @@ class SessionFacts:
 
     def mcp_servers(self) -> list[ServerState]:
         """Every MCP server the session declares, as its hub sees it now (``blocked``: why not)."""
-        from agentcli.agent.mcp import hub_for, server_states
+        from agentcli.agent.mcp import hub_for, merged, server_states
         from agentcli.agent.mcp.config import load_servers
 
         meta = self._session.meta()
         servers = load_servers(Path(meta.workspace_root), self._settings.mcp_config,
                                trusted=self._settings.trusted)
-        return server_states(servers, hub_for(self._session))
+        return server_states(merged(servers, self._mcp_servers), hub_for(self._session))
 
     def queued_from(self, source: str) -> list[Prompt]:
         """The prompts from ``source`` (``terminal``...) still waiting for a turn, oldest first."""

@@ -23,7 +23,7 @@ from agentcli.agent.config import Settings, resolve_settings
 from agentcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from agentcli.agent.untrusted import SessionOrigin
+    from agentcli.agent.origin import SessionOrigin
     from agentcli.session.directory import SessionDirectory
     from agentcli.session.session import Session
 
@@ -81,8 +81,37 @@ def run_settings(place: Place, flags: dict[str, Any], remembered: dict[str, Any]
     return settings
 
 
-def create_session(place: Place, settings: Settings, prompt: str | None, source: str) -> Session:
-    """A new session file: schema, meta, system message and prompt, in one atomic step."""
+def check_startable(settings: Settings) -> None:
+    """Refuse, before a session file exists, a run the engine would refuse to build: full-auto
+    without a sandbox, ``--max-cost`` for a model whose price is unknown, a bad ``shell_env``.
+
+    Raises:
+        UsageError: what is wrong and what to do, in one line.
+    """
+    from agentcli.agent.sandbox.startup import require_sandbox
+    from agentcli.agent.secrets import ShellEnvPolicy
+
+    require_sandbox(settings)
+    try:
+        ShellEnvPolicy.from_setting(settings.shell_env)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if settings.max_cost is not None:
+        from agentcli.agent.budget import require_price
+        from agentcli.agent.pricing import Pricing
+
+        pricing = Pricing(settings.prices)
+        require_price(pricing, settings.model)
+        if settings.scout_depth >= 1:
+            require_price(pricing, settings.scout_model or settings.model)
+
+
+def create_session(place: Place, settings: Settings, prompt: str | None, source: str,
+                   cwd: Path | None = None) -> Session:
+    """A new session file: schema, meta, system message and prompt, in one atomic step.
+
+    ``cwd`` is the folder the person works in (default: the process's), for the
+    ``AGENTS.md`` files from the root down to it."""
     from agentcli.agent.failpoints import failpoint
     from agentcli.agent.system_prompt import instruction_folders, system_prompt
 
@@ -90,7 +119,7 @@ def create_session(place: Place, settings: Settings, prompt: str | None, source:
         workspace_root=place.root, model=settings.model, endpoint_host=settings.endpoint_host,
         settings=remembered_settings(settings),
         system=system_prompt(place.root, settings.approval or "ask",
-                             instruction_folders(place.root, Path.cwd())),
+                             instruction_folders(place.root, cwd or Path.cwd())),
         prompt=prompt, prompt_source=source, step=failpoint, secrets=run_secrets(settings),
     )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,18 +33,21 @@ _HUBS: weakref.WeakKeyDictionary[Session, McpHub] = weakref.WeakKeyDictionary()
 
 
 def add_mcp_tools(session: Session, toolbox: ToolRegistry, settings: Settings, workspace_root: Path,
-                  state_dir: Path, *, warn: Callable[[str], None]) -> McpHub | None:
+                  state_dir: Path, *, warn: Callable[[str], None],
+                  extra: Sequence[ServerConfig] = ()) -> McpHub | None:
     """Start the session's MCP servers and offer their tools; the hub closes with the session.
 
     ``settings`` say whether the workspace is trusted and name the ``--mcp-config`` file;
-    servers log to ``state_dir/mcp/NAME.log``. Each server's tool list is recorded in the
+    ``extra`` are servers the client itself names (an editor's ``mcpServers``), declared
+    after every file (one of the same name replaces the file's); servers log to
+    ``state_dir/mcp/NAME.log``. Each server's tool list is recorded in the
     session (``mcp_tools``); one that changed since the session's previous run is said
     through ``warn``, like a server that did not start or a workspace's declaration that is
     not trusted. Returns the hub (None when no server is to start).
     """
     from agentcli.agent.mcp.config import load_servers
 
-    servers = load_servers(workspace_root, settings.mcp_config, trusted=settings.trusted)
+    servers = merged(load_servers(workspace_root, settings.mcp_config, trusted=settings.trusted), extra)
     for server in servers:
         if server.blocked and server.enabled:
             warn(f"MCP server {server.name} not started: {server.blocked}")
@@ -77,6 +80,15 @@ def add_mcp_tools(session: Session, toolbox: ToolRegistry, settings: Settings, w
             if state.config.offers(tool.name):
                 toolbox.register(McpTool(hub, tool, toolbox.ctx.limits))
     return hub
+
+
+def merged(servers: list[ServerConfig], extra: Sequence[ServerConfig]) -> list[ServerConfig]:
+    """``servers`` then ``extra``, a later declaration of a name replacing an earlier one."""
+    found = {server.name: server for server in servers}
+    for server in extra:
+        found.pop(server.name, None)
+        found[server.name] = server
+    return list(found.values())
 
 
 def hub_for(session: Session) -> McpHub | None:

@@ -45,8 +45,8 @@ from typing import Any, TextIO
 
 from agentcli.agent.cancel import NEVER, CancelToken
 from agentcli.agent.mcp.config import ServerConfig, ToolOverride, default_cwd, expand
+from agentcli.agent.mcp.remote import RemoteTool, exposed_name
 from agentcli.agent.mcp.results import render_result
-from agentcli.agent.mcp.tool import RemoteTool, exposed_name
 from agentcli.agent.mcp.transport import http_transport, last_line, list_tools, quiet_sdk_logs, watched
 from agentcli.agent.tools.registry import ToolOutput
 

@@ -210,7 +210,9 @@ class ModelClient:
         except Exception as err:
             if not _is_endpoint_failure(err):
                 raise
-            raise ModelEndpointError(self._explain(err, number)) from err
+            failure = ModelEndpointError(self._explain(err, number))
+            failure.refused = _is_refusal(err)
+            raise failure from err
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     # -- one attempt -------------------------------------------------------------------
@@ -446,6 +448,13 @@ def _is_retryable(err: BaseException) -> bool:
     # a stream is read by us, not the SDK: its transport errors arrive as httpx's own
     return isinstance(err, (openai.APIConnectionError, http_library().TransportError, IncompleteReplyError,
                             StalledReplyError))
+
+
+def _is_refusal(err: BaseException) -> bool:
+    """A 4xx answer that retrying cannot change (a bad key, model, URL or request)."""
+    import openai
+
+    return isinstance(err, openai.APIStatusError) and 400 <= err.status_code < 500 and not _is_retryable(err)
 
 
 def _is_endpoint_failure(err: BaseException) -> bool:

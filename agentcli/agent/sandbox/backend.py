@@ -11,10 +11,10 @@ allowed, ``(allow file-write*)`` under the workspace root and a per-session temp
 folder, ``(deny file-write*)`` on the read-only subpaths, ``(deny file-read*)`` on the
 hidden ones, ``(deny network*)`` unless allowed; no pid namespace there, so the
 supervisor's own process-group and subreaper sweep stays the guarantee. It is designed,
-not built (it cannot be tested here): on macOS :func:`platform_backend` says so.
+not built (it cannot be tested here): on macOS ``platform.platform_backend`` says so.
 
 Example:
-    >>> backend = platform_backend()
+    >>> backend = platform_backend()  # agentcli.agent.sandbox.platform
     >>> backend.detect().ok
     True
     >>> backend.wrap(policy, ["python", "supervisor.py"])[:3]
@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -76,23 +75,3 @@ class Unsupported:
     def wrap(self, policy: SandboxPolicy, argv: list[str]) -> list[str]:
         """Refuse: there is nothing to wrap with."""
         raise OSError(self._availability.refusal())
-
-
-_backend: SandboxBackend | None = None
-
-
-def platform_backend() -> SandboxBackend:
-    """The sandbox backend of this platform (one per process)."""
-    global _backend
-    if _backend is None:
-        if sys.platform.startswith("linux"):
-            from agentcli.agent.sandbox.bubblewrap import Bubblewrap
-
-            _backend = Bubblewrap()
-        elif sys.platform == "darwin":
-            _backend = Unsupported("macOS", "the macOS sandbox (Seatbelt) is not built yet",
-                                   "use --sandbox off to run shell commands unconfined")
-        else:
-            _backend = Unsupported(sys.platform, f"agentcli has no sandbox for {sys.platform}",
-                                   "use --sandbox off to run shell commands unconfined")
-    return _backend

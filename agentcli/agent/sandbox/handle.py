@@ -22,7 +22,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from agentcli.agent.sandbox.backend import Availability, SandboxBackend, platform_backend
+from agentcli.agent.sandbox.backend import Availability, SandboxBackend
+from agentcli.agent.sandbox.platform import platform_backend
 from agentcli.agent.sandbox.policy import Confinement, SandboxPolicy, credential_paths
 from agentcli.agent.tools.supervisor_client import Supervisor
 
@@ -111,7 +112,7 @@ def _identities(policy: SandboxPolicy) -> tuple[tuple[int, int], ...]:
 def shell_sandbox(mode: str, network: bool, root: Path, read_only: Iterable[Path]) -> ShellSandbox:
     """A session's sandbox: ``root`` writable (in ``workspace-write`` mode) but its ``.git``,
     ``agentcli.toml`` and ``read_only`` (agentcli's own files); credentials hidden."""
-    from agentcli.agent.config import user_config_path
+    from agentcli.agent.user_config import user_config_path
 
     workspace = Path(os.path.realpath(root))
     protected = (workspace / ".git", workspace / "agentcli.toml", *read_only)

@@ -28,7 +28,7 @@ def require_sandbox(settings: Settings) -> None:
     """Refuse a ``full-auto`` run whose sandbox cannot be had here (UsageError, exit 2)."""
     if settings.approval != "full-auto" or settings.sandbox == "off":
         return
-    from agentcli.agent.sandbox.backend import platform_backend
+    from agentcli.agent.sandbox.platform import platform_backend
 
     found = platform_backend().detect()
     if not found.ok:
@@ -42,7 +42,7 @@ def sandbox_fields(settings: Settings) -> dict[str, Any]:
     is not ``off`` but no sandbox is available here, why (``sandbox_unavailable``)."""
     fields: dict[str, Any] = {"sandbox": settings.sandbox, "network": settings.network}
     if settings.sandbox != "off":
-        from agentcli.agent.sandbox.backend import platform_backend
+        from agentcli.agent.sandbox.platform import platform_backend
 
         found = platform_backend().detect()
         if not found.ok:

@@ -114,6 +114,10 @@ class ToolRegistry:
                 raise
             raise ToolError(failure_text(name, exc)) from None
 
+    def find(self, name: str) -> Tool | None:
+        """The tool called ``name``, or None."""
+        return self._tools.get(name)
+
     def server_of(self, name: str) -> str | None:
         """The MCP server of the tool called ``name`` (None for agentcli's own, or no such tool)."""
         tool = self._tools.get(name)

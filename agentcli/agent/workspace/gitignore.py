@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, NamedTuple
@@ -224,20 +223,10 @@ def _read_ignore_file(path: str) -> str | None:
     """An ignore file's text; None for a folder, a FIFO or device (a ``.gitignore`` FIFO
     would block the open, a link to ``/dev/zero`` never ends), an unreadable file, or one
     over ``MAX_IGNORE_BYTES`` (git too skips an oversized ignore file)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_IGNORE_BYTES:
-            return None
-        data = os.read(fd, MAX_IGNORE_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return None if len(data) > MAX_IGNORE_BYTES else data.decode("utf-8", errors="replace")
+    from agentcli.agent.workspace.gitindex import read_regular
+
+    data = read_regular(path, MAX_IGNORE_BYTES)
+    return None if data is None or len(data) > MAX_IGNORE_BYTES else data.decode("utf-8", errors="replace")
 
 
 def _quick_checks(lines: list[str]) -> tuple[_Check | None, _Check | None]:

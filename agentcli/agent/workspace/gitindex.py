@@ -195,17 +195,17 @@ def _repo_at(top: str) -> _Repo | None:
     if stat.S_ISDIR(st.st_mode):
         git_dir = dot_git
     elif stat.S_ISREG(st.st_mode):
-        text = _read_small(dot_git, 4096)
+        text = read_regular(dot_git, 4096)
         if text is None or not text.startswith(b"gitdir:"):
             return None
         git_dir = os.path.join(top, os.fsdecode(text[len(b"gitdir:"):].strip()))
     else:
         return None
     common = git_dir
-    pointer = _read_small(os.path.join(git_dir, "commondir"), 4096)
+    pointer = read_regular(os.path.join(git_dir, "commondir"), 4096)
     if pointer is not None:
         common = os.path.join(git_dir, os.fsdecode(pointer.strip()))
-    config = _read_small(os.path.join(common, "config"), 1 << 20) or b""
+    config = read_regular(os.path.join(common, "config"), 1 << 20) or b""
     hash_size = 32 if _OBJECT_FORMAT.search(config) else 20
     index = os.path.join(git_dir, "index")
     return _Repo(top, index, hash_size, "", _file_key(index))
@@ -236,13 +236,14 @@ def _tracked_paths(repo: _Repo) -> TrackedPaths:
 
 
 def _parse_file(index: str, hash_size: int) -> tuple[str, ...] | None:
-    data = _read_small(index, MAX_INDEX_BYTES)
+    data = read_regular(index, MAX_INDEX_BYTES)
     if data is None:
         return None
     try:
         paths, shared, deleted = parse_index(data, hash_size)
         if shared is not None:
-            base = _read_small(os.path.join(os.path.dirname(index), f"sharedindex.{shared}"), MAX_INDEX_BYTES)
+            shared_path = os.path.join(os.path.dirname(index), f"sharedindex.{shared}")
+            base = read_regular(shared_path, MAX_INDEX_BYTES)
             if base is None:
                 return None
             base_paths = parse_index(base, hash_size)[0]
@@ -347,8 +348,10 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     return value, pos
 
 
-def _read_small(path: str, limit: int) -> bytes | None:
-    """A regular file's bytes (never through a symlink at the end, never past ``limit``)."""
+def read_regular(path: str, limit: int) -> bytes | None:
+    """A regular file's bytes, at most ``limit`` and one more (so a caller tells a file over
+    the limit); None for a folder, a FIFO or a device (a FIFO would block the open, a link
+    to ``/dev/zero`` never ends), a file whose size passes ``limit``, or one it cannot read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError:

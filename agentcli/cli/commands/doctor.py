@@ -147,7 +147,7 @@ def _probe(settings: Any, call: bool, problems: list[str]) -> dict[str, Any]:
 
 def _sandbox(settings: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     """The shell sandbox: the mode asked for, and whether this machine has one."""
-    from agentcli.agent.sandbox.backend import platform_backend
+    from agentcli.agent.sandbox.platform import platform_backend
 
     mode, network = settings["sandbox"]["value"], settings["network"]["value"]
     found = platform_backend().detect()
@@ -190,12 +190,14 @@ def _file(path: Any) -> dict[str, Any]:
 
 def as_text(report: dict[str, Any]) -> str:
     """The report for people: one fact a line."""
+    from agentcli.agent.untrusted import TRUST_KEYS
+
     ws, sessions, key = report["workspace"], report["sessions"], report["key"]
     how = {"-C": "from -C", "git": "the git work tree's root", "cwd": "the current directory"}[ws["source"]]
     lines = [
         f"workspace      {ws['root']} ({how}); "
-        + ("trusted" if ws["trusted"] else "not trusted: its agentcli.toml may not set base_url, approval, "
-           "shell_env, prices, sandbox or network, nor start MCP servers (agentcli trust allows it)"),
+        + ("trusted" if ws["trusted"] else "not trusted: its agentcli.toml may not set "
+           f"{', '.join(TRUST_KEYS)}, nor raise your limits or start MCP servers (agentcli trust allows it)"),
         f"sessions       {sessions['path']} ({sessions['source']}; "
         + ("writable" if sessions["writable"] else "NOT writable") + ")",
     ]

@@ -104,7 +104,7 @@ def list_sessions(all_: AllOpt = False, json_out: JsonOpt = False, workspace: Wo
         print_json([entry_json(e) for e in entries])
     elif entries:
         width = terminal_width()
-        text = clean(list_text(entries, show_workspace=all_))
+        text = clean(list_text(entries, show_workspace=all_, width=width))
         print(fit_width(text, width) if width else text)
     else:
         where = "" if all_ else f" of workspace {ctx.workspace_root}"

@@ -21,7 +21,7 @@ from agentcli.cli.options import DebugOpt, JsonOpt, WorkspaceOpt
 if TYPE_CHECKING:
     from agentcli.agent.config import Settings
     from agentcli.agent.mcp.hub import ServerState
-    from agentcli.agent.mcp.tool import RemoteTool
+    from agentcli.agent.mcp.remote import RemoteTool
     from agentcli.session.session import Session
 
 McpConfigOpt = Annotated[

@@ -223,9 +223,8 @@ def show_json(view: SessionView) -> dict[str, Any]:
 
 
 def session_status(meta: SessionMeta, busy: bool) -> str:
-    """What to call a session now: ``running`` whenever a process holds it (a REPL waiting
-    for input too), ``interrupted`` when its process died mid-turn."""
-    return "running" if busy else meta.status_now(False)
+    """What to call a session now (:meth:`SessionMeta.status_now`)."""
+    return meta.status_now(busy)
 
 
 def _status(view: SessionView) -> str:

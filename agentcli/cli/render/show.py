@@ -112,6 +112,9 @@ class ShowRenderer:
         sandbox = _sandbox_row(meta.settings or {})
         if sandbox is not None:
             rows.insert(3, ("sandbox", sandbox))
+        if meta.forked_from:
+            at = f" at checkpoint {meta.forked_at}" if meta.forked_at is not None else " (the whole session)"
+            rows.insert(1, ("forked", f"forked from {clean(meta.forked_from)}{at}"))
         for name, value in rows:
             self.console.print(Text.assemble((f"  {name:<10}", "dim"), value))
 

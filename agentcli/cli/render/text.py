@@ -23,7 +23,7 @@ from typing import IO, Any
 from agentcli.agent.pricing import Pricing, dollars
 from agentcli.cli.render.session_view import call_cost, model_call_full, session_status
 from agentcli.session.directory import SessionEntry
-from agentcli.session.records import Message, ModelCallRecord
+from agentcli.session.records import Message, ModelCallRecord, SessionMeta
 
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b\u200e\u200f\u2028-\u202e"
                      "\u2060-\u206f\ufeff\ufff9-\ufffb]")
@@ -90,22 +90,41 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] | None = No
     return "\n".join([line(headers)] + [line(r) for r in rows])
 
 
-def list_text(entries: list[SessionEntry], *, show_workspace: bool) -> str:
-    """The ``list`` table: one row per session, unreadable files with their error."""
-    headers = ["ID", "STATUS", "MODEL", "UPDATED", "MSGS", "TITLE"]
+def list_text(entries: list[SessionEntry], *, show_workspace: bool, width: int | None = None) -> str:
+    """The ``list`` table: one row per session, unreadable files with their error. For a
+    terminal narrower than 100 columns (``width``) times drop their year and seconds, so that
+    the ids (a fork's parent's too) fit before the title gives way."""
+    forks = any(e.meta is not None and e.meta.forked_from for e in entries)
+    headers = ["ID", "STATUS", "MODEL", "UPDATED", "MSGS", *(["FORKED FROM"] if forks else []), "TITLE"]
     if show_workspace:
         headers.append("WORKSPACE")
     rows = []
     for entry in entries:
         if entry.meta is None:
-            row = [entry.path.stem, "error", "", "", "", excerpt(entry.error, 200)]
+            row = [entry.path.stem, "error", "", "", "", *([""] if forks else []), excerpt(entry.error, 200)]
             rows.append(row + ([""] if show_workspace else []))
             continue
         meta = entry.meta
-        row = [meta.id, session_status(meta, entry.busy), meta.model or "", local_time(meta.updated_at),
-               str(entry.messages), excerpt(meta.title, 60)]
+        updated = local_time(meta.updated_at)
+        row = [meta.id, session_status(meta, entry.busy), meta.model or "",
+               updated[5:16] if width is not None and width < 100 else updated,
+               str(entry.messages), *([fork_label(meta)] if forks else []), excerpt(meta.title, 60)]
         rows.append(row + ([clean(meta.workspace_root)] if show_workspace else []))
     return table(headers, rows, right={4})
+
+
+def fork_label(meta: SessionMeta) -> str:
+    """``PARENT@N`` for a fork cut at checkpoint N, ``PARENT`` for a whole fork, "" otherwise."""
+    if not meta.forked_from:
+        return ""
+    return clean(meta.forked_from) + (f"@{meta.forked_at}" if meta.forked_at is not None else "")
+
+
+def forked_from(meta: SessionMeta) -> dict[str, Any] | None:
+    """A fork's link as ``list --json`` gives it: the parent's id and the checkpoint (None: whole)."""
+    if not meta.forked_from:
+        return None
+    return {"session": meta.forked_from, "checkpoint": meta.forked_at}
 
 
 def entry_json(entry: SessionEntry) -> dict[str, Any]:
@@ -122,6 +141,7 @@ def entry_json(entry: SessionEntry) -> dict[str, Any]:
         "created_at": meta.created_at if meta else None,
         "updated_at": meta.updated_at if meta else None,
         "messages": entry.messages if meta else None,
+        "forked_from": forked_from(meta) if meta else None,
         "error": entry.error,
     }
 

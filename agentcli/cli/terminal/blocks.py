@@ -20,6 +20,7 @@ from agentcli.cli.terminal.commands import run_command
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from agentcli.agent.config import Settings
     from agentcli.cli.repl import Repl
 
 
@@ -45,6 +46,12 @@ class BlockTerminal:
         self._repl = repl
         self.console = console
         self.engine = repl.engine
+        self.sessions = repl.sessions
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in use."""
+        return self._repl.settings
 
     def wait(self, *, type_ahead: bool = False) -> None:
         """As the terminal waits."""
@@ -61,6 +68,10 @@ class BlockTerminal:
     def defer(self, text: str) -> None:
         """Run ``text`` once the agent has finished its turn."""
         self._repl.defer(text)
+
+    def fork(self, at: int | None) -> None:
+        """As the terminal forks (a command that changes the session runs after the turn)."""
+        self._repl.fork(at)
 
 
 __all__ = ["BlockTerminal", "drawn_command"]

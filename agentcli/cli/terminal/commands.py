@@ -21,14 +21,21 @@ from agentcli.errors import AgentcliError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from agentcli.agent.config import Settings
     from agentcli.agent.engine.engine import Engine
 
 
 class Terminal(Protocol):
-    """What a command works with: the screen, the engine, and a way to wait for it."""
+    """What a command works with: the screen, the engine (None until the first prompt of a
+    new session), and a way to wait for it."""
 
     console: Console
-    engine: Engine
+    engine: Engine | None
+    sessions: Any  # cli/repl.py's Sessions: where engines come from
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in use (before the first prompt: those the session will start with)."""
 
     def wait(self, *, type_ahead: bool = False) -> None:
         """Until the engine has done what was submitted (Ctrl-C interrupts it)."""
@@ -41,6 +48,9 @@ class Terminal(Protocol):
 
     def defer(self, text: str) -> None:
         """Run the command line ``text`` once the agent has finished its turn."""
+
+    def fork(self, at: int | None) -> None:
+        """Go on in a fork of the session at checkpoint ``at`` (whole: None)."""
 
 
 Handler = Callable[[Terminal, str], "str | None"]
@@ -60,6 +70,7 @@ class Command:
     help: str
     handler: Handler
     while_busy: bool = False  # may run while the agent works (it only reads)
+    sessionless: bool = False  # works before the first prompt has made the session
 
 
 def is_command(text: str) -> bool:
@@ -91,6 +102,10 @@ def run_command(repl: Terminal, text: str, *, busy: bool = False) -> str | None:
         repl.defer(text)
         console.print(f"{command.name} runs once this turn has ended (Esc or Ctrl-C stops the turn now)",
                       style="yellow", markup=False, highlight=False)
+        return None
+    if repl.engine is None and not command.sessionless:
+        console.print(f"{command.name}: no session yet — your first prompt starts it", style="dim",
+                      markup=False, highlight=False)
         return None
     try:
         return command.handler(repl, argument.strip())
@@ -210,7 +225,12 @@ def _output(repl: Terminal, argument: str) -> None:
 
 def _model(repl: Terminal, argument: str) -> None:
     if not argument:
-        repl.console.print(f"model: {repl.engine.settings.model} (/model NAME changes it)", markup=False)
+        repl.console.print(f"model: {repl.settings.model} (/model NAME changes it)", markup=False)
+        return
+    if repl.engine is None:
+        repl.sessions.preset(model=argument)
+        repl.console.print(f"model: {argument} (the session your first prompt starts uses it)",
+                           markup=False, highlight=False)
         return
     from agentcli.agent.engine.operations import SetModel
 
@@ -221,7 +241,7 @@ def _model(repl: Terminal, argument: str) -> None:
 def _approval(repl: Terminal, argument: str) -> None:
     modes = ", ".join(APPROVAL_MODES)
     if not argument:
-        repl.console.print(f"approval is {repl.engine.settings.approval or 'ask'}; /approval MODE changes "
+        repl.console.print(f"approval is {repl.settings.approval or 'ask'}; /approval MODE changes "
                            f"it (the modes: {modes})", markup=False, highlight=False)
         return
     if argument.lower() not in APPROVAL_MODES:
@@ -229,6 +249,11 @@ def _approval(repl: Terminal, argument: str) -> None:
                            markup=False, highlight=False)
         return
     argument = argument.lower()
+    if repl.engine is None:
+        repl.sessions.preset(approval=argument)
+        repl.console.print(f"approval: {argument} (the session your first prompt starts uses it)",
+                           markup=False, highlight=False)
+        return
     from agentcli.agent.engine.operations import SetApproval
 
     repl.engine.submit(SetApproval(argument))
@@ -239,6 +264,11 @@ def _status(repl: Terminal, argument: str) -> None:
     from agentcli.cli.terminal.status import status_line
     from agentcli.cli.terminal.tables import status_text
 
+    if repl.engine is None:
+        settings = repl.settings
+        repl.console.print(f"no session yet: your first prompt starts it · {settings.model} · approval "
+                           f"{settings.approval}", markup=False, highlight=False)
+        return
     status = repl.engine.facts.status()
     repl.console.print(status_text(status, status_line(repl.status_facts()), repl.console.width - 1),
                        no_wrap=True)
@@ -263,12 +293,23 @@ def _new(repl: Terminal, argument: str) -> str:
     return "new"
 
 
+def _fork(repl: Terminal, argument: str) -> None:
+    """Go on in a fork: the conversation up to checkpoint N (whole by default) in a new file."""
+    if argument.split()[:1] == ["--worktree"] or " --worktree" in f" {argument}":
+        from agentcli.errors import UsageError
+
+        ref = repl.engine.facts.resume_ref() if repl.engine else "SESSION"
+        raise UsageError(f"a fork with its own files is made outside the terminal: agentcli fork {ref} "
+                         "--at N --worktree DIR")
+    repl.fork(_number(argument, "/fork"))
+
+
 def _exit(repl: Terminal, argument: str) -> str:
     return "exit"
 
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
-    Command("/help", "/help", "the commands and keys", _help, while_busy=True),
+    Command("/help", "/help", "the commands and keys", _help, while_busy=True, sessionless=True),
     Command("/plan", "/plan", "the agent's plan, as a checklist", _plan, while_busy=True),
     Command("/diff", "/diff [N]", "what the agent changed since the last prompt (or checkpoint N)",
             _diff, while_busy=True),
@@ -280,14 +321,18 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("/output", "/output [N]", "the whole output of the last command or read (or of output N), "
             "in a pager; Ctrl-O too", _output, while_busy=True),
     Command("/log", "/log", "the audit log of model calls", _log, while_busy=True),
-    Command("/model", "/model NAME", "use another model from the next request on", _model),
-    Command("/approval", "/approval MODE", "ask, auto-edit, full-auto or read-only", _approval),
-    Command("/status", "/status", "session, model, tokens, context, cost", _status, while_busy=True),
+    Command("/model", "/model NAME", "use another model from the next request on", _model, sessionless=True),
+    Command("/approval", "/approval MODE", "ask, auto-edit, full-auto or read-only", _approval,
+            sessionless=True),
+    Command("/status", "/status", "session, model, tokens, context, cost", _status, while_busy=True,
+            sessionless=True),
     Command("/compact", "/compact", "summarise older turns to free context", _compact),
     Command("/mcp", "/mcp", "the MCP servers of this session: status, tools, annotations", _mcp,
             while_busy=True),
-    Command("/new", "/new", "start a new session (this one stays resumable)", _new),
-    Command("/exit", "/exit", "leave; prints how to resume", _exit),
+    Command("/new", "/new", "start a new session (this one stays resumable)", _new, sessionless=True),
+    Command("/fork", "/fork [N]", "go on in a copy of this session: its conversation before prompt N "
+            "(default: all of it); the original stays as it is", _fork),
+    Command("/exit", "/exit", "leave; prints how to resume", _exit, sessionless=True),
 )}
 ALIASES = {"/quit": "/exit"}
 ARGUMENTS = {"/approval": APPROVAL_MODES, "/rollback": ("--undo",)}
