@@ -29,7 +29,12 @@ def _db(workspace: Path) -> Path:
 
 def _wait(predicate, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        try:
+            if predicate():
+                return
+        except StopIteration:  # no session file yet: the first prompt makes it
+            pass
         assert time.monotonic() < deadline, "it never happened"
         time.sleep(0.02)
 
