@@ -79,7 +79,7 @@ def test_interactive_session_asks_then_remembers_always(openai_server, tmp_path,
     term.expect("approval ask")
     term.send("write a\r")
     term.expect("[y/n/a/r]")
-    term.send("a\r")
+    term.send("a")
     term.expect("wrote a")
     term.send("write b\r")  # edits were granted "always": no second question
     term.expect("wrote b")

@@ -425,9 +425,9 @@ def test_at_the_terminal_a_call_is_asked_with_its_arguments_always_grants_that_t
         term.type("go\r")
         screen = term.expect("a always allow fx__slow_effect (this tool of MCP server fx only)")
         assert "fx__slow_effect wants to call MCP server fx with:" in screen and '"tag": "one"' in screen
-        term.keys("a\r")
+        term.keys("a")
         term.expect("fx__write_note wants to call MCP server fx")  # the other tool is asked again
-        term.keys("n\r")
+        term.keys("n")
         term.expect("all three")
         term.type("/mcp\r")
         screen = term.expect("fx__picture")

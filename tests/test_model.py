@@ -156,17 +156,32 @@ def test_400_is_not_retried(openai_server: ScriptedOpenAIServer, rec: Recorder) 
     assert len(openai_server.requests) == 1 and rec.sleeps == []
 
 
-def test_unreachable_endpoint_fails_after_max_attempts(rec: Recorder) -> None:
+def test_a_local_endpoint_that_refuses_is_given_up_on_after_a_second_and_a_half(rec: Recorder) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = make_client(f"http://127.0.0.1:{port}/v1", rec, max_attempts=4)
+    client = make_client(f"http://127.0.0.1:{port}/v1", rec, max_attempts=6)
     with pytest.raises(ModelEndpointError) as caught:
         client.complete(USER, [], **rec.hooks())
     message = str(caught.value)
     assert "cannot connect to" in message and f"127.0.0.1:{port}" in message and "--base-url" in message
-    assert len(rec.started) == 4 and len(rec.sleeps) == 3
+    assert "3 attempts" in message
+    assert len(rec.started) == 3 and rec.sleeps == [0.5, 1.0]  # nothing listens: 1.5 s, not 31-36 s
     assert all(a.http_status is None and a.error for a in rec.ended)
+
+
+@pytest.mark.parametrize(("url", "local"), [
+    ("http://127.0.0.1:11434/v1", True), ("http://localhost:8080/v1", True), ("http://[::1]:1234/v1", True),
+    ("http://0.0.0.0:8000/v1", True), ("http://192.168.1.20:11434/v1", True), ("http://10.0.0.5/v1", True),
+    ("http://gpu-box.local:8000/v1", True), ("https://api.openai.com/v1", False),
+    ("https://8.8.8.8/v1", False), ("https://example.com/v1", False)])
+def test_only_a_local_endpoint_gets_the_short_schedule_for_a_refused_connection(url: str, local: bool,
+                                                                                 rec: Recorder) -> None:
+    client = make_client(url, rec, max_attempts=6)
+    refused = ConnectionRefusedError(111, "Connection refused")
+    assert client.attempts_for(refused) == (3 if local else 6)
+    assert client.attempts_for(TimeoutError()) == 6  # a slow server is waited for as before
+    assert make_client(url, rec, max_attempts=2).attempts_for(refused) == 2  # never more than asked
 
 
 def test_connection_dropped_mid_stream_then_success(

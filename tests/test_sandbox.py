@@ -380,7 +380,7 @@ def test_without_a_sandbox_ask_mode_asks_each_command_unsandboxed(openai_server,
         screen = term.expect('(no "always"')
         assert "run_shell wants to run UNSANDBOXED:" in screen
         assert "(there is no sandbox here: bubblewrap (bwrap) is not on PATH)" in screen
-        term.keys("y\r")
+        term.keys("y")
         screen = term.expect("context left")
         assert "unsandboxed" in screen
         term.type("/exit\r")

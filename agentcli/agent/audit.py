@@ -60,7 +60,8 @@ class AuditedRequest:
         """Say why the attempt failed and when the next one goes (one line a retry)."""
         self.emit(Event("model.retry", {"agent": self.agent, "prompt": self.prompt_id,
                                         "attempt": attempt.number + 1, "reason": attempt.error,
-                                        "wait_s": round(seconds, 2), "endpoint": attempt.endpoint_host}))
+                                        "wait_s": round(seconds, 2), "endpoint": attempt.endpoint_host,
+                                        **({"attempts": attempt.allowed} if attempt.allowed else {})}))
 
     def ended(self, attempt: Attempt, reply: ModelReply | None) -> None:
         """Close the attempt's row; an answer is appended to the transcript in the same step."""

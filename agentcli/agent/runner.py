@@ -269,7 +269,7 @@ class ToolRunner:
         failpoint("tool.finished")
         self._event("tool.finished", {
             "id": call_id, "name": name, **_server(server), "status": status, "is_error": output.is_error,
-            "output": output.text[:EXCERPT], "duration_ms": duration,
+            "output": output.text[:EXCERPT], **output_extent(output.text), "duration_ms": duration,
             **{k: v for k, v in output.data.items() if k in ("exit_code", "timed_out", "items")},
         })
 
@@ -291,7 +291,7 @@ class ToolRunner:
                                            tool_call_id=call["id"])
         self._event("tool.finished", {
             "id": call["id"], "name": function.get("name") or "", "status": status, "is_error": True,
-            "output": text[:EXCERPT],
+            "output": text[:EXCERPT], **output_extent(text),
         })
 
     # -- a call caught running by a crash ---------------------------------------------
@@ -332,6 +332,16 @@ class ToolRunner:
             prepared, output = record, ToolOutput(f"error: {err}", is_error=True)
         self._finish(record.id, record.call_id, prepared, "failed" if output.is_error else "done",
                      output, prompt_id)
+
+
+def output_extent(text: str) -> dict[str, Any]:
+    """What a ``tool.finished`` event says of the whole result beyond its first ``EXCERPT``
+    characters: ``output_lines`` (how many lines it has) and, when it is longer,
+    ``output_tail`` (its last ``EXCERPT`` characters: where a failing command says why)."""
+    extent: dict[str, Any] = {"output_lines": text.count("\n") + (bool(text) and not text.endswith("\n"))}
+    if len(text) > EXCERPT:
+        extent["output_tail"] = text[-EXCERPT:]
+    return extent
 
 
 def _server(server: str | None) -> dict[str, str]:

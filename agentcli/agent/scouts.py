@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -253,8 +254,8 @@ class ScoutFanout:
                 steps[0] += 1
                 data.update(steps=steps[0], activity="thinking")
             elif event.type == "tool.started":
-                data.update(steps=steps[0], activity=f"{event.data.get('name')} "
-                            f"{one_line(str(event.data.get('arguments', '')), 60)}")
+                data.update(steps=steps[0], activity=doing(str(event.data.get("name") or ""),
+                                                           str(event.data.get("arguments") or "")))
             elif event.type == "model.retry":
                 data.update(steps=steps[0], activity=f"retrying (attempt {event.data.get('attempt', 0) + 1})")
             else:
@@ -309,6 +310,24 @@ def tool_result(scouts: list[ScoutRecord], report_chars: int) -> ToolOutput:
     failed = all(s.status != "done" for s in scouts)
     data = {"scouts": [{"id": s.agent, "status": s.status, "steps": s.steps} for s in scouts]}
     return ToolOutput("\n".join(parts), is_error=failed, data=data)
+
+
+def doing(name: str, arguments: str, limit: int = 60) -> str:
+    """What a scout's call is doing, in words: the tool and its argument values, not JSON.
+
+    Example:
+        >>> doing("search", '{"pattern": "def \\\\w+", "glob": "*.py"}')
+        'search def \\w+ *.py'
+    """
+    try:
+        parsed = json.loads(arguments) if arguments.strip() else {}
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        values = [value if isinstance(value, str) else json.dumps(value) for value in parsed.values()
+                  if value not in (None, "")]
+        arguments = " ".join(" ".join(value.split()) for value in values)
+    return one_line(f"{name} {arguments}".strip(), limit)
 
 
 def clip(text: str, limit: int) -> str:

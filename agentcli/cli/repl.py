@@ -43,8 +43,12 @@ from agentcli.agent.loop import TurnResult
 from agentcli.cli.queued import goodbye
 from agentcli.cli.terminal.commands import ARGUMENTS, COMMANDS, is_command, run_command
 from agentcli.cli.terminal.inputs import (
+    OPEN_OUTPUT,
+    EscapePressed,
     SlashAndPathCompleter,
+    answer_keys,
     attach_mentions,
+    busy_prompt,
     key_bindings,
     keys_kept_between_prompts,
     open_history,
@@ -174,6 +178,7 @@ class Repl:
         self._draft = ""
         self._ctrl_c = False
         self._leave_after_turn = False  # Ctrl-D on the type-ahead line: leave once the turn ends
+        self._deferred: list[str] = []  # slash commands typed while the agent worked, run after it
         self._build_prompts()
 
     def _build_prompts(self) -> None:
@@ -181,13 +186,15 @@ class Repl:
 
         history = open_history(self.root, redact=self._redact)
         completer = SlashAndPathCompleter(self.root, {n: c.help for n, c in COMMANDS.items()}, ARGUMENTS)
-        common = {"history": history, "completer": completer, "key_bindings": key_bindings(),
-                  "complete_while_typing": False, "enable_history_search": False}
+        common = {"history": history, "completer": completer, "complete_while_typing": False,
+                  "enable_history_search": False}
         self._prompt = self.io.session(
-            placeholder=FormattedText([("fg:ansibrightblack", IDLE_PLACEHOLDER)]), **common)
+            placeholder=FormattedText([("fg:ansibrightblack", IDLE_PLACEHOLDER)]),
+            key_bindings=key_bindings(), **common)
         self._ahead = self.io.session(
             placeholder=FormattedText([("fg:ansibrightblack", AHEAD_PLACEHOLDER)]),
-            refresh_interval=0.1, erase_when_done=True, **common)
+            refresh_interval=0.1, erase_when_done=True, key_bindings=key_bindings(busy=True), **common)
+        busy_prompt(self._ahead)
         self._question = self.io.session()
 
     def _redact(self, text: str) -> str:
@@ -282,12 +289,14 @@ class Repl:
                 return TurnResult("failed", error=str(err), exit_code=err.exit_code)
             self.view.last_usage = None
             op = RunPending()
+        self.view.outputs = self.engine.facts.output_count()  # the next output's number follows
         self.engine.submit(op)
         self.wait(type_ahead=True)
+        self.view.release_blocks()  # a command's block still waiting for an answer's end
         result = self.engine.result or TurnResult("done")
         if result.status == "interrupted" and not result.resumable:
-            self.console.print("(turn stopped — recorded as cancelled; the session is saved and "
-                               "your next prompt continues from here)", style="yellow", markup=False)
+            self.console.print("(turn stopped, recorded as cancelled: your next prompt goes on from here)",
+                               style="yellow", markup=False)
             waiting = self.engine.facts.queued()
             if waiting:
                 self.console.print(f"{waiting} queued prompt{'s' if waiting > 1 else ''} kept: press Enter "
@@ -316,6 +325,8 @@ class Repl:
                     self._type_ahead()
                 else:
                     events.wake.wait(_WATCH_SECONDS)
+            except EscapePressed:
+                self.engine.submit(Interrupt("Esc", resumable=False))
             except KeyboardInterrupt:
                 self.engine.submit(Interrupt("Ctrl-C", resumable=False))
 
@@ -325,7 +336,8 @@ class Repl:
         number = question["id"]
         self.view.question_shown(question.get("call", ""))
         closed = lambda: number in self.events.resolved or self.stopping is not None  # noqa: E731
-        asker = TerminalAsker(self.console, lambda text: self._read_line(self._question, text, closed))
+        asker = TerminalAsker(self.console, lambda text: self._read_line(self._question, text, closed),
+                              lambda text, keys: self._read_line(self._key_prompt(keys), text, closed))
         try:
             answer = asker.ask(question)
         except KeyboardInterrupt:
@@ -334,6 +346,14 @@ class Repl:
         if answer is not None:
             self.engine.submit(AnswerApproval(number, answer.choice, answer.reason))
         self.view.question_answered()
+
+    def _key_prompt(self, keys: str):  # -> prompt_toolkit.PromptSession
+        """A prompt answered by one of ``keys`` (no Enter): see :func:`answer_keys`."""
+        from agentcli.cli.terminal.approval import ANSWER_WORDS
+
+        session = self.io.session(key_bindings=answer_keys(keys, ANSWER_WORDS))
+        busy_prompt(session)
+        return session
 
     def _footer(self) -> None:
         from rich.rule import Rule
@@ -363,6 +383,10 @@ class Repl:
         or a signal)."""
         if self._leave_after_turn:
             return None
+        if self._deferred:  # typed while the agent worked: now, echoed as if typed here
+            text = self._deferred.pop(0)
+            self.console.print(f"› {text}", style="bold", markup=False, highlight=False)
+            return text
         while True:
             self.idle.set()
             try:
@@ -385,6 +409,11 @@ class Repl:
                 self.idle.clear()
             if text is None:  # a signal closed the line
                 return None
+            if text is OPEN_OUTPUT:
+                self._prompt.app.erase_when_done = False  # Ctrl-O erased the line it closed
+                self._draft = self._prompt.default_buffer.text
+                self.show_output()
+                continue
             self._draft = ""
             self._ctrl_c = False
             return text
@@ -415,6 +444,13 @@ class Repl:
             text = self._ahead.prompt(self._ahead_message, default=self._draft, pre_run=_closer(closed))
         except EOFError:  # Ctrl-D on the empty line: the person is done
             return self._leave_soon()
+        except EscapePressed:
+            self._draft = self._ahead.default_buffer.text  # Esc stops the turn, not what was typed
+            raise
+        if text is OPEN_OUTPUT:
+            self._draft = self._ahead.default_buffer.text
+            self.show_output()
+            return None
         if text is WOKEN:
             # what the line holds as it closes; keys typed after that are prompt-toolkit's
             # typeahead, read by the next prompt (the idle one, or this line reopened)
@@ -425,10 +461,39 @@ class Repl:
         if not stripped:
             return None
         if is_command(stripped):
-            run_command(self, stripped, busy=True)
+            self._busy_command(stripped)
             return None
         self.engine.submit(self._prompt_op(text))
         return None
+
+    def _busy_command(self, text: str) -> None:
+        """A slash command typed while the agent works: one block above the live area
+        (:mod:`~agentcli.cli.terminal.blocks`), never inside an answer being streamed."""
+        from agentcli.cli.terminal.blocks import drawn_command
+
+        self.view.command_block(drawn_command(self, text))
+
+    def defer(self, text: str) -> None:
+        """Run the command line ``text`` once the agent has finished its turn."""
+        self._deferred.append(text)
+
+    def show_output(self, number: int | None = None, console: Console | None = None) -> None:
+        """The whole output of call ``number`` (None: the last), in the pager (printed on
+        ``console`` when there is no real terminal to page on)."""
+        from agentcli.cli.render.text import clean
+        from agentcli.cli.terminal.pager import page
+        from agentcli.cli.terminal.view import output_title
+
+        found = self.engine.facts.output(number) if self.engine is not None else None
+        if found is None:
+            count = self.engine.facts.output_count() if self.engine is not None else 0
+            which = "no command or file output yet" if not count else (
+                f"no output {number}: this session has outputs 1 to {count}")
+            (console or self.console).print(which, style="yellow", markup=False, highlight=False)
+            return
+        shown, call = found
+        page(self.io, output_title(shown, call), clean((call.result or "").expandtabs(4)),
+             closed=lambda: self.stopping is not None, console=console)
 
     def _leave_soon(self) -> None:
         if not self._leave_after_turn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from agentcli.session.audit_codec import (
@@ -106,6 +107,15 @@ class ToolJournal:
         """Every call, oldest first."""
         where, params = ("WHERE t.agent = ?", [agent]) if agent else ("", [])
         return self._records(f"{where} ORDER BY t.id", params)
+
+    def finished_ids(self, agent: str, names: Iterable[str]) -> list[int]:
+        """Row ids of ``agent``'s finished calls (those with a result) of the tools ``names``,
+        oldest first."""
+        names = list(names)
+        marks = ",".join("?" * len(names))
+        rows = self._db.query(f"SELECT id FROM tool_calls WHERE agent = ? AND result IS NOT NULL "
+                              f"AND name IN ({marks}) ORDER BY id", [agent, *names])
+        return [row["id"] for row in rows]
 
     def denied(self, prompt_ids: list[int]) -> list[ToolCallRecord]:
         """Calls the approval policy denied during these prompts."""

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from agentcli.session.session import Session
 
 
+# The tools whose output a client previews and can show whole again (``/output N``).
+OUTPUT_TOOLS = ("run_shell", "read_file", "search", "list_files")
+
+
 @dataclass(frozen=True)
 class Status:
     """The session's standing, for a footer or ``/status``."""
@@ -127,6 +131,24 @@ class SessionFacts:
     def model_calls(self, last: int = 50) -> list[ModelCallRecord]:
         """The newest ``last`` rows of the audit log, oldest first."""
         return self._session.model_calls.all()[-last:]
+
+    def output_count(self) -> int:
+        """How many of the orchestrator's calls of :data:`OUTPUT_TOOLS` have finished: the
+        outputs numbered 1, 2... in the order they came."""
+        from agentcli.session.records import ORCHESTRATOR
+
+        return len(self._session.tool_calls.finished_ids(ORCHESTRATOR, OUTPUT_TOOLS))
+
+    def output(self, number: int | None = None) -> tuple[int, ToolCallRecord] | None:
+        """Output ``number`` (1 is the session's first; None: the last) and its call, whose
+        ``result`` is the whole output the model got; None when there is no such output."""
+        from agentcli.session.records import ORCHESTRATOR
+
+        ids = self._session.tool_calls.finished_ids(ORCHESTRATOR, OUTPUT_TOOLS)
+        number = len(ids) if number is None else number
+        if not 1 <= number <= len(ids):
+            return None
+        return number, self._session.tool_calls.get(ids[number - 1])
 
     def totals(self) -> dict[str, int]:
         """The audit log's totals (attempts, tokens, latency)."""

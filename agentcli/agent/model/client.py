@@ -27,7 +27,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from agentcli.agent.cancel import NEVER, Cancelled, CancelToken
-from agentcli.agent.model.endpoint import endpoint_host, public_url, split_query
+from agentcli.agent.model.endpoint import (
+    LOCAL_REFUSED_WAITS,
+    endpoint_host,
+    is_local,
+    public_url,
+    split_query,
+)
 from agentcli.agent.model.gate import RateGate
 from agentcli.agent.model.protocol import Attempt, AttemptLog
 from agentcli.agent.model.reply import (
@@ -109,6 +115,7 @@ class ModelClient:
         # shown in messages and logged: never the credentials a URL may carry
         self.base_url = public_url(str(self._client.base_url))
         self.endpoint_host = endpoint_host(self.base_url)
+        self._local = is_local(self.base_url)
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -180,12 +187,14 @@ class ModelClient:
 
         def notice(state: Any) -> None:
             if log is not None and failed and hasattr(log, "retrying"):
-                log.retrying(failed[-1], state.next_action.sleep if state.next_action else 0.0)
+                allowed = self.attempts_for(state.outcome.exception())
+                log.retrying(replace(failed[-1], allowed=allowed),
+                             state.next_action.sleep if state.next_action else 0.0)
 
         retrying = tenacity.Retrying(
             before_sleep=notice,
             sleep=self._sleep or cancel.sleep,
-            stop=tenacity.stop_after_attempt(max(1, self.settings.max_attempts)),
+            stop=lambda state: state.attempt_number >= self.attempts_for(state.outcome.exception()),
             wait=self._wait,
             retry=tenacity.retry_if_exception(_is_retryable),
             reraise=True,
@@ -340,11 +349,27 @@ class ModelClient:
             _close_quietly(opened)
 
     # -- retry policy and messages ---------------------------------------------------------
+    def _refused_here(self, err: BaseException | None) -> bool:
+        """A connection to a local endpoint that could not be opened: nothing listens."""
+        return self._local and err is not None and _is_unreachable(err)
+
+    def attempts_for(self, err: BaseException | None) -> int:
+        """How many attempts a call failing with ``err`` gets in all: ``max_attempts``, or
+        at most three when a local endpoint refused the connection."""
+        attempts = max(1, self.settings.max_attempts)
+        if self._refused_here(err):
+            return min(attempts, len(LOCAL_REFUSED_WAITS) + 1)
+        return attempts
+
     def _wait(self, retry_state: Any) -> float:
-        """Seconds before the next attempt: the server's hint, else capped backoff."""
+        """Seconds before the next attempt: the server's hint, else capped backoff (the short
+        local schedule when a local endpoint refused the connection)."""
         import tenacity
 
         cap = self.settings.retry_max_wait
+        if self._refused_here(retry_state.outcome.exception()):
+            step = min(retry_state.attempt_number, len(LOCAL_REFUSED_WAITS)) - 1
+            return min(LOCAL_REFUSED_WAITS[step], cap)
         hinted = _retry_after(retry_state.outcome.exception())
         if hinted is not None:
             seconds = min(max(hinted, 0.0), cap)

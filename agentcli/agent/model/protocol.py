@@ -32,6 +32,7 @@ class Attempt:
     error: str | None = None
     http_status: int | None = None
     interrupted: bool = False  # stopped by a cancel, not a failure of the endpoint
+    allowed: int | None = None  # attempts a failure like this one gets in all (a retry notice says it)
 
 
 class AttemptLog(Protocol):

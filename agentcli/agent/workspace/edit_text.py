@@ -70,10 +70,14 @@ def diff_stats(diff: str) -> tuple[int, int]:
 
 
 def describe_edit(edit: FileEdit) -> dict[str, Any]:
-    """An edit as an event carries it: path, op, diff, lines added and removed, and the
-    whole text before and after (None when binary or over :data:`TEXT_SIDE_BYTES`)."""
+    """An edit as an event carries it: path, op, diff, lines added and removed (a new file:
+    all its lines, though its diff shows the first :data:`NEW_FILE_LINES`), and the whole
+    text before and after (None when binary or over :data:`TEXT_SIDE_BYTES`)."""
     diff = edit_diff(edit)
     added, removed = diff_stats(diff)
+    created = text_of(edit.after) if edit.before is None and edit.op != "mode" else None
+    if created:
+        added = len(created.splitlines())
 
     def side(data: bytes | None) -> str | None:
         return None if data is not None and len(data) > TEXT_SIDE_BYTES else text_of(data)

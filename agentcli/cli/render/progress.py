@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from agentcli.agent.events import Event, EventSink
+from agentcli.agent.model.endpoint import LOCAL_REFUSED_WAITS
 from agentcli.cli.render.events import printable
 from agentcli.session.records import ORCHESTRATOR
 
@@ -73,9 +74,12 @@ class Progress:
         when = f"in {wait:g} s" if isinstance(wait, (int, float)) else "now"
         if number > 1:
             return (f"model call{who} failed again{why}; retrying {when} "
-                    f"(attempt {number + 1} of {self.attempts})")
-        left = self.attempts - 1
+                    f"(attempt {number + 1} of {data.get('attempts') or self.attempts})")
+        allowed = int(data.get("attempts") or self.attempts)
+        left = allowed - 1
         low, high = retry_schedule(self.attempts, self.cap)
+        if allowed < self.attempts:  # a local endpoint refused: its short schedule
+            low = high = sum(min(wait, self.cap) for wait in LOCAL_REFUSED_WAITS[:left])
         return (f"model call{who} to {data.get('endpoint') or 'the endpoint'} failed{why}; retrying "
                 f"{when}, up to {left} more time{'s' if left != 1 else ''} over {low:g}-{high:g} s "
                 "(Ctrl-C stops)")

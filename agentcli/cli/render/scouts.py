@@ -1,10 +1,16 @@
 """The scouts of a fan-out, as people see them: a live table in a terminal, lines otherwise.
 
 :class:`ScoutBoard` keeps one row per scout (task, steps, status, elapsed, what it is
-doing) from the ``scouts.*`` / ``scout.*`` events. In a terminal the table is redrawn in
-place by a :class:`rich.live.Live` (a few times a second, so elapsed times move even
-while nothing happens); when it is not a terminal (``-p``), each scout gets one line
-when it starts and one when it finishes.
+doing) from the ``scouts.*`` / ``scout.*`` events. On a terminal (``-p`` with stderr a
+terminal) the table is redrawn in place by a :class:`rich.live.Live` (a few times a
+second, so elapsed times move even while nothing happens); when it is not a terminal,
+each scout gets one line when it starts and one when it finishes. The interactive
+terminal draws the table in its own live area instead (``quiet``: no Live, no lines).
+
+The table fits the width (:mod:`agentcli.cli.render.fit`): the scout ids and statuses are
+never cut, the task column gives way first, then what each scout is doing; past that the
+number, the elapsed time, the step count, what it is doing and the task are left out, in
+that order.
 """
 
 from __future__ import annotations
@@ -16,10 +22,15 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
+from agentcli.cli.render.fit import Column, fit_cells, fit_table
+
 _STYLES = {"queued": "dim", "running": "cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
+COLUMNS = (Column("#", right=True, drop=0), Column("scout", essential=True),
+           Column("task", cut=True, give=0, drop=4, least=12), Column("steps", right=True, drop=2),
+           Column("status", essential=True), Column("elapsed", right=True, drop=1),
+           Column("doing", cut=True, give=1, drop=3, least=10, style="dim"))
 
 
 @dataclass
@@ -48,9 +59,10 @@ class ScoutBoard:
         >>> board.on_event("scouts.started", {"scouts": [{"id": "scout-4-1", "task": "find X"}]})
     """
 
-    def __init__(self, console: Console, *, live: bool):
+    def __init__(self, console: Console, *, live: bool, quiet: bool = False):
         self.console = console
-        self.live = live
+        self.live = live and not quiet
+        self.quiet = quiet
         self._rows: dict[str, _Row] = {}
         self._open = 0  # fan-outs running (a scout's own fan-out nests inside its parent's)
         self._lock = threading.Lock()  # the Live refresh thread reads the rows too
@@ -63,6 +75,8 @@ class ScoutBoard:
             return
         with self._lock:
             handler(data)
+        if self.quiet:
+            return
         # Live is started and stopped outside the lock: its refresh thread takes the lock to draw.
         if self.live and self._open and self._display is None:
             self._display = Live(_Renderable(self), console=self.console, refresh_per_second=4,
@@ -84,7 +98,7 @@ class ScoutBoard:
         row = self._rows.setdefault(data["id"], _Row(data["id"], data["task"]))
         row.status, row.started, row.steps = "running", time.monotonic(), data.get("steps", 0)
         row.duration_ms = None
-        if not self.live:
+        if not self.live and not self.quiet:
             again = " (resumed)" if data.get("resumed") else ""
             self._print(f"  scout {row.id} started{again}: {_short(row.task)}", "cyan")
 
@@ -98,7 +112,7 @@ class ScoutBoard:
         row = self._rows.setdefault(data["id"], _Row(data["id"], data["task"]))
         row.status, row.steps, row.duration_ms = data["status"], data["steps"], data.get("duration_ms")
         row.activity = data.get("error") or ""
-        if not self.live:
+        if not self.live and not self.quiet:
             why = f": {_short(data['error'], 120)}" if data.get("error") else ""
             steps = f"{row.steps} step{'' if row.steps == 1 else 's'}"
             self._print(f"  scout {row.id} {row.status} · {steps} · {row.elapsed()}{why}",
@@ -107,21 +121,43 @@ class ScoutBoard:
     def _scouts_finished(self, data: dict[str, Any]) -> None:
         self._open = max(0, self._open - 1)
 
+    @property
+    def running(self) -> bool:
+        """Whether a fan-out is under way."""
+        return self._open > 0
+
+    def stop(self) -> None:
+        """The turn ended: no fan-out is under way any more, whatever its events said."""
+        with self._lock:
+            self._open = 0
+        if self._display is not None:
+            self._display.stop()
+            self._display = None
+
     def _print(self, text: str, style: str | None) -> None:
         self.console.print(Text(text, style=style or ""))
 
-    def table(self) -> Table:
-        """The table as it stands now."""
-        table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
-        for name, justify in (("#", "right"), ("scout", "left"), ("task", "left"), ("steps", "right"),
-                              ("status", "left"), ("elapsed", "right"), ("", "left")):
-            table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
+    def table(self, width: int | None = None, indent: int = 0, limit: int | None = None) -> Text:
+        """The table as it stands now, in at most ``width`` cells (default: the console's);
+        past ``limit`` rows, the running scouts first, then the queued, then a count of the rest."""
         with self._lock:
-            rows = list(self._rows.values())
-        for number, row in enumerate(rows, 1):
-            table.add_row(str(number), row.id, Text(_short(row.task, 50)), str(row.steps),
-                          Text(row.status, style=_STYLES.get(row.status, "")), row.elapsed(),
-                          Text(_short(row.activity, 50), style="dim"))
+            rows = list(enumerate(self._rows.values(), 1))
+        left_out: dict[str, int] = {}
+        if limit is not None and len(rows) > limit:
+            rank = {"running": 0, "queued": 1}
+            ranked = sorted(rows, key=lambda pair: (rank.get(pair[1].status, 2), pair[0]))
+            for _, row in ranked[limit - 1:]:
+                left_out[row.status] = left_out.get(row.status, 0) + 1
+            rows = sorted(ranked[: limit - 1], key=lambda pair: pair[0])
+        cells = [[str(number), row.id, _short(row.task, 200), str(row.steps),
+                  Text(row.status, style=_STYLES.get(row.status, "")), row.elapsed(),
+                  _short(row.activity, 200)] for number, row in rows]
+        table = fit_table(COLUMNS, cells, width or self.console.width, indent=indent)
+        if left_out:
+            counts = ", ".join(f"{n} {status}" for status, n in left_out.items())
+            more = fit_cells(f"… {sum(left_out.values())} more scouts: {counts}",
+                             (width or self.console.width) - indent)
+            table.append(f"\n{' ' * indent}{more}", style="dim")
         return table
 
 
@@ -131,7 +167,7 @@ class _Renderable:
     def __init__(self, board: ScoutBoard):
         self.board = board
 
-    def __rich__(self) -> Table:
+    def __rich__(self) -> Text:
         return self.board.table()
 
 

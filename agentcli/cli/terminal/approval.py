@@ -2,9 +2,10 @@
 
 The question is the engine's ``approval.requested`` event: it carries the command, the
 diff of every edit (a new file: its first lines) and what "always" would allow, in
-words. The answers: yes, no, always (only when the engine offers it), or no with a
-reason that goes back to the model in the tool result. A question the engine withdraws
-(the turn was stopped) closes the line it is read on. A command that would run outside
+words. The answers, one key each (no Enter): ``y`` yes, ``n`` no, ``a`` always (only when
+the engine offers it), ``r`` no with a reason — a line then read and given back to the
+model in the tool result. A question the engine withdraws (the turn was stopped)
+closes the line it is read on. A command that would run outside
 the sandbox (it asked to, or there is none here) says so, with the model's justification,
 and offers no "always": it is asked every time.
 """
@@ -23,9 +24,11 @@ if TYPE_CHECKING:
 
 # shows a prompt, returns the line typed (None: the question was withdrawn; EOFError at the end)
 Reader = Callable[[str], "str | None"]
+# shows a prompt, returns the one key of ``keys`` pressed (None: withdrawn; EOFError at the end)
+KeyReader = Callable[[str, str], "str | None"]
 
-CHOICES = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "a": "always", "always": "always",
-           "r": "reason", "reason": "reason"}
+CHOICES = {"y": "yes", "n": "no", "a": "always", "r": "reason"}
+ANSWER_WORDS = {"y": "yes", "n": "no", "a": "always", "r": "no, because:"}  # shown after the key
 
 
 @dataclass(frozen=True)
@@ -75,13 +78,14 @@ def show_request(console: Console, question: dict[str, Any]) -> None:
 class TerminalAsker:
     """Asks the person at the terminal one approval question."""
 
-    def __init__(self, console: Console, read: Reader):
+    def __init__(self, console: Console, read: Reader, read_key: KeyReader):
         self.console = console
         self.read = read
+        self.read_key = read_key
 
     def ask(self, question: dict[str, Any]) -> Answer | None:
-        """Show the question, then read y / n / a / r (a reason) until one is given; None
-        when the question was withdrawn while it was shown."""
+        """Show the question, then read one of y / n / a / r (then a reason line) until one is
+        given; None when the question was withdrawn while it was shown."""
         show_request(self.console, question)
         always = question.get("always")
         self.console.print("  y yes · n no · r no, and tell the model why", style="dim", markup=False,
@@ -91,32 +95,26 @@ class TerminalAsker:
         elif question.get("sandbox") in ("outside", "unavailable"):
             self.console.print("  (no \"always\": a command outside the sandbox is asked every time)",
                                style="dim", markup=False, highlight=False)
-        keys = "y/n/a/r" if always else "y/n/r"
+        shown = "y/n/a/r" if always else "y/n/r"
         while True:
             try:
-                line = self.read(f"allow? [{keys}] › ")
+                key = self.read_key(f"allow? [{shown}] › ", "ynar")
             except EOFError:
                 return Answer("no", "the question was not answered")
-            if line is None:
+            if key is None:
                 return None
-            word, _, rest = line.strip().partition(" ")
-            choice = CHOICES.get(word.strip(",.:").lower())
+            choice = CHOICES.get(key)
+            if choice is None:
+                continue
             if choice == "always" and not always:
                 outside = question.get("sandbox") in ("outside", "unavailable")
                 why = "it would run outside the sandbox" if outside else "a compound command"
                 self.console.print(f"this one cannot be allowed always ({why}): y allows it once",
                                    style="yellow", markup=False, highlight=False)
                 continue
-            if choice is None and line.strip():
-                self.console.print(f"answer {' or '.join(keys.split('/'))}", style="yellow")
-                continue
-            if choice in (None, "no") and not rest.strip():
-                return Answer("no")
-            if choice in ("no", "reason"):
-                reason = rest.strip(" ,:") or self._reason()
-                if reason is None:
-                    return None
-                return Answer("no", reason)
+            if choice == "reason":
+                reason = self._reason()
+                return None if reason is None else Answer("no", reason)
             return Answer(choice)
 
     def _reason(self) -> str | None:

@@ -43,6 +43,12 @@ class Terminal(Protocol):
     def status_facts(self) -> Any:
         """What the footer says now."""
 
+    def show_output(self, number: int | None = None) -> None:
+        """The whole output of call ``number`` (None: the last), in the pager."""
+
+    def defer(self, text: str) -> None:
+        """Run the command line ``text`` once the agent has finished its turn."""
+
     def fork(self, at: int | None) -> None:
         """Go on in a fork of the session at checkpoint ``at`` (whole: None)."""
 
@@ -92,9 +98,10 @@ def run_command(repl: Terminal, text: str, *, busy: bool = False) -> str | None:
                       + " (/help lists the commands; nothing was sent to the model)",
                       style="yellow", markup=False, highlight=False)
         return None
-    if busy and not command.while_busy:
-        console.print(f"{command.name} waits until the agent has finished this turn "
-                      "(Ctrl-C stops the turn)", style="yellow", markup=False, highlight=False)
+    if busy and not command.while_busy:  # it changes the session: after the turn, not in it
+        repl.defer(text)
+        console.print(f"{command.name} runs once this turn has ended (Esc or Ctrl-C stops the turn now)",
+                      style="yellow", markup=False, highlight=False)
         return None
     if repl.engine is None and not command.sessionless:
         console.print(f"{command.name}: no session yet — your first prompt starts it", style="dim",
@@ -119,8 +126,9 @@ def _help(repl: Terminal, argument: str) -> None:
     repl.console.print(table)
     repl.console.print(
         "Enter sends · Alt-Enter or Ctrl-J: new line · Tab completes /commands and @files · "
-        "@path attaches a file · typing while the agent works queues a prompt · Ctrl-C stops "
-        "the turn; twice at an empty prompt, or Ctrl-D, leaves", style="dim", markup=False,
+        "@path attaches a file · typing while the agent works queues a prompt · Ctrl-O shows the "
+        "last output whole · Esc or Ctrl-C stops the turn; Ctrl-C twice at an empty prompt, or "
+        "Ctrl-D, leaves · a question is answered by one key", style="dim", markup=False,
         highlight=False)
 
 
@@ -185,49 +193,34 @@ def _rollback(repl: Terminal, argument: str) -> None:
 
 
 def _checkpoints(repl: Terminal, argument: str) -> None:
-    from rich.table import Table
-
-    from agentcli.cli.render.text import excerpt
+    from agentcli.cli.terminal.tables import checkpoints_table
 
     infos = repl.engine.facts.checkpoints()
     if not infos:
         repl.console.print("no checkpoints yet: one is taken when each prompt starts", style="dim")
         return
-    table = Table(box=None, padding=(0, 1), show_edge=False)
-    table.add_column("N", justify="right", no_wrap=True)
-    table.add_column("created", no_wrap=True)
-    table.add_column("changes", justify="right", no_wrap=True)
-    table.add_column("prompt", no_wrap=True)
-    room = max(repl.console.width - 26 - len(str(infos[-1].id)), 10)
-    for info in infos:
-        note = " (rolled back)" if info.rolled_back_by else ""
-        first = info.prompt.strip().splitlines()[0] if info.prompt.strip() else ""
-        table.add_row(str(info.id), info.created_at[11:19], str(info.changes),
-                      excerpt(first, room - len(note)) + note, style="dim" if info.rolled_back_by else None)
-    repl.console.print(table)
+    repl.console.print(checkpoints_table(infos, repl.console.width - 1), no_wrap=True)
 
 
 def _log(repl: Terminal, argument: str) -> None:
-    from rich.table import Table
-
-    from agentcli.cli.render.text import excerpt, local_time, totals_line
+    from agentcli.cli.render.text import totals_line
+    from agentcli.cli.terminal.tables import log_table
 
     calls = repl.engine.facts.model_calls(50)
     if not calls:
         repl.console.print("no model calls yet", style="dim")
         return
-    table = Table(box=None, padding=(0, 1), show_edge=False)
-    for name in ("ID", "TIME", "AGENT", "MODEL", "STATUS", "MS", "TOKENS", "ERROR"):
-        right = name in ("ID", "MS", "TOKENS")
-        table.add_column(name, justify="right" if right else "left", no_wrap=True, overflow="ellipsis",
-                         max_width=None if name == "ERROR" else 24)
-    for call in calls:
-        table.add_row(str(call.id), local_time(call.started_at)[11:], call.agent, call.model,
-                      call.status, "" if call.latency_ms is None else str(call.latency_ms),
-                      "" if call.total_tokens is None else str(call.total_tokens),
-                      excerpt(call.error, 60), style="red" if call.status not in ("ok", "done") else None)
-    repl.console.print(table)
+    repl.console.print(log_table(calls, repl.console.width - 1), no_wrap=True)
     repl.console.print(totals_line(repl.engine.facts.totals()), style="dim", markup=False)
+
+
+def _output(repl: Terminal, argument: str) -> None:
+    if argument and not (argument.isdigit() and int(argument) >= 1):
+        from agentcli.errors import UsageError
+
+        raise UsageError(f"give the number shown under a tool line, e.g. /output 3 (or none: the last), "
+                         f"not {argument!r}")
+    repl.show_output(int(argument) if argument else None)
 
 
 def _model(repl: Terminal, argument: str) -> None:
@@ -246,14 +239,16 @@ def _model(repl: Terminal, argument: str) -> None:
 
 
 def _approval(repl: Terminal, argument: str) -> None:
-    if argument not in APPROVAL_MODES:
-        if argument:
-            repl.console.print(f"{argument!r} is not an approval mode", style="yellow", markup=False,
-                               highlight=False)
-        repl.console.print(f"approval is {repl.settings.approval}; the modes: "
-                           f"{', '.join(APPROVAL_MODES)}", markup=False, highlight=False,
-                           style=None if not argument else "yellow")
+    modes = ", ".join(APPROVAL_MODES)
+    if not argument:
+        repl.console.print(f"approval is {repl.settings.approval or 'ask'}; /approval MODE changes "
+                           f"it (the modes: {modes})", markup=False, highlight=False)
         return
+    if argument.lower() not in APPROVAL_MODES:
+        repl.console.print(f"invalid approval mode {argument!r} — the modes: {modes}", style="yellow",
+                           markup=False, highlight=False)
+        return
+    argument = argument.lower()
     if repl.engine is None:
         repl.sessions.preset(approval=argument)
         repl.console.print(f"approval: {argument} (the session your first prompt starts uses it)",
@@ -266,8 +261,8 @@ def _approval(repl: Terminal, argument: str) -> None:
 
 
 def _status(repl: Terminal, argument: str) -> None:
-    from agentcli.cli.render.text import clean
     from agentcli.cli.terminal.status import status_line
+    from agentcli.cli.terminal.tables import status_text
 
     if repl.engine is None:
         settings = repl.settings
@@ -275,13 +270,8 @@ def _status(repl: Terminal, argument: str) -> None:
                            f"{settings.approval}", markup=False, highlight=False)
         return
     status = repl.engine.facts.status()
-    repl.console.print(f"session {status.session} · {clean(status.title or '(untitled)')}", markup=False,
-                       highlight=False)
-    repl.console.print(f"  file {status.path}", style="dim", markup=False, highlight=False)
-    repl.console.print(f"  {status_line(repl.status_facts())}", markup=False, highlight=False)
-    repl.console.print(f"  {status.attempts} model calls · {status.prompt_tokens:,} prompt + "
-                       f"{status.completion_tokens:,} completion tokens", style="dim", markup=False,
-                       highlight=False)
+    repl.console.print(status_text(status, status_line(repl.status_facts()), repl.console.width - 1),
+                       no_wrap=True)
 
 
 def _compact(repl: Terminal, argument: str) -> None:
@@ -328,6 +318,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             _rollback),
     Command("/checkpoints", "/checkpoints", "the rollback points, one per prompt", _checkpoints,
             while_busy=True),
+    Command("/output", "/output [N]", "the whole output of the last command or read (or of output N), "
+            "in a pager; Ctrl-O too", _output, while_busy=True),
     Command("/log", "/log", "the audit log of model calls", _log, while_busy=True),
     Command("/model", "/model NAME", "use another model from the next request on", _model, sessionless=True),
     Command("/approval", "/approval MODE", "ask, auto-edit, full-auto or read-only", _approval,

@@ -86,8 +86,17 @@ def keys_kept_between_prompts(fd: int) -> Iterator[None]:
             termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
-def key_bindings() -> KeyBindings:
-    """Alt-Enter and Ctrl-J insert a newline; Enter sends."""
+OPEN_OUTPUT = object()  # what a prompt returns when Ctrl-O asks for the last output, whole
+
+
+class EscapePressed(KeyboardInterrupt):
+    """Esc on the line open while the agent works: stop the turn, as Ctrl-C does."""
+
+
+def key_bindings(*, busy: bool = False) -> KeyBindings:
+    """Alt-Enter and Ctrl-J insert a newline; Enter sends; Ctrl-O closes the line with
+    :data:`OPEN_OUTPUT`. With ``busy`` (the line open while the agent works) Esc stops the
+    turn (:class:`EscapePressed`); at the idle prompt Esc only starts an Alt sequence."""
     bindings = KeyBindings()
 
     @bindings.add("escape", "enter")
@@ -95,7 +104,58 @@ def key_bindings() -> KeyBindings:
     def _newline(event) -> None:  # noqa: ANN001 - prompt_toolkit's KeyPressEvent
         event.current_buffer.insert_text("\n")
 
+    @bindings.add("c-o")
+    def _output(event) -> None:  # noqa: ANN001
+        event.app.erase_when_done = True  # the line comes back as it was once the pager closes
+        event.app.exit(result=OPEN_OUTPUT)
+
+    if busy:
+        # Esc alone is told from Esc-then-Enter (Alt-Enter) by waiting for the next key:
+        # an Alt-Enter's two bytes arrive together, so a short wait is enough (busy_prompt).
+        @bindings.add("escape")
+        def _stop(event) -> None:  # noqa: ANN001
+            event.app.exit(exception=EscapePressed())
+
     return bindings
+
+
+def answer_keys(keys: str, words: dict[str, str]) -> KeyBindings:
+    """A question answered by one key of ``keys`` (either case, no Enter): the prompt
+    returns the key and its line shows ``words[key]``. Esc stops the turn
+    (:class:`EscapePressed`); every other key, Enter too, is ignored."""
+    bindings = KeyBindings()
+
+    def answer(key: str) -> Callable[..., None]:
+        def chosen(event) -> None:  # noqa: ANN001
+            event.current_buffer.text = words.get(key, key)
+            event.app.exit(result=key)
+        return chosen
+
+    for key in keys:
+        bindings.add(key)(answer(key))
+        bindings.add(key.upper())(answer(key))
+
+    @bindings.add("<any>")
+    @bindings.add("enter")
+    @bindings.add("c-j")
+    def _ignored(event) -> None:  # noqa: ANN001
+        """Keys that answer nothing are not typed into the line."""
+
+    @bindings.add("escape", eager=True)
+    def _stop(event) -> None:  # noqa: ANN001
+        event.app.exit(exception=EscapePressed())
+
+    return bindings
+
+
+ESCAPE_WAIT = 0.05  # seconds after a lone Esc byte before it is a key of its own (prompt-toolkit: 0.5)
+SEQUENCE_WAIT = 0.2  # seconds after Esc for the key that would make it Alt-Enter (prompt-toolkit: 1.0)
+
+
+def busy_prompt(session) -> None:  # noqa: ANN001 - prompt_toolkit's PromptSession
+    """Make Esc on the line open while the agent works stop the turn within a quarter of a second."""
+    session.app.ttimeoutlen = ESCAPE_WAIT
+    session.app.timeoutlen = SEQUENCE_WAIT
 
 
 class SlashAndPathCompleter(Completer):

@@ -2,7 +2,9 @@
 
 A block is finished at a blank line outside a code fence: printing it then never
 needs a redraw, so the answer scrolls like any output and stays in the scrollback.
-What is left at the end (or when the turn is stopped) is printed as it stands.
+What is left at the end (or when the turn is stopped) is printed as it stands. Blocks
+of one answer are separated by one blank line (each is drawn without blank lines of its
+own at either end: :class:`~agentcli.cli.terminal.answer_markdown.AnswerMarkdown`).
 
 Example:
     >>> stream = MarkdownStream(console)
@@ -21,14 +23,15 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
-CODE_THEME = "ansi_dark"  # the terminal's own colours: readable on dark and light schemes
 
 
-def markdown(text: str):  # -> rich.markdown.Markdown (imported lazily)
-    """``text`` as a rich Markdown renderable: code highlighted, links shown, no markup."""
-    from rich.markdown import Markdown
+def print_markdown(console: Console, text: str) -> None:
+    """Print ``text`` as an answer's Markdown: code highlighted on the terminal's own
+    background, links shown, no markup; ``#`` and backticks kept when there is no colour."""
+    from agentcli.cli.terminal.answer_markdown import ANSWER_THEME, AnswerMarkdown, plain_console
 
-    return Markdown(text, code_theme=CODE_THEME, hyperlinks=False)
+    with console.use_theme(ANSWER_THEME):
+        console.print(AnswerMarkdown(text, plain=plain_console(console)))
 
 
 def safe(text: str) -> str:
@@ -43,6 +46,7 @@ class MarkdownStream:
         self.console = console
         self._pending = ""
         self.printed_any = False
+        self.gap_first = False  # a blank line before the first block too (tool lines came before)
 
     @property
     def pending(self) -> str:
@@ -68,9 +72,10 @@ class MarkdownStream:
     def _print(self, text: str) -> None:
         if not text.strip():
             return
-        if self.printed_any and not _FENCE.match(text):  # a code block brings its own padding
+        if self.printed_any or self.gap_first:
             self.console.print()  # the blank line between two blocks of one answer
-        self.console.print(markdown(text))
+        self.gap_first = False
+        print_markdown(self.console, text)
         self.printed_any = True
 
 

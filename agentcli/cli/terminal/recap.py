@@ -24,7 +24,7 @@ def show_recap(console: Console, session: Session) -> None:
     """Print the recap of ``session`` (nothing for a session with no prompt yet)."""
     from rich.text import Text
 
-    from agentcli.cli.terminal.markdown_stream import markdown, safe
+    from agentcli.cli.terminal.markdown_stream import print_markdown, safe
     from agentcli.cli.terminal.view import plan_text
 
     meta = session.meta()
@@ -42,7 +42,7 @@ def show_recap(console: Console, session: Session) -> None:
         if shown.count("```") % 2:
             shown += "\n```"  # a fence cut in half would swallow what follows
         console.print(Text("  last answer:", style="dim"))
-        console.print(markdown(shown))
+        print_markdown(console, shown)
         if len(lines) > ANSWER_LINES:
             console.print(Text(f"  … {len(lines) - ANSWER_LINES} more lines (agentcli show {meta.id})",
                                style="dim"))

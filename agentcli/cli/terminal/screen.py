@@ -3,14 +3,17 @@
 When a prompt is open, text is printed above it (the prompt is hidden, the text written,
 the prompt drawn again) and the writer waits until that is done; otherwise it is written
 at once. So what the agent printed is always on the screen before the next question is
-asked, unlike a buffered proxy that flushes later.
+asked, unlike a buffered proxy that flushes later. While a screen of its own is open (the
+pager), writes wait (:meth:`ScreenWriter.held`) and land, in order, when it closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 _POLL = 0.01
@@ -23,6 +26,19 @@ class ScreenWriter:
         self._output = output  # prompt_toolkit Output of the real terminal
         self._buffer: list[str] = []
         self._lock = threading.RLock()
+        self._holding = 0  # screens of their own open: writes wait meanwhile
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """While inside, what is written waits; it is written, in order, at the end."""
+        with self._lock:
+            self._holding += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holding -= 1
+            self.flush()
 
     def write(self, text: str) -> int:
         """Keep ``text`` until the next flush (rich flushes after each print)."""
@@ -41,6 +57,8 @@ class ScreenWriter:
     def flush(self) -> None:
         """Write what was kept: above the open prompt if there is one, else straight out."""
         with self._lock:
+            if self._holding:
+                return
             text, self._buffer = "".join(self._buffer), []
             if text:
                 self._put(text)

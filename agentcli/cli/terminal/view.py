@@ -28,13 +28,19 @@ from agentcli.cli.render.events import EventPrinter
 from agentcli.cli.render.text import clean, excerpt
 from agentcli.cli.terminal.diffs import diff_stats, diff_text
 from agentcli.cli.terminal.markdown_stream import MarkdownStream
+from agentcli.cli.terminal.previews import preview, previewed
+from agentcli.cli.terminal.retries import RetryLine
 from agentcli.session.records import ORCHESTRATOR, PLAN_MARKS
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from agentcli.agent.events import Event
+    from agentcli.cli.render.scouts import ScoutBoard
+
 TAIL_LINES = 4
+LIVE_SCOUTS = 10  # scout rows in the live area (the running ones first)
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 # The argument that says most about a call, per tool (the rest are left out of its line).
 KEY_ARGUMENT = {"read_file": "path", "write_file": "path", "edit_file": "path", "list_files": "path",
@@ -60,6 +66,29 @@ class TerminalView(EventPrinter):
         self._edits: dict[str, list[dict[str, Any]]] = {}  # call id -> its edits, until it finishes
         self._current: dict[str, str] = {}  # agent -> id of its call being prepared or run
         self._sandboxes: dict[str, str | None] = {}  # call id -> the sandbox a shell call runs in
+        self.outputs = 0  # the session's previewed outputs so far: the next is number outputs + 1
+        self._blocks = threading.Lock()  # an answer's blocks and a command's block: one at a time
+        self._held: list[str] = []  # commands' blocks drawn while an answer streamed, for its end
+        self.retry = RetryLine()  # the orchestrator's model call waiting to be tried again
+
+    @property
+    def scouts(self) -> ScoutBoard:
+        """The scouts of a fan-out: drawn in the live area under the spinner while they work
+        (:meth:`activity_lines`), printed once as a table when the fan-out ends."""
+        if self._scouts is None:
+            from agentcli.cli.render.scouts import ScoutBoard
+
+            self._scouts = ScoutBoard(self.console, live=False, quiet=True)
+        return self._scouts
+
+    def __call__(self, event: Event) -> None:
+        super().__call__(event)
+        if event.type == "scouts.finished" and not self.scouts.running:
+            self._print_scouts()
+
+    def _print_scouts(self) -> None:
+        self.console.print(self.scouts.table(self.console.width - 1, indent=2), no_wrap=True,
+                           overflow="ellipsis")
 
     # -- live state -------------------------------------------------------------------
     def _doing(self, what: str | None) -> None:
@@ -77,6 +106,10 @@ class TerminalView(EventPrinter):
         frame = SPINNER[int(elapsed * 10) % len(SPINNER)]
         width = self.console.width - 1
         clock = f" · {_seconds(elapsed)} · Ctrl-C stops"
+        retrying = self.retry.lines(now)
+        if retrying:  # the one line a retry gets, in place of "waiting for the model"
+            activity = retrying[0]
+            tail = (*tail, *retrying[1:])
         lines = [f"{frame} {_fit(activity, width - 2 - len(clock))}{clock}"]  # the clock is ASCII
         lines += [f"  │ {line}" for line in tail]
         if partial.strip():
@@ -84,7 +117,35 @@ class TerminalView(EventPrinter):
         pending = self.answer.pending.strip().splitlines()
         if pending and activity.startswith("writing"):
             lines.append(f"  {pending[-1]}")
-        return [_fit(line.expandtabs(4), width) for line in lines]
+        lines = [_fit(line.expandtabs(4), width) for line in lines]
+        if self._scouts is not None and self._scouts.running:
+            table = self._scouts.table(width, indent=2, limit=LIVE_SCOUTS)  # ids and statuses whole
+            lines += table.plain.splitlines()
+        return lines
+
+    def command_block(self, drawn: str) -> None:
+        """Print a slash command's block (drawn already, its ``› /cmd`` header first) now, or,
+        while an answer is being streamed, as soon as that answer ends: never inside it."""
+        with self._blocks:
+            if self.answer.printed_any or self.answer.pending.strip():
+                self._held.append(drawn)
+                return
+            self._write(drawn)
+
+    def release_blocks(self) -> None:
+        """The turn is over: print any command block still waiting for an answer's end."""
+        with self._blocks:
+            self._release_blocks()
+
+    def _release_blocks(self) -> None:
+        """The answer ended: print the command blocks that waited for it (under the lock)."""
+        held, self._held = self._held, []
+        for drawn in held:
+            self._write(drawn)
+
+    def _write(self, drawn: str) -> None:
+        self.console.file.write(drawn)
+        self.console.file.flush()
 
     def question_shown(self, call_id: str) -> None:
         """The approval question of call ``call_id`` is on screen (with its diff)."""
@@ -116,26 +177,41 @@ class TerminalView(EventPrinter):
         elif data.get("prompt") in self.queued_ids:  # typed ahead: show it where it starts
             self.console.print()
             self._line(f"› {excerpt(data.get('text', ''), 200)}", "bold")
+        self.answer.gap_first = False
         self._doing("thinking")
 
     def _on_model_request(self, data: dict[str, Any]) -> None:
         if data.get("agent", ORCHESTRATOR) == ORCHESTRATOR:
             self._doing("waiting for the model")
 
+    def _on_model_retry(self, data: dict[str, Any]) -> None:
+        if data.get("agent", ORCHESTRATOR) == ORCHESTRATOR:  # a scout's show in its row
+            self.retry.failed(data)
+
+    def _answered(self) -> None:
+        said = self.retry.answered()
+        if said is not None:
+            self._line(_fit(said, self.console.width - 1), "dim yellow")
+
     def _on_assistant_delta(self, data: dict[str, Any]) -> None:
         if data.get("agent", ORCHESTRATOR) != ORCHESTRATOR:
             return
+        self._answered()
         if self.activity != "writing the answer":
             self._doing("writing the answer")
-        self.answer.feed(data["text"])
+        with self._blocks:
+            self.answer.feed(data["text"])
 
     def _on_assistant_message(self, data: dict[str, Any]) -> None:
         if data.get("agent", ORCHESTRATOR) != ORCHESTRATOR:
             return
-        if not self.answer.printed_any and not self.answer.pending and data.get("content"):
-            self.answer.feed(data["content"])  # a reply that was not streamed
-        self.answer.flush()
-        self.answer.printed_any = False
+        self._answered()
+        with self._blocks:
+            if not self.answer.printed_any and not self.answer.pending and data.get("content"):
+                self.answer.feed(data["content"])  # a reply that was not streamed
+            self.answer.flush()
+            self.answer.printed_any = False
+            self._release_blocks()
         if data.get("usage"):
             self.last_usage = data["usage"]
         self._doing("working")
@@ -178,19 +254,35 @@ class TerminalView(EventPrinter):
             self._partial = ""
         if data.get("status") == "interrupted" and tail:
             self.console.print(_tail_text(tail))
+        self.answer.gap_first = True  # the answer that follows is set apart from the tool lines
+        if previewed(data) and data.get("agent", ORCHESTRATOR) == ORCHESTRATOR:
+            self.outputs += 1  # numbered as engine.facts.output() numbers them
+            shown = preview(data, self.outputs, self.console.width)
+            if shown is not None:
+                self.console.print(shown, no_wrap=True, overflow="ellipsis")
         self._doing("thinking")
 
     def _on_error(self, data: dict[str, Any]) -> None:
-        self.answer.flush()
+        self.retry.ended()
+        with self._blocks:
+            self.answer.flush()
+            self.answer.printed_any = False
+            self._release_blocks()
         self._line(f"error: {clean(data['message'])}", "bold red")
 
     def _on_turn_finished(self, data: dict[str, Any]) -> None:
         if data.get("agent", ORCHESTRATOR) != ORCHESTRATOR:
             return
+        self.retry.ended()
+        if self._scouts is not None and self._scouts.running:  # stopped before its scouts.finished
+            self._scouts.stop()
+            self._print_scouts()
         stopped = data.get("status") in ("interrupted", "cancelled")
-        self.answer.flush(note="(stopped: the text above is all the model had written)"
-                          if stopped and self.answer.pending.strip() else "")
-        self.answer.printed_any = False
+        with self._blocks:
+            self.answer.flush(note="(stopped: the text above is all the model had written)"
+                              if stopped and self.answer.pending.strip() else "")
+            self.answer.printed_any = False
+            self._release_blocks()
         self._doing(None)
 
     # -- what operations did ---------------------------------------------------------
@@ -330,6 +422,15 @@ def tool_line(data: dict[str, Any], arguments: str = "", width: int = 80) -> Tex
         line.append(f"  {result}", style="red" if failed or status != "done" else "dim")
     line.append_text(tail)
     return line
+
+
+def output_title(number: int, call: Any) -> str:
+    """The pager's title for output ``number``: ``output 3 · run_shell $ pytest -q · exit 1``."""
+    data = call.data or {}
+    outcome = ("timed out" if data.get("timed_out") else f"exit {data['exit_code']}"
+               if data.get("exit_code") is not None else call.status)
+    what = f"{call.name} {_key_argument(call.name, call.arguments, 60)}".strip()
+    return " · ".join(part for part in (f"output {number}", what, outcome) if part)
 
 
 def _fit(text: str, width: int) -> str:
